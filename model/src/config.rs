@@ -1,0 +1,251 @@
+//! Protocol configuration, its presets and its validation.
+
+use std::fmt;
+
+use crate::Millis;
+
+/// Everything that tunes the protocol. Start from a preset ([`Config::lan`], [`Config::wan`],
+/// [`Config::local`]) and adjust; [`Config::validate`] rejects nonsense before a node starts.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Config {
+    /// Base protocol period: one probe round every `probe_interval x (LHM + 1)`.
+    pub probe_interval: Millis,
+    /// Base wait for a direct ack before asking helpers: `probe_timeout x (LHM + 1)`.
+    pub probe_timeout: Millis,
+    /// `p`: direct probes started per protocol period.
+    pub direct_probes: usize,
+    /// `k`: helpers asked to probe indirectly when a direct probe times out.
+    pub indirect_checks: usize,
+    /// Lifeguard `alpha`: minimum suspicion = `alpha x max(1, log10 n) x probe_interval`.
+    pub suspicion_mult: u32,
+    /// Lifeguard `beta`: maximum suspicion = `beta x minimum`.
+    pub suspicion_max_mult: u32,
+    /// Lifeguard `K`: independent confirmations that shrink a suspicion to its minimum.
+    pub suspicion_confirmations: usize,
+    /// Lifeguard `S`: the local health multiplier ranges over `0..=max_health`.
+    pub max_health: u8,
+    /// Each update is piggybacked `retransmit_mult x ceil(log10(n + 1))` times.
+    pub retransmit_mult: u32,
+    /// Largest datagram, header included.
+    pub max_datagram: usize,
+    /// Push-pull anti-entropy period (0 disables it); scaled up above 32 members.
+    pub sync_interval: Millis,
+    /// How long a dead member's record is kept so stale gossip cannot revive it.
+    pub tombstone_ttl: Millis,
+    /// Purged ids remembered after their tombstone expired (bounded FIFO).
+    pub purged_memory: usize,
+    /// Largest membership table; further joiners are ignored (and counted).
+    pub max_members: usize,
+    /// Largest metadata payload (sum of key and value bytes).
+    pub max_meta_bytes: usize,
+    /// Indirect probes this node runs for others at once; further requests are dropped.
+    pub max_relays: usize,
+    /// Whether a suspicion timeout yields `unreachable` (the application confirms the death)
+    /// rather than `dead`.
+    pub unreachable: bool,
+    /// Cluster label carried in every datagram header; datagrams with another label are dropped.
+    pub label: String,
+    /// Join: wait between attempts while no seed has answered.
+    pub join_retry_interval: Millis,
+    /// Join: attempts before giving up.
+    pub join_attempts: u32,
+    /// Leave: longest wait for the `left` record to spread before stopping.
+    pub leave_timeout: Millis,
+}
+
+impl Config {
+    /// LAN defaults, as memberlist's `DefaultLANConfig`.
+    pub fn lan() -> Self {
+        Config {
+            probe_interval: 1_000,
+            probe_timeout: 500,
+            direct_probes: 1,
+            indirect_checks: 3,
+            suspicion_mult: 4,
+            suspicion_max_mult: 6,
+            suspicion_confirmations: 2,
+            max_health: 8,
+            retransmit_mult: 4,
+            max_datagram: 1_400,
+            sync_interval: 30_000,
+            tombstone_ttl: 6 * 3_600_000,
+            purged_memory: 4_096,
+            max_members: 65_536,
+            max_meta_bytes: 512,
+            max_relays: 256,
+            unreachable: false,
+            label: String::new(),
+            join_retry_interval: 1_000,
+            join_attempts: 10,
+            leave_timeout: 5_000,
+        }
+    }
+
+    /// WAN defaults: longer periods and timeouts, as memberlist's `DefaultWANConfig`.
+    pub fn wan() -> Self {
+        Config {
+            probe_interval: 5_000,
+            probe_timeout: 3_000,
+            suspicion_mult: 6,
+            sync_interval: 60_000,
+            join_retry_interval: 5_000,
+            leave_timeout: 15_000,
+            ..Self::lan()
+        }
+    }
+
+    /// Loopback defaults: short periods for tests and single-host clusters.
+    pub fn local() -> Self {
+        Config {
+            probe_interval: 200,
+            probe_timeout: 100,
+            sync_interval: 15_000,
+            join_retry_interval: 200,
+            leave_timeout: 1_000,
+            ..Self::lan()
+        }
+    }
+
+    /// Check that the configuration makes sense; the error says which field is wrong and why.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let fail = |field: &'static str, reason: String| Err(ConfigError { field, reason });
+        if self.probe_interval == 0 {
+            return fail("probe_interval", "must be greater than zero".into());
+        }
+        if self.probe_timeout == 0 {
+            return fail("probe_timeout", "must be greater than zero".into());
+        }
+        if self.probe_timeout >= self.probe_interval {
+            return fail(
+                "probe_timeout",
+                format!(
+                    "{} ms must be shorter than probe_interval ({} ms) so an indirect probe fits in the period",
+                    self.probe_timeout, self.probe_interval
+                ),
+            );
+        }
+        if self.direct_probes == 0 || self.direct_probes > 16 {
+            return fail(
+                "direct_probes",
+                format!("{} is outside 1..=16", self.direct_probes),
+            );
+        }
+        if self.indirect_checks > 16 {
+            return fail(
+                "indirect_checks",
+                format!(
+                    "{} helpers per probe is more than 16, which floods the network",
+                    self.indirect_checks
+                ),
+            );
+        }
+        if self.suspicion_mult == 0 {
+            return fail("suspicion_mult", "must be at least 1".into());
+        }
+        if self.suspicion_max_mult == 0 {
+            return fail(
+                "suspicion_max_mult",
+                "must be at least 1 (the maximum suspicion is a multiple of the minimum)".into(),
+            );
+        }
+        if self.suspicion_confirmations > 32 {
+            return fail(
+                "suspicion_confirmations",
+                format!("{} is more than 32", self.suspicion_confirmations),
+            );
+        }
+        if self.max_health > 64 {
+            return fail("max_health", format!("{} is more than 64", self.max_health));
+        }
+        if self.retransmit_mult == 0 {
+            return fail(
+                "retransmit_mult",
+                "must be at least 1 or no update is ever sent".into(),
+            );
+        }
+        if self.max_datagram < crate::codec::MIN_DATAGRAM || self.max_datagram > 65_507 {
+            return fail(
+                "max_datagram",
+                format!(
+                    "{} bytes is outside {}..=65507",
+                    self.max_datagram,
+                    crate::codec::MIN_DATAGRAM
+                ),
+            );
+        }
+        if self.label.len() > crate::codec::MAX_LABEL {
+            return fail(
+                "label",
+                format!(
+                    "{} bytes is longer than {}",
+                    self.label.len(),
+                    crate::codec::MAX_LABEL
+                ),
+            );
+        }
+        let room = crate::codec::max_meta_room(self);
+        if self.max_meta_bytes > room {
+            return fail(
+                "max_meta_bytes",
+                format!(
+                    "{} bytes of metadata cannot fit in a {}-byte datagram (at most {room})",
+                    self.max_meta_bytes, self.max_datagram
+                ),
+            );
+        }
+        if self.sync_interval != 0 && self.sync_interval < self.probe_interval {
+            return fail(
+                "sync_interval",
+                format!(
+                    "{} ms is shorter than probe_interval ({} ms); use 0 to disable sync",
+                    self.sync_interval, self.probe_interval
+                ),
+            );
+        }
+        if self.tombstone_ttl == 0 {
+            return fail(
+                "tombstone_ttl",
+                "must be greater than zero or dead members can come back".into(),
+            );
+        }
+        if self.max_members < 2 {
+            return fail("max_members", "must allow at least one peer".into());
+        }
+        if self.max_relays == 0 {
+            return fail(
+                "max_relays",
+                "must be at least 1 or this node never helps an indirect probe".into(),
+            );
+        }
+        if self.join_retry_interval == 0 {
+            return fail("join_retry_interval", "must be greater than zero".into());
+        }
+        if self.leave_timeout == 0 {
+            return fail("leave_timeout", "must be greater than zero".into());
+        }
+        Ok(())
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self::lan()
+    }
+}
+
+/// A configuration that [`Config::validate`] rejected.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The offending field.
+    pub field: &'static str,
+    /// Why it is rejected.
+    pub reason: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid config: {}: {}", self.field, self.reason)
+    }
+}
+
+impl std::error::Error for ConfigError {}

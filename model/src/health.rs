@@ -1,0 +1,33 @@
+//! Lifeguard's local health multiplier (LHM): a node that misses acks slows itself down before
+//! accusing others.
+
+use crate::Millis;
+
+/// The local health multiplier, in `0..=max`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Health {
+    score: u8,
+    max: u8,
+}
+
+impl Health {
+    pub fn new(max: u8) -> Self {
+        Health { score: 0, max }
+    }
+
+    /// Current multiplier (0 = healthy).
+    pub fn score(self) -> u8 {
+        self.score
+    }
+
+    /// Add `delta` (may be negative), clamped to `0..=max`.
+    pub fn apply(&mut self, delta: i32) {
+        let next = (self.score as i32 + delta).clamp(0, self.max as i32);
+        self.score = next as u8;
+    }
+
+    /// `base x (LHM + 1)`: the probe interval and the probe timeout scale with poor health.
+    pub fn scale(self, base: Millis) -> Millis {
+        base.saturating_mul(self.score as Millis + 1)
+    }
+}

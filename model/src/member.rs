@@ -1,0 +1,128 @@
+//! Member identity and the record gossiped about each member.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::status::Status;
+
+/// A member's identity, chosen fresh each time a process starts: a restarted process is a new
+/// member and its old id stays dead for ever.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct NodeId(pub u64);
+
+impl fmt::Debug for NodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{:x}", self.0)
+    }
+}
+
+impl fmt::Display for NodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:016x}", self.0)
+    }
+}
+
+/// Key/value metadata of a member. Cheap to clone (shared), compared by content.
+///
+/// Metadata belongs to an incarnation: only its owner changes it, and only by raising its
+/// incarnation, so two records with the same incarnation carry the same metadata.
+#[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Meta(Option<Arc<BTreeMap<String, String>>>);
+
+impl Meta {
+    /// Metadata from key/value pairs.
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        let map: BTreeMap<String, String> = pairs
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
+        Self::from(map)
+    }
+
+    /// The value under `key`.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0.as_ref()?.get(key).map(String::as_str)
+    }
+
+    /// All pairs, in key order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0
+            .iter()
+            .flat_map(|m| m.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+    }
+
+    /// Whether there are no pairs.
+    pub fn is_empty(&self) -> bool {
+        self.0.as_ref().is_none_or(|m| m.is_empty())
+    }
+
+    /// Encoded size on the wire, in bytes: what the metadata limit bounds.
+    pub fn encoded_len(&self) -> usize {
+        postcard::experimental::serialized_size(self).unwrap_or(usize::MAX)
+    }
+}
+
+impl From<BTreeMap<String, String>> for Meta {
+    fn from(map: BTreeMap<String, String>) -> Self {
+        if map.is_empty() {
+            Meta(None)
+        } else {
+            Meta(Some(Arc::new(map)))
+        }
+    }
+}
+
+impl fmt::Debug for Meta {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+/// What one node knows about one member: the unit of gossip, of sync and of the local view.
+///
+/// The fields `incarnation`, `status` and `suspecters` form the lattice (see [`crate::status`]);
+/// `addr` and `meta` are payload attached to the member and its incarnation.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Member {
+    pub id: NodeId,
+    pub addr: SocketAddr,
+    pub incarnation: u64,
+    pub status: Status,
+    /// Who suspects this member at this incarnation (sorted, capped at K+1): Lifeguard's
+    /// independent confirmations. Empty unless `status` is suspect.
+    pub suspecters: Vec<NodeId>,
+    pub meta: Meta,
+}
+
+impl Member {
+    /// A fresh `alive(incarnation)` record.
+    pub fn alive(id: NodeId, addr: SocketAddr, incarnation: u64, meta: Meta) -> Self {
+        Member {
+            id,
+            addr,
+            incarnation,
+            status: Status::Alive,
+            suspecters: Vec::new(),
+            meta,
+        }
+    }
+
+    /// The same member with another status at another incarnation (suspecters cleared).
+    pub fn with_status(&self, status: Status, incarnation: u64) -> Self {
+        Member {
+            id: self.id,
+            addr: self.addr,
+            incarnation,
+            status,
+            suspecters: Vec::new(),
+            meta: self.meta.clone(),
+        }
+    }
+}

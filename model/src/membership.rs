@@ -1,0 +1,119 @@
+//! The membership table: one record per known member, tombstones for the dead.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use crate::Millis;
+use crate::member::{Member, NodeId};
+use crate::status::Status;
+
+/// A member as this node knows it, and since when its status holds.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Record {
+    pub member: Member,
+    /// When the current status began here (suspicion start, time of death).
+    pub since: Millis,
+}
+
+/// All members known to this node, except itself.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Membership {
+    records: BTreeMap<NodeId, Record>,
+    /// Members with a non-terminal status.
+    live: usize,
+    /// Dead members in order of death: purged once their TTL passes.
+    tombstones: VecDeque<(Millis, NodeId)>,
+    /// Ids purged after their tombstone expired, still refused (bounded, oldest forgotten).
+    purged: BTreeSet<NodeId>,
+    purged_order: VecDeque<NodeId>,
+}
+
+impl Membership {
+    pub fn get(&self, id: NodeId) -> Option<&Record> {
+        self.records.get(&id)
+    }
+
+    pub fn get_mut(&mut self, id: NodeId) -> Option<&mut Record> {
+        self.records.get_mut(&id)
+    }
+
+    /// Records in id order.
+    pub fn iter(&self) -> impl Iterator<Item = &Record> {
+        self.records.values()
+    }
+
+    /// Every record, tombstones included.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// Members not dead or left.
+    pub fn live(&self) -> usize {
+        self.live
+    }
+
+    /// Whether `id` was purged and must stay unknown.
+    pub fn is_purged(&self, id: NodeId) -> bool {
+        self.purged.contains(&id)
+    }
+
+    /// Insert a record for an unknown member.
+    pub fn insert(&mut self, member: Member, now: Millis) {
+        debug_assert!(!self.records.contains_key(&member.id));
+        if member.status.is_terminal() {
+            self.tombstones.push_back((now, member.id));
+        } else {
+            self.live += 1;
+        }
+        self.records
+            .insert(member.id, Record { member, since: now });
+    }
+
+    /// Book-keeping after the record of `id` moved from `from` to its current status.
+    pub fn status_changed(&mut self, id: NodeId, from: Status, now: Millis) {
+        let Some(rec) = self.records.get_mut(&id) else {
+            return;
+        };
+        let to = rec.member.status;
+        if from != to {
+            rec.since = now;
+        }
+        if !from.is_terminal() && to.is_terminal() {
+            self.live -= 1;
+            self.tombstones.push_back((now, id));
+        }
+    }
+
+    /// Drop tombstones older than `ttl`; remember their ids (up to `memory` of them).
+    pub fn purge(&mut self, now: Millis, ttl: Millis, memory: usize) -> usize {
+        let mut purged = 0;
+        while let Some(&(died, id)) = self.tombstones.front() {
+            if now.saturating_sub(died) < ttl {
+                break;
+            }
+            self.tombstones.pop_front();
+            self.records.remove(&id);
+            purged += 1;
+            if memory > 0 && self.purged.insert(id) {
+                self.purged_order.push_back(id);
+                if self.purged_order.len() > memory
+                    && let Some(old) = self.purged_order.pop_front()
+                {
+                    self.purged.remove(&old);
+                }
+            }
+        }
+        purged
+    }
+
+    /// Ids of non-terminal members, in id order.
+    pub fn live_ids(&self) -> impl Iterator<Item = NodeId> + '_ {
+        self.records
+            .values()
+            .filter(|r| !r.member.status.is_terminal())
+            .map(|r| r.member.id)
+    }
+}

@@ -1,0 +1,50 @@
+//! The protocol messages. Every message carries piggybacked gossip.
+
+use std::net::SocketAddr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::member::{Member, NodeId};
+
+/// One datagram's worth of protocol: who sent it, what it asks, and the gossip riding along.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Message {
+    /// The sender's id (replies go to the datagram's source address).
+    pub from: NodeId,
+    pub body: Body,
+    /// Piggybacked updates, least-sent first (a suspect or dead destination's own record first).
+    pub gossip: Vec<Member>,
+}
+
+/// What a message asks of its receiver.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Body {
+    /// Are you alive? `target` guards against a restarted process answering for its old id.
+    Ping { seq: u32, target: NodeId },
+    /// Please probe `target` for me and forward its ack (or a nack if it stays silent).
+    PingReq {
+        seq: u32,
+        target: NodeId,
+        target_addr: SocketAddr,
+    },
+    /// Answer to `ping(seq)`, sent directly or forwarded by a helper.
+    Ack { seq: u32 },
+    /// A helper's "still no answer" at 80% of its timeout: the helper itself is healthy.
+    Nack { seq: u32 },
+    /// Part of a full view (push-pull anti-entropy, join, leave). `reply` asks the receiver to
+    /// answer with its own full view.
+    Sync { reply: bool, members: Vec<Member> },
+}
+
+impl Body {
+    /// Short name for logs and traces.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Body::Ping { .. } => "ping",
+            Body::PingReq { .. } => "ping_req",
+            Body::Ack { .. } => "ack",
+            Body::Nack { .. } => "nack",
+            Body::Sync { .. } => "sync",
+        }
+    }
+}

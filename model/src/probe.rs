@@ -1,0 +1,86 @@
+//! Failure detection book-keeping: the round-robin probe order, probes in flight, and indirect
+//! probes run on behalf of others.
+
+use std::net::SocketAddr;
+
+use crate::Millis;
+use crate::member::NodeId;
+use crate::membership::Membership;
+use crate::pick::{Pick, draw, shuffle};
+
+/// Round-robin walk over the other live members: random order, new members inserted at a random
+/// not-yet-visited position, reshuffled after each full pass. A member is probed at least once
+/// every `2n - 1` periods.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct ProbeOrder {
+    list: Vec<NodeId>,
+    next: usize,
+}
+
+impl ProbeOrder {
+    /// Add a newly known member somewhere in the rest of this pass.
+    pub fn insert(&mut self, id: NodeId, rng: &mut dyn Pick) {
+        let pos = self.next + draw(rng, self.list.len() - self.next + 1);
+        self.list.insert(pos, id);
+    }
+
+    /// The next live member to probe, reshuffling when a pass ends. `None` when alone.
+    pub fn next_target(&mut self, members: &Membership, rng: &mut dyn Pick) -> Option<NodeId> {
+        for _ in 0..2 {
+            while self.next < self.list.len() {
+                let id = self.list[self.next];
+                self.next += 1;
+                if members
+                    .get(id)
+                    .is_some_and(|r| !r.member.status.is_terminal())
+                {
+                    return Some(id);
+                }
+            }
+            // End of a pass: rebuild from the table (dropping the dead) and reshuffle.
+            self.list.clear();
+            self.list.extend(members.live_ids());
+            shuffle(rng, &mut self.list);
+            self.next = 0;
+            if self.list.is_empty() {
+                return None;
+            }
+        }
+        None
+    }
+
+    /// The current order (for inspection and tests).
+    pub fn as_slice(&self) -> &[NodeId] {
+        &self.list
+    }
+
+    /// Position of the next member to probe.
+    pub fn position(&self) -> usize {
+        self.next
+    }
+}
+
+/// A probe this node started, alive until the end of its protocol period.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Probe {
+    pub target: NodeId,
+    pub target_addr: SocketAddr,
+    /// Incarnation of the target when probed: a suspicion raised for this probe uses it.
+    pub incarnation: u64,
+    pub acked: bool,
+    /// Helpers asked to probe indirectly.
+    pub helpers: u8,
+    /// Nacks received from helpers.
+    pub nacks: u8,
+}
+
+/// An indirect probe run for another node.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Relay {
+    pub origin: SocketAddr,
+    pub origin_id: NodeId,
+    pub origin_seq: u32,
+    /// The nack went out; the relay now only waits to forward a late ack.
+    pub nacked: bool,
+    pub started: Millis,
+}
