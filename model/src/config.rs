@@ -36,7 +36,7 @@ pub struct Config {
     pub purged_memory: usize,
     /// Largest membership table; further joiners are ignored (and counted).
     pub max_members: usize,
-    /// Largest metadata payload (sum of key and value bytes).
+    /// Largest metadata, as encoded on the wire (bytes).
     pub max_meta_bytes: usize,
     /// Indirect probes this node runs for others at once; further requests are dropped.
     pub max_relays: usize,

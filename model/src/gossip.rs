@@ -1,6 +1,13 @@
 //! The dissemination queue: updates waiting to be piggybacked, least-sent first.
+//!
+//! Updates live in a slab; a FIFO bucket per transmit count orders them (least-sent first,
+//! oldest first within a count). Packing a datagram pops from the lowest buckets and pushes to
+//! the next one, so the hot path does no tree lookups. A replaced update leaves a stale handle
+//! behind, recognised by its epoch and dropped lazily; equality and hashing look only at the
+//! live order, so two queues that will behave the same compare equal.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, VecDeque};
+use std::hash::{Hash, Hasher};
 
 use crate::codec::{encoded_len, varint_len};
 use crate::member::{Member, NodeId};
@@ -11,19 +18,28 @@ pub fn retransmit_limit(mult: u32, n: usize) -> u32 {
     mult.saturating_mul(scale)
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug)]
 struct Entry {
     member: Member,
     transmits: u32,
+    /// Which enqueue this is: handles with another epoch are stale.
+    epoch: u64,
     size: usize,
 }
 
+/// A position in a bucket: slab slot and the epoch of the entry it was made for.
+type Handle = (usize, u64);
+
 /// Updates to disseminate: one per member (a newer update replaces the older one).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, Default)]
 pub struct Gossip {
-    entries: BTreeMap<NodeId, Entry>,
-    /// `(transmits, id)`: the send order, least-sent first.
-    order: BTreeSet<(u32, NodeId)>,
+    slab: Vec<Option<Entry>>,
+    free: Vec<usize>,
+    index: BTreeMap<NodeId, usize>,
+    /// `buckets[t]`: handles of updates sent `t` times, oldest first.
+    buckets: Vec<VecDeque<Handle>>,
+    stale: usize,
+    epochs: u64,
 }
 
 /// Room left in a datagram for piggybacked updates.
@@ -53,48 +69,136 @@ impl Budget {
 const MAX_SKIPS: usize = 16;
 
 impl Gossip {
-    /// Queue `member` with a fresh transmit count, replacing any older update about it.
-    pub fn enqueue(&mut self, member: Member) {
-        let id = member.id;
-        if let Some(old) = self.entries.remove(&id) {
-            self.order.remove(&(old.transmits, id));
-        }
-        let size = encoded_len(&member);
-        self.entries.insert(
-            id,
-            Entry {
-                member,
-                transmits: 0,
-                size,
-            },
-        );
-        self.order.insert((0, id));
+    fn live(&self, (slot, epoch): Handle, transmits: u32) -> Option<&Entry> {
+        self.slab[slot]
+            .as_ref()
+            .filter(|e| e.epoch == epoch && e.transmits == transmits)
     }
 
-    /// Forget the update about `id`.
-    pub fn remove(&mut self, id: NodeId) {
-        if let Some(old) = self.entries.remove(&id) {
-            self.order.remove(&(old.transmits, id));
+    /// Live updates in send order, with their transmit counts.
+    fn in_order(&self) -> impl Iterator<Item = &Entry> {
+        self.buckets
+            .iter()
+            .enumerate()
+            .flat_map(move |(t, bucket)| bucket.iter().filter_map(move |&h| self.live(h, t as u32)))
+    }
+
+    /// Queue `member` with a fresh transmit count, replacing any older update about it.
+    pub fn enqueue(&mut self, member: Member) {
+        self.remove(member.id);
+        self.epochs += 1;
+        let entry = Entry {
+            size: encoded_len(&member),
+            member,
+            transmits: 0,
+            epoch: self.epochs,
+        };
+        let id = entry.member.id;
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slab[slot] = Some(entry);
+                slot
+            }
+            None => {
+                self.slab.push(Some(entry));
+                self.slab.len() - 1
+            }
+        };
+        self.index.insert(id, slot);
+        if self.buckets.is_empty() {
+            self.buckets.push(VecDeque::new());
         }
+        self.buckets[0].push_back((slot, self.epochs));
+    }
+
+    /// Forget the update about `id` (its handle goes stale).
+    pub fn remove(&mut self, id: NodeId) {
+        if let Some(slot) = self.index.remove(&id) {
+            self.slab[slot] = None;
+            self.free.push(slot);
+            self.stale += 1;
+            self.compact_if_needed();
+        }
+    }
+
+    /// Give memory back once most slots are free (the queue drains between bursts).
+    fn shrink_if_sparse(&mut self) {
+        if self.slab.len() <= 64 || self.index.len() * 4 > self.slab.len() {
+            return;
+        }
+        let order: Vec<(usize, u32)> = self
+            .buckets
+            .iter()
+            .enumerate()
+            .flat_map(|(t, b)| b.iter().map(move |&h| (h, t as u32)))
+            .filter(|&(h, t)| self.live(h, t).is_some())
+            .map(|(h, t)| (h.0, t))
+            .collect();
+        let mut slab = Vec::with_capacity(self.index.len());
+        let mut buckets: Vec<VecDeque<Handle>> = Vec::new();
+        for (slot, t) in order {
+            let entry = self.slab[slot].take().expect("live entry");
+            if buckets.len() <= t as usize {
+                buckets.resize_with(t as usize + 1, VecDeque::new);
+            }
+            buckets[t as usize].push_back((slab.len(), entry.epoch));
+            self.index.insert(entry.member.id, slab.len());
+            slab.push(Some(entry));
+        }
+        self.slab = slab;
+        self.buckets = buckets;
+        self.free = Vec::new();
+        self.stale = 0;
     }
 
     /// Whether an update about `id` is still being disseminated.
     pub fn contains(&self, id: NodeId) -> bool {
-        self.entries.contains_key(&id)
+        self.index.contains_key(&id)
     }
 
     /// Transmits so far of the update about `id`.
     pub fn transmits(&self, id: NodeId) -> Option<u32> {
-        self.entries.get(&id).map(|e| e.transmits)
+        let slot = *self.index.get(&id)?;
+        self.slab[slot].as_ref().map(|e| e.transmits)
+    }
+
+    /// The queued update about `id`.
+    pub fn get(&self, id: NodeId) -> Option<&Member> {
+        let slot = *self.index.get(&id)?;
+        self.slab[slot].as_ref().map(|e| &e.member)
+    }
+
+    /// Queued updates in send order (least-sent first).
+    pub fn iter(&self) -> impl Iterator<Item = (&Member, u32)> {
+        self.in_order().map(|e| (&e.member, e.transmits))
     }
 
     /// Updates queued.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.index.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.index.is_empty()
+    }
+
+    /// The same queue with every record renamed by `member` (the model checker's symmetry
+    /// reduction): same slots, same send order.
+    #[cfg(feature = "checker")]
+    pub(crate) fn renamed(&self, member: &dyn Fn(&Member) -> Member) -> Self {
+        let mut out = self.clone();
+        for entry in out.slab.iter_mut().flatten() {
+            entry.member = member(&entry.member);
+        }
+        out.index = (self.index.values())
+            .map(|&slot| {
+                (
+                    out.slab[slot].as_ref().expect("indexed slot").member.id,
+                    slot,
+                )
+            })
+            .collect();
+        out
     }
 
     /// Pack updates into `budget`, least-sent first, skipping `except`; each packed update
@@ -106,41 +210,105 @@ impl Gossip {
         except: Option<NodeId>,
         out: &mut Vec<Member>,
     ) {
-        let mut picked: Vec<(u32, NodeId)> = Vec::new();
-        let mut exhausted: Vec<(u32, NodeId)> = Vec::new();
+        let mut picked: Vec<usize> = Vec::new();
+        out.reserve(budget.free / 32);
         let mut skips = 0;
-        for &(transmits, id) in &self.order {
-            if transmits >= limit {
-                exhausted.push((transmits, id));
-                continue;
+        'buckets: for t in 0..self.buckets.len() {
+            if t as u32 >= limit {
+                // The cluster shrank: these were sent enough already.
+                for bucket in t..self.buckets.len() {
+                    while let Some(h) = self.buckets[bucket].pop_front() {
+                        if let Some(e) = self.live(h, bucket as u32) {
+                            let id = e.member.id;
+                            self.index.remove(&id);
+                            self.slab[h.0] = None;
+                            self.free.push(h.0);
+                        } else {
+                            self.stale = self.stale.saturating_sub(1);
+                        }
+                    }
+                }
+                break;
             }
-            if Some(id) == except {
-                continue;
-            }
-            let entry = &self.entries[&id];
-            if budget.take(entry.size) {
-                out.push(entry.member.clone());
-                picked.push((transmits, id));
-            } else {
+            let mut i = 0;
+            while i < self.buckets[t].len() {
+                let h = self.buckets[t][i];
+                let Some(entry) = self.live(h, t as u32) else {
+                    self.buckets[t].remove(i);
+                    self.stale = self.stale.saturating_sub(1);
+                    continue;
+                };
+                if Some(entry.member.id) == except {
+                    i += 1;
+                    continue;
+                }
+                if budget.take(entry.size) {
+                    out.push(entry.member.clone());
+                    self.buckets[t].remove(i);
+                    picked.push(h.0);
+                    continue;
+                }
                 skips += 1;
                 if skips > MAX_SKIPS || budget.free < 8 {
-                    break;
+                    break 'buckets;
                 }
+                i += 1;
             }
         }
-        for key in exhausted {
-            self.order.remove(&key);
-            self.entries.remove(&key.1);
-        }
-        for (transmits, id) in picked {
-            self.order.remove(&(transmits, id));
-            let sent = transmits + 1;
-            if sent >= limit {
-                self.entries.remove(&id);
+        for slot in picked {
+            let entry = self.slab[slot].as_mut().expect("picked entry is live");
+            entry.transmits += 1;
+            let (t, epoch, id) = (entry.transmits, entry.epoch, entry.member.id);
+            if t >= limit {
+                self.index.remove(&id);
+                self.slab[slot] = None;
+                self.free.push(slot);
             } else {
-                self.entries.get_mut(&id).expect("picked entry").transmits = sent;
-                self.order.insert((sent, id));
+                if self.buckets.len() <= t as usize {
+                    self.buckets.resize_with(t as usize + 1, VecDeque::new);
+                }
+                self.buckets[t as usize].push_back((slot, epoch));
             }
+        }
+        self.shrink_if_sparse();
+    }
+
+    /// Drop stale handles once they outnumber live ones (bounds memory under churn).
+    fn compact_if_needed(&mut self) {
+        if self.stale <= self.index.len() + 32 {
+            return;
+        }
+        let slab = &self.slab;
+        for (t, bucket) in self.buckets.iter_mut().enumerate() {
+            bucket.retain(|&(slot, epoch)| {
+                slab[slot]
+                    .as_ref()
+                    .is_some_and(|e| e.epoch == epoch && e.transmits == t as u32)
+            });
+        }
+        self.stale = 0;
+    }
+}
+
+/// Queues are equal when they will send the same updates in the same order.
+impl PartialEq for Gossip {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len()
+            && self
+                .in_order()
+                .zip(other.in_order())
+                .all(|(a, b)| a.transmits == b.transmits && a.member == b.member)
+    }
+}
+
+impl Eq for Gossip {}
+
+impl Hash for Gossip {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.len().hash(state);
+        for e in self.in_order() {
+            e.transmits.hash(state);
+            e.member.hash(state);
         }
     }
 }

@@ -30,9 +30,17 @@ impl fmt::Display for NodeId {
 ///
 /// Metadata belongs to an incarnation: only its owner changes it, and only by raising its
 /// incarnation, so two records with the same incarnation carry the same metadata.
-#[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(transparent)]
 pub struct Meta(Option<Arc<BTreeMap<String, String>>>);
+
+/// Decodes through [`Meta::from`], so an empty map from the wire equals no metadata.
+impl<'de> Deserialize<'de> for Meta {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let map = Option::<BTreeMap<String, String>>::deserialize(d)?;
+        Ok(map.map(Meta::from).unwrap_or_default())
+    }
+}
 
 impl Meta {
     /// Metadata from key/value pairs.

@@ -1,0 +1,348 @@
+//! Dissemination (SPEC §6): retransmit budget, replacement, ordering, buddy system, byte budget.
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::*;
+use model::gossip::{Budget, Gossip, retransmit_limit};
+use model::{Body, Config, Effect, Member, Meta, NodeId, Status, Timer, Wire};
+
+/// Every message node 1 sends in answer to `count` pings from peer `from`.
+fn acks(d: &mut Driver, from: u64, count: u32) -> Vec<Effect> {
+    let mut all = Vec::new();
+    for seq in 0..count {
+        all.extend(d.recv(from, Body::Ping { seq, target: id(1) }, vec![]));
+    }
+    all
+}
+
+fn times_carried(effects: &[Effect], m: &Member) -> usize {
+    carried(effects).into_iter().filter(|c| *c == m).count()
+}
+
+#[test]
+fn retransmit_limit_scales_with_log_n() {
+    let cases = [
+        (1, 4),
+        (2, 4),
+        (9, 4),
+        (10, 8),
+        (99, 8),
+        (100, 12),
+        (999, 12),
+        (1_000, 16),
+    ];
+    for (n, limit) in cases {
+        assert_eq!(retransmit_limit(4, n), limit, "n = {n}");
+    }
+    assert_eq!(retransmit_limit(3, 0), 3, "at least one round");
+    assert_eq!(retransmit_limit(u32::MAX, 100), u32::MAX, "saturates");
+}
+
+#[test]
+fn an_update_is_sent_exactly_its_budget_then_stops() {
+    let mut d = Driver::with_peers(Config::lan(), [2]);
+    // n = 2: 4 x ceil(log10 3) = 4 transmits.
+    let out = acks(&mut d, 2, 10);
+    assert_eq!(times_carried(&out, &alive(2, 0)), 4);
+    let per_ack: Vec<usize> = sends(&out).iter().map(|(_, m)| m.gossip.len()).collect();
+    assert_eq!(per_ack, vec![1, 1, 1, 1, 0, 0, 0, 0, 0, 0]);
+    assert!(d.node.gossip().is_empty());
+}
+
+#[test]
+fn a_change_restarts_dissemination() {
+    let mut d = Driver::with_peers(Config::lan(), [2]);
+    acks(&mut d, 2, 10);
+    assert!(!d.node.gossip().contains(id(2)));
+    let news = Member::alive(id(2), addr(2), 1, Meta::from_pairs([("v", "2")]));
+    d.gossip(2, vec![news.clone()]);
+    assert_eq!(d.node.gossip().transmits(id(2)), Some(0));
+    let out = acks(&mut d, 2, 10);
+    assert_eq!(times_carried(&out, &news), 4);
+}
+
+#[test]
+fn a_newer_update_replaces_the_older_one_with_a_fresh_count() {
+    let mut d = Driver::with_peers(Config::lan(), [2, 3]);
+    acks(&mut d, 2, 2);
+    assert_eq!(d.node.gossip().transmits(id(3)), Some(2));
+    d.gossip(2, vec![suspect(3, 0, &[2])]);
+    assert_eq!(d.node.gossip().len(), 2);
+    assert_eq!(d.node.gossip().get(id(3)), Some(&suspect(3, 0, &[2])));
+    assert_eq!(d.node.gossip().transmits(id(3)), Some(0));
+    let out = acks(&mut d, 2, 10);
+    assert_eq!(times_carried(&out, &alive(3, 0)), 0, "old news is gone");
+    assert_eq!(times_carried(&out, &suspect(3, 0, &[2])), 4);
+}
+
+#[test]
+fn least_sent_updates_go_first() {
+    let mut d = Driver::with_peers(Config::lan(), [2, 3]);
+    acks(&mut d, 2, 2);
+    d.gossip(2, vec![alive(4, 0)]);
+    let order: Vec<(NodeId, u32)> = d.node.gossip().iter().map(|(m, t)| (m.id, t)).collect();
+    assert_eq!(order[0], (id(4), 0));
+    assert!(order[1..].iter().all(|&(_, t)| t == 2));
+    let out = acks(&mut d, 2, 1);
+    assert_eq!(sends(&out)[0].1.gossip[0].id, id(4));
+}
+
+#[test]
+fn stale_news_is_not_regossiped() {
+    let mut d = Driver::with_peers(Config::lan(), [2]);
+    acks(&mut d, 2, 10);
+    let out = d.gossip(2, vec![alive(2, 0)]);
+    assert!(out.is_empty());
+    assert!(d.node.gossip().is_empty());
+}
+
+#[test]
+fn the_buddy_record_goes_first_without_spending_transmits() {
+    let mut d = Driver::with_peers(Config::lan(), [2, 3]);
+    d.gossip(2, vec![suspect(3, 0, &[2])]);
+    // Many messages to the suspect: each carries its suspicion first, the budget is untouched.
+    let mut to_suspect = Vec::new();
+    for seq in 0..6 {
+        to_suspect.extend(d.recv(3, Body::Ping { seq, target: id(1) }, vec![]));
+    }
+    for (to, m) in sends(&to_suspect) {
+        assert_eq!(to, addr(3));
+        assert_eq!(m.gossip[0], suspect(3, 0, &[2]));
+    }
+    assert_eq!(d.node.gossip().transmits(id(3)), Some(0));
+    // Messages to others spend it as usual.
+    let out = acks(&mut d, 2, 10);
+    assert_eq!(times_carried(&out, &suspect(3, 0, &[2])), 4);
+}
+
+#[test]
+fn budget_accounts_for_the_length_prefix() {
+    let mut b = Budget {
+        free: 1_000,
+        count: 0,
+    };
+    for _ in 0..127 {
+        assert!(b.take(1));
+    }
+    assert_eq!(b.free, 1_000 - 127);
+    // The 128th update makes the vector's length prefix two bytes long.
+    assert!(b.take(1));
+    assert_eq!(b.free, 1_000 - 129);
+    let mut tight = Budget { free: 10, count: 0 };
+    assert!(!tight.take(11));
+    assert_eq!(
+        (tight.free, tight.count),
+        (10, 0),
+        "a refused take changes nothing"
+    );
+    assert!(tight.take(10));
+    assert_eq!(tight.free, 0);
+}
+
+fn fat_config() -> Config {
+    let mut config = Config::lan();
+    config.max_datagram = 512;
+    config.max_meta_bytes = 300;
+    config.label = "cluster-a".into();
+    config
+}
+
+fn fat_member(i: u64) -> Member {
+    let value = "x".repeat(150 + (i as usize * 7) % 100);
+    Member::alive(id(i), addr(i), i, Meta::from_pairs([("blob", value)]))
+}
+
+#[test]
+fn every_datagram_fits_the_byte_budget() {
+    let config = fat_config();
+    let wire = Wire::new(&config);
+    let mut d = Driver::new(config);
+    let members: Vec<Member> = (2..40).map(fat_member).collect();
+    for m in &members {
+        d.gossip(2, vec![m.clone()]);
+    }
+    d.gossip(2, vec![suspect(5, 5, &[2, 3, 4])]);
+    let mut out = acks(&mut d, 2, 40);
+    out.extend(acks(&mut d, 5, 5)); // to the suspect: buddy record first
+    let mut seen = BTreeSet::new();
+    for (_, msg) in sends(&out) {
+        let bytes = wire.encode(msg).expect("fits");
+        assert!(bytes.len() <= 512);
+        assert_eq!(wire.datagram_len(msg), bytes.len());
+        assert_eq!(&wire.decode(&bytes).unwrap(), msg);
+        seen.extend(msg.gossip.iter().map(|m| m.id));
+    }
+    assert_eq!(seen.len(), members.len(), "everything got through");
+    for (to, msg) in sends(&out) {
+        if to == addr(5) {
+            assert_eq!(
+                msg.gossip[0],
+                suspect(5, 5, &[2, 3, 4]),
+                "buddy record first"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_full_view_is_split_over_datagrams_that_each_fit() {
+    let config = fat_config();
+    let wire = Wire::new(&config);
+    let mut d = Driver::new(config);
+    for i in 2..30 {
+        d.gossip(2, vec![fat_member(i)]);
+    }
+    d.gossip(2, vec![record(30, 3, Status::Dead)]);
+    let out = d.recv(
+        7,
+        Body::Sync {
+            reply: true,
+            members: vec![],
+        },
+        vec![],
+    );
+    let parts = sends(&out);
+    assert!(parts.len() > 5, "{} parts", parts.len());
+    let mut ids = BTreeSet::new();
+    for (i, (to, msg)) in parts.iter().enumerate() {
+        assert_eq!(*to, addr(7));
+        let Body::Sync { reply, members } = &msg.body else {
+            panic!("only sync parts")
+        };
+        assert!(!reply, "an answer does not ask for another answer");
+        assert!(wire.encode(msg).unwrap().len() <= 512, "part {i}");
+        ids.extend(members.iter().map(|m| m.id));
+    }
+    let view: BTreeSet<NodeId> = d.node.members().map(|m| m.id).collect();
+    assert_eq!(ids, view, "ourselves, every member and every tombstone");
+    // Asking side: only the first part asks for a reply.
+    let mut out = Vec::new();
+    d.node
+        .handle_timer(d.now, Timer::Sync, &mut Script::default(), &mut out);
+    let replies: Vec<bool> = sends(&out)
+        .iter()
+        .map(|(_, m)| matches!(m.body, Body::Sync { reply: true, .. }))
+        .collect();
+    assert!(replies.len() > 1);
+    assert!(replies[0] && replies[1..].iter().all(|r| !r));
+}
+
+#[test]
+fn the_largest_record_the_config_allows_fits_in_every_message_kind() {
+    let mut config = Config::lan();
+    config.max_datagram = 512;
+    config.label = "L".repeat(255);
+    config.max_meta_bytes = model::codec::max_meta_room(&config);
+    assert!(config.validate().is_ok());
+    let wire = Wire::new(&config);
+    // Metadata of exactly the limit, worst-case varints and an IPv6 address.
+    let mut value = String::new();
+    let meta = loop {
+        let meta = Meta::from_pairs([("k", value.as_str())]);
+        if meta.encoded_len() == config.max_meta_bytes {
+            break meta;
+        }
+        assert!(meta.encoded_len() < config.max_meta_bytes);
+        value.push('v');
+    };
+    let big = Member {
+        id: NodeId(u64::MAX),
+        addr: "[ffff::1]:65535".parse().unwrap(),
+        incarnation: u64::MAX,
+        status: Status::Suspect,
+        suspecters: (0..3).map(|i| NodeId(u64::MAX - i)).collect(),
+        meta,
+    };
+    let bodies = [
+        Body::Ping {
+            seq: u32::MAX,
+            target: NodeId(u64::MAX),
+        },
+        Body::PingReq {
+            seq: u32::MAX,
+            target: NodeId(u64::MAX),
+            target_addr: "[ffff::1]:65535".parse().unwrap(),
+        },
+        Body::Ack { seq: u32::MAX },
+        Body::Nack { seq: u32::MAX },
+        Body::Sync {
+            reply: true,
+            members: vec![],
+        },
+    ];
+    for body in bodies {
+        let msg = model::Message {
+            from: NodeId(u64::MAX),
+            body,
+            gossip: vec![big.clone()],
+        };
+        let bytes = wire.encode(&msg).expect("one maximal record always fits");
+        assert_eq!(wire.decode(&bytes).unwrap(), msg);
+    }
+}
+
+#[test]
+fn gossip_queue_basics() {
+    let mut g = Gossip::default();
+    assert!(g.is_empty());
+    g.enqueue(alive(2, 0));
+    g.enqueue(alive(3, 0));
+    g.enqueue(alive(2, 1));
+    assert_eq!(g.len(), 2);
+    assert_eq!(g.get(id(2)), Some(&alive(2, 1)));
+    let order: Vec<NodeId> = g.iter().map(|(m, _)| m.id).collect();
+    assert_eq!(order, vec![id(3), id(2)], "a replaced update queues behind");
+    g.remove(id(3));
+    assert!(!g.contains(id(3)));
+    let mut out = Vec::new();
+    let mut budget = Budget {
+        free: 1_000,
+        count: 0,
+    };
+    g.pack(&mut budget, 2, Some(id(2)), &mut out);
+    assert!(out.is_empty(), "the excepted update is skipped");
+    g.pack(&mut budget, 2, None, &mut out);
+    assert_eq!(out, vec![alive(2, 1)]);
+    assert_eq!(g.transmits(id(2)), Some(1));
+    // The limit shrank (the cluster got smaller): updates already sent enough are dropped.
+    g.pack(&mut budget, 1, None, &mut out);
+    assert!(g.is_empty());
+    assert_eq!(out.len(), 1);
+}
+
+#[test]
+fn a_member_we_hold_dead_learns_it_from_our_answer() {
+    let mut d = Driver::with_peers(Config::lan(), [2, 3]);
+    d.gossip(3, vec![record(2, 0, Status::Dead)]);
+    // The dead member has not heard and pings us: the ack tells it first thing.
+    let out = d.recv(
+        2,
+        Body::Ping {
+            seq: 5,
+            target: id(1),
+        },
+        vec![],
+    );
+    let (to, ack) = sends(&out)[0];
+    assert_eq!(to, addr(2));
+    assert_eq!(ack.body, Body::Ack { seq: 5 });
+    assert_eq!(ack.gossip[0], record(2, 0, Status::Dead));
+    // Its stale alive record, riding along, changed nothing here.
+    let out = d.recv(2, Body::Ack { seq: 99 }, vec![alive(2, 0)]);
+    assert!(out.is_empty());
+    assert_eq!(d.status_of(2), Some(Status::Dead));
+}
+
+#[test]
+fn anti_entropy_slows_down_above_32_members() {
+    // `sync_interval x (ceil(log2 n - log2 32) + 1)` above 32 members.
+    for (n, expected) in [(32, 30_000), (33, 60_000), (64, 60_000), (65, 90_000)] {
+        let mut d = Driver::with_peers(Config::lan(), 2..=n);
+        assert_eq!(d.node.cluster_size(), n as usize);
+        assert_eq!(d.node.sync_interval(), expected, "n = {n}");
+        let out = d.timer_at(1_000, Timer::Sync);
+        assert_eq!(timer_set(&out, Timer::Sync), Some(1_000 + expected));
+        assert_eq!(sends(&out).len(), 1, "one random member per round");
+    }
+}

@@ -1,0 +1,404 @@
+//! Failure detection (SPEC §4): pings, indirect probes, nacks, late acks, probe order.
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use common::*;
+use model::{Body, Config, NodeId, Status, Timer};
+
+fn node() -> Driver {
+    Driver::with_peers(Config::lan(), 2..=5)
+}
+
+#[test]
+fn a_ping_for_me_is_acked_to_its_source_address() {
+    let mut d = node();
+    let out = d.recv(
+        3,
+        Body::Ping {
+            seq: 77,
+            target: id(1),
+        },
+        vec![],
+    );
+    let s = sends(&out);
+    assert_eq!(s.len(), 1);
+    assert_eq!(s[0].0, addr(3));
+    assert_eq!(s[0].1.body, Body::Ack { seq: 77 });
+    assert_eq!(s[0].1.from, id(1));
+}
+
+#[test]
+fn a_ping_for_someone_else_is_not_answered() {
+    // A restarted process must not answer for its previous id.
+    let mut d = node();
+    let out = d.recv(
+        3,
+        Body::Ping {
+            seq: 77,
+            target: id(42),
+        },
+        vec![],
+    );
+    assert!(sends(&out).is_empty());
+    assert_eq!(d.node.stats().misdirected, 1);
+}
+
+#[test]
+fn a_tick_pings_the_next_target_and_arms_the_probe_timeout() {
+    let mut d = node();
+    let (seq, target, out) = d.probe_at(1_000);
+    let p = pings(&out);
+    assert_eq!(p.len(), 1, "one direct probe per period by default");
+    assert_eq!(p[0].0, addr(peer(target)));
+    assert_eq!(timer_set(&out, Timer::ProbeTimeout(seq)), Some(1_500));
+    assert_eq!(timer_set(&out, Timer::Tick), Some(2_000));
+    let probe = &d.node.probes()[&seq];
+    assert_eq!(
+        (probe.target, probe.acked, probe.helpers),
+        (target, false, 0)
+    );
+}
+
+#[test]
+fn alone_a_node_probes_nobody() {
+    let mut d = Driver::new(Config::lan());
+    let out = d.timer_at(1_000, Timer::Tick);
+    assert!(sends(&out).is_empty());
+    assert_eq!(timer_set(&out, Timer::Tick), Some(2_000));
+}
+
+#[test]
+fn several_direct_probes_per_period() {
+    let mut config = Config::lan();
+    config.direct_probes = 2;
+    let mut d = Driver::with_peers(config.clone(), 2..=5);
+    let out = d.timer_at(1_000, Timer::Tick);
+    let targets: BTreeSet<NodeId> = pings(&out).iter().map(|p| p.2).collect();
+    assert_eq!(targets.len(), 2);
+    // Fewer peers than probes: each peer at most once.
+    config.direct_probes = 3;
+    let mut d = Driver::with_peers(config, [2]);
+    let out = d.timer_at(1_000, Timer::Tick);
+    assert_eq!(pings(&out).len(), 1);
+}
+
+#[test]
+fn no_direct_ack_asks_k_alive_helpers_other_than_the_target() {
+    let mut d = Driver::with_peers(Config::lan(), 2..=7);
+    d.gossip(2, vec![suspect(6, 0, &[2])]); // suspects are not asked to help
+    let (seq, target, _) = d.probe_at(1_000);
+    assert_ne!(
+        target,
+        id(6),
+        "with picks at 0 the first target is another peer"
+    );
+    let out = d.timer_at(1_500, Timer::ProbeTimeout(seq));
+    let reqs = ping_reqs(&out);
+    assert_eq!(reqs.len(), 3);
+    let helpers: BTreeSet<_> = reqs.iter().map(|r| r.0).collect();
+    assert_eq!(helpers.len(), 3, "distinct helpers");
+    for (to, s, t) in &reqs {
+        assert_eq!((*s, *t), (seq, target));
+        assert_ne!(*to, addr(peer(target)));
+        assert_ne!(*to, addr(6));
+    }
+    for (_, m) in sends(&out) {
+        let Body::PingReq { target_addr, .. } = m.body else {
+            unreachable!()
+        };
+        assert_eq!(target_addr, addr(peer(target)));
+    }
+    assert_eq!(d.node.probes()[&seq].helpers, 3);
+    // With room for everyone, exactly the alive non-targets are asked.
+    let mut config = Config::lan();
+    config.indirect_checks = 16;
+    let mut d = Driver::with_peers(config, 2..=7);
+    d.gossip(2, vec![suspect(6, 0, &[2]), record(5, 0, Status::Dead)]);
+    let (seq, target, _) = d.probe_at(1_000);
+    let out = d.timer_at(1_500, Timer::ProbeTimeout(seq));
+    let asked: BTreeSet<_> = ping_reqs(&out).iter().map(|r| r.0).collect();
+    let expected: BTreeSet<_> = [2, 3, 4, 7]
+        .into_iter()
+        .filter(|&i| id(i) != target)
+        .map(addr)
+        .collect();
+    assert_eq!(asked, expected);
+}
+
+#[test]
+fn fewer_helpers_when_few_are_alive() {
+    let mut d = Driver::with_peers(Config::lan(), 2..=3);
+    let (seq, _, _) = d.probe_at(1_000);
+    let out = d.timer_at(1_500, Timer::ProbeTimeout(seq));
+    assert_eq!(ping_reqs(&out).len(), 1);
+    assert_eq!(d.node.probes()[&seq].helpers, 1);
+}
+
+#[test]
+fn an_ack_in_time_ends_the_probe_quietly() {
+    let mut d = node();
+    let (seq, target, _) = d.probe_at(1_000);
+    let out = d.recv(peer(target), Body::Ack { seq }, vec![]);
+    assert!(cancelled(&out, Timer::ProbeTimeout(seq)));
+    // A probe timeout that fires anyway asks nobody.
+    let out = d.timer_at(1_500, Timer::ProbeTimeout(seq));
+    assert!(out.is_empty());
+    let out = d.timer_at(2_000, Timer::Tick);
+    assert!(events(&out).is_empty());
+    assert_eq!(d.status_of(peer(target)), Some(Status::Alive));
+}
+
+#[test]
+fn an_indirect_ack_saves_the_target() {
+    let mut d = node();
+    let (seq, target, _) = d.probe_at(1_000);
+    let out = d.timer_at(1_500, Timer::ProbeTimeout(seq));
+    let helper = ping_reqs(&out)[0].0;
+    let helper = (2..=5).find(|&i| addr(i) == helper).unwrap();
+    d.now = 1_700;
+    d.recv(helper, Body::Ack { seq }, vec![]);
+    let out = d.timer_at(2_000, Timer::Tick);
+    assert!(events(&out).is_empty());
+    assert_eq!(d.status_of(peer(target)), Some(Status::Alive));
+    assert_eq!(d.node.health(), 0);
+}
+
+#[test]
+fn an_ack_after_the_period_is_ignored() {
+    let mut d = node();
+    let (seq, target, _) = d.probe_at(1_000);
+    d.timer_at(1_500, Timer::ProbeTimeout(seq));
+    let out = d.timer_at(2_000, Timer::Tick);
+    assert_eq!(d.status_of(peer(target)), Some(Status::Suspect));
+    let health = d.node.health();
+    let next_seq = pings(&out)[0].1;
+    d.now = 2_100;
+    let out = d.recv(peer(target), Body::Ack { seq }, vec![]);
+    assert!(out.is_empty());
+    assert_eq!(d.node.health(), health, "a late ack does not count");
+    assert_eq!(d.status_of(peer(target)), Some(Status::Suspect));
+    assert!(!d.node.probes()[&next_seq].acked);
+}
+
+#[test]
+fn nacks_are_counted_up_to_the_number_of_helpers() {
+    let mut d = node();
+    let (seq, _, _) = d.probe_at(1_000);
+    d.timer_at(1_500, Timer::ProbeTimeout(seq));
+    for _ in 0..5 {
+        d.recv(2, Body::Nack { seq }, vec![]);
+    }
+    assert_eq!(d.node.probes()[&seq].nacks, 3);
+    // Nacks for an unknown probe are ignored.
+    d.recv(2, Body::Nack { seq: seq + 100 }, vec![]);
+    assert!(!d.node.probes().contains_key(&(seq + 100)));
+}
+
+#[test]
+fn nacks_after_an_ack_are_ignored() {
+    let mut d = node();
+    let (seq, target, _) = d.probe_at(1_000);
+    d.timer_at(1_500, Timer::ProbeTimeout(seq));
+    d.recv(peer(target), Body::Ack { seq }, vec![]);
+    d.recv(2, Body::Nack { seq }, vec![]);
+    assert_eq!(d.node.probes()[&seq].nacks, 0);
+}
+
+#[test]
+fn a_helper_pings_the_target_nacks_at_80_percent_and_still_forwards_a_late_ack() {
+    let mut d = node();
+    d.now = 10_000;
+    let out = d.recv(
+        2,
+        Body::PingReq {
+            seq: 40,
+            target: id(3),
+            target_addr: addr(3),
+        },
+        vec![],
+    );
+    let p = pings(&out);
+    assert_eq!(p.len(), 1);
+    let (to, seq, target) = p[0];
+    assert_eq!((to, target), (addr(3), id(3)));
+    assert_eq!(timer_set(&out, Timer::Relay(seq)), Some(10_000 + 400));
+    // 80% of the timeout: nack to the origin with the origin's sequence number.
+    let out = d.timer_at(10_400, Timer::Relay(seq));
+    let s = sends(&out);
+    assert_eq!(s.len(), 1);
+    assert_eq!((s[0].0, &s[0].1.body), (addr(2), &Body::Nack { seq: 40 }));
+    assert_eq!(d.node.stats().nacks_sent, 1);
+    assert_eq!(timer_set(&out, Timer::Relay(seq)), Some(10_400 + 1_000));
+    // The ack comes late: forwarded anyway.
+    let out = d.recv(3, Body::Ack { seq }, vec![]);
+    let s = sends(&out);
+    assert_eq!((s[0].0, &s[0].1.body), (addr(2), &Body::Ack { seq: 40 }));
+    assert!(cancelled(&out, Timer::Relay(seq)));
+    assert!(d.node.relays().is_empty());
+}
+
+#[test]
+fn a_helper_forgets_the_relay_a_period_after_its_nack() {
+    let mut d = node();
+    let out = d.recv(
+        2,
+        Body::PingReq {
+            seq: 40,
+            target: id(3),
+            target_addr: addr(3),
+        },
+        vec![],
+    );
+    let seq = pings(&out)[0].1;
+    d.timer_at(400, Timer::Relay(seq));
+    let out = d.timer_at(1_400, Timer::Relay(seq));
+    assert!(out.is_empty(), "no second nack");
+    assert!(d.node.relays().is_empty());
+    // An ack after that has nobody to go to.
+    let out = d.recv(3, Body::Ack { seq }, vec![]);
+    assert!(sends(&out).is_empty());
+}
+
+#[test]
+fn an_ack_to_a_relay_before_the_nack_is_forwarded_once() {
+    let mut d = node();
+    let out = d.recv(
+        2,
+        Body::PingReq {
+            seq: 40,
+            target: id(3),
+            target_addr: addr(3),
+        },
+        vec![],
+    );
+    let seq = pings(&out)[0].1;
+    let out = d.recv(3, Body::Ack { seq }, vec![]);
+    assert_eq!(sends(&out).len(), 1);
+    assert!(cancelled(&out, Timer::Relay(seq)));
+    let out = d.recv(3, Body::Ack { seq }, vec![]);
+    assert!(sends(&out).is_empty(), "duplicate ack not forwarded twice");
+    let out = d.timer_at(400, Timer::Relay(seq));
+    assert!(out.is_empty(), "no nack after success");
+}
+
+#[test]
+fn relays_are_bounded() {
+    let mut config = Config::lan();
+    config.max_relays = 2;
+    let mut d = Driver::with_peers(config, 2..=5);
+    for seq in 0..4 {
+        d.recv(
+            2,
+            Body::PingReq {
+                seq,
+                target: id(3),
+                target_addr: addr(3),
+            },
+            vec![],
+        );
+    }
+    assert_eq!(d.node.relays().len(), 2);
+    assert_eq!(d.node.stats().dropped_relays_full, 2);
+}
+
+/// Ack every probe for `periods` periods with seeded picks; returns the targets in order.
+fn probe_targets(d: &mut Driver, rng: &mut Rng, periods: usize) -> Vec<NodeId> {
+    let mut targets = Vec::new();
+    for _ in 0..periods {
+        d.now += 1_000;
+        let mut out = Vec::new();
+        d.node.handle_timer(d.now, Timer::Tick, rng, &mut out);
+        let (_, seq, target) = pings(&out)[0];
+        d.recv(peer(target), Body::Ack { seq }, vec![]);
+        targets.push(target);
+    }
+    targets
+}
+
+#[test]
+fn each_pass_probes_every_member_once_in_a_fresh_random_order() {
+    let mut d = Driver::with_peers(Config::lan(), 2..=7);
+    let mut rng = Rng(11);
+    let targets = probe_targets(&mut d, &mut rng, 6 * 8);
+    let passes: Vec<Vec<NodeId>> = targets.chunks(6).map(<[_]>::to_vec).collect();
+    for pass in &passes {
+        let set: BTreeSet<_> = pass.iter().collect();
+        assert_eq!(set.len(), 6, "a pass visits each member once: {pass:?}");
+    }
+    let orders: BTreeSet<_> = passes.iter().collect();
+    assert!(orders.len() > 1, "passes are reshuffled");
+}
+
+#[test]
+fn a_member_is_probed_at_least_every_2n_minus_1_periods() {
+    for seed in 0..20 {
+        let mut d = Driver::with_peers(Config::lan(), 2..=6);
+        let mut rng = Rng(seed);
+        let targets = probe_targets(&mut d, &mut rng, 5 * 10);
+        let n = 5;
+        let mut last: BTreeMap<NodeId, usize> = BTreeMap::new();
+        for (i, t) in targets.iter().enumerate() {
+            if let Some(prev) = last.insert(*t, i) {
+                let gap = i - prev;
+                assert!(gap < 2 * n, "seed {seed}: gap {gap} > 2n - 1");
+            }
+        }
+        assert_eq!(last.len(), 5);
+    }
+}
+
+#[test]
+fn a_new_member_joins_the_rest_of_the_current_pass() {
+    let mut d = Driver::with_peers(Config::lan(), 2..=5);
+    let mut rng = Rng(3);
+    probe_targets(&mut d, &mut rng, 2); // two of four probed in this pass
+    assert_eq!(d.node.probe_order().position(), 2);
+    // The insertion pick is relative to the unvisited rest: 1 puts it second in what remains.
+    d.script.push(&[1]);
+    d.gossip(2, vec![alive(9, 0)]);
+    assert_eq!(d.node.probe_order().as_slice()[3], id(9));
+    let rest = probe_targets(&mut d, &mut rng, 3);
+    assert_eq!(rest[1], id(9));
+    let seen: BTreeSet<_> = rest.iter().collect();
+    assert_eq!(
+        seen.len(),
+        3,
+        "the pass finishes before anyone is probed twice"
+    );
+}
+
+#[test]
+fn dead_and_left_members_are_skipped() {
+    let mut d = Driver::with_peers(Config::lan(), 2..=5);
+    d.gossip(
+        2,
+        vec![record(3, 0, Status::Dead), record(4, 0, Status::Left)],
+    );
+    let mut rng = Rng(5);
+    let targets = probe_targets(&mut d, &mut rng, 10);
+    assert!(targets.iter().all(|t| *t == id(2) || *t == id(5)));
+}
+
+#[test]
+fn a_suspect_is_still_probed_and_told_of_its_suspicion_first() {
+    let mut d = Driver::with_peers(Config::lan(), 2..=3);
+    d.gossip(2, vec![suspect(3, 0, &[2])]);
+    for t in 1..=2 {
+        let out = d.timer_at(t * 1_000, Timer::Tick);
+        let (to, seq, target) = pings(&out)[0];
+        if target == id(3) {
+            let msg = sends(&out)[0].1;
+            assert_eq!(msg.gossip[0], suspect(3, 0, &[2]));
+            assert_eq!(
+                msg.gossip.iter().filter(|m| m.id == id(3)).count(),
+                1,
+                "the queued update is not sent twice"
+            );
+            assert_eq!(to, addr(3));
+            return;
+        }
+        d.recv(peer(target), Body::Ack { seq }, vec![]);
+    }
+    panic!("the suspect was never probed");
+}
