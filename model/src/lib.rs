@@ -18,9 +18,13 @@
 //! # let _ = &mut node;
 //! ```
 
+#[cfg(feature = "checker")]
+pub mod checker;
 pub mod codec;
 pub mod config;
 pub mod effect;
+#[cfg(feature = "faults")]
+pub mod faults;
 pub mod gossip;
 pub mod health;
 pub mod member;

@@ -78,7 +78,8 @@ impl Membership {
             return;
         };
         let to = rec.member.status;
-        if from != to {
+        // A suspicion at a higher incarnation is a new suspicion: its clock starts now.
+        if from != to || to == Status::Suspect {
             rec.since = now;
         }
         if !from.is_terminal() && to.is_terminal() {
@@ -107,6 +108,31 @@ impl Membership {
             }
         }
         purged
+    }
+
+    /// The same table with ids renamed by `id` and records by `member` (the model checker's
+    /// symmetry reduction).
+    #[cfg(feature = "checker")]
+    pub(crate) fn renamed(
+        &self,
+        id: &dyn Fn(NodeId) -> NodeId,
+        member: &dyn Fn(&Member) -> Member,
+    ) -> Self {
+        Membership {
+            records: (self.records.values())
+                .map(|r| {
+                    let record = Record {
+                        member: member(&r.member),
+                        since: r.since,
+                    };
+                    (record.member.id, record)
+                })
+                .collect(),
+            live: self.live,
+            tombstones: self.tombstones.iter().map(|&(t, i)| (t, id(i))).collect(),
+            purged: self.purged.iter().map(|&i| id(i)).collect(),
+            purged_order: self.purged_order.iter().map(|&i| id(i)).collect(),
+        }
     }
 
     /// Ids of non-terminal members, in id order.

@@ -127,6 +127,9 @@ pub struct Node {
     seeds: Vec<SocketAddr>,
     join_attempts_left: u32,
     stats: NodeStats,
+    /// Deliberate bugs, for the model checker's tests only.
+    #[cfg(feature = "faults")]
+    faults: crate::faults::Faults,
 }
 
 impl PartialEq for Node {
@@ -201,6 +204,8 @@ impl Node {
             seeds: Vec::new(),
             join_attempts_left: 0,
             stats: NodeStats::default(),
+            #[cfg(feature = "faults")]
+            faults: crate::faults::Faults::NONE,
         };
         node.arm_periodic(now, out);
         Ok(node)
@@ -262,6 +267,48 @@ impl Node {
         self.stats
     }
 
+    /// Run with these deliberate bugs (model checker tests only).
+    #[cfg(feature = "faults")]
+    pub fn set_faults(&mut self, faults: crate::faults::Faults) {
+        self.faults = faults;
+    }
+
+    /// The same node with every node id and address renamed, inside its records, queues,
+    /// probes and relays too (the model checker's symmetry reduction). Suspecter sets are
+    /// re-sorted; the renaming must be a bijection.
+    #[cfg(feature = "checker")]
+    pub fn renamed(
+        &self,
+        id: &dyn Fn(NodeId) -> NodeId,
+        addr: &dyn Fn(SocketAddr) -> SocketAddr,
+    ) -> Node {
+        let member = |m: &Member| {
+            let mut suspecters: Vec<NodeId> = m.suspecters.iter().map(|&s| id(s)).collect();
+            suspecters.sort_unstable();
+            Member {
+                id: id(m.id),
+                addr: addr(m.addr),
+                suspecters,
+                ..m.clone()
+            }
+        };
+        let mut node = self.clone();
+        node.me = member(&self.me);
+        node.members = self.members.renamed(id, &member);
+        node.gossip = self.gossip.renamed(&member);
+        node.order = self.order.renamed(id);
+        for probe in node.probes.values_mut() {
+            probe.target = id(probe.target);
+            probe.target_addr = addr(probe.target_addr);
+        }
+        for relay in node.relays.values_mut() {
+            relay.origin = addr(relay.origin);
+            relay.origin_id = id(relay.origin_id);
+        }
+        node.seeds = self.seeds.iter().map(|&a| addr(a)).collect();
+        node
+    }
+
     /// The dissemination queue.
     pub fn gossip(&self) -> &Gossip {
         &self.gossip
@@ -311,6 +358,15 @@ impl Node {
         }
         let bounds = Bounds::new(&self.config, self.cluster_size());
         let confirmations = rec.member.suspecters.len().saturating_sub(1);
+        #[cfg(feature = "faults")]
+        let confirmations = if self
+            .faults
+            .has(crate::faults::Fault::SuspicionIgnoresConfirmations)
+        {
+            0
+        } else {
+            confirmations
+        };
         Some(rec.since.saturating_add(bounds.timeout(confirmations)))
     }
 
@@ -407,7 +463,7 @@ impl Node {
         out: &mut Vec<Effect>,
     ) -> Result<(), CommandError> {
         if let Command::Rejoin { id } = command {
-            return self.rejoin(now, id, out);
+            return self.rejoin(now, id, rng, out);
         }
         if self.phase != Phase::Running {
             return Err(CommandError::NotRunning(self.phase));
@@ -466,6 +522,15 @@ impl Node {
         rng: &mut dyn Pick,
         out: &mut Vec<Effect>,
     ) {
+        #[cfg(feature = "faults")]
+        if self
+            .faults
+            .has(crate::faults::Fault::AppliesGossipAboutSelf)
+            && incoming.id == self.me.id
+        {
+            merge(&mut self.me, &incoming, usize::MAX);
+            return;
+        }
         if incoming.id == self.me.id {
             self.news_about_self(incoming, out);
             return;
@@ -504,7 +569,10 @@ impl Node {
             }
             return;
         };
-        let old_meta = rec.member.meta.clone();
+        // Only an `alive -> alive` change of metadata is reported; compare before merging.
+        let same_meta = rec.member.meta == incoming.meta;
+        #[cfg(feature = "faults")]
+        let merge = self.faults.merge_or(merge);
         match merge(&mut rec.member, &incoming, cap) {
             Merge::Stale => {}
             Merge::Confirmed => {
@@ -522,7 +590,7 @@ impl Node {
                     });
                 }
                 let quiet = (from.is_terminal() && to.is_terminal())
-                    || (from == to && to == Status::Alive && member.meta == old_meta);
+                    || (from == to && to == Status::Alive && same_meta);
                 if !quiet {
                     out.push(Effect::Event(MemberEvent {
                         member,
@@ -545,6 +613,11 @@ impl Node {
         match news.status {
             Status::Alive => {}
             Status::Suspect | Status::Unreachable => {
+                #[cfg(feature = "faults")]
+                if self.faults.has(crate::faults::Fault::RefutesWithoutRaising) {
+                    self.gossip.enqueue(self.me.clone());
+                    return;
+                }
                 if news.incarnation >= self.me.incarnation {
                     self.me.incarnation = news.incarnation.saturating_add(1);
                     self.health.apply(1);
@@ -601,6 +674,10 @@ impl Node {
         let Some(deadline) = self.suspicion_deadline(id) else {
             return; // refuted or already dead: a stale timer
         };
+        #[cfg(feature = "faults")]
+        if self.faults.has(crate::faults::Fault::SuspicionNeverExpires) {
+            return;
+        }
         if deadline > now {
             out.push(Effect::SetTimer {
                 timer: Timer::Suspicion(id),
@@ -725,6 +802,13 @@ impl Node {
                 && !rec.member.status.is_terminal()
             {
                 let mut suspicion = rec.member.with_status(Status::Suspect, probe.incarnation);
+                #[cfg(feature = "faults")]
+                if self
+                    .faults
+                    .has(crate::faults::Fault::SuspectsAtHigherIncarnation)
+                {
+                    suspicion.incarnation += 1;
+                }
                 suspicion.suspecters.push(self.me.id);
                 self.stats.suspicions_raised += 1;
                 self.apply(now, suspicion, rng, out);
@@ -828,6 +912,10 @@ impl Node {
             });
             return;
         }
+        #[cfg(feature = "faults")]
+        if self.faults.has(crate::faults::Fault::IgnoresAcks) {
+            return;
+        }
         if let Some(probe) = self.probes.get_mut(&seq)
             && !probe.acked
         {
@@ -899,14 +987,18 @@ impl Node {
 
     fn sync_round(&mut self, now: Millis, rng: &mut dyn Pick, out: &mut Vec<Effect>) {
         if self.phase == Phase::Running {
-            let alive: Vec<SocketAddr> = self
+            // Alive members, and the dead while their tombstone lasts ("gossip to the dead"):
+            // a member declared dead that never heard of it would otherwise keep running with
+            // a view that never converges (after a partition both sides hold the other dead).
+            let peers: Vec<SocketAddr> = self
                 .members
                 .iter()
-                .filter(|r| r.member.status == Status::Alive)
+                .filter(|r| matches!(r.member.status, Status::Alive | Status::Dead))
                 .map(|r| r.member.addr)
+                .filter(|a| *a != self.me.addr)
                 .collect();
-            if !alive.is_empty() {
-                let to = alive[draw(rng, alive.len())];
+            if !peers.is_empty() {
+                let to = peers[draw(rng, peers.len())];
                 self.send_view(to, true, out);
             }
         }
@@ -978,6 +1070,7 @@ impl Node {
         &mut self,
         now: Millis,
         id: NodeId,
+        rng: &mut dyn Pick,
         out: &mut Vec<Effect>,
     ) -> Result<(), CommandError> {
         if matches!(self.phase, Phase::Running | Phase::Leaving) {
@@ -986,8 +1079,13 @@ impl Node {
         if id == self.me.id {
             return Err(CommandError::SameId);
         }
-        // Our old self is dead for ever; remember it like any tombstone.
-        let old = self.me.with_status(Status::Dead, self.me.incarnation);
+        // Our old self is dead for ever; remember it like any tombstone (a `left` record stays
+        // `left`: our view of the old id only moves up the lattice).
+        let old = if self.me.status.is_terminal() {
+            self.me.clone()
+        } else {
+            self.me.with_status(Status::Dead, self.me.incarnation)
+        };
         if self.members.len() < self.config.max_members {
             self.members.insert(old, now);
         }
@@ -1009,6 +1107,16 @@ impl Node {
         self.relays.clear();
         self.health = Health::new(self.config.max_health);
         self.arm_periodic(now, out);
+        // Suspicions still pending lost their timers when we stopped: resume them.
+        let suspects: Vec<NodeId> = self
+            .members
+            .iter()
+            .filter(|r| r.member.status == Status::Suspect)
+            .map(|r| r.member.id)
+            .collect();
+        for suspect in suspects {
+            self.arm_suspicion(now, suspect, rng, out);
+        }
         if !seeds.is_empty() {
             self.seeds = seeds;
             self.join_attempts_left = self.config.join_attempts.saturating_sub(1);

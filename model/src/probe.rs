@@ -49,6 +49,15 @@ impl ProbeOrder {
         None
     }
 
+    /// The same order with ids renamed (the model checker's symmetry reduction).
+    #[cfg(feature = "checker")]
+    pub(crate) fn renamed(&self, id: &dyn Fn(NodeId) -> NodeId) -> Self {
+        ProbeOrder {
+            list: self.list.iter().map(|&i| id(i)).collect(),
+            next: self.next,
+        }
+    }
+
     /// The current order (for inspection and tests).
     pub fn as_slice(&self) -> &[NodeId] {
         &self.list

@@ -1,0 +1,670 @@
+//! Cluster benchmarks: every node in this process on 127.0.0.1, real UDP, real time.
+//!
+//! ```sh
+//! cargo run --release -p swim --example bench -- detect   # or loss, idle, join, all
+//! ```
+//!
+//! Prints one JSON line per scenario. Settings: probe interval 200 ms, probe timeout 100 ms,
+//! 3 indirect probes, suspicion multiplier 4, Lifeguard on, everything else at the defaults
+//! (`Config::default()`). CPU is user+sys CPU-seconds of the whole process per node per second;
+//! bytes are UDP payload bytes sent. Node starts are spread over one probe period (separate
+//! processes do not tick in lockstep), and each crash happens at a different point of the
+//! period.
+//!
+//! - `detect`: n = 20, converged, one node's task aborted (no leave), fresh cluster each
+//!   repetition. Time to the first suspicion anywhere (in probe periods) and until every survivor
+//!   holds it dead.
+//! - `loss`: n = 20, every datagram dropped with probability 10% on send, no real failure:
+//!   dead and suspect events about live nodes.
+//! - `idle`: n = 200, converged, then measured: CPU, resident memory and bytes sent per node.
+//! - `join`: n = 100 joining through one seed at once: time until every node sees all alive.
+//!
+//! `BENCH_VERBOSE=1` prints each `detect` repetition's events about the victim to stderr.
+
+// A counting global allocator (to report live heap per node) is the one place that needs
+// `unsafe`.
+#![allow(unsafe_code)]
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::collections::BTreeMap;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicIsize, AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use clap::Parser;
+use serde_json::{Value, json};
+use swim::{
+    Config, EventKind, LossControl, Lossy, MemberEvent, Node, Status, Transport, UdpTransport, Wire,
+};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+/// Counts live heap bytes.
+struct Counting;
+
+static HEAP: AtomicIsize = AtomicIsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        HEAP.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        HEAP.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        HEAP.fetch_add(
+            new_size as isize - layout.size() as isize,
+            Ordering::Relaxed,
+        );
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+fn heap_bytes() -> i64 {
+    HEAP.load(Ordering::Relaxed) as i64
+}
+
+#[derive(Debug, Parser)]
+struct Args {
+    /// detect, loss, idle, join or all.
+    #[arg(default_value = "all")]
+    scenario: String,
+    /// Repetitions (default: 10 for detect, 5 for join, 1 for loss and idle).
+    #[arg(long)]
+    reps: Option<usize>,
+    /// Override the cluster size.
+    #[arg(long)]
+    n: Option<usize>,
+    /// Override the measured duration of loss and idle, in seconds.
+    #[arg(long)]
+    secs: Option<u64>,
+    /// tokio worker threads (0: a current-thread runtime).
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+}
+
+/// The issue's settings; everything else at the defaults (`Config::default()`, the LAN preset:
+/// push-pull sync every 30 s, scaled up with log n above 32 members).
+fn config() -> Config {
+    Config {
+        probe_interval: 200,
+        probe_timeout: 100,
+        indirect_checks: 3,
+        suspicion_mult: 4,
+        ..Config::default()
+    }
+}
+
+fn main() {
+    let args = Args::parse();
+    let runtime = if args.threads == 0 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(args.threads)
+            .enable_all()
+            .build()
+            .unwrap()
+    };
+    runtime.block_on(async {
+        let all = args.scenario == "all";
+        if all || args.scenario == "detect" {
+            emit(detect(args.n.unwrap_or(20), args.reps.unwrap_or(10)).await);
+        }
+        if all || args.scenario == "loss" {
+            let reps = args.reps.unwrap_or(1);
+            emit(loss(args.n.unwrap_or(20), args.secs.unwrap_or(60), reps).await);
+        }
+        if all || args.scenario == "idle" {
+            let reps = args.reps.unwrap_or(1);
+            emit(idle(args.n.unwrap_or(200), args.secs.unwrap_or(30), reps).await);
+        }
+        if all || args.scenario == "join" {
+            emit(join(args.n.unwrap_or(100), args.reps.unwrap_or(5)).await);
+        }
+    });
+}
+
+fn emit(line: Value) {
+    println!("{line}");
+}
+
+// ----- statistics -----
+
+fn summary(values: &[f64]) -> Value {
+    let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    if v.is_empty() {
+        return json!({ "median": null, "min": null, "max": null, "values": values });
+    }
+    let median = if v.len() % 2 == 1 {
+        v[v.len() / 2]
+    } else {
+        (v[v.len() / 2 - 1] + v[v.len() / 2]) / 2.0
+    };
+    json!({
+        "median": round(median),
+        "min": round(v[0]),
+        "max": round(v[v.len() - 1]),
+        "values": values.iter().map(|x| round(*x)).collect::<Vec<_>>(),
+    })
+}
+
+fn median(values: &[f64]) -> f64 {
+    summary(values)["median"].as_f64().unwrap_or(f64::NAN)
+}
+
+fn max(values: &[f64]) -> f64 {
+    summary(values)["max"].as_f64().unwrap_or(f64::NAN)
+}
+
+/// Four significant digits.
+fn round(x: f64) -> f64 {
+    if x == 0.0 || !x.is_finite() {
+        return x;
+    }
+    let scale = 10f64.powi(3 - x.abs().log10().floor() as i32);
+    (x * scale).round() / scale
+}
+
+// ----- process measurements -----
+
+/// CPU time of the whole process (user + sys), in seconds: the sum over its threads of the
+/// nanosecond counters in /proc (falls back to the tick counters).
+fn cpu_seconds() -> f64 {
+    let mut total = 0u64;
+    let mut found = false;
+    if let Ok(dir) = std::fs::read_dir("/proc/self/task") {
+        for entry in dir.flatten() {
+            if let Ok(s) = std::fs::read_to_string(entry.path().join("schedstat"))
+                && let Some(ns) = s
+                    .split_whitespace()
+                    .next()
+                    .and_then(|x| x.parse::<u64>().ok())
+            {
+                total += ns;
+                found = true;
+            }
+        }
+    }
+    if found {
+        return total as f64 / 1e9;
+    }
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit(')').next().unwrap_or("");
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks: u64 = fields
+        .get(11..13)
+        .map(|f| f.iter().filter_map(|x| x.parse::<u64>().ok()).sum())
+        .unwrap_or(0);
+    ticks as f64 / 100.0
+}
+
+/// Resident memory of the process, in bytes.
+fn rss_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|kb| kb.parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// Ask glibc to give freed memory back to the OS (the join leaves the heap fragmented); the
+/// RSS measured after it is the steady state of a long-running process.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn malloc_trim() {
+    unsafe extern "C" {
+        fn malloc_trim(pad: usize) -> std::ffi::c_int;
+    }
+    // SAFETY: malloc_trim only releases free memory of the allocator.
+    unsafe {
+        malloc_trim(0);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn malloc_trim() {}
+
+// ----- traffic by message kind -----
+
+/// Counts bytes sent by message kind (reads the body tag after the header; no decoding).
+#[derive(Default)]
+struct Traffic {
+    by_kind: [AtomicU64; 6],
+}
+
+const KINDS: [&str; 6] = ["ping", "ping_req", "ack", "nack", "sync", "other"];
+
+impl Traffic {
+    fn add(&self, header: usize, datagram: &[u8]) {
+        // After the header: `from` as a varint, then the body's variant index.
+        let body = datagram.get(header..).unwrap_or(&[]);
+        let tag = body
+            .iter()
+            .position(|b| b & 0x80 == 0)
+            .and_then(|end| body.get(end + 1))
+            .map_or(5, |&t| (t as usize).min(5));
+        self.by_kind[tag].fetch_add(datagram.len() as u64, Ordering::Relaxed);
+    }
+
+    fn snapshot(&self) -> [u64; 6] {
+        std::array::from_fn(|i| self.by_kind[i].load(Ordering::Relaxed))
+    }
+}
+
+/// The bench's transport: UDP, optionally lossy, counting bytes by kind.
+struct Bench {
+    inner: Lossy<UdpTransport>,
+    traffic: Arc<Traffic>,
+    header: usize,
+}
+
+impl Transport for Bench {
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.local_addr()
+    }
+    fn poll_recv(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<(usize, SocketAddr)>> {
+        self.inner.poll_recv(cx, buf)
+    }
+    fn send(&mut self, datagram: &[u8], to: SocketAddr) -> io::Result<()> {
+        self.traffic.add(self.header, datagram);
+        self.inner.send(datagram, to)
+    }
+}
+
+// ----- clusters -----
+
+struct Cluster {
+    nodes: Vec<Node>,
+    controls: Vec<LossControl>,
+    traffic: Arc<Traffic>,
+}
+
+impl Cluster {
+    async fn start(n: usize, config: &Config, subscribe_capacity: usize) -> Cluster {
+        let traffic = Arc::new(Traffic::default());
+        let header = Wire::new(config).header_len();
+        let mut nodes = Vec::with_capacity(n);
+        let mut controls = Vec::with_capacity(n);
+        for i in 0..n {
+            let udp = UdpTransport::bind("127.0.0.1:0").await.unwrap();
+            let lossy = Lossy::new(udp, 0.0, 7 + i as u64);
+            controls.push(lossy.control());
+            let transport = Bench {
+                inner: lossy,
+                traffic: traffic.clone(),
+                header,
+            };
+            let node = Node::builder(config.clone())
+                .event_capacity(subscribe_capacity)
+                .start(transport)
+                .unwrap();
+            nodes.push(node);
+            // Spread the starts over one period, as independent processes would be: nodes
+            // started in the same millisecond tick in lockstep for ever.
+            tokio::time::sleep(Duration::from_micros(
+                config.probe_interval * 1_000 / n as u64,
+            ))
+            .await;
+        }
+        Cluster {
+            nodes,
+            controls,
+            traffic,
+        }
+    }
+
+    /// Every node joins through node 0, all at once; `watch` tells when each node holds all
+    /// `n` alive (times since the joins began).
+    async fn join_all(&self) -> Vec<Duration> {
+        let n = self.nodes.len();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let start = Instant::now();
+        for (i, node) in self.nodes.iter().enumerate() {
+            let mut events = node.subscribe();
+            let tx = tx.clone();
+            let node = node.clone();
+            tokio::spawn(async move {
+                // Check the view after each event (a lagging subscriber skips events but the
+                // view is always current).
+                let all_alive = |node: &Node| {
+                    node.with_core(|core| {
+                        core.cluster_size() == n
+                            && core
+                                .members()
+                                .all(|m| m.status == Status::Alive || m.status.is_terminal())
+                    })
+                };
+                while events.recv().await.is_some() {
+                    if all_alive(&node) {
+                        let _ = tx.send((i, start.elapsed()));
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let seed = self.nodes[0].local_addr();
+        for node in &self.nodes[1..] {
+            let node = node.clone();
+            tokio::spawn(async move {
+                let _ = node.join([seed]).await;
+            });
+        }
+        let mut done = vec![Duration::MAX; n];
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut count = 0;
+        while count < n {
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some((i, t))) => {
+                    done[i] = t;
+                    count += 1;
+                }
+                _ => break,
+            }
+        }
+        done
+    }
+
+    /// Join every node through node 0 and wait (polling the views every 100 ms, without
+    /// subscribing, so no event buffer is allocated) until all hold all alive.
+    async fn join_polling(&self) -> Duration {
+        let n = self.nodes.len();
+        let start = Instant::now();
+        let seed = self.nodes[0].local_addr();
+        for node in &self.nodes[1..] {
+            let node = node.clone();
+            tokio::spawn(async move {
+                let _ = node.join([seed]).await;
+            });
+        }
+        let deadline = start + Duration::from_secs(120);
+        loop {
+            let done = self.nodes.iter().all(|node| {
+                node.with_core(|core| {
+                    core.cluster_size() == n && core.members().all(|m| m.status == Status::Alive)
+                })
+            });
+            if done {
+                return start.elapsed();
+            }
+            if Instant::now() > deadline {
+                return Duration::MAX;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Forward the events of every node (from now on) into one channel.
+    fn merge_events(&self) -> mpsc::UnboundedReceiver<(usize, MemberEvent, Instant)> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        for (i, node) in self.nodes.iter().enumerate() {
+            let mut events = node.subscribe();
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                while let Some(event) = events.recv().await {
+                    if tx.send((i, event, Instant::now())).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        rx
+    }
+
+    async fn shutdown(self) {
+        for node in &self.nodes {
+            node.abort();
+        }
+        for node in &self.nodes {
+            node.stopped().await;
+        }
+    }
+}
+
+fn secs(d: Duration) -> f64 {
+    if d == Duration::MAX {
+        f64::INFINITY
+    } else {
+        d.as_secs_f64()
+    }
+}
+
+// ----- scenarios -----
+
+async fn detect(n: usize, reps: usize) -> Value {
+    let config = config();
+    let period = config.probe_interval as f64 / 1000.0;
+    let (mut first_suspicion, mut all_dead, mut false_suspicions) = (Vec::new(), Vec::new(), 0);
+    let mut not_detected = 0;
+    for rep in 0..reps {
+        let cluster = Cluster::start(n, &config, 1024).await;
+        let joined = cluster.join_all().await;
+        assert!(joined.iter().all(|d| *d != Duration::MAX), "no convergence");
+        // Let the join gossip die down: a converged, quiet cluster.
+        tokio::time::sleep(Duration::from_millis(5 * config.probe_interval)).await;
+        let mut events = cluster.merge_events();
+        // Crash at a random point of the protocol period.
+        let offset = (rep as u64 * 7_919 + 13) % config.probe_interval;
+        tokio::time::sleep(Duration::from_millis(offset)).await;
+        let victim_index = (rep * 7 + 3) % n;
+        let victim = cluster.nodes[victim_index].id();
+        cluster.nodes[victim_index].abort();
+        let crash = Instant::now();
+        let mut suspected: Option<Duration> = None;
+        let mut dead = vec![false; n];
+        dead[victim_index] = true;
+        let mut last_dead = Duration::MAX;
+        let deadline = crash + Duration::from_secs(30);
+        while let Ok(Some((i, event, at))) = tokio::time::timeout_at(deadline, events.recv()).await
+        {
+            if std::env::var_os("BENCH_VERBOSE").is_some() && event.member.id == victim {
+                eprintln!(
+                    "rep {rep} node {i}: {:?} at {:.2} periods",
+                    event.kind(),
+                    (at - crash).as_secs_f64() / period
+                );
+            }
+            if event.member.id != victim {
+                if event.kind() == EventKind::Suspect {
+                    false_suspicions += 1;
+                }
+                continue;
+            }
+            match event.kind() {
+                EventKind::Suspect => {
+                    suspected.get_or_insert(at - crash);
+                }
+                EventKind::Dead => {
+                    suspected.get_or_insert(at - crash);
+                    dead[i] = true;
+                    if dead.iter().all(|d| *d) {
+                        last_dead = at - crash;
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        if last_dead == Duration::MAX {
+            not_detected += 1;
+        }
+        first_suspicion.push(suspected.map_or(f64::INFINITY, |d| d.as_secs_f64() / period));
+        all_dead.push(secs(last_dead));
+        cluster.shutdown().await;
+    }
+    json!({
+        "scenario": "detect",
+        "n": n,
+        "reps": reps,
+        "first_suspicion_periods": summary(&first_suspicion),
+        "all_survivors_dead_s": summary(&all_dead),
+        "not_detected": not_detected,
+        "suspicions_of_live_nodes": false_suspicions,
+        "goals": {
+            "first_suspicion_median_le_1.6_periods": median(&first_suspicion) <= 1.6,
+            "all_dead_median_le_1.7_s": median(&all_dead) <= 1.7,
+            "all_dead_max_le_2.2_s": max(&all_dead) <= 2.2,
+        },
+    })
+}
+
+async fn loss(n: usize, secs: u64, reps: usize) -> Value {
+    let config = config();
+    let (mut dead_events, mut suspect_events, mut drop_ratio) =
+        (Vec::new(), Vec::new(), Vec::new());
+    let mut max_lhm = 0;
+    for _ in 0..reps {
+        let cluster = Cluster::start(n, &config, 1024).await;
+        cluster.join_all().await;
+        let mut events = cluster.merge_events();
+        for c in &cluster.controls {
+            c.set_send_loss(0.10);
+        }
+        let sent_before: u64 = cluster.nodes.iter().map(|x| x.stats().datagrams_out).sum();
+        let end = Instant::now() + Duration::from_secs(secs);
+        let (mut dead, mut suspect) = (0u64, 0u64);
+        while let Ok(Some((_, event, _))) = tokio::time::timeout_at(end, events.recv()).await {
+            match event.kind() {
+                EventKind::Dead | EventKind::Left => dead += 1,
+                EventKind::Suspect => suspect += 1,
+                _ => {}
+            }
+        }
+        let sent: u64 = cluster
+            .nodes
+            .iter()
+            .map(|x| x.stats().datagrams_out)
+            .sum::<u64>()
+            - sent_before;
+        let dropped: u64 = cluster.controls.iter().map(|c| c.sent_dropped()).sum();
+        max_lhm = cluster
+            .nodes
+            .iter()
+            .map(|x| x.stats().health)
+            .max()
+            .unwrap_or(0)
+            .max(max_lhm);
+        dead_events.push(dead as f64);
+        suspect_events.push(suspect as f64);
+        drop_ratio.push(dropped as f64 / (sent + dropped).max(1) as f64);
+        cluster.shutdown().await;
+    }
+    json!({
+        "scenario": "loss",
+        "n": n,
+        "secs": secs,
+        "reps": reps,
+        "send_loss": 0.10,
+        "measured_drop_ratio": summary(&drop_ratio),
+        "dead_events_about_live_nodes": summary(&dead_events),
+        "suspect_events_about_live_nodes": summary(&suspect_events),
+        "max_lhm_at_end": max_lhm,
+        "goals": {
+            "zero_dead": dead_events.iter().all(|d| *d == 0.0),
+            "zero_suspect": suspect_events.iter().all(|d| *d == 0.0),
+        },
+    })
+}
+
+async fn idle(n: usize, duration: u64, reps: usize) -> Value {
+    let config = config();
+    malloc_trim();
+    let (mut cpu, mut rss, mut bytes, mut converge) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut heap, mut heap_alone, mut rss_trim) = (Vec::new(), Vec::new(), Vec::new());
+    let mut kinds: BTreeMap<&str, f64> = BTreeMap::new();
+    for _ in 0..reps {
+        let rss_before = rss_bytes();
+        let heap_before = heap_bytes();
+        let cluster = Cluster::start(n, &config, 256).await;
+        heap_alone.push((heap_bytes() - heap_before) as f64 / n as f64);
+        let took = cluster.join_polling().await;
+        converge.push(secs(took));
+        // Let the join's gossip die down.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let cpu0 = cpu_seconds();
+        let out0: u64 = cluster.nodes.iter().map(|x| x.stats().bytes_out).sum();
+        let kinds0 = cluster.traffic.snapshot();
+        let start = Instant::now();
+        tokio::time::sleep(Duration::from_secs(duration)).await;
+        let elapsed = start.elapsed().as_secs_f64();
+        let cpu1 = cpu_seconds();
+        let out1: u64 = cluster.nodes.iter().map(|x| x.stats().bytes_out).sum();
+        let kinds1 = cluster.traffic.snapshot();
+        let rss_after = rss_bytes();
+        let heap_after = heap_bytes();
+        malloc_trim();
+        let rss_trimmed = rss_bytes();
+        rss_trim.push(rss_trimmed.saturating_sub(rss_before) as f64 / n as f64);
+        let live = cluster.nodes.iter().all(|x| x.cluster_size() == n);
+        assert!(live, "the idle cluster lost members");
+        let per = (n as f64) * elapsed;
+        cpu.push((cpu1 - cpu0) / per);
+        bytes.push((out1 - out0) as f64 / per);
+        rss.push(rss_after.saturating_sub(rss_before) as f64 / n as f64);
+        heap.push((heap_after - heap_before) as f64 / n as f64);
+        for (i, kind) in KINDS.iter().enumerate() {
+            *kinds.entry(kind).or_default() += (kinds1[i] - kinds0[i]) as f64 / per / reps as f64;
+        }
+        cluster.shutdown().await;
+    }
+    let kinds: BTreeMap<&str, f64> = kinds.into_iter().map(|(k, v)| (k, round(v))).collect();
+    json!({
+        "scenario": "idle",
+        "n": n,
+        "secs": duration,
+        "reps": reps,
+        "converged_s": summary(&converge),
+        "cpu_s_per_node_s": summary(&cpu),
+        "rss_bytes_per_node": summary(&rss),
+        "rss_bytes_per_node_after_malloc_trim": summary(&rss_trim),
+        "heap_bytes_per_node": summary(&heap),
+        "heap_bytes_per_node_before_join": summary(&heap_alone),
+        "bytes_sent_per_node_s": summary(&bytes),
+        "bytes_sent_per_node_s_by_kind": kinds,
+        "goals": {
+            "cpu_lt_0.0003": median(&cpu) < 0.0003,
+            "rss_lt_64KiB": median(&rss) < 65_536.0,
+            "bytes_lt_250": median(&bytes) < 250.0,
+        },
+    })
+}
+
+async fn join(n: usize, reps: usize) -> Value {
+    let config = config();
+    let (mut all, mut med) = (Vec::new(), Vec::new());
+    for _ in 0..reps {
+        let cluster = Cluster::start(n, &config, 1024).await;
+        let done = cluster.join_all().await;
+        let times: Vec<f64> = done.iter().map(|d| secs(*d)).collect();
+        all.push(times.iter().copied().fold(0.0, f64::max));
+        med.push(median(&times));
+        cluster.shutdown().await;
+    }
+    json!({
+        "scenario": "join",
+        "n": n,
+        "reps": reps,
+        "all_see_all_alive_s": summary(&all),
+        "median_node_sees_all_alive_s": summary(&med),
+        "goals": { "all_within_0.4_s": median(&all) <= 0.4 },
+    })
+}

@@ -1,0 +1,150 @@
+//! Time, injectable: the node task reads `now` from a [`Clock`] and sleeps until its next
+//! deadline through it.
+//!
+//! Production uses [`TokioClock`] (tokio's time, so `tokio::time::pause` works too). Tests and
+//! the conformance harness use [`ManualClock`]: time stands still until the test advances it, and
+//! advancing it wakes every node task whose next deadline has come.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use model::Millis;
+use tokio::sync::watch;
+
+/// A future that completes at a deadline of a [`Clock`].
+pub type Sleep = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+/// The source of time of one node.
+///
+/// `now` is in milliseconds on the clock's own scale (the core only compares and adds them);
+/// it must never go backwards. `sleep_until(d)` completes once `now() >= d`. The node task asks
+/// for a new sleep only when its next deadline changes, and drops it once it completed.
+pub trait Clock: Send + Sync + 'static {
+    /// The current time, in milliseconds.
+    fn now(&self) -> Millis;
+    /// A future that completes once [`Clock::now`] has reached `deadline`.
+    fn sleep_until(&self, deadline: Millis) -> Sleep;
+}
+
+impl<C: Clock + ?Sized> Clock for Arc<C> {
+    fn now(&self) -> Millis {
+        (**self).now()
+    }
+    fn sleep_until(&self, deadline: Millis) -> Sleep {
+        (**self).sleep_until(deadline)
+    }
+}
+
+/// tokio's clock, counted in milliseconds from the moment it was created (the default).
+#[derive(Clone, Copy, Debug)]
+pub struct TokioClock {
+    origin: tokio::time::Instant,
+}
+
+impl TokioClock {
+    /// A clock whose time 0 is now.
+    pub fn new() -> Self {
+        TokioClock {
+            origin: tokio::time::Instant::now(),
+        }
+    }
+
+    /// The instant of time 0.
+    pub fn origin(&self) -> tokio::time::Instant {
+        self.origin
+    }
+}
+
+impl Default for TokioClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Clock for TokioClock {
+    fn now(&self) -> Millis {
+        self.origin.elapsed().as_millis() as Millis
+    }
+
+    fn sleep_until(&self, deadline: Millis) -> Sleep {
+        Box::pin(tokio::time::sleep_until(
+            self.origin + Duration::from_millis(deadline),
+        ))
+    }
+}
+
+/// A clock that moves only when told to. Clones share the same time.
+///
+/// Advancing it wakes every node task sleeping on it; each one then handles the timers that came
+/// due (and any datagrams waiting in its socket first). Pair it with an
+/// [`Observer`](crate::Observer) to know when a node has finished reacting.
+///
+/// ```
+/// use swim::{Clock, ManualClock};
+/// let clock = ManualClock::new(0);
+/// clock.advance(250);
+/// assert_eq!(clock.now(), 250);
+/// clock.set(1_000);
+/// assert_eq!(clock.now(), 1_000);
+/// ```
+#[derive(Clone)]
+pub struct ManualClock {
+    time: Arc<watch::Sender<Millis>>,
+}
+
+impl ManualClock {
+    /// A clock standing at `start`.
+    pub fn new(start: Millis) -> Self {
+        ManualClock {
+            time: Arc::new(watch::Sender::new(start)),
+        }
+    }
+
+    /// Move time forward by `by` milliseconds; returns the new time.
+    pub fn advance(&self, by: Millis) -> Millis {
+        let mut now = 0;
+        self.time.send_modify(|t| {
+            *t = t.saturating_add(by);
+            now = *t;
+        });
+        now
+    }
+
+    /// Move time forward to `to` (never backwards: an earlier `to` is ignored).
+    pub fn set(&self, to: Millis) {
+        self.time.send_if_modified(|t| {
+            if to > *t {
+                *t = to;
+                true
+            } else {
+                false
+            }
+        });
+    }
+}
+
+impl fmt::Debug for ManualClock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ManualClock")
+            .field("now", &*self.time.borrow())
+            .finish()
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Millis {
+        *self.time.borrow()
+    }
+
+    fn sleep_until(&self, deadline: Millis) -> Sleep {
+        let mut rx = self.time.subscribe();
+        Box::pin(async move {
+            if rx.wait_for(|&t| t >= deadline).await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        })
+    }
+}

@@ -1,0 +1,120 @@
+//! Cluster membership and failure detection over UDP for tokio: SWIM with HashiCorp's Lifeguard
+//! extensions.
+//!
+//! Start a [`Node`] on a UDP address, [`join`](Node::join) a cluster through one or more seeds,
+//! and get a live view of the members ([`Node::members`]) and a stream of [`MemberEvent`]s
+//! ([`Node::subscribe`]): joined, suspect, alive again, dead, left, metadata changed.
+//!
+//! ```
+//! use swim::{Config, EventKind, Meta, Node};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), swim::Error> {
+//! // Two nodes on loopback; `Config::local()` has short periods for single-host clusters.
+//! let a = Node::bind(Config::local(), "127.0.0.1:0").await?;
+//! let b = Node::builder(Config::local())
+//!     .meta(Meta::from_pairs([("role", "worker")]))
+//!     .bind("127.0.0.1:0")
+//!     .await?;
+//!
+//! let mut events = a.subscribe();
+//! b.join([a.local_addr()]).await?;
+//!
+//! // `a` hears of `b` (with its metadata) through the join.
+//! let event = events.recv().await.expect("node running");
+//! assert_eq!(event.kind(), EventKind::Joined);
+//! assert_eq!(event.member.id, b.id());
+//! assert_eq!(event.member.meta.get("role"), Some("worker"));
+//! assert_eq!(a.live_members().len(), 2);
+//!
+//! // Leave gracefully: `a` sees `b` as left rather than dead.
+//! b.leave().await?;
+//! while let Some(event) = events.recv().await {
+//!     if event.member.id == b.id() && event.kind() == EventKind::Left {
+//!         break;
+//!     }
+//! }
+//! b.shutdown().await?;
+//! a.shutdown().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! # Design
+//!
+//! Every protocol decision is made by the sans-IO core, the [`model`] crate: this crate is a
+//! thin shell around it. One tokio task per node selects over its socket, its next timer
+//! deadline and the commands of its handles; it feeds each input to the core with the current
+//! time and a random source, and carries out the effects: [`Effect::Send`] is encoded with
+//! [`Wire`] (a header with magic, protocol version and cluster label, then the core's postcard
+//! codec; never more than `Config::max_datagram` bytes) and sent; [`Effect::SetTimer`] and
+//! [`Effect::CancelTimer`] update a timer map; [`Effect::Event`] is published to subscribers.
+//!
+//! A datagram that does not decode (random bytes, truncated, oversized, another protocol
+//! version, another cluster label, a malformed body, broken limits) is dropped, counted by
+//! reason in [`Stats::dropped`] and logged at debug level; it never reaches the core.
+//!
+//! # Injection points
+//!
+//! Everything the core does not decide can be replaced through the [`Builder`], which is how
+//! the deterministic tests and the conformance harness drive real nodes on real sockets:
+//!
+//! - **Time**: [`Clock`] (`now` and `sleep_until`). [`TokioClock`] by default; with a
+//!   [`ManualClock`] time moves only when the test advances it, and advancing wakes every node
+//!   task whose next deadline came. The node reads the clock for every input it feeds the core.
+//! - **Randomness**: [`Picker`] = the core's [`Pick`] plus fresh node ids. [`RngPicker`] seeded
+//!   from the OS by default, [`RngPicker::seeded`] for reproducible runs, or your own to play back
+//!   recorded choices.
+//! - **Network**: [`Transport`] (poll-receive, non-blocking send). [`UdpTransport`] by default;
+//!   [`Lossy`] wraps any transport to drop datagrams; [`Builder::start`] takes any transport.
+//! - **Watching**: an [`Observer`] sees every transition the task carries out (the input, the
+//!   time, the effects in order, after they were applied), every dropped datagram, and each time
+//!   the task goes idle with its next deadline. Together with [`Node::timers`] (timer map with
+//!   deadlines), [`Node::members`] (the view) and [`Node::with_core`] (the whole core state)
+//!   this lets a harness compare a node with a trace after every step.
+//! - **Faults**: [`Node::abort`] kills the task as a crash would (no leave), [`Node::stall`]
+//!   blocks it for a while as a stopped process would.
+//!
+//! Driving a node step by step (what `impl/tests/manual.rs` does, and what a conformance
+//! replay needs): give every node a [`ManualClock`], a seeded or scripted [`Picker`] and an
+//! [`Observer`]. After changing the clock or sending a datagram, wait until the network is
+//! quiet: every datagram sent to a node was handled ([`Input::Message`] or
+//! [`Observer::on_drop`]), and every node reported [`Observer::on_idle`] with its next deadline
+//! beyond the current time. Then compare the [`Step`]s seen (inputs, sent messages, timers set
+//! with deadlines, events), [`Node::timers`] and [`Node::members`] with what was expected, and
+//! advance the clock to the next deadline. Datagrams take no protocol time; timing is exact.
+//! A node reads every datagram already queued before it fires a due timer, and reads its clock
+//! once per input, so the order of inputs is the order of the steps reported.
+//!
+//! # Observability
+//!
+//! The node task runs in a `tracing` span `swim{node, addr}`; member events are logged at info
+//! level, drops and send failures at debug, each datagram at trace. With the `metrics` feature,
+//! counters and gauges go through the `metrics` facade (see the `metrics` module).
+
+mod clock;
+mod error;
+mod events;
+#[cfg(feature = "metrics")]
+pub mod metrics;
+mod node;
+mod observer;
+mod pick;
+mod stats;
+mod task;
+mod timers;
+mod transport;
+
+pub use clock::{Clock, ManualClock, Sleep, TokioClock};
+pub use error::Error;
+pub use events::Events;
+pub use node::{Builder, Node, Seed};
+pub use observer::{Input, Observer, Step};
+pub use pick::{Picker, RngPicker};
+pub use stats::{Drops, Stats};
+pub use transport::{LossControl, Lossy, Transport, UdpTransport};
+
+pub use model;
+pub use model::{
+    Body, Command, CommandError, Config, ConfigError, DecodeError, Effect, EventKind, Member,
+    MemberEvent, Message, Meta, Millis, NodeId, NodeStats, Phase, Pick, Status, Timer, Wire,
+};

@@ -1,0 +1,605 @@
+//! The node handle and its builder.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use model::{Config, Member, MemberEvent, Meta, Millis, NodeId, Phase, Status, Timer};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::task::AbortHandle;
+use tracing::Instrument;
+
+use crate::clock::{Clock, TokioClock};
+use crate::error::Error;
+use crate::events::Events;
+use crate::observer::Observer;
+use crate::pick::{Picker, RngPicker};
+use crate::stats::{ShellStats, Stats};
+use crate::task::{Request, Task};
+use crate::timers::Timers;
+use crate::transport::{Transport, UdpTransport};
+
+/// State shared by the node task and its handles.
+pub(crate) struct Shared {
+    pub state: Mutex<State>,
+    /// Created on the first `subscribe`; taken (closing every stream) when the task stops.
+    pub events: Mutex<EventSlot>,
+    pub event_capacity: usize,
+}
+
+pub(crate) struct EventSlot {
+    pub sender: Option<broadcast::Sender<Arc<MemberEvent>>>,
+    pub closed: bool,
+}
+
+/// What the task changes and the handles read.
+pub(crate) struct State {
+    pub core: model::Node,
+    pub timers: Timers,
+    pub stats: ShellStats,
+}
+
+impl Shared {
+    pub fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn events(&self) -> MutexGuard<'_, EventSlot> {
+        self.events.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Builds a [`Node`]: configuration, metadata, and the injection points (clock, randomness,
+/// observer, transport).
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), swim::Error> {
+/// use swim::{Config, Meta, Node};
+/// let node = Node::builder(Config::lan())
+///     .meta(Meta::from_pairs([("role", "db")]))
+///     .bind("10.0.0.5:7946")
+///     .await?;
+/// # Ok(()) }
+/// ```
+pub struct Builder<C = TokioClock, P = RngPicker> {
+    config: Config,
+    meta: Meta,
+    id: Option<NodeId>,
+    advertise: Option<SocketAddr>,
+    clock: C,
+    picker: P,
+    observer: Option<Arc<dyn Observer>>,
+    event_capacity: usize,
+}
+
+impl<C, P> fmt::Debug for Builder<C, P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("config", &self.config)
+            .field("meta", &self.meta)
+            .field("id", &self.id)
+            .field("advertise", &self.advertise)
+            .field("observer", &self.observer.is_some())
+            .field("event_capacity", &self.event_capacity)
+            .finish()
+    }
+}
+
+impl Builder {
+    fn new(config: Config) -> Self {
+        Builder {
+            config,
+            meta: Meta::default(),
+            id: None,
+            advertise: None,
+            clock: TokioClock::new(),
+            picker: RngPicker::from_os(),
+            observer: None,
+            event_capacity: 256,
+        }
+    }
+}
+
+impl<C: Clock, P: Picker> Builder<C, P> {
+    /// The node's starting metadata.
+    pub fn meta(mut self, meta: Meta) -> Self {
+        self.meta = meta;
+        self
+    }
+
+    /// Use this id instead of a random one from the picker.
+    pub fn id(mut self, id: NodeId) -> Self {
+        self.id = Some(id);
+        self
+    }
+
+    /// The address peers should use to reach this node, when it differs from the bound one
+    /// (required when binding `0.0.0.0` or `::`).
+    pub fn advertise(mut self, addr: SocketAddr) -> Self {
+        self.advertise = Some(addr);
+        self
+    }
+
+    /// Buffer of each event subscriber (default 256 events).
+    pub fn event_capacity(mut self, capacity: usize) -> Self {
+        self.event_capacity = capacity.max(1);
+        self
+    }
+
+    /// Replace the clock (default: [`TokioClock`]).
+    pub fn clock<C2: Clock>(self, clock: C2) -> Builder<C2, P> {
+        Builder {
+            config: self.config,
+            meta: self.meta,
+            id: self.id,
+            advertise: self.advertise,
+            clock,
+            picker: self.picker,
+            observer: self.observer,
+            event_capacity: self.event_capacity,
+        }
+    }
+
+    /// Replace the random source (default: [`RngPicker::from_os`]).
+    pub fn picker<P2: Picker>(self, picker: P2) -> Builder<C, P2> {
+        Builder {
+            config: self.config,
+            meta: self.meta,
+            id: self.id,
+            advertise: self.advertise,
+            clock: self.clock,
+            picker,
+            observer: self.observer,
+            event_capacity: self.event_capacity,
+        }
+    }
+
+    /// Watch every transition of the node (see [`Observer`]).
+    pub fn observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    /// Bind a UDP socket to `addr` and start the node on it (alone until
+    /// [`join`](Node::join)). Port 0 picks a free port; [`Node::local_addr`] tells which.
+    pub async fn bind(self, addr: impl tokio::net::ToSocketAddrs) -> Result<Node, Error> {
+        self.config.validate()?;
+        let transport = UdpTransport::bind(addr).await?;
+        self.start(transport)
+    }
+
+    /// Start the node on a transport of your own (a wrapped socket, a test network). Must be
+    /// called from within a tokio runtime: the node runs as one task on it.
+    pub fn start<T: Transport>(mut self, transport: T) -> Result<Node, Error> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
+            Error::Io(std::io::Error::other(
+                "swim::Node must be started from within a tokio runtime",
+            ))
+        })?;
+        self.config.validate()?;
+        let addr = match self.advertise {
+            Some(addr) => addr,
+            None => transport.local_addr()?,
+        };
+        if addr.ip().is_unspecified() || addr.port() == 0 {
+            return Err(Error::UnspecifiedAddr(addr));
+        }
+        let id = match self.id {
+            Some(id) => id,
+            None => self.picker.node_id(),
+        };
+        let now = self.clock.now();
+        let mut effects = Vec::new();
+        let core = model::Node::new(self.config.clone(), id, addr, self.meta, now, &mut effects)?;
+        let mut timers = Timers::default();
+        for effect in &effects {
+            match *effect {
+                model::Effect::SetTimer { timer, at } => timers.set(timer, at),
+                model::Effect::CancelTimer { timer } => timers.cancel(timer),
+                _ => {}
+            }
+        }
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                core,
+                timers,
+                stats: ShellStats::default(),
+            }),
+            events: Mutex::new(EventSlot {
+                sender: None,
+                closed: false,
+            }),
+            event_capacity: self.event_capacity,
+        });
+        if let Some(observer) = &self.observer {
+            observer.on_step(&crate::Step {
+                now,
+                input: crate::Input::Start,
+                effects: &effects,
+            });
+        }
+        let (commands, requests) = mpsc::channel(16);
+        let (alive_tx, alive_rx) = watch::channel(());
+        let span = tracing::info_span!("swim", node = %id, addr = %addr);
+        let task = Task::new(
+            shared.clone(),
+            transport,
+            self.clock,
+            self.picker,
+            self.observer,
+            requests,
+            alive_tx,
+            &self.config,
+            addr,
+        );
+        let handle = runtime.spawn(
+            async move {
+                tracing::debug!("node started");
+                let mut task = task;
+                let reply = task.run().await;
+                drop(task); // closes the socket before the shutdown reply
+                tracing::debug!("node stopped");
+                if let Some(reply) = reply {
+                    let _ = reply.send(());
+                }
+            }
+            .instrument(span),
+        );
+        Ok(Node {
+            shared,
+            commands,
+            abort: handle.abort_handle(),
+            alive: alive_rx,
+            addr,
+        })
+    }
+}
+
+/// A seed to join through: a socket address, or `host:port` resolved at join time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Seed {
+    Addr(SocketAddr),
+    Host(String),
+}
+
+impl From<SocketAddr> for Seed {
+    fn from(addr: SocketAddr) -> Self {
+        Seed::Addr(addr)
+    }
+}
+
+impl From<(IpAddr, u16)> for Seed {
+    fn from(addr: (IpAddr, u16)) -> Self {
+        Seed::Addr(addr.into())
+    }
+}
+
+impl From<&str> for Seed {
+    fn from(s: &str) -> Self {
+        match s.parse() {
+            Ok(addr) => Seed::Addr(addr),
+            Err(_) => Seed::Host(s.to_owned()),
+        }
+    }
+}
+
+impl From<String> for Seed {
+    fn from(s: String) -> Self {
+        Seed::from(s.as_str())
+    }
+}
+
+impl From<&String> for Seed {
+    fn from(s: &String) -> Self {
+        Seed::from(s.as_str())
+    }
+}
+
+impl fmt::Display for Seed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Seed::Addr(a) => write!(f, "{a}"),
+            Seed::Host(h) => f.write_str(h),
+        }
+    }
+}
+
+/// A running member of a cluster: a cheap, cloneable handle to its node task.
+///
+/// Read methods (`members`, `stats`, ...) take a snapshot under a short lock; commands (`join`,
+/// `leave`, ...) are sent to the task and answered when done. The task stops on
+/// [`shutdown`](Node::shutdown), [`abort`](Node::abort), or when every handle is dropped.
+#[derive(Clone)]
+pub struct Node {
+    shared: Arc<Shared>,
+    commands: mpsc::Sender<Request>,
+    abort: AbortHandle,
+    alive: watch::Receiver<()>,
+    addr: SocketAddr,
+}
+
+impl fmt::Debug for Node {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Node")
+            .field("id", &self.id())
+            .field("addr", &self.addr)
+            .finish()
+    }
+}
+
+impl Node {
+    /// A builder for a node with `config`.
+    pub fn builder(config: Config) -> Builder {
+        Builder::new(config)
+    }
+
+    /// Start a node with `config` on a UDP socket bound to `addr` (defaults elsewhere).
+    pub async fn bind(config: Config, addr: impl tokio::net::ToSocketAddrs) -> Result<Node, Error> {
+        Builder::new(config).bind(addr).await
+    }
+
+    // ----- reading the view -----
+
+    /// The node's current id (it changes on [`rejoin`](Node::rejoin)).
+    pub fn id(&self) -> NodeId {
+        self.shared.lock().core.id()
+    }
+
+    /// The address this node advertises (and receives on).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// This node's own record.
+    pub fn local_member(&self) -> Member {
+        self.shared.lock().core.local_member().clone()
+    }
+
+    /// Every member this node knows, itself first, then by id; dead and left members are
+    /// included while their tombstone lasts.
+    pub fn members(&self) -> Vec<Member> {
+        self.shared.lock().core.members().cloned().collect()
+    }
+
+    /// Members believed in the cluster (alive or suspect, not dead or left), itself included.
+    pub fn live_members(&self) -> Vec<Member> {
+        self.shared
+            .lock()
+            .core
+            .members()
+            .filter(|m| !m.status.is_terminal())
+            .cloned()
+            .collect()
+    }
+
+    /// This node's record of `id`.
+    pub fn member(&self, id: NodeId) -> Option<Member> {
+        self.shared.lock().core.member(id).cloned()
+    }
+
+    /// Status of `id` here.
+    pub fn status_of(&self, id: NodeId) -> Option<Status> {
+        self.shared.lock().core.member(id).map(|m| m.status)
+    }
+
+    /// Members believed in the cluster, itself included.
+    pub fn cluster_size(&self) -> usize {
+        self.shared.lock().core.cluster_size()
+    }
+
+    /// Where this node is in its life (running, leaving, left, removed).
+    pub fn phase(&self) -> Phase {
+        self.shared.lock().core.phase()
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> Config {
+        self.shared.lock().core.config().clone()
+    }
+
+    /// Counters: traffic, drops by reason, LHM, probes, suspicions.
+    pub fn stats(&self) -> Stats {
+        let state = self.shared.lock();
+        state
+            .stats
+            .snapshot(state.core.stats(), state.core.health())
+    }
+
+    /// Armed timers and their deadlines (on the node's clock), earliest first.
+    pub fn timers(&self) -> Vec<(Timer, Millis)> {
+        self.shared.lock().timers.iter().collect()
+    }
+
+    /// Deadline of one timer, if armed.
+    pub fn timer(&self, timer: Timer) -> Option<Millis> {
+        self.shared.lock().timers.get(timer)
+    }
+
+    /// Read the core state machine directly (probe order, gossip queue, suspicion deadlines).
+    /// The node task waits while `f` runs: keep it short.
+    pub fn with_core<R>(&self, f: impl FnOnce(&model::Node) -> R) -> R {
+        f(&self.shared.lock().core)
+    }
+
+    /// Whether the node task is still running.
+    pub fn is_running(&self) -> bool {
+        !self.commands.is_closed()
+    }
+
+    // ----- events -----
+
+    /// A stream of member events from now on (joined, suspect, alive again, dead, left,
+    /// metadata changed), including this node's own removal or departure.
+    pub fn subscribe(&self) -> Events {
+        let mut slot = self.shared.events();
+        if slot.closed {
+            let (tx, rx) = broadcast::channel(1);
+            drop(tx);
+            return Events::new(rx);
+        }
+        let capacity = self.shared.event_capacity;
+        let sender = slot
+            .sender
+            .get_or_insert_with(|| broadcast::channel(capacity).0);
+        Events::new(sender.subscribe())
+    }
+
+    // ----- commands -----
+
+    async fn request<R>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<R>) -> Request,
+    ) -> Result<R, Error> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(make(tx))
+            .await
+            .map_err(|_| Error::Stopped)?;
+        rx.await.map_err(|_| Error::Stopped)
+    }
+
+    /// Join a cluster through `seeds` (socket addresses or `host:port` names): send them our
+    /// view, retrying every `join_retry_interval` up to `join_attempts` times, and wait until
+    /// one answered. Returns the number of other members known then.
+    ///
+    /// ```no_run
+    /// # async fn demo(node: swim::Node) -> Result<(), swim::Error> {
+    /// node.join(["10.0.0.1:7946", "seed.internal:7946"]).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn join<I>(&self, seeds: I) -> Result<usize, Error>
+    where
+        I: IntoIterator,
+        I::Item: Into<Seed>,
+    {
+        let seeds = self.resolve(seeds).await?;
+        if seeds.is_empty() {
+            return Err(Error::NoSeeds);
+        }
+        self.request(|reply| Request::Join { seeds, reply }).await?
+    }
+
+    async fn resolve<I>(&self, seeds: I) -> Result<Vec<SocketAddr>, Error>
+    where
+        I: IntoIterator,
+        I::Item: Into<Seed>,
+    {
+        let v4 = self.addr.is_ipv4();
+        let mut out = Vec::new();
+        for seed in seeds {
+            match seed.into() {
+                Seed::Addr(addr) => out.push(addr),
+                Seed::Host(host) => {
+                    let found: Vec<SocketAddr> = tokio::net::lookup_host(host.as_str())
+                        .await
+                        .map_err(|error| Error::Resolve {
+                            seed: host.clone(),
+                            error,
+                        })?
+                        .collect();
+                    let same_family: Vec<SocketAddr> = found
+                        .iter()
+                        .copied()
+                        .filter(|a| a.is_ipv4() == v4)
+                        .collect();
+                    let usable = if same_family.is_empty() {
+                        found
+                    } else {
+                        same_family
+                    };
+                    if usable.is_empty() {
+                        return Err(Error::Resolve {
+                            seed: host,
+                            error: std::io::Error::new(
+                                std::io::ErrorKind::NotFound,
+                                "no address found",
+                            ),
+                        });
+                    }
+                    out.extend(usable);
+                }
+            }
+        }
+        out.dedup();
+        Ok(out)
+    }
+
+    /// Replace this node's metadata; the change (at a raised incarnation) reaches every member
+    /// through gossip.
+    pub async fn set_metadata(&self, meta: Meta) -> Result<(), Error> {
+        self.request(|reply| Request::Command {
+            command: model::Command::SetMeta(meta),
+            reply,
+        })
+        .await?
+    }
+
+    /// Declare a member dead (typically after it became `unreachable`, with
+    /// `Config::unreachable` on).
+    pub async fn confirm_dead(&self, id: NodeId) -> Result<(), Error> {
+        self.request(|reply| Request::Command {
+            command: model::Command::ConfirmDead(id),
+            reply,
+        })
+        .await?
+    }
+
+    /// Leave gracefully: gossip `left` and wait (at most `Config::leave_timeout`) for it to
+    /// spread. The node then takes no part until [`rejoin`](Node::rejoin); the socket stays
+    /// open until [`shutdown`](Node::shutdown).
+    pub async fn leave(&self) -> Result<(), Error> {
+        self.request(|reply| Request::Leave { reply }).await?
+    }
+
+    /// Come back under a fresh random id after being declared dead (or after leaving): the old
+    /// id stays dead for ever. Contacts the members still known and the previous seeds.
+    /// Returns the new id.
+    pub async fn rejoin(&self) -> Result<NodeId, Error> {
+        self.request(|reply| Request::Rejoin { id: None, reply })
+            .await?
+    }
+
+    /// [`rejoin`](Node::rejoin) under a chosen id.
+    pub async fn rejoin_as(&self, id: NodeId) -> Result<NodeId, Error> {
+        self.request(|reply| Request::Rejoin {
+            id: Some(id),
+            reply,
+        })
+        .await?
+    }
+
+    /// Stop the node task (without leaving: peers will detect it as failed unless it left
+    /// first) and close its socket. Returns once the socket is closed.
+    pub async fn shutdown(&self) -> Result<(), Error> {
+        match self.request(|reply| Request::Shutdown { reply }).await {
+            Ok(()) | Err(Error::Stopped) => {}
+            Err(e) => return Err(e),
+        }
+        self.stopped().await;
+        Ok(())
+    }
+
+    /// Kill the node task at once, as a crash would: no leave, no goodbye. Use
+    /// [`stopped`](Node::stopped) to wait until its socket is closed.
+    pub fn abort(&self) {
+        self.abort.abort();
+    }
+
+    /// Wait until the node task has ended.
+    pub async fn stopped(&self) {
+        let mut alive = self.alive.clone();
+        while alive.changed().await.is_ok() {}
+    }
+
+    /// Testing aid: block the node task for `duration` of its clock, as a stopped process or a
+    /// long pause would (no datagram read, no timer fired; datagrams queue in the socket).
+    /// Returns when the pause begins.
+    pub async fn stall(&self, duration: Duration) -> Result<(), Error> {
+        self.request(|reply| Request::Stall {
+            duration: duration.as_millis() as Millis,
+            reply,
+        })
+        .await
+    }
+}

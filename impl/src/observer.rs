@@ -1,0 +1,54 @@
+//! Watching a node step by step: the hook for conformance replay and deterministic tests.
+
+use std::net::SocketAddr;
+
+use model::{Command, DecodeError, Effect, Message, Millis, Timer};
+
+/// One input the node task fed to the core.
+#[derive(Clone, Copy, Debug)]
+pub enum Input<'a> {
+    /// The node was created (`Node::new` of the core).
+    Start,
+    /// A datagram decoded to `msg`, from the source address `from`.
+    Message { from: SocketAddr, msg: &'a Message },
+    /// A timer came due.
+    Timer(Timer),
+    /// A user command; `result` is the core's answer.
+    Command {
+        command: &'a Command,
+        result: &'a Result<(), model::CommandError>,
+    },
+}
+
+/// One transition of the core as the shell carried it out.
+#[derive(Clone, Copy, Debug)]
+pub struct Step<'a> {
+    /// The time passed to the core.
+    pub now: Millis,
+    pub input: Input<'a>,
+    /// The core's effects, in order; by the time the observer sees them, datagrams were handed
+    /// to the transport, timers updated and events published.
+    pub effects: &'a [Effect],
+}
+
+/// Sees every transition of one node, synchronously, on the node task.
+///
+/// Keep the callbacks short and non-blocking. They run outside the node's lock, so calling the
+/// [`Node`](crate::Node) handle's read methods (`members`, `timers`, ...) from them is fine.
+pub trait Observer: Send + Sync + 'static {
+    /// The core handled one input.
+    fn on_step(&self, step: &Step<'_>) {
+        let _ = step;
+    }
+
+    /// A datagram was dropped before reaching the core.
+    fn on_drop(&self, now: Millis, from: SocketAddr, len: usize, error: &DecodeError) {
+        let _ = (now, from, len, error);
+    }
+
+    /// The task has handled everything that was due and is about to wait for the next datagram,
+    /// command or deadline (`None`: no timer armed).
+    fn on_idle(&self, now: Millis, next_deadline: Option<Millis>) {
+        let _ = (now, next_deadline);
+    }
+}

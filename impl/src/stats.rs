@@ -1,0 +1,152 @@
+//! Counters of one node: traffic, drops by reason, and the core's protocol counters.
+
+use model::{DecodeError, NodeStats};
+
+/// Datagrams dropped before reaching the core, by reason (see [`DecodeError::reason`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Drops {
+    /// Shorter than a header.
+    pub truncated: u64,
+    /// Longer than `Config::max_datagram`.
+    pub oversized: u64,
+    /// Not starting with the protocol's magic bytes.
+    pub bad_magic: u64,
+    /// Another protocol version.
+    pub unsupported_version: u64,
+    /// Another cluster's label.
+    pub label_mismatch: u64,
+    /// A body that does not decode.
+    pub malformed: u64,
+    /// Bytes left after the message.
+    pub trailing_bytes: u64,
+    /// Decodes, but breaks a limit (metadata size, suspecters).
+    pub invalid: u64,
+}
+
+impl Drops {
+    /// The reasons, in field order, as [`DecodeError::reason`] names them.
+    pub const REASONS: [&'static str; 8] = [
+        "truncated",
+        "oversized",
+        "bad_magic",
+        "unsupported_version",
+        "label_mismatch",
+        "malformed",
+        "trailing_bytes",
+        "invalid",
+    ];
+
+    /// All drops.
+    pub fn total(&self) -> u64 {
+        self.iter().map(|(_, n)| n).sum()
+    }
+
+    /// The count for a reason name; `None` for an unknown name.
+    pub fn get(&self, reason: &str) -> Option<u64> {
+        self.iter().find(|(r, _)| *r == reason).map(|(_, n)| n)
+    }
+
+    /// `(reason, count)` pairs, in field order.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, u64)> {
+        let counts = [
+            self.truncated,
+            self.oversized,
+            self.bad_magic,
+            self.unsupported_version,
+            self.label_mismatch,
+            self.malformed,
+            self.trailing_bytes,
+            self.invalid,
+        ];
+        Self::REASONS.into_iter().zip(counts)
+    }
+
+    pub(crate) fn record(&mut self, error: &DecodeError) {
+        let slot = match error {
+            DecodeError::Truncated { .. } => &mut self.truncated,
+            DecodeError::Oversized { .. } => &mut self.oversized,
+            DecodeError::BadMagic => &mut self.bad_magic,
+            DecodeError::UnsupportedVersion(_) => &mut self.unsupported_version,
+            DecodeError::LabelMismatch => &mut self.label_mismatch,
+            DecodeError::Malformed(_) => &mut self.malformed,
+            DecodeError::TrailingBytes(_) => &mut self.trailing_bytes,
+            DecodeError::Invalid(_) => &mut self.invalid,
+        };
+        *slot += 1;
+    }
+}
+
+/// A snapshot of a node's counters ([`Node::stats`](crate::Node::stats)).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Datagrams received (decoded or not).
+    pub datagrams_in: u64,
+    /// UDP payload bytes received.
+    pub bytes_in: u64,
+    /// Datagrams handed to the transport.
+    pub datagrams_out: u64,
+    /// UDP payload bytes handed to the transport.
+    pub bytes_out: u64,
+    /// Received datagrams dropped before the core, by reason.
+    pub dropped: Drops,
+    /// Sends the transport refused (buffer full, unreachable network...).
+    pub send_errors: u64,
+    /// Receive errors reported by the transport.
+    pub recv_errors: u64,
+    /// Messages the codec refused to encode (never expected: the core packs to size).
+    pub encode_errors: u64,
+    /// Lifeguard's local health multiplier, now.
+    pub health: u8,
+    /// Direct probes started.
+    pub probes_sent: u64,
+    /// Probes that got no ack at all, direct or indirect.
+    pub probes_failed: u64,
+    /// Suspicions this node raised (its own failed probes).
+    pub suspicions_raised: u64,
+    /// Suspicions about this node that it refuted.
+    pub refutations: u64,
+    /// Members suspected here that came back alive (suspicions refuted by their subject).
+    pub suspicions_refuted: u64,
+    /// Member events emitted.
+    pub events: u64,
+    /// Every counter of the core.
+    pub core: NodeStats,
+}
+
+/// The shell's own counters (the rest comes from the core when a snapshot is taken).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct ShellStats {
+    pub datagrams_in: u64,
+    pub bytes_in: u64,
+    pub datagrams_out: u64,
+    pub bytes_out: u64,
+    pub dropped: Drops,
+    pub send_errors: u64,
+    pub recv_errors: u64,
+    pub encode_errors: u64,
+    pub suspicions_refuted: u64,
+    pub events: u64,
+}
+
+impl ShellStats {
+    pub fn snapshot(&self, core: NodeStats, health: u8) -> Stats {
+        Stats {
+            datagrams_in: self.datagrams_in,
+            bytes_in: self.bytes_in,
+            datagrams_out: self.datagrams_out,
+            bytes_out: self.bytes_out,
+            dropped: self.dropped,
+            send_errors: self.send_errors,
+            recv_errors: self.recv_errors,
+            encode_errors: self.encode_errors,
+            health,
+            probes_sent: core.probes_sent,
+            probes_failed: core.probes_failed,
+            suspicions_raised: core.suspicions_raised,
+            refutations: core.refutations,
+            suspicions_refuted: self.suspicions_refuted,
+            events: self.events,
+            core,
+        }
+    }
+}

@@ -1,0 +1,522 @@
+//! The node task: one loop that feeds the core and carries out its effects.
+//!
+//! Each turn of the loop: if a timer is due, first read every datagram already queued on the
+//! transport (so that replies that arrived during a pause count before the timers judge them),
+//! then fire every timer that is due; settle waiting commands, tell the observer the node is
+//! idle, then wait for the first of a command, a datagram or the next deadline.
+
+use std::cell::RefCell;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+
+use model::{Command, CommandError, Effect, MemberEvent, Millis, NodeId, Phase, Status, Wire};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::clock::{Clock, Sleep};
+use crate::error::Error;
+use crate::node::Shared;
+use crate::observer::{Input, Observer, Step};
+use crate::pick::Picker;
+use crate::transport::Transport;
+
+/// Datagrams read in one go before timers get their turn.
+const DRAIN_BATCH: usize = 64;
+/// Timers fired in one go before datagrams get their turn.
+const TIMER_BATCH: usize = 256;
+
+/// A request from a handle to the task.
+pub(crate) enum Request {
+    Join {
+        seeds: Vec<SocketAddr>,
+        reply: oneshot::Sender<Result<usize, Error>>,
+    },
+    Leave {
+        reply: oneshot::Sender<Result<(), Error>>,
+    },
+    Command {
+        command: Command,
+        reply: oneshot::Sender<Result<(), Error>>,
+    },
+    Rejoin {
+        id: Option<NodeId>,
+        reply: oneshot::Sender<Result<NodeId, Error>>,
+    },
+    Stall {
+        duration: Millis,
+        reply: oneshot::Sender<()>,
+    },
+    Shutdown {
+        reply: oneshot::Sender<()>,
+    },
+}
+
+struct JoinWaiter {
+    deadline: Millis,
+    seeds: Vec<SocketAddr>,
+    reply: oneshot::Sender<Result<usize, Error>>,
+}
+
+/// What woke the task.
+enum Wake {
+    Request(Option<Request>),
+    Datagram(std::io::Result<Received>),
+    Deadline,
+}
+
+/// A datagram, decoded while it was in the receive buffer.
+struct Received {
+    len: usize,
+    from: SocketAddr,
+    decoded: Result<model::Message, model::DecodeError>,
+}
+
+thread_local! {
+    /// Datagram buffers, shared by the node tasks that run on this thread (they are only used
+    /// between two awaits), so that a process with many nodes does not keep two per node.
+    static RECV_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    static SEND_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Receive one datagram into this thread's buffer and decode it there.
+fn poll_decode<T: Transport>(
+    transport: &mut T,
+    wire: &Wire,
+    len: usize,
+    cx: &mut Context<'_>,
+) -> Poll<std::io::Result<Received>> {
+    RECV_BUF.with_borrow_mut(|buf| {
+        if buf.len() < len {
+            buf.resize(len, 0);
+        }
+        transport.poll_recv(cx, &mut buf[..len]).map(|got| {
+            got.map(|(len, from)| Received {
+                len,
+                from,
+                decoded: wire.decode(&buf[..len]),
+            })
+        })
+    })
+}
+
+pub(crate) struct Task<T, C, P> {
+    shared: Arc<Shared>,
+    transport: T,
+    clock: C,
+    picker: P,
+    observer: Option<Arc<dyn Observer>>,
+    requests: mpsc::Receiver<Request>,
+    wire: Wire,
+    /// One byte longer than the largest datagram, so that oversized ones show as such.
+    recv_len: usize,
+    effects: Vec<Effect>,
+    sleep: Option<(Millis, Sleep)>,
+    join_waiters: Vec<JoinWaiter>,
+    leave_waiters: Vec<oneshot::Sender<Result<(), Error>>>,
+    join_wait: Millis,
+    /// Dropped with the task: handles waiting in `Node::stopped` wake up.
+    _alive: watch::Sender<()>,
+    #[cfg(feature = "metrics")]
+    metrics: crate::metrics::Metrics,
+}
+
+impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        shared: Arc<Shared>,
+        transport: T,
+        clock: C,
+        picker: P,
+        observer: Option<Arc<dyn Observer>>,
+        requests: mpsc::Receiver<Request>,
+        alive: watch::Sender<()>,
+        config: &model::Config,
+        addr: SocketAddr,
+    ) -> Self {
+        let _ = addr;
+        let join_wait = config
+            .join_retry_interval
+            .saturating_mul(config.join_attempts.max(1) as Millis)
+            .saturating_add(config.probe_timeout);
+        Task {
+            shared,
+            transport,
+            clock,
+            picker,
+            observer,
+            requests,
+            wire: Wire::new(config),
+            recv_len: config.max_datagram + 1,
+            effects: Vec::new(),
+            sleep: None,
+            join_waiters: Vec::new(),
+            leave_waiters: Vec::new(),
+            join_wait,
+            _alive: alive,
+            #[cfg(feature = "metrics")]
+            metrics: crate::metrics::Metrics::new(addr.to_string()),
+        }
+    }
+
+    /// Run until shut down (returns the shutdown reply, to send once the socket is closed) or
+    /// until every handle is gone.
+    pub async fn run(&mut self) -> Option<oneshot::Sender<()>> {
+        loop {
+            if self.timer_due() {
+                // Replies that arrived meanwhile (say, during a pause) count before the timers
+                // judge the probes they answer.
+                self.drain();
+            }
+            self.fire_due_timers();
+            self.settle_waiters();
+            self.trim();
+            let next = self.next_deadline();
+            if let Some(observer) = &self.observer {
+                observer.on_idle(self.clock.now(), next);
+            }
+            match next {
+                Some(at) if self.sleep.as_ref().is_none_or(|(d, _)| *d != at) => {
+                    self.sleep = Some((at, self.clock.sleep_until(at)));
+                }
+                None => self.sleep = None,
+                _ => {}
+            }
+            let wake = {
+                let requests = &mut self.requests;
+                let transport = &mut self.transport;
+                let (wire, len) = (&self.wire, self.recv_len);
+                let sleep = &mut self.sleep;
+                tokio::select! {
+                    biased;
+                    request = requests.recv() => Wake::Request(request),
+                    got = std::future::poll_fn(|cx| poll_decode(transport, wire, len, cx)) => Wake::Datagram(got),
+                    () = async { sleep.as_mut().expect("guarded").1.as_mut().await }, if sleep.is_some() => Wake::Deadline,
+                }
+            };
+            match wake {
+                Wake::Request(None) => return None,
+                Wake::Request(Some(Request::Shutdown { reply })) => return Some(reply),
+                Wake::Request(Some(request)) => self.request(request).await,
+                Wake::Datagram(Ok(received)) => self.datagram(received),
+                Wake::Datagram(Err(e)) => self.recv_error(e).await,
+                Wake::Deadline => self.sleep = None,
+            }
+        }
+    }
+
+    /// Read what is already queued on the transport, without waiting.
+    fn drain(&mut self) {
+        let mut cx = Context::from_waker(Waker::noop());
+        for _ in 0..DRAIN_BATCH {
+            match poll_decode(&mut self.transport, &self.wire, self.recv_len, &mut cx) {
+                Poll::Ready(Ok(received)) => self.datagram(received),
+                Poll::Ready(Err(e)) => {
+                    self.count_recv_error(&e);
+                    break;
+                }
+                Poll::Pending => break,
+            }
+        }
+    }
+
+    fn timer_due(&self) -> bool {
+        let next = self.shared.lock().timers.next();
+        next.is_some_and(|at| at <= self.clock.now())
+    }
+
+    fn fire_due_timers(&mut self) {
+        for _ in 0..TIMER_BATCH {
+            let now = self.clock.now();
+            let Some(timer) = self.shared.lock().timers.pop_due(now) else {
+                return;
+            };
+            let _ = self.step(|core, picker, out| {
+                core.handle_timer(now, timer, picker, out);
+                Ok(())
+            });
+            self.observe(now, Input::Timer(timer));
+        }
+    }
+
+    fn next_deadline(&self) -> Option<Millis> {
+        let timer = self.shared.lock().timers.next();
+        let join = self.join_waiters.iter().map(|w| w.deadline).min();
+        match (timer, join) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Answer `join` once a seed replied (or give up at its deadline) and `leave` once done.
+    fn settle_waiters(&mut self) {
+        if self.join_waiters.is_empty() && self.leave_waiters.is_empty() {
+            return;
+        }
+        let (others, phase) = {
+            let state = self.shared.lock();
+            (state.core.cluster_size() - 1, state.core.phase())
+        };
+        let now = self.clock.now();
+        for waiter in std::mem::take(&mut self.join_waiters) {
+            if others > 0 {
+                let _ = waiter.reply.send(Ok(others));
+            } else if phase != Phase::Running {
+                let _ = waiter
+                    .reply
+                    .send(Err(Error::Rejected(CommandError::NotRunning(phase))));
+            } else if now >= waiter.deadline {
+                let _ = waiter.reply.send(Err(Error::JoinTimeout {
+                    seeds: waiter.seeds,
+                }));
+            } else if !waiter.reply.is_closed() {
+                self.join_waiters.push(waiter);
+            }
+        }
+        if phase != Phase::Leaving {
+            for reply in self.leave_waiters.drain(..) {
+                let _ = reply.send(Ok(()));
+            }
+        }
+    }
+
+    async fn request(&mut self, request: Request) {
+        match request {
+            Request::Join { seeds, reply } => {
+                let now = self.clock.now();
+                let command = Command::Join {
+                    seeds: seeds.clone(),
+                };
+                match self.command(now, command) {
+                    Ok(()) => self.join_waiters.push(JoinWaiter {
+                        deadline: now.saturating_add(self.join_wait),
+                        seeds,
+                        reply,
+                    }),
+                    Err(e) => {
+                        let _ = reply.send(Err(e.into()));
+                    }
+                }
+            }
+            Request::Leave { reply } => {
+                let now = self.clock.now();
+                match self.command(now, Command::Leave) {
+                    Ok(()) => self.leave_waiters.push(reply),
+                    Err(e) => {
+                        let _ = reply.send(Err(e.into()));
+                    }
+                }
+            }
+            Request::Command { command, reply } => {
+                let now = self.clock.now();
+                let _ = reply.send(self.command(now, command).map_err(Error::from));
+            }
+            Request::Rejoin { id, reply } => {
+                let now = self.clock.now();
+                let id = id.unwrap_or_else(|| self.picker.node_id());
+                let result = self.command(now, Command::Rejoin { id });
+                if result.is_ok() {
+                    tracing::info!(new_id = %id, "rejoined under a new id");
+                    tracing::Span::current().record("node", tracing::field::display(id));
+                }
+                let _ = reply.send(result.map(|()| id).map_err(Error::from));
+            }
+            Request::Stall { duration, reply } => {
+                let until = self.clock.now().saturating_add(duration);
+                tracing::debug!(duration, "stalling the node task");
+                let _ = reply.send(());
+                self.clock.sleep_until(until).await;
+                tracing::debug!("stall over");
+            }
+            Request::Shutdown { .. } => unreachable!("handled by the loop"),
+        }
+    }
+
+    fn command(&mut self, now: Millis, command: Command) -> Result<(), CommandError> {
+        let observed = self.observer.is_some().then(|| command.clone());
+        let result = self.step(|core, picker, out| core.handle_command(now, command, picker, out));
+        if let Some(command) = &observed {
+            self.observe(
+                now,
+                Input::Command {
+                    command,
+                    result: &result,
+                },
+            );
+        }
+        result
+    }
+
+    fn datagram(&mut self, received: Received) {
+        let Received { len, from, decoded } = received;
+        let now = self.clock.now();
+        {
+            let mut state = self.shared.lock();
+            state.stats.datagrams_in += 1;
+            state.stats.bytes_in += len as u64;
+            if let Err(e) = &decoded {
+                state.stats.dropped.record(e);
+            }
+        }
+        #[cfg(feature = "metrics")]
+        self.metrics.received(len, decoded.as_ref().err());
+        let msg = match decoded {
+            Ok(msg) => msg,
+            Err(error) => {
+                tracing::debug!(%from, len, reason = error.reason(), %error, "dropped datagram");
+                if let Some(observer) = &self.observer {
+                    observer.on_drop(now, from, len, &error);
+                }
+                return;
+            }
+        };
+        tracing::trace!(%from, kind = msg.body.kind(), gossip = msg.gossip.len(), "received");
+        let observed = self.observer.is_some().then(|| msg.clone());
+        let _ = self.step(|core, picker, out| {
+            core.handle_message(now, from, msg, picker, out);
+            Ok(())
+        });
+        if let Some(msg) = &observed {
+            self.observe(now, Input::Message { from, msg });
+        }
+    }
+
+    /// Feed one input to the core under the lock, update the timer map and counters, then
+    /// (outside the lock) send datagrams and publish events. The effects stay in
+    /// `self.effects` for the observer.
+    fn step(
+        &mut self,
+        input: impl FnOnce(
+            &mut model::Node,
+            &mut dyn model::Pick,
+            &mut Vec<Effect>,
+        ) -> Result<(), CommandError>,
+    ) -> Result<(), CommandError> {
+        self.effects.clear();
+        let result = {
+            let mut state = self.shared.lock();
+            let result = input(&mut state.core, &mut self.picker, &mut self.effects);
+            for effect in &self.effects {
+                match effect {
+                    Effect::SetTimer { timer, at } => state.timers.set(*timer, *at),
+                    Effect::CancelTimer { timer } => state.timers.cancel(*timer),
+                    Effect::Event(event) => {
+                        state.stats.events += 1;
+                        if event.from == Some(Status::Suspect) && event.to == Status::Alive {
+                            state.stats.suspicions_refuted += 1;
+                        }
+                    }
+                    Effect::Send { .. } => {}
+                }
+            }
+            result
+        };
+        let effects = std::mem::take(&mut self.effects);
+        let (mut sent, mut bytes, mut errors, mut too_large) = (0u64, 0u64, 0u64, 0u64);
+        for effect in &effects {
+            match effect {
+                Effect::Send { to, msg } => {
+                    let transport = &mut self.transport;
+                    let wire = &self.wire;
+                    SEND_BUF.with_borrow_mut(|buf| {
+                        if let Err(error) = wire.encode_into(msg, buf) {
+                            too_large += 1;
+                            tracing::warn!(%to, %error, kind = msg.body.kind(), "message not sent");
+                            return;
+                        }
+                        match transport.send(buf, *to) {
+                            Ok(()) => {
+                                sent += 1;
+                                bytes += buf.len() as u64;
+                                tracing::trace!(%to, kind = msg.body.kind(), len = buf.len(), "sent");
+                            }
+                            Err(error) => {
+                                errors += 1;
+                                tracing::debug!(%to, %error, "send failed");
+                            }
+                        }
+                    });
+                }
+                Effect::Event(event) => self.publish(event),
+                _ => {}
+            }
+        }
+        if sent + errors + too_large > 0 {
+            let mut state = self.shared.lock();
+            state.stats.datagrams_out += sent;
+            state.stats.bytes_out += bytes;
+            state.stats.send_errors += errors;
+            state.stats.encode_errors += too_large;
+        }
+        #[cfg(feature = "metrics")]
+        {
+            self.metrics.sent(sent, bytes, errors);
+            let state = self.shared.lock();
+            self.metrics
+                .gauges(state.core.health(), state.core.cluster_size());
+        }
+        self.effects = effects;
+        result
+    }
+
+    /// Give back the memory of an unusually large step (a full sync) once it is done.
+    fn trim(&mut self) {
+        if self.effects.capacity() > 64 {
+            self.effects = Vec::new();
+        }
+    }
+
+    fn observe(&self, now: Millis, input: Input<'_>) {
+        if let Some(observer) = &self.observer {
+            observer.on_step(&Step {
+                now,
+                input,
+                effects: &self.effects,
+            });
+        }
+    }
+
+    fn publish(&self, event: &MemberEvent) {
+        tracing::info!(
+            member = %event.member.id,
+            addr = %event.member.addr,
+            incarnation = event.member.incarnation,
+            from = event.from.map(|s| s.name()).unwrap_or("unknown"),
+            to = event.to.name(),
+            "member {:?}",
+            event.kind(),
+        );
+        #[cfg(feature = "metrics")]
+        self.metrics.event(event);
+        let slot = self.shared.events();
+        if let Some(sender) = &slot.sender
+            && sender.receiver_count() > 0
+        {
+            let _ = sender.send(Arc::new(event.clone()));
+        }
+    }
+
+    fn count_recv_error(&self, error: &std::io::Error) {
+        self.shared.lock().stats.recv_errors += 1;
+        tracing::debug!(%error, "receive failed");
+    }
+
+    async fn recv_error(&mut self, error: std::io::Error) {
+        self.count_recv_error(&error);
+        // Some platforms report ICMP errors of earlier sends here; do not spin on a broken socket.
+        tokio::task::yield_now().await;
+    }
+}
+
+impl<T, C, P> Drop for Task<T, C, P> {
+    fn drop(&mut self) {
+        let mut slot = self.shared.events();
+        slot.closed = true;
+        slot.sender = None;
+        for waiter in self.join_waiters.drain(..) {
+            let _ = waiter.reply.send(Err(Error::Stopped));
+        }
+        for reply in self.leave_waiters.drain(..) {
+            let _ = reply.send(Err(Error::Stopped));
+        }
+    }
+}

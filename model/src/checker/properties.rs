@@ -1,0 +1,360 @@
+//! The properties the checker proves (SPEC §9), as named predicates over one state.
+//!
+//! Safety properties are stateright `always` properties, checked on every reachable state.
+//! The two about transitions (monotone views, no resurrection) read flags that the step breaking
+//! the rule sets ([`super::Ghost`]). Convergence and completeness are *bounded*: the model ends
+//! every run with a fault-free stretch ([`super::Setup::settle`]) and they are written
+//! `always(at rest => converged)` and `always(now >= crash + D => dead)`; stateright's
+//! `eventually` is not used (in 0.31 it misses counterexamples on cycles and merged paths).
+//!
+//! Reachability properties are `sometimes` properties: each shows that a rule is exercised, so
+//! that no safety property holds vacuously.
+
+use stateright::Property;
+
+use super::{Host, Life, Setup, State, SwimModel, index_of, node_id};
+use crate::suspicion::Bounds;
+use crate::{Member, Status, Timer};
+
+/// Safety (`always`) or reachability (`sometimes`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Safety,
+    Reachability,
+}
+
+/// One property: its name (as reported), what it says, and when it applies.
+#[derive(Clone, Copy, Debug)]
+pub struct PropertyInfo {
+    pub name: &'static str,
+    pub kind: Kind,
+    /// One line: what it proves.
+    pub about: &'static str,
+    /// Whether the setup can exercise it (otherwise it is reported "n/a").
+    pub applies: fn(&Setup) -> bool,
+    pub condition: fn(&SwimModel, &State) -> bool,
+}
+
+pub const MONOTONE_VIEWS: &str = "monotone views";
+pub const NO_RESURRECTION: &str = "no resurrection";
+pub const SELF_VIEW: &str = "self view";
+pub const INCARNATION_AUTHORITY: &str = "incarnation authority";
+pub const ACCURACY: &str = "accuracy (reliable network)";
+pub const CONVERGENCE: &str = "convergence at rest";
+pub const COMPLETENESS: &str = "completeness";
+pub const REACH_CONVERGED: &str = "converged at rest";
+pub const REACH_REFUTED: &str = "false suspicion refuted";
+pub const REACH_DEAD: &str = "crashed node declared dead";
+pub const REACH_CONFIRMED: &str = "confirmation shortens suspicion";
+pub const REACH_NACK: &str = "nack received";
+pub const REACH_LEFT: &str = "member left";
+pub const REACH_META: &str = "metadata spread";
+pub const REACH_DEADLINE: &str = "completeness deadline reached";
+
+/// Every property, safety first, in report order.
+pub const PROPERTIES: &[PropertyInfo] = &[
+    PropertyInfo {
+        name: MONOTONE_VIEWS,
+        kind: Kind::Safety,
+        about: "a node's record of a member only moves up the lattice",
+        applies: |_| true,
+        condition: |_, s| !s.ghost.moved_down,
+    },
+    PropertyInfo {
+        name: NO_RESURRECTION,
+        kind: Kind::Safety,
+        about: "once a node holds a member dead, never alive or suspect again",
+        applies: |_| true,
+        condition: |_, s| !s.ghost.resurrected,
+    },
+    PropertyInfo {
+        name: SELF_VIEW,
+        kind: Kind::Safety,
+        about: "a running node holds itself alive at its own incarnation",
+        applies: |_| true,
+        condition: self_view,
+    },
+    PropertyInfo {
+        name: INCARNATION_AUTHORITY,
+        kind: Kind::Safety,
+        about: "nobody holds an incarnation of m above m's own",
+        applies: |_| true,
+        condition: incarnation_authority,
+    },
+    PropertyInfo {
+        name: ACCURACY,
+        kind: Kind::Safety,
+        about: "no loss, crash or pause: no member is ever suspected",
+        applies: Setup::is_reliable,
+        condition: accuracy,
+    },
+    PropertyInfo {
+        name: CONVERGENCE,
+        kind: Kind::Safety,
+        about: "at rest (no step left), all members hold the same view",
+        applies: |_| true,
+        condition: |m, s| !at_rest(m, s) || converged(s),
+    },
+    PropertyInfo {
+        name: COMPLETENESS,
+        kind: Kind::Safety,
+        about: "D after a crash and the last fault, every member holds it dead",
+        applies: |s| s.crashes > 0,
+        condition: completeness,
+    },
+    PropertyInfo {
+        name: REACH_CONVERGED,
+        kind: Kind::Reachability,
+        about: "a run reaches rest with all views equal",
+        applies: |_| true,
+        condition: |m, s| at_rest(m, s) && converged(s),
+    },
+    PropertyInfo {
+        name: REACH_REFUTED,
+        kind: Kind::Reachability,
+        about: "a live member refutes a suspicion and others see it alive again",
+        applies: false_suspicion_possible,
+        condition: refuted,
+    },
+    PropertyInfo {
+        name: REACH_DEAD,
+        kind: Kind::Reachability,
+        about: "a crashed node is declared dead",
+        applies: |s| s.crashes > 0,
+        condition: crashed_declared_dead,
+    },
+    PropertyInfo {
+        name: REACH_CONFIRMED,
+        kind: Kind::Reachability,
+        about: "a Lifeguard confirmation brings a suspicion timeout forward",
+        applies: |s| s.nodes >= 3 && s.crashes > 0,
+        condition: confirmation_shortens,
+    },
+    PropertyInfo {
+        name: REACH_NACK,
+        kind: Kind::Reachability,
+        about: "a helper's nack reaches the prober",
+        applies: |s| s.nodes >= 3 && (s.crashes > 0 || s.pauses > 0 || s.drops >= 2),
+        condition: nack_received,
+    },
+    PropertyInfo {
+        name: REACH_LEFT,
+        kind: Kind::Reachability,
+        about: "a member leaves and another holds it left",
+        applies: |s| s.leaves > 0,
+        condition: member_left,
+    },
+    PropertyInfo {
+        name: REACH_META,
+        kind: Kind::Reachability,
+        about: "a metadata change reaches another member",
+        applies: |s| s.meta_changes > 0,
+        condition: metadata_spread,
+    },
+    PropertyInfo {
+        name: REACH_DEADLINE,
+        kind: Kind::Reachability,
+        about: "a run lasts D past a crash (completeness is not vacuous)",
+        applies: |s| s.crashes > 0,
+        condition: deadline_reached,
+    },
+];
+
+/// The properties as stateright sees them.
+pub fn all() -> Vec<Property<SwimModel>> {
+    PROPERTIES
+        .iter()
+        .map(|p| match p.kind {
+            Kind::Safety => Property::always(p.name, p.condition),
+            Kind::Reachability => Property::sometimes(p.name, p.condition),
+        })
+        .collect()
+}
+
+/// The description of a property by name.
+pub fn info(name: &str) -> Option<&'static PropertyInfo> {
+    PROPERTIES.iter().find(|p| p.name == name)
+}
+
+// ----- helpers -----
+
+/// Whether the faults can make a probe of a live member fail: its direct and indirect paths
+/// must both break (one helper per probe).
+fn false_suspicion_possible(s: &Setup) -> bool {
+    s.pauses > 0 || s.drops >= 2 || (s.drops >= 1 && (s.nodes == 2 || s.crashes > 0))
+}
+
+/// No step of the protocol is left: nothing to deliver, nothing due, nobody paused, and the
+/// next deadline (if any) lies past the horizon.
+pub fn at_rest(model: &SwimModel, s: &State) -> bool {
+    !s.has_urgent_step()
+        && s.hosts.iter().all(|h| h.life != Life::Paused)
+        && s.next_deadline().is_none_or(|t| t > model.setup.horizon)
+}
+
+/// What must agree between two views of a member: status and incarnation, and the metadata
+/// of a member still in the cluster. (A tombstone keeps whatever metadata its holder knew when
+/// the verdict arrived, since terminal gossip travels without metadata: the walks found two
+/// members disagreeing there forever, which is harmless.)
+fn key(m: &Member) -> (Status, u64, Option<&crate::Meta>) {
+    let meta = (!m.status.is_terminal()).then_some(&m.meta);
+    (m.status, m.incarnation, meta)
+}
+
+/// All members still in the cluster hold the same record (status, incarnation, metadata) of
+/// every model node.
+pub fn converged(s: &State) -> bool {
+    let live: Vec<&Host> = s.hosts.iter().filter(|h| h.participates()).collect();
+    let Some((first, rest)) = live.split_first() else {
+        return true;
+    };
+    (0..s.hosts.len()).all(|j| {
+        let id = node_id(j);
+        let reference = first.node.member(id).map(key);
+        rest.iter().all(|h| h.node.member(id).map(key) == reference)
+    })
+}
+
+fn self_view(_: &SwimModel, s: &State) -> bool {
+    s.hosts.iter().filter(|h| h.is_running()).all(|h| {
+        let me = h.node.local_member();
+        h.node
+            .members()
+            .filter(|m| m.id == h.node.id())
+            .all(|m| m.status == Status::Alive && m.incarnation == me.incarnation)
+    })
+}
+
+fn incarnation_authority(_: &SwimModel, s: &State) -> bool {
+    s.hosts.iter().all(|h| {
+        h.node.members().all(|m| {
+            index_of(m.id)
+                .and_then(|j| s.hosts.get(j))
+                .is_none_or(|owner| m.incarnation <= owner.node.local_member().incarnation)
+        })
+    })
+}
+
+fn accuracy(model: &SwimModel, s: &State) -> bool {
+    if !model.setup.is_reliable() {
+        return true;
+    }
+    s.hosts.iter().filter(|h| h.participates()).all(|h| {
+        h.node.members().all(|m| {
+            let suspected = matches!(
+                m.status,
+                Status::Suspect | Status::Unreachable | Status::Dead
+            );
+            !suspected || index_of(m.id).is_none_or(|j| !s.hosts[j].participates())
+        })
+    })
+}
+
+/// When completeness starts to bind for the crashed host `c`, if it crashed.
+fn completeness_deadline(model: &SwimModel, s: &State, c: &Host) -> Option<u64> {
+    match c.life {
+        Life::Crashed { at } => Some(at.max(s.ghost.last_disturbance) + model.detection_bound),
+        _ => None,
+    }
+}
+
+fn completeness(model: &SwimModel, s: &State) -> bool {
+    s.hosts.iter().enumerate().all(|(j, c)| {
+        let Some(deadline) = completeness_deadline(model, s, c) else {
+            return true;
+        };
+        if s.now < deadline {
+            return true;
+        }
+        let detected = |m: &Member| {
+            m.status.is_terminal()
+                || (model.setup.core.unreachable && m.status == Status::Unreachable)
+        };
+        s.hosts
+            .iter()
+            .filter(|h| h.participates())
+            .all(|h| h.node.member(node_id(j)).is_some_and(detected))
+    })
+}
+
+fn deadline_reached(model: &SwimModel, s: &State) -> bool {
+    s.hosts
+        .iter()
+        .any(|c| completeness_deadline(model, s, c).is_some_and(|d| s.now >= d))
+}
+
+fn refuted(_: &SwimModel, s: &State) -> bool {
+    s.hosts.iter().enumerate().any(|(j, target)| {
+        let me = target.node.local_member();
+        // Only a refutation raises the incarnation of a running node that never changed its
+        // metadata.
+        target.is_running()
+            && me.incarnation > 0
+            && me.meta.is_empty()
+            && s.hosts.iter().any(|h| {
+                h.participates()
+                    && h.node.id() != node_id(j)
+                    && h.node
+                        .member(node_id(j))
+                        .is_some_and(|m| m.status == Status::Alive && m.incarnation > 0)
+            })
+    })
+}
+
+/// With `unreachable` on, the protocol's verdict is `unreachable` (the application confirms).
+fn crashed_declared_dead(model: &SwimModel, s: &State) -> bool {
+    let verdict = if model.setup.core.unreachable {
+        Status::Unreachable
+    } else {
+        Status::Dead
+    };
+    s.hosts.iter().enumerate().any(|(j, c)| {
+        matches!(c.life, Life::Crashed { .. })
+            && s.hosts.iter().any(|h| {
+                h.participates()
+                    && h.node
+                        .member(node_id(j))
+                        .is_some_and(|m| m.status == verdict)
+            })
+    })
+}
+
+fn confirmation_shortens(_: &SwimModel, s: &State) -> bool {
+    s.hosts.iter().filter(|h| h.participates()).any(|h| {
+        h.node
+            .members()
+            .filter(|m| m.status == Status::Suspect)
+            .any(|m| {
+                let (Some(since), Some(&(_, at))) = (
+                    h.node.status_since(m.id),
+                    h.timers.iter().find(|(t, _)| *t == Timer::Suspicion(m.id)),
+                ) else {
+                    return false;
+                };
+                let unconfirmed = Bounds::new(h.node.config(), h.node.cluster_size()).timeout(0);
+                at < since + unconfirmed
+            })
+    })
+}
+
+fn nack_received(_: &SwimModel, s: &State) -> bool {
+    s.hosts
+        .iter()
+        .any(|h| h.node.probes().values().any(|p| p.nacks > 0))
+}
+
+fn member_left(_: &SwimModel, s: &State) -> bool {
+    s.hosts.iter().filter(|h| h.participates()).any(|h| {
+        h.node
+            .members()
+            .any(|m| m.id != h.node.id() && m.status == Status::Left)
+    })
+}
+
+fn metadata_spread(_: &SwimModel, s: &State) -> bool {
+    s.hosts.iter().filter(|h| h.participates()).any(|h| {
+        h.node
+            .members()
+            .any(|m| m.id != h.node.id() && !m.meta.is_empty())
+    })
+}

@@ -1,0 +1,260 @@
+//! Traces: a run of the model as data (SPEC §11).
+//!
+//! A [`Trace`] is what `check` writes for a counterexample and what the conformance corpus is
+//! made of: the setup, then one [`Step`] per model action. A step is one input to one node (a
+//! delivered datagram, a fired timer, a user command) or one move of the environment (drop,
+//! duplicate, advance the clock, crash, pause, resume), the random picks the node consumed, and
+//! what must follow: the node's effects in order (datagrams sent, timers set with their deadlines
+//! or cancelled, events) and its resulting view.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use stateright::Path;
+
+use super::{Action, State, SwimModel, Transition, node_addr, node_id};
+use crate::{Effect, Member, Message, Meta, Millis, NodeId, Timer};
+
+/// Version of the trace format.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// A command of the application to its node.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UserCommand {
+    Leave,
+    SetMeta(Meta),
+    ConfirmDead(NodeId),
+}
+
+impl fmt::Display for UserCommand {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UserCommand::Leave => write!(f, "leave"),
+            UserCommand::SetMeta(meta) => write!(f, "set metadata {meta:?}"),
+            UserCommand::ConfirmDead(id) => write!(f, "confirm n{} dead", id.0),
+        }
+    }
+}
+
+/// What one step feeds in. Nodes are model indices (`node_id(i)`, `node_addr(i)`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Input {
+    /// Not set yet.
+    #[default]
+    None,
+    /// The network hands `msg` to node `to` (it came from node `from`'s address).
+    Deliver {
+        from: usize,
+        to: usize,
+        msg: Message,
+    },
+    /// The network loses one copy of `msg`.
+    Drop {
+        from: usize,
+        to: usize,
+        msg: Message,
+    },
+    /// The network will deliver one more copy of `msg`.
+    Duplicate {
+        from: usize,
+        to: usize,
+        msg: Message,
+    },
+    /// A timer of node `node` fires.
+    Timer { node: usize, timer: Timer },
+    /// The clock moves to `to`.
+    Advance { to: Millis },
+    /// Node `node` stops for good.
+    Crash { node: usize },
+    /// Node `node` stops taking steps for a while.
+    Pause { node: usize },
+    /// Node `node` runs again (its overdue timers fire next).
+    Resume { node: usize },
+    /// The application of node `node` asks something.
+    Command { node: usize, command: UserCommand },
+}
+
+impl Input {
+    pub fn from_action(action: &Action) -> Input {
+        let dg = |d: &super::Datagram| (d.from, d.to, d.msg.clone());
+        match action {
+            Action::Deliver(d, _) => {
+                let (from, to, msg) = dg(d);
+                Input::Deliver { from, to, msg }
+            }
+            Action::Drop(d) => {
+                let (from, to, msg) = dg(d);
+                Input::Drop { from, to, msg }
+            }
+            Action::Duplicate(d) => {
+                let (from, to, msg) = dg(d);
+                Input::Duplicate { from, to, msg }
+            }
+            Action::Fire(node, timer, _) => Input::Timer {
+                node: *node,
+                timer: *timer,
+            },
+            Action::Advance(to) => Input::Advance { to: *to },
+            Action::Crash(node) => Input::Crash { node: *node },
+            Action::Pause(node) => Input::Pause { node: *node },
+            Action::Resume(node) => Input::Resume { node: *node },
+            Action::Command(node, command, _) => Input::Command {
+                node: *node,
+                command: command.clone(),
+            },
+        }
+    }
+}
+
+/// One random choice: the node asked for a value in `0..n` and got `value`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PickRecord {
+    pub n: usize,
+    pub value: usize,
+}
+
+/// One step of a run: the input, the picks it consumed, and what followed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Step {
+    /// Model time when the step happens.
+    pub now: Millis,
+    pub input: Input,
+    /// The node that took the step, for node inputs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<usize>,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub picks: Vec<PickRecord>,
+    /// The node's effects, in order.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub effects: Vec<Effect>,
+    /// The node's view after the step: itself first, then every member in id order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub view: Option<Vec<Member>>,
+}
+
+/// A model node's identity in a trace.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TraceNode {
+    pub index: usize,
+    pub id: NodeId,
+    pub addr: std::net::SocketAddr,
+}
+
+/// The setup a trace was recorded with.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TraceSetup {
+    pub nodes: usize,
+    pub drops: u8,
+    pub duplicates: u8,
+    pub crashes: u8,
+    pub pauses: u8,
+    pub leaves: u8,
+    pub meta_changes: u8,
+    pub horizon: Millis,
+    pub disturb_until: Millis,
+    pub stagger: Millis,
+    /// The core configuration fields that differ between setups.
+    pub probe_interval: Millis,
+    pub probe_timeout: Millis,
+    pub indirect_checks: usize,
+    pub suspicion_mult: u32,
+    pub suspicion_max_mult: u32,
+    pub suspicion_confirmations: usize,
+    pub max_health: u8,
+    pub retransmit_mult: u32,
+    pub max_datagram: usize,
+    pub sync_interval: Millis,
+    pub unreachable: bool,
+    pub leave_timeout: Millis,
+}
+
+/// A whole run, as written to a JSON file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Trace {
+    pub format: u32,
+    /// The property this run is a counterexample (or an example) of, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub property: Option<String>,
+    pub setup: TraceSetup,
+    /// Seed of the random walk that found it, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    pub nodes: Vec<TraceNode>,
+    /// Picks each node consumed while learning of its peers at the start.
+    pub initial_picks: Vec<Vec<PickRecord>>,
+    pub steps: Vec<Step>,
+}
+
+impl Trace {
+    /// Replay a run of `model` from `init` along `actions`, recording every step.
+    pub fn record(
+        model: &SwimModel,
+        init: &State,
+        actions: impl IntoIterator<Item = Action>,
+    ) -> (Trace, Vec<State>) {
+        let s = &model.setup;
+        let c = &s.core;
+        let mut states = vec![init.clone()];
+        let mut steps = Vec::new();
+        let mut state = init.clone();
+        for action in actions {
+            let mut step = Step::default();
+            state = model.apply(&state, &action, Some(&mut step));
+            steps.push(step);
+            states.push(state.clone());
+        }
+        let trace = Trace {
+            format: FORMAT_VERSION,
+            property: None,
+            setup: TraceSetup {
+                nodes: s.nodes,
+                drops: s.drops,
+                duplicates: s.duplicates,
+                crashes: s.crashes,
+                pauses: s.pauses,
+                leaves: s.leaves,
+                meta_changes: s.meta_changes,
+                horizon: s.horizon,
+                disturb_until: s.disturb_until(),
+                stagger: s.stagger,
+                probe_interval: c.probe_interval,
+                probe_timeout: c.probe_timeout,
+                indirect_checks: c.indirect_checks,
+                suspicion_mult: c.suspicion_mult,
+                suspicion_max_mult: c.suspicion_max_mult,
+                suspicion_confirmations: c.suspicion_confirmations,
+                max_health: c.max_health,
+                retransmit_mult: c.retransmit_mult,
+                max_datagram: c.max_datagram,
+                sync_interval: c.sync_interval,
+                unreachable: c.unreachable,
+                leave_timeout: c.leave_timeout,
+            },
+            seed: None,
+            nodes: (0..s.nodes)
+                .map(|i| TraceNode {
+                    index: i,
+                    id: node_id(i),
+                    addr: node_addr(i),
+                })
+                .collect(),
+            initial_picks: model.initial_picks(),
+            steps,
+        };
+        (trace, states)
+    }
+
+    /// Record a stateright path.
+    pub fn from_path(model: &SwimModel, path: &Path<State, Transition>) -> (Trace, Vec<State>) {
+        let init = path.clone().into_states().swap_remove(0);
+        let actions = path.clone().into_actions().into_iter().map(|t| t.action);
+        Trace::record(model, &init, actions)
+    }
+
+    /// Pretty JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a trace serializes")
+    }
+}

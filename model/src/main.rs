@@ -1,0 +1,435 @@
+//! `model`: the model checker's command line.
+//!
+//! ```text
+//! cargo run --release -p model -- check          # exhaustive check of the default worlds
+//! cargo run --release -p model -- simulate       # seeded random walks over deep worlds
+//! cargo run --release -p model -- explore        # stateright's Explorer on localhost:3000
+//! ```
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::{Args, Parser, Subcommand};
+use model::checker::properties::{self, Kind};
+use model::checker::report::{self, Verdict};
+use model::checker::trace::Trace;
+use model::checker::walk;
+use model::checker::{Setup, State, SwimModel};
+use stateright::{Checker, HasDiscoveries, Model};
+
+// The checker clones and drops millions of small states: mimalloc is much faster at it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "model",
+    version,
+    about = "Model checker for the SWIM + Lifeguard core: the same state machine production runs."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Exhaustively check every property of SPEC §9 (exit 0: all hold; 1: a violation).
+    Check(CheckArgs),
+    /// Seeded random walks over a deep world (5 nodes, many faults), same properties.
+    Simulate(SimulateArgs),
+    /// Browse the state space in stateright's Explorer.
+    Explore(ExploreArgs),
+}
+
+/// The world to check. Without any fault or command option, `check` runs its two default
+/// worlds (faults; reliable network with commands); with one, it runs that single world.
+#[derive(Args, Debug, Clone)]
+struct WorldArgs {
+    /// Nodes in the cluster.
+    #[arg(long, value_parser = clap::value_parser!(u8).range(2..=5))]
+    nodes: Option<u8>,
+    /// Datagrams the network may lose.
+    #[arg(long)]
+    drops: Option<u8>,
+    /// Datagrams the network may deliver twice.
+    #[arg(long)]
+    duplicates: Option<u8>,
+    /// Nodes that may crash.
+    #[arg(long)]
+    crashes: Option<u8>,
+    /// Times a node may be paused (its timers and deliveries wait).
+    #[arg(long)]
+    pauses: Option<u8>,
+    /// Graceful leaves.
+    #[arg(long)]
+    leaves: Option<u8>,
+    /// Metadata changes.
+    #[arg(long)]
+    meta: Option<u8>,
+    /// Model time a run lasts, in ms (faults stop `settle` ms before it; see the README).
+    #[arg(long)]
+    horizon: Option<u64>,
+    /// Suspicion timeouts yield `unreachable`; the application confirms deaths.
+    #[arg(long)]
+    unreachable: bool,
+    /// Node i starts i x STAGGER ms after node 0 (0: protocol periods aligned).
+    #[arg(long)]
+    stagger: Option<u64>,
+}
+
+impl WorldArgs {
+    fn customized(&self) -> bool {
+        self.drops.is_some()
+            || self.duplicates.is_some()
+            || self.crashes.is_some()
+            || self.pauses.is_some()
+            || self.leaves.is_some()
+            || self.meta.is_some()
+    }
+
+    /// Apply the options to a base world.
+    fn apply(&self, mut setup: Setup) -> Setup {
+        let nodes = self.nodes.map_or(setup.nodes, usize::from);
+        if nodes != setup.nodes {
+            let horizon_gap = setup.horizon.saturating_sub(setup.settle());
+            setup.nodes = nodes;
+            setup.horizon = setup.settle() + horizon_gap;
+        }
+        setup.core = Setup::scaled_config(self.unreachable);
+        let set = |field: &mut u8, value: Option<u8>| {
+            if let Some(v) = value {
+                *field = v;
+            }
+        };
+        set(&mut setup.drops, self.drops);
+        set(&mut setup.duplicates, self.duplicates);
+        set(&mut setup.crashes, self.crashes);
+        set(&mut setup.pauses, self.pauses);
+        set(&mut setup.leaves, self.leaves);
+        set(&mut setup.meta_changes, self.meta);
+        if let Some(h) = self.horizon {
+            setup.horizon = h;
+        }
+        if let Some(st) = self.stagger {
+            setup.stagger = st;
+        }
+        setup
+    }
+
+    /// The worlds `check` runs, with their labels.
+    fn worlds(&self) -> Vec<(String, Setup)> {
+        let base = Setup::new(3);
+        if self.customized() {
+            return vec![("custom".into(), self.apply(base))];
+        }
+        let mut reliable = base.clone().reliable();
+        // Aligned periods with commands make a 10-million-state world: start nodes 1 ms apart.
+        reliable.stagger = 1;
+        reliable.duplicates = 1;
+        reliable.leaves = 1;
+        reliable.meta_changes = 1;
+        vec![
+            ("faults".into(), self.apply(base)),
+            ("reliable".into(), self.apply(reliable)),
+        ]
+    }
+}
+
+#[derive(Args, Debug)]
+struct CheckArgs {
+    #[command(flatten)]
+    world: WorldArgs,
+    /// Checker threads.
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    /// Depth-first search (the default): stores only fingerprints.
+    #[arg(long, conflicts_with = "bfs")]
+    dfs: bool,
+    /// Breadth-first search: shorter counterexamples, about 700 bytes per state.
+    #[arg(long)]
+    bfs: bool,
+    /// Explore states equal up to a renaming of the nodes once (DFS only).
+    #[arg(long, conflicts_with = "bfs")]
+    symmetry: bool,
+    /// Where to write a counterexample as a JSON trace.
+    #[arg(long, default_value = "counterexample.json")]
+    trace: PathBuf,
+    /// Seconds between progress lines.
+    #[arg(long, default_value_t = 3)]
+    progress: u64,
+}
+
+#[derive(Args, Debug)]
+struct SimulateArgs {
+    #[command(flatten)]
+    world: WorldArgs,
+    /// Number of walks.
+    #[arg(long, default_value_t = 1000)]
+    walks: u64,
+    /// Seed of the first walk (walk k is reproducible from seed and k).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Longest walk, in steps.
+    #[arg(long, default_value_t = 2000)]
+    depth: usize,
+    /// Where to write a counterexample as a JSON trace.
+    #[arg(long, default_value = "counterexample.json")]
+    trace: PathBuf,
+}
+
+#[derive(Args, Debug)]
+struct ExploreArgs {
+    #[command(flatten)]
+    world: WorldArgs,
+    /// Address to serve the Explorer on.
+    #[arg(default_value = "localhost:3000")]
+    addr: String,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check(args) => check(args),
+        Command::Simulate(args) => simulate(args),
+        Command::Explore(args) => explore(args),
+    }
+}
+
+fn fail(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(2)
+}
+
+/// Outcome of one exhaustive run.
+struct RunResult {
+    verdicts: Vec<(&'static str, Verdict)>,
+    violation: Option<(&'static str, Trace, Vec<State>)>,
+}
+
+fn check(args: CheckArgs) -> ExitCode {
+    if args.threads == 0 {
+        return fail("--threads must be at least 1");
+    }
+    let worlds = args.world.worlds();
+    for (label, setup) in &worlds {
+        if let Err(e) = setup.validate() {
+            return fail(format!("{label} world: {e}"));
+        }
+    }
+    let search = if args.bfs { "bfs" } else { "dfs" };
+    let mut table = Vec::new();
+    let mut failed = false;
+    let total = Instant::now();
+    for (label, setup) in worlds {
+        println!(
+            "== {label}: {} ({search}{}, {} threads)",
+            setup.describe(),
+            if args.symmetry { ", symmetry" } else { "" },
+            args.threads
+        );
+        let model = SwimModel::new(setup.clone());
+        let result = run_checker(model.clone(), &args, &label);
+        if let Some((name, trace, states)) = &result.violation {
+            println!("\ncounterexample to \"{name}\":");
+            print!("{}", report::trace(&model, trace, states));
+            match std::fs::write(&args.trace, trace.to_json()) {
+                Ok(()) => println!("trace written to {}", args.trace.display()),
+                Err(e) => eprintln!("could not write {}: {e}", args.trace.display()),
+            }
+        }
+        failed |= result.verdicts.iter().any(|(_, v)| v.is_failure());
+        table.push((label, result.verdicts));
+        if failed {
+            break;
+        }
+    }
+    println!("\n{}", report::table(&table));
+    for p in properties::PROPERTIES {
+        if table
+            .iter()
+            .any(|(_, v)| v.contains(&(p.name, Verdict::NotFound)))
+        {
+            println!(
+                "note: \"{}\" was never reached, so the safety properties may hold vacuously",
+                p.name
+            );
+        }
+    }
+    println!("total time {:.1}s", total.elapsed().as_secs_f64());
+    if failed {
+        ExitCode::from(1)
+    } else {
+        println!("all properties hold");
+        ExitCode::SUCCESS
+    }
+}
+
+fn run_checker(model: SwimModel, args: &CheckArgs, label: &str) -> RunResult {
+    let setup = model.setup.clone();
+    let mut builder = model
+        .checker()
+        .threads(args.threads)
+        .finish_when(HasDiscoveries::AnyFailures);
+    if args.symmetry {
+        builder = builder.symmetry();
+    }
+    let start = Instant::now();
+    if args.bfs {
+        let checker = builder.spawn_bfs();
+        watch(&checker, start, args.progress, label);
+        finish(checker.join(), &setup, start)
+    } else {
+        let checker = builder.spawn_dfs();
+        watch(&checker, start, args.progress, label);
+        finish(checker.join(), &setup, start)
+    }
+}
+
+/// Print a progress line every `every` seconds until the checker is done.
+fn watch<C: Checker<SwimModel>>(checker: &C, start: Instant, every: u64, label: &str) {
+    let mut last = Instant::now();
+    while !checker.is_done() {
+        std::thread::sleep(Duration::from_millis(50));
+        if last.elapsed() >= Duration::from_secs(every.max(1)) {
+            last = Instant::now();
+            progress_line(checker, start, label, false);
+        }
+    }
+}
+
+fn progress_line<C: Checker<SwimModel>>(checker: &C, start: Instant, label: &str, done: bool) {
+    let secs = start.elapsed().as_secs_f64();
+    let states = checker.state_count();
+    println!(
+        "[{label}] {:>6.1}s  states {:>12}  unique {:>11}  depth {:>4}  {:>9.0} states/s{}",
+        secs,
+        states,
+        checker.unique_state_count(),
+        checker.max_depth(),
+        states as f64 / secs.max(1e-9),
+        if done { "  done" } else { "" }
+    );
+    let _ = std::io::stdout().flush();
+}
+
+fn finish<C: Checker<SwimModel>>(checker: C, setup: &Setup, start: Instant) -> RunResult {
+    progress_line(&checker, start, "done", true);
+    let discoveries = checker.discoveries();
+    let names: Vec<&str> = discoveries.keys().copied().collect();
+    let violated = properties::PROPERTIES
+        .iter()
+        .find(|p| p.kind == Kind::Safety && discoveries.contains_key(p.name));
+    let complete = violated.is_none();
+    let violation = violated.map(|p| {
+        let path = &discoveries[p.name];
+        let (mut trace, states) = Trace::from_path(checker.model(), path);
+        trace.property = Some(p.name.to_string());
+        (p.name, trace, states)
+    });
+    RunResult {
+        verdicts: report::verdicts(setup, &names, complete),
+        violation,
+    }
+}
+
+fn simulate(args: SimulateArgs) -> ExitCode {
+    let mut setup = Setup::new(5);
+    setup.drops = 3;
+    setup.duplicates = 2;
+    setup.crashes = 2;
+    setup.pauses = 2;
+    setup.leaves = 1;
+    setup.meta_changes = 2;
+    setup.horizon = setup.settle() + 20 * setup.core.probe_interval;
+    let mut world = args.world.clone();
+    world.nodes = world.nodes.or(Some(5));
+    let setup = world.apply(setup);
+    if let Err(e) = setup.validate() {
+        return fail(e);
+    }
+    if args.walks == 0 || args.depth == 0 {
+        return fail("--walks and --depth must be at least 1");
+    }
+    println!(
+        "== simulate: {} walks of at most {} steps, seed {}: {}",
+        args.walks,
+        args.depth,
+        args.seed,
+        setup.describe()
+    );
+    let model = SwimModel::new(setup.clone());
+    let start = Instant::now();
+    let mut last = Instant::now();
+    let result = walk::simulate(&model, args.seed, args.walks, args.depth, |r| {
+        if last.elapsed() >= Duration::from_secs(3) {
+            last = Instant::now();
+            println!(
+                "[simulate] {:>6.1}s  walks {:>7}  steps {:>10}  longest {:>5}",
+                start.elapsed().as_secs_f64(),
+                r.walks,
+                r.steps,
+                r.longest
+            );
+        }
+    });
+    println!(
+        "[simulate] {:>6.1}s  walks {:>7}  steps {:>10}  longest {:>5}  finished {}  done",
+        start.elapsed().as_secs_f64(),
+        result.walks,
+        result.steps,
+        result.longest,
+        result.finished
+    );
+    let mut names: Vec<&str> = result.violations.keys().copied().collect();
+    names.extend(result.discoveries.keys().copied());
+    let mut verdicts = report::verdicts(&setup, &names, false);
+    // Walks never prove a safety property; they only fail to refute it.
+    for (name, v) in &mut verdicts {
+        if *v == Verdict::Unknown {
+            let kind = properties::info(name).map(|p| p.kind);
+            *v = if kind == Some(Kind::Safety) {
+                Verdict::Holds
+            } else {
+                Verdict::NotFound
+            };
+        }
+    }
+    if let Some((name, found)) = result.violations.iter().next() {
+        let (mut trace, states) = Trace::record(&model, &found.init, found.actions.clone());
+        trace.property = Some(name.to_string());
+        trace.seed = Some(walk::walk_seed(args.seed, found.walk));
+        println!("\ncounterexample to \"{name}\" (walk {}):", found.walk);
+        print!("{}", report::trace(&model, &trace, &states));
+        match std::fs::write(&args.trace, trace.to_json()) {
+            Ok(()) => println!("trace written to {}", args.trace.display()),
+            Err(e) => eprintln!("could not write {}: {e}", args.trace.display()),
+        }
+    }
+    println!(
+        "\n{}",
+        report::table(&[("simulate (no violation found = holds)".into(), verdicts)])
+    );
+    if result.violations.is_empty() {
+        println!("no violation in {} walks", result.walks);
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+fn explore(args: ExploreArgs) -> ExitCode {
+    let setup = args.world.apply(Setup::new(3));
+    if let Err(e) = setup.validate() {
+        return fail(e);
+    }
+    // tiny_http panics on a bad address: check it first.
+    if let Err(e) = std::net::TcpListener::bind(&args.addr) {
+        return fail(format!("cannot serve on {}: {e}", args.addr));
+    }
+    println!("Explorer for {} on http://{}", setup.describe(), args.addr);
+    SwimModel::new(setup).checker().serve(args.addr.as_str());
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,413 @@
+//! The model checker checks itself: the real core satisfies every property in small worlds, and
+//! each safety property catches a deliberately broken core (`model::faults`).
+//!
+//! Worlds here are small (2 or 3 nodes, short horizons) so that `cargo test` stays fast; the
+//! large ones belong to `cargo run --release -p model -- check`.
+
+use std::collections::BTreeSet;
+
+use model::checker::properties::{self, Kind};
+use model::checker::symmetry::{Renaming, representative};
+use model::checker::trace::Trace;
+use model::checker::walk;
+use model::checker::{Setup, State, SwimModel};
+use model::faults::{Fault, Faults};
+use stateright::{Checker, HasDiscoveries, Model};
+
+/// A world of `nodes` nodes without any fault or command, ending `window` ms after its
+/// settle time (faults may happen before `window`).
+fn world(nodes: usize, window: u64, tweak: impl FnOnce(&mut Setup)) -> Setup {
+    let mut setup = Setup::new(nodes).reliable();
+    tweak(&mut setup);
+    setup.horizon = setup.settle() + window;
+    setup.validate().expect("valid test world");
+    setup
+}
+
+struct Outcome {
+    found: BTreeSet<&'static str>,
+    unique: usize,
+}
+
+fn explore(setup: Setup, until: HasDiscoveries, symmetry: bool) -> Outcome {
+    let mut builder = SwimModel::new(setup)
+        .checker()
+        .threads(1)
+        .finish_when(until);
+    if symmetry {
+        builder = builder.symmetry();
+    }
+    let checker = builder.spawn_dfs().join();
+    Outcome {
+        found: checker.discoveries().keys().copied().collect(),
+        unique: checker.unique_state_count(),
+    }
+}
+
+/// Explore the whole space; the real core must violate nothing and reach every applicable
+/// reachability property.
+fn assert_all_hold(setup: Setup) -> Outcome {
+    let outcome = explore(setup.clone(), HasDiscoveries::AnyFailures, false);
+    for p in properties::PROPERTIES {
+        let hit = outcome.found.contains(p.name);
+        match p.kind {
+            Kind::Safety => assert!(!hit, "{} violated in {}", p.name, setup.describe()),
+            Kind::Reachability if (p.applies)(&setup) => {
+                assert!(hit, "{} not reached in {}", p.name, setup.describe())
+            }
+            Kind::Reachability => {}
+        }
+    }
+    outcome
+}
+
+/// Run the checker on a core with `fault` until `property` is discovered.
+fn discovers(setup: Setup, fault: Fault, property: &'static str) -> bool {
+    let mut setup = setup;
+    setup.faults = Faults::from(fault);
+    let until = HasDiscoveries::AnyOf([property].into_iter().collect());
+    explore(setup, until, false).found.contains(property)
+}
+
+// ----- the real core -----
+
+#[test]
+fn real_core_two_nodes_with_faults() {
+    assert_all_hold(world(2, 20, |s| {
+        s.drops = 1;
+        s.crashes = 1;
+    }));
+}
+
+#[test]
+fn real_core_two_nodes_reliable_with_commands() {
+    assert_all_hold(world(2, 20, |s| {
+        s.duplicates = 1;
+        s.leaves = 1;
+        s.meta_changes = 1;
+    }));
+}
+
+#[test]
+fn real_core_three_nodes_with_a_crash() {
+    let outcome = assert_all_hold(world(3, 10, |s| s.crashes = 1));
+    assert!(outcome.unique > 1_000);
+}
+
+#[test]
+fn real_core_two_nodes_with_a_pause_and_unreachable() {
+    assert_all_hold(world(2, 20, |s| {
+        s.pauses = 1;
+        s.crashes = 1;
+        s.core = Setup::scaled_config(true);
+    }));
+}
+
+// ----- each safety property catches a broken core -----
+
+#[test]
+fn monotone_views_catches_last_writer_wins_merge() {
+    let setup = world(3, 10, |s| s.crashes = 1);
+    assert!(discovers(
+        setup,
+        Fault::MergeLastWriterWins,
+        properties::MONOTONE_VIEWS
+    ));
+}
+
+#[test]
+fn no_resurrection_catches_merge_reviving_the_dead() {
+    let setup = world(2, 60, |s| {
+        s.drops = 2;
+        s.meta_changes = 1;
+    });
+    assert!(discovers(
+        setup,
+        Fault::MergeRevivesDead,
+        properties::NO_RESURRECTION
+    ));
+}
+
+#[test]
+fn self_view_catches_applying_gossip_about_self() {
+    let setup = world(2, 20, |s| s.drops = 1);
+    assert!(discovers(
+        setup,
+        Fault::AppliesGossipAboutSelf,
+        properties::SELF_VIEW
+    ));
+}
+
+#[test]
+fn incarnation_authority_catches_suspicion_at_a_higher_incarnation() {
+    let setup = world(2, 20, |s| s.drops = 1);
+    assert!(discovers(
+        setup,
+        Fault::SuspectsAtHigherIncarnation,
+        properties::INCARNATION_AUTHORITY
+    ));
+}
+
+#[test]
+fn accuracy_catches_ignored_acks() {
+    let setup = world(2, 20, |_| {});
+    assert!(discovers(setup, Fault::IgnoresAcks, properties::ACCURACY));
+}
+
+#[test]
+fn convergence_catches_merge_forgetting_metadata() {
+    let setup = world(2, 20, |s| s.meta_changes = 1);
+    assert!(discovers(
+        setup,
+        Fault::MergeForgetsMetadata,
+        properties::CONVERGENCE
+    ));
+}
+
+#[test]
+fn completeness_catches_suspicions_that_never_expire() {
+    let setup = world(2, 20, |s| s.crashes = 1);
+    assert!(discovers(
+        setup,
+        Fault::SuspicionNeverExpires,
+        properties::COMPLETENESS
+    ));
+}
+
+// ----- reachability properties catch cores that never exercise a rule -----
+
+#[test]
+fn confirmations_are_reached_only_if_they_shorten_suspicions() {
+    let setup = world(3, 10, |s| s.crashes = 1);
+    assert!(!discovers(
+        setup,
+        Fault::SuspicionIgnoresConfirmations,
+        properties::REACH_CONFIRMED
+    ));
+}
+
+#[test]
+fn refutation_is_reached_only_if_it_raises_the_incarnation() {
+    let setup = world(2, 20, |s| s.drops = 1);
+    assert!(!discovers(
+        setup,
+        Fault::RefutesWithoutRaising,
+        properties::REACH_REFUTED
+    ));
+}
+
+// ----- symmetry -----
+
+/// Three aligned nodes (no stagger, so they are interchangeable) and a short fault-free run;
+/// broken cores violate properties there without any network fault.
+fn aligned_trio() -> Setup {
+    let mut setup = Setup::new(3).reliable();
+    setup.stagger = 0;
+    setup.horizon = 50;
+    setup
+}
+
+#[test]
+fn symmetry_cuts_the_state_count_and_finds_the_same_violations() {
+    let plain = explore(aligned_trio(), HasDiscoveries::AnyFailures, false);
+    let reduced = explore(aligned_trio(), HasDiscoveries::AnyFailures, true);
+    assert!(
+        reduced.unique * 10 < plain.unique * 9,
+        "symmetry: {} states, without: {}",
+        reduced.unique,
+        plain.unique
+    );
+    assert_eq!(plain.found, reduced.found);
+
+    let ignores_acks = Faults::from(Fault::IgnoresAcks);
+    let broken = [
+        (ignores_acks, properties::ACCURACY),
+        (
+            ignores_acks.with(Fault::SuspectsAtHigherIncarnation),
+            properties::INCARNATION_AUTHORITY,
+        ),
+        (
+            ignores_acks.with(Fault::AppliesGossipAboutSelf),
+            properties::SELF_VIEW,
+        ),
+    ];
+    for (faults, property) in broken {
+        let mut setup = aligned_trio();
+        setup.faults = faults;
+        let plain = explore(setup.clone(), HasDiscoveries::AnyFailures, false);
+        let reduced = explore(setup, HasDiscoveries::AnyFailures, true);
+        assert!(
+            plain.found.contains(property),
+            "{faults:?} without symmetry"
+        );
+        assert!(reduced.found.contains(property), "{faults:?} with symmetry");
+    }
+
+    // Two aligned nodes with a crash: completeness bites with and without symmetry too.
+    let mut duo = world(2, 20, |s| s.crashes = 1);
+    duo.stagger = 0;
+    duo.faults = Fault::SuspicionNeverExpires.into();
+    for symmetry in [false, true] {
+        let found = explore(duo.clone(), HasDiscoveries::AnyFailures, symmetry).found;
+        assert!(
+            found.contains(properties::COMPLETENESS),
+            "symmetry {symmetry}"
+        );
+    }
+}
+
+/// Random states of a walk, each renamed by every permutation: all have one representative.
+#[test]
+fn representatives_are_canonical() {
+    let mut setup = world(3, 20, |s| {
+        s.drops = 1;
+        s.crashes = 1;
+        s.meta_changes = 1;
+    });
+    setup.stagger = 0;
+    let model = SwimModel::new(setup);
+    let mut rng = walk::SplitMix::new(5);
+    let mut checked = 0;
+    for _ in 0..20 {
+        let mut state = model.initial_state();
+        for _ in 0..60 {
+            let inputs = model.inputs(&state);
+            if inputs.is_empty() {
+                break;
+            }
+            let input = inputs[rng.below(inputs.len())].clone();
+            let mut outcomes = model.outcomes(&state, input);
+            state = outcomes.swap_remove(rng.below(outcomes.len())).1;
+            if rng.below(4) == 0 {
+                let canonical = representative(&state);
+                for perm in [[1, 0, 2], [2, 1, 0], [1, 2, 0], [2, 0, 1], [0, 2, 1]] {
+                    let renamed = Renaming::new(perm.to_vec()).state(&state);
+                    assert_eq!(representative(&renamed), canonical);
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 50);
+}
+
+// ----- traces, walks, the command line -----
+
+#[test]
+fn counterexamples_become_json_traces_that_replay() {
+    let mut setup = world(2, 20, |s| s.drops = 1);
+    setup.faults = Fault::AppliesGossipAboutSelf.into();
+    let model = SwimModel::new(setup);
+    let checker = model
+        .clone()
+        .checker()
+        .finish_when(HasDiscoveries::AnyOf(
+            [properties::SELF_VIEW].into_iter().collect(),
+        ))
+        .spawn_bfs()
+        .join();
+    let path = checker
+        .discovery(properties::SELF_VIEW)
+        .expect("a counterexample");
+    let (trace, states) = Trace::from_path(&model, &path);
+    assert_eq!(states.last(), Some(path.last_state()));
+    assert!(!(properties::info(properties::SELF_VIEW)
+        .unwrap()
+        .condition)(&model, states.last().unwrap()));
+    // The step that broke the rule shows the node's view with itself suspect.
+    assert!(trace.steps.iter().any(|s| s.view.as_ref().is_some_and(|v| {
+        v.first()
+            .is_some_and(|me| me.status == model::Status::Suspect)
+    })));
+    let json = trace.to_json();
+    let back: Trace = serde_json::from_str(&json).expect("parses");
+    assert_eq!(back, trace);
+    assert_eq!(back.format, model::checker::trace::FORMAT_VERSION);
+}
+
+#[test]
+fn walks_are_reproducible_and_find_violations() {
+    let setup = world(3, 30, |s| {
+        s.drops = 2;
+        s.crashes = 1;
+        s.pauses = 1;
+    });
+    let model = SwimModel::new(setup.clone());
+    let a = walk::simulate(&model, 9, 20, 400, |_| {});
+    let b = walk::simulate(&model, 9, 20, 400, |_| {});
+    assert_eq!(a.steps, b.steps);
+    assert!(a.violations.is_empty(), "{:?}", a.violations.keys());
+    assert!(a.finished > 0);
+
+    let mut broken = setup;
+    broken.faults = Fault::SuspectsAtHigherIncarnation.into();
+    let model = SwimModel::new(broken);
+    let report = walk::simulate(&model, 1, 50, 400, |_| {});
+    assert!(
+        report
+            .violations
+            .contains_key(properties::INCARNATION_AUTHORITY)
+    );
+}
+
+fn run_cli(args: &[&str]) -> (i32, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_model"))
+        .args(args)
+        .current_dir(std::env::temp_dir())
+        .output()
+        .expect("runs");
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.code().unwrap_or(-1), text)
+}
+
+#[test]
+fn cli_checks_a_small_world_and_rejects_bad_arguments() {
+    let (code, out) = run_cli(&[
+        "check",
+        "--nodes",
+        "2",
+        "--drops",
+        "1",
+        "--crashes",
+        "1",
+        "--threads",
+        "1",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("all properties hold"), "{out}");
+    assert!(out.contains("convergence at rest"), "{out}");
+
+    let (code, out) = run_cli(&["check", "--nodes", "9"]);
+    assert_ne!(code, 0);
+    assert!(out.contains("--nodes"), "{out}");
+
+    let (code, out) = run_cli(&["check", "--horizon", "50", "--drops", "1"]);
+    assert_ne!(code, 0);
+    assert!(out.contains("no time for faults"), "{out}");
+
+    let (code, _) = run_cli(&["check", "--bfs", "--symmetry"]);
+    assert_ne!(code, 0);
+
+    let (code, _) = run_cli(&["frobnicate"]);
+    assert_ne!(code, 0);
+}
+
+/// States are plain data: a clone hashes and compares equal (stateright relies on it).
+#[test]
+fn states_hash_deterministically() {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let model = SwimModel::new(world(3, 10, |s| s.crashes = 1));
+    let hash = |s: &State| {
+        let mut h = DefaultHasher::new();
+        s.hash(&mut h);
+        h.finish()
+    };
+    let a = model.init_states();
+    let b = model.init_states();
+    assert_eq!(a.len(), b.len());
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!(x, y);
+        assert_eq!(hash(x), hash(y));
+    }
+}
