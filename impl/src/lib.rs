@@ -94,6 +94,8 @@
 mod clock;
 mod error;
 mod events;
+#[cfg(feature = "faults")]
+pub mod faults;
 #[cfg(feature = "metrics")]
 pub mod metrics;
 mod node;

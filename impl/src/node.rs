@@ -71,6 +71,8 @@ pub struct Builder<C = TokioClock, P = RngPicker> {
     picker: P,
     observer: Option<Arc<dyn Observer>>,
     event_capacity: usize,
+    #[cfg(feature = "faults")]
+    fault: Option<crate::faults::ShellFault>,
 }
 
 impl<C, P> fmt::Debug for Builder<C, P> {
@@ -97,6 +99,8 @@ impl Builder {
             picker: RngPicker::from_os(),
             observer: None,
             event_capacity: 256,
+            #[cfg(feature = "faults")]
+            fault: None,
         }
     }
 }
@@ -138,6 +142,8 @@ impl<C: Clock, P: Picker> Builder<C, P> {
             picker: self.picker,
             observer: self.observer,
             event_capacity: self.event_capacity,
+            #[cfg(feature = "faults")]
+            fault: self.fault,
         }
     }
 
@@ -152,12 +158,21 @@ impl<C: Clock, P: Picker> Builder<C, P> {
             picker,
             observer: self.observer,
             event_capacity: self.event_capacity,
+            #[cfg(feature = "faults")]
+            fault: self.fault,
         }
     }
 
     /// Watch every transition of the node (see [`Observer`]).
     pub fn observer(mut self, observer: Arc<dyn Observer>) -> Self {
         self.observer = Some(observer);
+        self
+    }
+
+    /// Run the node with a deliberately broken shell (conformance tests only).
+    #[cfg(feature = "faults")]
+    pub fn fault(mut self, fault: crate::faults::ShellFault) -> Self {
+        self.fault = Some(fault);
         self
     }
 
@@ -233,6 +248,8 @@ impl<C: Clock, P: Picker> Builder<C, P> {
             &self.config,
             addr,
         );
+        #[cfg(feature = "faults")]
+        let task = task.with_fault(self.fault, &self.config);
         let handle = runtime.spawn(
             async move {
                 tracing::debug!("node started");

@@ -118,6 +118,8 @@ pub(crate) struct Task<T, C, P> {
     _alive: watch::Sender<()>,
     #[cfg(feature = "metrics")]
     metrics: crate::metrics::Metrics,
+    #[cfg(feature = "faults")]
+    hooks: crate::faults::Hooks,
 }
 
 impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
@@ -155,7 +157,20 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
             _alive: alive,
             #[cfg(feature = "metrics")]
             metrics: crate::metrics::Metrics::new(addr.to_string()),
+            #[cfg(feature = "faults")]
+            hooks: crate::faults::Hooks::default(),
         }
+    }
+
+    /// Run with a deliberately broken shell (conformance tests only).
+    #[cfg(feature = "faults")]
+    pub fn with_fault(
+        mut self,
+        fault: Option<crate::faults::ShellFault>,
+        config: &model::Config,
+    ) -> Self {
+        self.hooks = crate::faults::Hooks::new(fault, config);
+        self
     }
 
     /// Run until shut down (returns the shutdown reply, to send once the socket is closed) or
@@ -227,6 +242,18 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
     fn fire_due_timers(&mut self) {
         for _ in 0..TIMER_BATCH {
             let now = self.clock.now();
+            #[cfg(feature = "faults")]
+            if self.hooks.reverses_due() {
+                let Some(timer) = self.shared.lock().timers.pop_due_reversed(now) else {
+                    return;
+                };
+                let _ = self.step(|core, picker, out| {
+                    core.handle_timer(now, timer, picker, out);
+                    Ok(())
+                });
+                self.observe(now, Input::Timer(timer));
+                continue;
+            }
             let Some(timer) = self.shared.lock().timers.pop_due(now) else {
                 return;
             };
@@ -348,6 +375,9 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
 
     fn datagram(&mut self, received: Received) {
         let Received { len, from, decoded } = received;
+        #[cfg(feature = "faults")]
+        let decoded =
+            RECV_BUF.with_borrow(|buf| self.hooks.decoded(decoded, &self.wire, &buf[..len]));
         let now = self.clock.now();
         {
             let mut state = self.shared.lock();
@@ -371,7 +401,13 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
         };
         tracing::trace!(%from, kind = msg.body.kind(), gossip = msg.gossip.len(), "received");
         let observed = self.observer.is_some().then(|| msg.clone());
+        #[cfg(feature = "faults")]
+        let twice = self.hooks.applies_twice();
         let _ = self.step(|core, picker, out| {
+            #[cfg(feature = "faults")]
+            if twice {
+                core.handle_message(now, from, msg.clone(), picker, out);
+            }
             core.handle_message(now, from, msg, picker, out);
             Ok(())
         });
@@ -397,8 +433,18 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
             let result = input(&mut state.core, &mut self.picker, &mut self.effects);
             for effect in &self.effects {
                 match effect {
-                    Effect::SetTimer { timer, at } => state.timers.set(*timer, *at),
-                    Effect::CancelTimer { timer } => state.timers.cancel(*timer),
+                    Effect::SetTimer { timer, at } => {
+                        #[cfg(feature = "faults")]
+                        let at = &self.hooks.deadline(*timer, *at, self.clock.now());
+                        state.timers.set(*timer, *at)
+                    }
+                    Effect::CancelTimer { timer } => {
+                        #[cfg(feature = "faults")]
+                        if !self.hooks.cancels() {
+                            continue;
+                        }
+                        state.timers.cancel(*timer)
+                    }
                     Effect::Event(event) => {
                         state.stats.events += 1;
                         if event.from == Some(Status::Suspect) && event.to == Status::Alive {
@@ -415,6 +461,12 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
         for effect in &effects {
             match effect {
                 Effect::Send { to, msg } => {
+                    #[cfg(feature = "faults")]
+                    let outgoing = self.hooks.outgoing(msg);
+                    #[cfg(feature = "faults")]
+                    let Some(msg) = outgoing.as_ref() else {
+                        continue;
+                    };
                     let transport = &mut self.transport;
                     let wire = &self.wire;
                     SEND_BUF.with_borrow_mut(|buf| {
@@ -436,7 +488,13 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
                         }
                     });
                 }
-                Effect::Event(event) => self.publish(event),
+                Effect::Event(event) => {
+                    #[cfg(feature = "faults")]
+                    if !self.hooks.publishes(event) {
+                        continue;
+                    }
+                    self.publish(event)
+                }
                 _ => {}
             }
         }

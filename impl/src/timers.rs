@@ -40,6 +40,23 @@ impl Timers {
         Some(timer)
     }
 
+    /// Remove and return the latest timer among those of the earliest deadline, if due (a
+    /// broken shell: timers due together fire in reverse order).
+    #[cfg(feature = "faults")]
+    pub fn pop_due_reversed(&mut self, now: Millis) -> Option<Timer> {
+        let &(at, _) = self.by_deadline.first()?;
+        if at > now {
+            return None;
+        }
+        let &(at, timer) = self
+            .by_deadline
+            .range(..(at.saturating_add(1), Timer::Tick))
+            .next_back()?;
+        self.by_deadline.remove(&(at, timer));
+        self.by_timer.remove(&timer);
+        Some(timer)
+    }
+
     /// Armed timers, earliest first.
     pub fn iter(&self) -> impl Iterator<Item = (Timer, Millis)> + '_ {
         self.by_deadline.iter().map(|&(at, t)| (t, at))

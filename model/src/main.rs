@@ -42,6 +42,8 @@ enum Command {
     Simulate(SimulateArgs),
     /// Browse the state space in stateright's Explorer.
     Explore(ExploreArgs),
+    /// Write the conformance corpus: traces covering everything the export worlds reach.
+    ExportTraces(ExportArgs),
 }
 
 /// The world to check. Without any fault or command option, `check` runs its two default
@@ -181,6 +183,19 @@ struct SimulateArgs {
 }
 
 #[derive(Args, Debug)]
+struct ExportArgs {
+    /// Directory to write the traces to (its old `NNNN-*.json` files are replaced).
+    #[arg(long, default_value = "traces")]
+    out: PathBuf,
+    /// Seeded random walks of the four-node world added to the corpus.
+    #[arg(long, default_value_t = 4)]
+    walks: u64,
+    /// Seed of the walks.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+#[derive(Args, Debug)]
 struct ExploreArgs {
     #[command(flatten)]
     world: WorldArgs,
@@ -195,6 +210,7 @@ fn main() -> ExitCode {
         Command::Check(args) => check(args),
         Command::Simulate(args) => simulate(args),
         Command::Explore(args) => explore(args),
+        Command::ExportTraces(args) => export_traces(args),
     }
 }
 
@@ -432,4 +448,72 @@ fn explore(args: ExploreArgs) -> ExitCode {
     println!("Explorer for {} on http://{}", setup.describe(), args.addr);
     SwimModel::new(setup).checker().serve(args.addr.as_str());
     ExitCode::SUCCESS
+}
+
+fn export_traces(args: ExportArgs) -> ExitCode {
+    use model::checker::export;
+    let worlds = export::worlds();
+    let start = Instant::now();
+    for w in &worlds {
+        println!("== {}: {}", w.name, w.setup.describe());
+    }
+    let corpus = export::build(&worlds, args.walks, args.seed, |name, e| {
+        println!(
+            "[{name}] {:>6.1}s  states {:>10}  transitions {:>11}  depth {:>4}  features {}",
+            e.seconds,
+            e.states,
+            e.transitions,
+            e.max_depth,
+            e.first.len()
+        );
+    });
+    if let Err(e) = write_corpus(&args.out, &corpus) {
+        return fail(format!("{}: {e}", args.out.display()));
+    }
+    let steps: usize = corpus.traces.iter().map(|t| t.trace.steps.len()).sum();
+    let covered: std::collections::BTreeSet<_> =
+        corpus.traces.iter().flat_map(|t| &t.covers).collect();
+    println!(
+        "\n{}\n{} traces, {steps} steps; {} features reached by the exhaustive search, \
+         {} covered in all (the rest only by the walks); written to {} in {:.1}s",
+        corpus.coverage_table(),
+        corpus.traces.len(),
+        corpus.reachable.len(),
+        covered.len(),
+        args.out.display(),
+        start.elapsed().as_secs_f64()
+    );
+    let (uncovered, missing) = (corpus.uncovered(), corpus.missing());
+    for f in &uncovered {
+        println!("error: reachable but not covered: {f}");
+    }
+    for f in &missing {
+        println!("error: required but never reached: {f}");
+    }
+    if uncovered.is_empty() && missing.is_empty() {
+        println!("every reachable feature is covered");
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// Replace the corpus files under `dir` with `corpus`'s.
+fn write_corpus(
+    dir: &std::path::Path,
+    corpus: &model::checker::export::Corpus,
+) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let numbered = name.len() > 5 && name[..4].bytes().all(|b| b.is_ascii_digit());
+        if numbered && name.ends_with(".json") {
+            std::fs::remove_file(&path)?;
+        }
+    }
+    for t in &corpus.traces {
+        std::fs::write(dir.join(&t.file), t.trace.to_json() + "\n")?;
+    }
+    Ok(())
 }

@@ -24,6 +24,7 @@
 //! ends with a fault-free stretch long enough for detection and dissemination: that is what makes
 //! "convergence at rest" and "completeness" bounded safety properties (see [`properties`]).
 
+pub mod export;
 pub mod properties;
 pub mod report;
 pub mod symmetry;
@@ -71,6 +72,9 @@ pub struct Setup {
     /// Node `i` starts `i x stagger` ms after node 0 (0: all protocol periods aligned, the
     /// most concurrent and the largest space).
     pub stagger: Millis,
+    /// Explore only the orders a real node task can show (see [`SwimModel::inputs`]): the
+    /// conformance corpus is exported this way.
+    pub shell_order: bool,
     /// The core's configuration (validated).
     pub core: Config,
     /// Deliberate bugs the nodes run with (tests only).
@@ -93,6 +97,7 @@ impl Setup {
             meta_changes: 0,
             horizon: 0,
             stagger: 0,
+            shell_order: false,
             core,
             #[cfg(feature = "faults")]
             faults: crate::faults::Faults::NONE,
@@ -199,6 +204,9 @@ impl Setup {
         }
         if self.stagger > 0 {
             parts.push(format!("stagger {} ms", self.stagger));
+        }
+        if self.shell_order {
+            parts.push("shell order".into());
         }
         parts.push(format!(
             "horizon {} ms, faults before {} ms",
@@ -913,7 +921,39 @@ impl SwimModel {
     }
 
     /// Every enabled input, in a deterministic order, before its picks are known.
+    ///
+    /// With [`Setup::shell_order`], only the inputs a node task can take in that order: an up
+    /// node with due timers fires them first, in (deadline, timer) order, before it takes a
+    /// datagram or a command (the task drains its socket between inputs, but a step of the
+    /// model is one input); nothing reaches a node before it starts (`i x stagger`), and no
+    /// command is given before every node started.
     pub fn inputs(&self, s: &State) -> Vec<Action> {
+        let inputs = self.all_inputs(s);
+        if !self.setup.shell_order {
+            return inputs;
+        }
+        let stagger = self.setup.stagger;
+        let last_start = (s.hosts.len() as Millis).saturating_sub(1) * stagger;
+        let first_due = |i: usize| -> Option<(Millis, Timer)> {
+            (s.hosts[i].timers.iter())
+                .filter(|&&(_, at)| at <= s.now)
+                .map(|&(t, at)| (at, t))
+                .min()
+        };
+        let ready = |i: usize| first_due(i).is_none() && s.now >= i as Millis * stagger;
+        inputs
+            .into_iter()
+            .filter(|a| match a {
+                Action::Fire(i, timer, _) => first_due(*i).is_some_and(|(_, t)| t == *timer),
+                Action::Deliver(d, _) => ready(d.to),
+                Action::Command(i, ..) => ready(*i) && s.now >= last_start,
+                _ => true,
+            })
+            .collect()
+    }
+
+    /// Every enabled input in any order a node could see.
+    fn all_inputs(&self, s: &State) -> Vec<Action> {
         let mut out = Vec::new();
         // Protocol steps: deliveries and due timers.
         for (d, _) in &s.net {

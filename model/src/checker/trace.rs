@@ -12,7 +12,9 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use stateright::Path;
 
-use super::{Action, State, SwimModel, Transition, node_addr, node_id};
+use std::sync::Arc;
+
+use super::{Action, Datagram, Setup, State, SwimModel, Transition, node_addr, node_id};
 use crate::{Effect, Member, Message, Meta, Millis, NodeId, Timer};
 
 /// Version of the trace format.
@@ -155,6 +157,9 @@ pub struct TraceSetup {
     pub horizon: Millis,
     pub disturb_until: Millis,
     pub stagger: Millis,
+    /// Recorded in shell order (every conformance trace is).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub shell_order: bool,
     /// The core configuration fields that differ between setups.
     pub probe_interval: Millis,
     pub probe_timeout: Millis,
@@ -181,6 +186,9 @@ pub struct Trace {
     /// Seed of the random walk that found it, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
+    /// What a corpus trace was chosen for: the features it covers first (see `export`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub covers: Vec<String>,
     pub nodes: Vec<TraceNode>,
     /// Picks each node consumed while learning of its peers at the start.
     pub initial_picks: Vec<Vec<PickRecord>>,
@@ -219,6 +227,7 @@ impl Trace {
                 horizon: s.horizon,
                 disturb_until: s.disturb_until(),
                 stagger: s.stagger,
+                shell_order: s.shell_order,
                 probe_interval: c.probe_interval,
                 probe_timeout: c.probe_timeout,
                 indirect_checks: c.indirect_checks,
@@ -233,6 +242,7 @@ impl Trace {
                 leave_timeout: c.leave_timeout,
             },
             seed: None,
+            covers: Vec::new(),
             nodes: (0..s.nodes)
                 .map(|i| TraceNode {
                     index: i,
@@ -253,8 +263,92 @@ impl Trace {
         Trace::record(model, &init, actions)
     }
 
-    /// Pretty JSON.
+    /// The model actions of the steps, to run the trace again (`None` if a step names a node
+    /// the setup does not have, or has no input).
+    pub fn actions(&self) -> Option<Vec<Action>> {
+        let n = self.setup.nodes;
+        let picks = |step: &Step| step.picks.iter().map(|p| p.value as u8).collect::<Vec<_>>();
+        let dg = |from: usize, to: usize, msg: &Message| {
+            (from < n && to < n).then(|| Arc::new(Datagram::new(from, to, msg.clone())))
+        };
+        let node = |i: usize| (i < n).then_some(i);
+        self.steps
+            .iter()
+            .map(|step| {
+                Some(match &step.input {
+                    Input::None => return None,
+                    Input::Deliver { from, to, msg } => {
+                        Action::Deliver(dg(*from, *to, msg)?, picks(step))
+                    }
+                    Input::Drop { from, to, msg } => Action::Drop(dg(*from, *to, msg)?),
+                    Input::Duplicate { from, to, msg } => Action::Duplicate(dg(*from, *to, msg)?),
+                    Input::Timer { node: i, timer } => Action::Fire(node(*i)?, *timer, picks(step)),
+                    Input::Advance { to } => Action::Advance(*to),
+                    Input::Crash { node: i } => Action::Crash(node(*i)?),
+                    Input::Pause { node: i } => Action::Pause(node(*i)?),
+                    Input::Resume { node: i } => Action::Resume(node(*i)?),
+                    Input::Command { node: i, command } => {
+                        Action::Command(node(*i)?, command.clone(), picks(step))
+                    }
+                })
+            })
+            .collect()
+    }
+
+    /// JSON for review: the header pretty-printed, then one line per step, so a change in
+    /// behaviour shows in a diff as the steps it changed (and the corpus stays a few MB).
     pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).expect("a trace serializes")
+        let header = Trace {
+            steps: Vec::new(),
+            ..self.clone()
+        };
+        let header = serde_json::to_string_pretty(&header).expect("a trace serializes");
+        let steps: Vec<String> = (self.steps.iter())
+            .map(|s| {
+                format!(
+                    "    {}",
+                    serde_json::to_string(s).expect("a step serializes")
+                )
+            })
+            .collect();
+        let steps = match steps.is_empty() {
+            true => "[]".to_string(),
+            false => format!("[\n{}\n  ]", steps.join(",\n")),
+        };
+        let head = header
+            .strip_suffix("\"steps\": []\n}")
+            .expect("`steps` is the last field");
+        format!("{head}\"steps\": {steps}\n}}")
+    }
+}
+
+impl Setup {
+    /// The setup a trace was recorded with (`None` if the trace's core configuration is not a
+    /// scaled-down one this version can rebuild).
+    pub fn from_trace(t: &TraceSetup) -> Option<Setup> {
+        let mut setup = Setup::new(t.nodes);
+        setup.drops = t.drops;
+        setup.duplicates = t.duplicates;
+        setup.crashes = t.crashes;
+        setup.pauses = t.pauses;
+        setup.leaves = t.leaves;
+        setup.meta_changes = t.meta_changes;
+        setup.horizon = t.horizon;
+        setup.stagger = t.stagger;
+        setup.shell_order = t.shell_order;
+        let c = &mut setup.core;
+        *c = Setup::scaled_config(t.unreachable);
+        c.probe_interval = t.probe_interval;
+        c.probe_timeout = t.probe_timeout;
+        c.indirect_checks = t.indirect_checks;
+        c.suspicion_mult = t.suspicion_mult;
+        c.suspicion_max_mult = t.suspicion_max_mult;
+        c.suspicion_confirmations = t.suspicion_confirmations;
+        c.max_health = t.max_health;
+        c.retransmit_mult = t.retransmit_mult;
+        c.max_datagram = t.max_datagram;
+        c.sync_interval = t.sync_interval;
+        c.leave_timeout = t.leave_timeout;
+        (setup.validate().is_ok() && setup.disturb_until() == t.disturb_until).then_some(setup)
     }
 }

@@ -1,0 +1,15 @@
+//! Conformance between the model and the production library (SPEC §11).
+//!
+//! The model checker's explored runs, exported as traces in `traces/`, are replayed against real
+//! [`swim`] nodes on loopback UDP: see [`replay`] for how, [`corpus`] for running them all.
+
+pub mod corpus;
+pub mod generate;
+pub mod record;
+pub mod replay;
+pub mod script;
+pub mod space;
+pub mod validate;
+
+pub use replay::{Divergence, Options, Replayed, replay_node};
+pub use script::Script;

@@ -1,0 +1,943 @@
+//! Replaying one node of a trace against a real `swim` node on loopback UDP.
+//!
+//! Node `i` of the trace runs as a real [`swim::Node`] on its own UDP socket, with a
+//! [`ManualClock`], a [`Picker`] that plays back the trace's picks and an [`Observer`]. Every
+//! other model node `j` is a harness-owned UDP socket at `j`'s address: the harness delivers
+//! datagrams to node `i` from there, exactly as the trace's steps say, and reads what node `i`
+//! sends there. Steps of the other nodes are not run: what they send to `i` is taken from the
+//! trace (and checked to be in flight when the trace delivers it).
+//!
+//! Time moves only when node `i` is about to take its next step: the clock is set to the
+//! step's time, and if timers are due the shell fires them at once, in (deadline, timer) order.
+//! Traces are recorded in the same "shell order", so those firings must be the trace's next
+//! steps of node `i`. Each transition the observer reports is compared with the trace's step:
+//! the input, the time, the picks consumed, the datagrams sent (decoded, per destination, in
+//! order), the armed timers, the events published and the resulting view.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt;
+use std::io::ErrorKind;
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::Duration;
+
+use model::checker::report;
+use model::checker::{Input, PickRecord, Step, UserCommand};
+use model::{Command, CommandError, Effect, Member, MemberEvent, Message, Millis, Timer, Wire};
+use swim::{Clock, DecodeError, ManualClock, NodeId, Observer, Pick, Picker};
+use tokio::sync::mpsc;
+
+use crate::script::Script;
+use crate::space::{self, Space};
+
+/// How a replay runs.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Longest wait for the node to react (a step, or going idle).
+    pub timeout: Duration,
+    /// Run the node with a deliberately broken shell.
+    #[cfg(feature = "faults")]
+    pub fault: Option<swim::faults::ShellFault>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            timeout: Duration::from_secs(20),
+            #[cfg(feature = "faults")]
+            fault: None,
+        }
+    }
+}
+
+/// The first difference between the trace and the real node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Divergence {
+    /// The trace (file name).
+    pub trace: String,
+    /// The model node being replayed.
+    pub node: usize,
+    /// The trace step (index), if the divergence is at one.
+    pub step: Option<usize>,
+    /// The step, as the trace describes it.
+    pub context: String,
+    /// What differed, one item per aspect.
+    pub diffs: Vec<String>,
+}
+
+impl fmt::Display for Divergence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: replaying n{}: ", self.trace, self.node + 1)?;
+        match self.step {
+            Some(k) => write!(f, "step {k}: {}", self.context)?,
+            None => write!(f, "{}", self.context)?,
+        }
+        for d in &self.diffs {
+            write!(f, "\n  - {}", d.replace('\n', "\n    "))?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Divergence {}
+
+/// What one replay did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Replayed {
+    /// Steps of the node compared (start inputs not counted).
+    pub steps: usize,
+    /// Datagrams the harness delivered (start inputs included).
+    pub delivered: usize,
+    /// Datagrams of the node the harness read and compared.
+    pub sent: usize,
+}
+
+// ----- what the observer sees -----
+
+/// An input as the node task reported it (addresses in the trace's space).
+#[derive(Clone, Debug)]
+enum Seen {
+    Message {
+        from: SocketAddr,
+        msg: Message,
+    },
+    Timer(Timer),
+    Command {
+        command: Command,
+        result: Result<(), CommandError>,
+    },
+}
+
+/// One transition of the node and its outcome, captured when the observer saw it.
+#[derive(Clone, Debug)]
+struct Observed {
+    now: Millis,
+    input: Seen,
+    /// Datagrams read from the harness sockets, by destination (trace addresses), in order.
+    sent: BTreeMap<SocketAddr, Vec<Result<Message, String>>>,
+    timers: Vec<(Timer, Millis)>,
+    view: Vec<Member>,
+    events: Vec<MemberEvent>,
+    /// Picks consumed during the transition.
+    picks: usize,
+    /// The first pick the trace did not have, if any.
+    pick_error: Option<String>,
+}
+
+#[derive(Debug)]
+enum Report {
+    Step(Box<Observed>),
+    Drop { reason: String },
+    Idle { next: Option<Millis> },
+}
+
+/// The picks of one node, in order: its start's, then those of each of its steps.
+#[derive(Debug, Default)]
+struct Tape {
+    picks: VecDeque<PickRecord>,
+    consumed: usize,
+    error: Option<String>,
+}
+
+/// Plays back the tape; never panics on the node task (an unexpected pick is recorded and
+/// answered with 0, and the harness reports it after the step).
+#[derive(Clone, Debug)]
+struct TapePicker(Arc<Mutex<Tape>>);
+
+impl Pick for TapePicker {
+    fn pick(&mut self, n: usize) -> usize {
+        let mut tape = lock(&self.0);
+        tape.consumed += 1;
+        match tape.picks.pop_front() {
+            Some(p) if p.n == n => p.value,
+            Some(p) => {
+                let e = format!(
+                    "the node asked for a pick in 0..{n}, the trace's next pick is in 0..{} (value {})",
+                    p.n, p.value
+                );
+                tape.error.get_or_insert(e);
+                p.value % n.max(1)
+            }
+            None => {
+                let e = format!("the node asked for a pick in 0..{n}, the trace has no more");
+                tape.error.get_or_insert(e);
+                0
+            }
+        }
+    }
+}
+
+impl Picker for TapePicker {
+    fn node_id(&mut self) -> NodeId {
+        lock(&self.0)
+            .error
+            .get_or_insert("the node asked for a fresh id".into());
+        NodeId(0)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The observer: on every transition it reads the harness sockets (a loopback `send_to` is in
+/// the receiver's buffer when it returns), the timer map, the view and the events.
+struct Tap {
+    tx: mpsc::UnboundedSender<Report>,
+    node: OnceLock<swim::Node>,
+    events: Mutex<Option<swim::Events>>,
+    sockets: Arc<Vec<(SocketAddr, UdpSocket)>>,
+    node_addr: SocketAddr,
+    wire: Wire,
+    tape: Arc<Mutex<Tape>>,
+    space: Space,
+    /// Picks consumed before the current transition.
+    picks_before: Mutex<usize>,
+}
+
+impl Tap {
+    fn read_sockets(&self) -> BTreeMap<SocketAddr, Vec<Result<Message, String>>> {
+        let mut out: BTreeMap<SocketAddr, Vec<Result<Message, String>>> = BTreeMap::new();
+        let mut buf = vec![0u8; 65536];
+        for (model_addr, socket) in self.sockets.iter() {
+            loop {
+                let got = match socket.recv_from(&mut buf) {
+                    Ok((len, src)) if src == self.node_addr => self
+                        .wire
+                        .decode(&buf[..len])
+                        .map(|m| self.space.message_to_model(&m))
+                        .map_err(|e| format!("undecodable datagram ({e})")),
+                    Ok((len, src)) => Err(format!("{len}-byte datagram from stranger {src}")),
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                    Err(e) => Err(format!("receive error {e}")),
+                };
+                out.entry(*model_addr).or_default().push(got);
+            }
+        }
+        out
+    }
+}
+
+impl Observer for Tap {
+    fn on_step(&self, step: &swim::Step<'_>) {
+        let input = match step.input {
+            // Node::new: part of the start, which the harness checks as a whole.
+            swim::Input::Start => return,
+            swim::Input::Message { from, msg } => Seen::Message {
+                from: self.space.to_model(from),
+                msg: self.space.message_to_model(msg),
+            },
+            swim::Input::Timer(t) => Seen::Timer(t),
+            swim::Input::Command { command, result } => Seen::Command {
+                command: command.clone(),
+                result: result.clone(),
+            },
+        };
+        let (timers, view) = match self.node.get() {
+            Some(node) => (
+                node.timers(),
+                node.members()
+                    .iter()
+                    .map(|m| self.space.member_to_model(m))
+                    .collect(),
+            ),
+            None => (Vec::new(), Vec::new()),
+        };
+        let mut events = Vec::new();
+        if let Some(rx) = lock(&self.events).as_mut() {
+            while let Some(e) = rx.try_recv() {
+                events.push(self.space.event_to_model(&e));
+            }
+        }
+        let (picks, pick_error) = {
+            let mut tape = lock(&self.tape);
+            let mut before = lock(&self.picks_before);
+            let picks = tape.consumed - *before;
+            *before = tape.consumed;
+            (picks, tape.error.take())
+        };
+        let observed = Observed {
+            now: step.now,
+            input,
+            sent: self.read_sockets(),
+            timers,
+            view,
+            events,
+            picks,
+            pick_error,
+        };
+        let _ = self.tx.send(Report::Step(Box::new(observed)));
+    }
+
+    fn on_drop(&self, _now: Millis, _from: SocketAddr, _len: usize, error: &DecodeError) {
+        let _ = self.tx.send(Report::Drop {
+            reason: error.to_string(),
+        });
+    }
+
+    fn on_idle(&self, _now: Millis, next: Option<Millis>) {
+        let _ = self.tx.send(Report::Idle { next });
+    }
+}
+
+// ----- the harness -----
+
+struct Harness<'a> {
+    script: &'a Script,
+    i: usize,
+    space: Space,
+    opts: &'a Options,
+    node: swim::Node,
+    clock: ManualClock,
+    rx: mpsc::UnboundedReceiver<Report>,
+    /// Harness sockets by model index (`None` at `i`), shared with the observer.
+    sockets: Arc<Vec<(SocketAddr, UdpSocket)>>,
+    socket_of: Vec<Option<usize>>,
+    wire: Wire,
+    tape: Arc<Mutex<Tape>>,
+    /// Transitions reported and not yet compared.
+    queue: VecDeque<Observed>,
+    /// `Some(next deadline)` when the last report was "idle".
+    idle: Option<Option<Millis>>,
+    /// Datagrams to node `i` in flight in the model: (sender, message).
+    in_flight: Vec<(usize, Message)>,
+    done: Replayed,
+}
+
+impl Drop for Harness<'_> {
+    fn drop(&mut self) {
+        // The observer holds a handle of the node: stop the task explicitly (a cancelled
+        // replay included).
+        self.node.abort();
+    }
+}
+
+/// Replay model node `i` of `script`.
+pub async fn replay_node(
+    script: &Script,
+    i: usize,
+    opts: &Options,
+) -> Result<Replayed, Divergence> {
+    let mut attempts = 0;
+    let mut harness = loop {
+        match Harness::bind(script, i, opts, space::next_ip()).await {
+            Ok(h) => break h,
+            Err(e) if e.kind() == ErrorKind::AddrInUse && attempts < 50 => attempts += 1,
+            Err(e) => {
+                return Err(Divergence {
+                    trace: script.name.clone(),
+                    node: i,
+                    step: None,
+                    context: "could not start".into(),
+                    diffs: vec![format!("binding the loopback sockets failed: {e}")],
+                });
+            }
+        }
+    };
+    let result = harness.run().await;
+    harness.node.abort();
+    let _ = tokio::time::timeout(opts.timeout, harness.node.stopped()).await;
+    result.map(|()| harness.done)
+}
+
+impl<'a> Harness<'a> {
+    async fn bind(
+        script: &'a Script,
+        i: usize,
+        opts: &'a Options,
+        ip: std::net::Ipv4Addr,
+    ) -> std::io::Result<Harness<'a>> {
+        let space = Space::new(ip);
+        let me = &script.starts[i];
+        let mut sockets = Vec::new();
+        let mut socket_of = vec![None; script.starts.len()];
+        for s in &script.starts {
+            if s.index == i {
+                continue;
+            }
+            let socket = UdpSocket::bind(space.to_replay(s.addr))?;
+            socket.set_nonblocking(true)?;
+            socket_of[s.index] = Some(sockets.len());
+            sockets.push((s.addr, socket));
+        }
+        let sockets = Arc::new(sockets);
+        let mut tape = Tape::default();
+        tape.picks.extend(me.picks.iter().copied());
+        for step in &script.steps {
+            if step.node == Some(i) {
+                tape.picks.extend(step.picks.iter().copied());
+            }
+        }
+        let tape = Arc::new(Mutex::new(tape));
+        let (tx, rx) = mpsc::unbounded_channel();
+        let node_addr = space.to_replay(me.addr);
+        let wire = Wire::new(&script.config);
+        let tap = Arc::new(Tap {
+            tx,
+            node: OnceLock::new(),
+            events: Mutex::new(None),
+            sockets: sockets.clone(),
+            node_addr,
+            wire: wire.clone(),
+            tape: tape.clone(),
+            space,
+            picks_before: Mutex::new(0),
+        });
+        let clock = ManualClock::new(me.at);
+        let builder = swim::Node::builder(script.config.clone())
+            .id(me.id)
+            .clock(clock.clone())
+            .picker(TapePicker(tape.clone()))
+            .observer(tap.clone());
+        #[cfg(feature = "faults")]
+        let builder = match opts.fault {
+            Some(fault) => builder.fault(fault),
+            None => builder,
+        };
+        let node = builder.bind(node_addr).await.map_err(|e| match e {
+            swim::Error::Io(io) => io,
+            other => std::io::Error::other(other.to_string()),
+        })?;
+        *lock(&tap.events) = Some(node.subscribe());
+        let _ = tap.node.set(node.clone());
+        Ok(Harness {
+            script,
+            i,
+            space,
+            opts,
+            node,
+            clock,
+            rx,
+            sockets,
+            socket_of,
+            wire,
+            tape,
+            queue: VecDeque::new(),
+            idle: None,
+            in_flight: Vec::new(),
+            done: Replayed::default(),
+        })
+    }
+
+    fn fail(
+        &self,
+        step: Option<usize>,
+        context: impl Into<String>,
+        diffs: Vec<String>,
+    ) -> Divergence {
+        Divergence {
+            trace: self.script.name.clone(),
+            node: self.i,
+            step,
+            context: context.into(),
+            diffs,
+        }
+    }
+
+    fn fail_at(&self, k: usize, diffs: Vec<String>) -> Divergence {
+        let step = &self.script.steps[k];
+        self.fail(
+            Some(k),
+            format!("t={} {}", step.now, report::input(&step.input)),
+            diffs,
+        )
+    }
+
+    /// The next report of the node, within the timeout.
+    async fn recv(&mut self, waiting_for: &str) -> Result<Report, String> {
+        match tokio::time::timeout(self.opts.timeout, self.rx.recv()).await {
+            Ok(Some(report)) => Ok(report),
+            Ok(None) => Err(format!("the node task stopped while {waiting_for}")),
+            Err(_) => Err(format!(
+                "no word from the node within {:?} while {waiting_for}",
+                self.opts.timeout
+            )),
+        }
+    }
+
+    /// Take reports until the node is idle with nothing due at the current time.
+    async fn settle(&mut self) -> Result<(), String> {
+        loop {
+            if let Some(next) = self.idle
+                && next.is_none_or(|d| d > self.clock.now())
+            {
+                return Ok(());
+            }
+            match self.recv("waiting for the node to go idle").await? {
+                Report::Step(o) => {
+                    self.idle = None;
+                    self.queue.push_back(*o);
+                }
+                Report::Idle { next } => self.idle = Some(next),
+                Report::Drop { reason } => {
+                    return Err(format!("the node dropped a datagram: {reason}"));
+                }
+            }
+        }
+    }
+
+    /// The next transition of the node, after the harness fed it an input.
+    async fn next_step(&mut self, waiting_for: &str) -> Result<Observed, String> {
+        loop {
+            match self.recv(waiting_for).await? {
+                Report::Step(o) => {
+                    self.idle = None;
+                    return Ok(*o);
+                }
+                Report::Idle { next } => self.idle = Some(next),
+                Report::Drop { reason } => {
+                    return Err(format!("the node dropped the datagram: {reason}"));
+                }
+            }
+        }
+    }
+
+    fn send_from(&mut self, j: usize, msg: &Message, wire: &Wire) -> Result<(), String> {
+        let Some(s) = self.socket_of.get(j).copied().flatten() else {
+            return Err(format!("the trace has n{} send to itself", j + 1));
+        };
+        let bytes = wire
+            .encode(&self.space.message_to_replay(msg))
+            .map_err(|e| format!("the trace's message does not encode: {e}"))?;
+        let to = self.space.to_replay(self.script.starts[self.i].addr);
+        self.sockets[s]
+            .1
+            .send_to(&bytes, to)
+            .map_err(|e| format!("sending to the node failed: {e}"))?;
+        self.done.delivered += 1;
+        Ok(())
+    }
+
+    async fn run(&mut self) -> Result<(), Divergence> {
+        self.boot().await?;
+        let mut crashed = false;
+        for k in 0..self.script.steps.len() {
+            let step = &self.script.steps[k];
+            let i = self.i;
+            if crashed {
+                if step.node == Some(i) {
+                    return Err(self.fail_at(
+                        k,
+                        vec!["trace inconsistent: a step of the crashed node".into()],
+                    ));
+                }
+                continue;
+            }
+            match &step.input {
+                Input::Deliver { from, to, msg } if *to == i => {
+                    self.take_in_flight(k, *from, msg)?;
+                    self.node_step(k).await?;
+                }
+                Input::Timer { node, .. } | Input::Command { node, .. } if *node == i => {
+                    self.node_step(k).await?;
+                }
+                Input::Drop { from, to, msg } if *to == i => self.take_in_flight(k, *from, msg)?,
+                Input::Duplicate { from, to, msg } if *to == i => {
+                    self.in_flight.push((*from, msg.clone()));
+                }
+                Input::Crash { node } if *node == i => {
+                    self.settle().await.map_err(|e| self.fail_at(k, vec![e]))?;
+                    if let Some(o) = self.queue.pop_front() {
+                        return Err(self.fail_at(k, vec![unexpected(&o)]));
+                    }
+                    self.node.abort();
+                    crashed = true;
+                }
+                _ => {
+                    // Another node's step: what it sends to `i` is now in flight.
+                    if let Some(j) = step.node
+                        && j != i
+                    {
+                        let me = self.script.starts[i].addr;
+                        for e in &step.effects {
+                            if let Effect::Send { to, msg } = e
+                                && *to == me
+                            {
+                                self.in_flight.push((j, msg.clone()));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if !crashed {
+            let end = self.script.steps.len();
+            self.settle()
+                .await
+                .map_err(|e| self.fail(None, format!("after the last step ({end})"), vec![e]))?;
+            if let Some(o) = self.queue.pop_front() {
+                return Err(self.fail(
+                    None,
+                    format!("after the last step ({end})"),
+                    vec![unexpected(&o)],
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn take_in_flight(&mut self, k: usize, from: usize, msg: &Message) -> Result<(), Divergence> {
+        match self
+            .in_flight
+            .iter()
+            .position(|(f, m)| *f == from && m == msg)
+        {
+            Some(p) => {
+                self.in_flight.remove(p);
+                Ok(())
+            }
+            None => Err(self.fail_at(
+                k,
+                vec![format!(
+                    "trace inconsistent: n{} never sent {} to n{}",
+                    from + 1,
+                    report::message(msg),
+                    self.i + 1
+                )],
+            )),
+        }
+    }
+
+    /// Create the node's state as the trace's start does: a label probe first (a datagram of
+    /// another cluster must be dropped), then the start inputs; compare picks, timers and view.
+    async fn boot(&mut self) -> Result<(), Divergence> {
+        let me = self.script.starts[self.i].clone();
+        let fail = |h: &Self, diffs: Vec<String>| h.fail(None, "start", diffs);
+        self.settle().await.map_err(|e| fail(self, vec![e]))?;
+        if let Some((from, msg)) = me.inputs.first() {
+            let mut other = self.script.config.clone();
+            other.label = format!("{}-other", other.label);
+            self.send_from(*from, msg, &Wire::new(&other))
+                .map_err(|e| fail(self, vec![e]))?;
+            match self
+                .recv("waiting for a datagram of another cluster to be dropped")
+                .await
+            {
+                Ok(Report::Drop { .. }) => {}
+                Ok(Report::Step(o)) => {
+                    return Err(fail(
+                        self,
+                        vec![format!(
+                            "the node accepted a datagram labelled for another cluster: {}",
+                            seen(&o.input)
+                        )],
+                    ));
+                }
+                Ok(Report::Idle { .. }) => {
+                    return Err(fail(
+                        self,
+                        vec!["the node ignored a datagram silently".into()],
+                    ));
+                }
+                Err(e) => return Err(fail(self, vec![e])),
+            }
+            self.idle = None;
+            self.settle().await.map_err(|e| fail(self, vec![e]))?;
+        }
+        for (n, (from, msg)) in me.inputs.iter().enumerate() {
+            let wire = self.wire.clone();
+            self.send_from(*from, msg, &wire)
+                .map_err(|e| fail(self, vec![e]))?;
+            let o = self
+                .next_step("waiting for a start input to be handled")
+                .await
+                .map_err(|e| fail(self, vec![e]))?;
+            let expected = Seen::Message {
+                from: me_addr(self.script, *from),
+                msg: msg.clone(),
+            };
+            if !same_input(&expected, &o.input) {
+                return Err(fail(
+                    self,
+                    vec![format!(
+                        "start input {n}: expected {expected:?}, the node took {:?}",
+                        o.input
+                    )],
+                ));
+            }
+            if let Some(e) = o.pick_error {
+                return Err(fail(self, vec![format!("start input {n}: {e}")]));
+            }
+            self.settle().await.map_err(|e| fail(self, vec![e]))?;
+            if let Some(o) = self.queue.pop_front() {
+                return Err(fail(self, vec![unexpected(&o)]));
+            }
+        }
+        // The start's own datagrams (acks of the draining pings) are not part of the run.
+        let mut diffs = Vec::new();
+        let consumed = lock(&self.tape).consumed;
+        if consumed != me.picks.len() {
+            diffs.push(format!(
+                "picks: the trace's start makes {}, the node made {consumed}",
+                me.picks.len()
+            ));
+        }
+        diff_timers(&mut diffs, &me.timers, &self.node.timers());
+        let view: Vec<Member> = (self.node.members().iter())
+            .map(|m| self.space.member_to_model(m))
+            .collect();
+        diff_view(&mut diffs, &me.view, &view);
+        if !diffs.is_empty() {
+            return Err(fail(self, diffs));
+        }
+        Ok(())
+    }
+
+    /// Node `i`'s step `k`: take the transition the node already reported, or bring it about
+    /// (set the clock, deliver the datagram, run the command), then compare.
+    async fn node_step(&mut self, k: usize) -> Result<(), Divergence> {
+        let step = &self.script.steps[k];
+        let observed = match self.queue.pop_front() {
+            Some(o) => o,
+            None => self
+                .bring_about(k)
+                .await
+                .map_err(|e| self.fail_at(k, vec![e]))?,
+        };
+        let diffs = compare(self.script, step, self.script.timers_after(k), &observed);
+        self.done.steps += 1;
+        self.done.sent += observed.sent.values().map(Vec::len).sum::<usize>();
+        if diffs.is_empty() {
+            Ok(())
+        } else {
+            Err(self.fail_at(k, diffs))
+        }
+    }
+
+    async fn bring_about(&mut self, k: usize) -> Result<Observed, String> {
+        let step = &self.script.steps[k];
+        self.settle().await?;
+        if let Some(o) = self.queue.pop_front() {
+            return Ok(o);
+        }
+        self.clock.set(step.now);
+        self.settle().await?;
+        if let Some(o) = self.queue.pop_front() {
+            return Ok(o);
+        }
+        match &step.input {
+            Input::Timer { timer, .. } => Err(format!(
+                "the node fires nothing at t={}: the trace fires {}, the node's next deadline is {}",
+                step.now,
+                report::timer(*timer),
+                match self.idle.flatten() {
+                    Some(d) => format!("t={d}"),
+                    None => "none".into(),
+                }
+            )),
+            Input::Deliver { from, msg, .. } => {
+                let wire = self.wire.clone();
+                self.send_from(*from, msg, &wire)?;
+                self.next_step("waiting for the delivered datagram to be handled")
+                    .await
+            }
+            Input::Command { command, .. } => {
+                let node = self.node.clone();
+                let command = command.clone();
+                // Not awaited: `leave` answers only once the leave is over (the observer reports
+                // the command's result).
+                tokio::spawn(async move {
+                    let _ = match command {
+                        UserCommand::Leave => node.leave().await,
+                        UserCommand::SetMeta(meta) => node.set_metadata(meta).await,
+                        UserCommand::ConfirmDead(id) => node.confirm_dead(id).await,
+                    };
+                });
+                self.next_step("waiting for the command to be handled")
+                    .await
+            }
+            other => Err(format!("not a step of the node: {other:?}")),
+        }
+    }
+}
+
+fn me_addr(script: &Script, j: usize) -> SocketAddr {
+    script.starts[j].addr
+}
+
+fn unexpected(o: &Observed) -> String {
+    format!(
+        "the node took a step the trace does not have next: t={} {}",
+        o.now,
+        seen(&o.input)
+    )
+}
+
+fn seen(input: &Seen) -> String {
+    match input {
+        Seen::Message { from, msg } => format!("receives {} from {from}", report::message(msg)),
+        Seen::Timer(t) => format!("timer {} fires", report::timer(*t)),
+        Seen::Command { command, result } => format!("command {command:?} ({result:?})"),
+    }
+}
+
+fn same_input(expected: &Seen, got: &Seen) -> bool {
+    match (expected, got) {
+        (Seen::Message { from, msg }, Seen::Message { from: f, msg: m }) => from == f && msg == m,
+        _ => false,
+    }
+}
+
+fn core_command(c: &UserCommand) -> Command {
+    match c {
+        UserCommand::Leave => Command::Leave,
+        UserCommand::SetMeta(meta) => Command::SetMeta(meta.clone()),
+        UserCommand::ConfirmDead(id) => Command::ConfirmDead(*id),
+    }
+}
+
+/// Every difference between the trace's step and the node's transition.
+fn compare(
+    script: &Script,
+    step: &Step,
+    timers: Option<&[(Timer, Millis)]>,
+    o: &Observed,
+) -> Vec<String> {
+    let mut diffs = Vec::new();
+    let input_ok = match (&step.input, &o.input) {
+        (Input::Deliver { from, msg, .. }, Seen::Message { from: f, msg: m }) => {
+            me_addr(script, *from) == *f && msg == m
+        }
+        (Input::Timer { timer, .. }, Seen::Timer(t)) => timer == t,
+        (Input::Command { command, .. }, Seen::Command { command: c, .. }) => {
+            core_command(command) == *c
+        }
+        _ => false,
+    };
+    if !input_ok {
+        diffs.push(format!(
+            "input: the trace has {}, the node took {}",
+            report::input(&step.input),
+            seen(&o.input)
+        ));
+        return diffs;
+    }
+    if let Seen::Command { result: Err(e), .. } = &o.input {
+        diffs.push(format!("command refused by the node: {e:?}"));
+    }
+    if step.now != o.now {
+        diffs.push(format!(
+            "time: the trace is at t={}, the node at t={}",
+            step.now, o.now
+        ));
+    }
+    if let Some(e) = &o.pick_error {
+        diffs.push(format!("picks: {e}"));
+    } else if o.picks != step.picks.len() {
+        diffs.push(format!(
+            "picks: the trace's step makes {}, the node made {}",
+            step.picks.len(),
+            o.picks
+        ));
+    }
+    // Datagrams, per destination, in order.
+    let mut expected: BTreeMap<SocketAddr, Vec<Result<Message, String>>> = BTreeMap::new();
+    let mut events = Vec::new();
+    for e in &step.effects {
+        match e {
+            Effect::Send { to, msg } => expected.entry(*to).or_default().push(Ok(msg.clone())),
+            Effect::Event(ev) => events.push(ev.clone()),
+            _ => {}
+        }
+    }
+    let dests: std::collections::BTreeSet<&SocketAddr> =
+        expected.keys().chain(o.sent.keys()).collect();
+    for to in dests {
+        let want = expected.get(to).map_or(&[][..], Vec::as_slice);
+        let got = o.sent.get(to).map_or(&[][..], Vec::as_slice);
+        if want != got {
+            let name = match script.index_of(*to) {
+                Some(j) => format!("n{}", j + 1),
+                None => to.to_string(),
+            };
+            diffs.push(format!(
+                "datagrams to {name}:\n  trace: {}\n  node:  {}",
+                datagrams(want, got),
+                datagrams(got, want)
+            ));
+        }
+    }
+    if let Some(timers) = timers {
+        diff_timers(&mut diffs, timers, &o.timers);
+    }
+    if events != o.events {
+        let show = |es: &[MemberEvent]| {
+            if es.is_empty() {
+                "(none)".to_string()
+            } else {
+                es.iter().map(event).collect::<Vec<_>>().join("; ")
+            }
+        };
+        diffs.push(format!(
+            "events:\n  trace: {}\n  node:  {}",
+            show(&events),
+            show(&o.events)
+        ));
+    }
+    if let Some(view) = &step.view {
+        diff_view(&mut diffs, view, &o.view);
+    }
+    diffs
+}
+
+fn event(e: &MemberEvent) -> String {
+    format!(
+        "{} {} -> {}",
+        report::member(&e.member),
+        e.from.map_or("unknown", |s| s.name()),
+        e.to.name()
+    )
+}
+
+/// `ours`, compactly; in full (`Debug`) when the compact forms cannot tell it from `theirs`.
+fn datagrams(ours: &[Result<Message, String>], theirs: &[Result<Message, String>]) -> String {
+    let short = |d: &Result<Message, String>| match d {
+        Ok(m) => report::message(m),
+        Err(e) => e.clone(),
+    };
+    if ours.is_empty() {
+        return "(none)".into();
+    }
+    let a: Vec<String> = ours.iter().map(short).collect();
+    let b: Vec<String> = theirs.iter().map(short).collect();
+    if a == b {
+        format!("{ours:?}")
+    } else {
+        a.join("; ")
+    }
+}
+
+fn diff_timers(diffs: &mut Vec<String>, want: &[(Timer, Millis)], got: &[(Timer, Millis)]) {
+    let mut want = want.to_vec();
+    let mut got = got.to_vec();
+    want.sort();
+    got.sort();
+    if want != got {
+        let show = |ts: &[(Timer, Millis)]| {
+            if ts.is_empty() {
+                "(none)".to_string()
+            } else {
+                ts.iter()
+                    .map(|(t, at)| format!("{} at {at}", report::timer(*t)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        };
+        diffs.push(format!(
+            "timers:\n  trace: {}\n  node:  {}",
+            show(&want),
+            show(&got)
+        ));
+    }
+}
+
+fn diff_view(diffs: &mut Vec<String>, want: &[Member], got: &[Member]) {
+    if want != got {
+        let (a, b) = (report::view(want), report::view(got));
+        if a == b {
+            diffs.push(format!("view:\n  trace: {want:?}\n  node:  {got:?}"));
+        } else {
+            diffs.push(format!("view:\n  trace: {a}\n  node:  {b}"));
+        }
+    }
+}

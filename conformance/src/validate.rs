@@ -1,0 +1,261 @@
+//! Checking a [`Recording`] of real nodes against the model, step by step.
+//!
+//! The model is the core's transition functions plus its environment rules. For every node,
+//! a replica [`model::Node`] is started the way the recorded node said it started; then every
+//! recorded step must be one the model allows from the replica's state:
+//!
+//! - time never goes backwards;
+//! - a fired timer was armed by an earlier step and was due (`deadline <= now`);
+//! - a received datagram was sent earlier (at the same time or before) by the node at its
+//!   source address, to this node, with exactly this content, and was not received already
+//!   (the network may lose datagrams, not invent or duplicate them here);
+//! - fed the same input at the same time with the same random picks, the replica produces
+//!   exactly the recorded effects (datagrams, timers with deadlines, events) and consumes
+//!   exactly the recorded picks; a command is accepted or refused alike.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::net::SocketAddr;
+
+use swim::{Effect, Message, Millis, Pick, Timer};
+
+use crate::record::{PickRecord, RecordedInput, RecordedStep, Recording};
+
+/// What a validated recording amounted to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Validated {
+    /// Steps checked against the model.
+    pub steps: usize,
+    /// Datagrams received, each matched with the send it came from.
+    pub delivered: usize,
+    /// Datagrams sent and never received (lost, sent to a stopped node, or in flight at the
+    /// end).
+    pub undelivered: usize,
+}
+
+/// The first step of a recording the model does not allow.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Divergence {
+    pub seed: u64,
+    pub node: usize,
+    /// Index of the step in the node's recording.
+    pub step: usize,
+    pub now: Millis,
+    pub what: String,
+}
+
+impl fmt::Display for Divergence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "seed {}: node {} step {} at {} ms: {}",
+            self.seed, self.node, self.step, self.now, self.what
+        )
+    }
+}
+
+impl std::error::Error for Divergence {}
+
+/// Plays back recorded picks and notices any difference in what is asked.
+struct Replay<'a> {
+    picks: &'a [PickRecord],
+    next: usize,
+    error: Option<String>,
+}
+
+impl Pick for Replay<'_> {
+    fn pick(&mut self, n: usize) -> usize {
+        let Some(&record) = self.picks.get(self.next) else {
+            self.error
+                .get_or_insert_with(|| format!("the model asks for an extra pick in 0..{n}"));
+            return 0;
+        };
+        self.next += 1;
+        if record.n != n {
+            self.error.get_or_insert_with(|| {
+                format!(
+                    "pick {} asked in 0..{n} by the model, in 0..{} by the node",
+                    self.next - 1,
+                    record.n
+                )
+            });
+        }
+        record.value
+    }
+}
+
+impl Replay<'_> {
+    fn finish(self) -> Result<(), String> {
+        if let Some(error) = self.error {
+            return Err(error);
+        }
+        if self.next < self.picks.len() {
+            return Err(format!(
+                "the node consumed {} picks, the model {}",
+                self.picks.len(),
+                self.next
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A datagram as the network saw it.
+type Wire = (SocketAddr, SocketAddr, Message);
+
+/// Validate every step of `recording`.
+pub fn validate(recording: &Recording) -> Result<Validated, Divergence> {
+    let mut sends: HashMap<Wire, Vec<Millis>> = HashMap::new();
+    let mut receipts: Vec<(Millis, usize, usize, Wire)> = Vec::new();
+    let mut validated = Validated::default();
+    for (node, steps) in recording.nodes.iter().enumerate() {
+        let fail = |step: usize, now: Millis, what: String| Divergence {
+            seed: recording.scenario.seed,
+            node,
+            step,
+            now,
+            what,
+        };
+        let mut replica = Replica::default();
+        for (index, step) in steps.iter().enumerate() {
+            let addr = replica
+                .check(recording, step)
+                .map_err(|what| fail(index, step.now, what))?;
+            for effect in &step.effects {
+                if let Effect::Send { to, msg } = effect {
+                    sends
+                        .entry((addr, *to, msg.clone()))
+                        .or_default()
+                        .push(step.now);
+                }
+            }
+            if let RecordedInput::Message { from, msg } = &step.input {
+                receipts.push((step.now, node, index, (*from, addr, msg.clone())));
+            }
+            validated.steps += 1;
+        }
+    }
+    // Each receipt takes the earliest matching send not taken yet, which must not be later.
+    receipts.sort_by_key(|&(now, node, index, _)| (now, node, index));
+    for queue in sends.values_mut() {
+        queue.sort_unstable_by(|a, b| b.cmp(a)); // earliest last, to pop
+    }
+    for (now, node, index, wire) in receipts {
+        let sent = sends.get_mut(&wire).and_then(|q| {
+            let at = *q.last()?;
+            (at <= now).then(|| q.pop())
+        });
+        if sent.is_none() {
+            return Err(Divergence {
+                seed: recording.scenario.seed,
+                node,
+                step: index,
+                now,
+                what: format!(
+                    "received from {} a datagram nobody sent it (or received it twice): {:?}",
+                    wire.0, wire.2
+                ),
+            });
+        }
+        validated.delivered += 1;
+    }
+    validated.undelivered = sends.values().map(Vec::len).sum();
+    Ok(validated)
+}
+
+/// The model's copy of one recorded node.
+#[derive(Default)]
+struct Replica {
+    core: Option<(model::Node, SocketAddr)>,
+    timers: BTreeMap<Timer, Millis>,
+    now: Millis,
+}
+
+impl Replica {
+    /// Check one step; returns the node's address.
+    fn check(&mut self, recording: &Recording, step: &RecordedStep) -> Result<SocketAddr, String> {
+        if step.now < self.now {
+            return Err(format!("time went back from {} ms", self.now));
+        }
+        self.now = step.now;
+        let now = step.now;
+        let mut out = Vec::new();
+        let mut replay = Replay {
+            picks: &step.picks,
+            next: 0,
+            error: None,
+        };
+        match (&mut self.core, &step.input) {
+            (None, RecordedInput::Start { id, addr, meta }) => {
+                let node = model::Node::new(
+                    recording.config.clone(),
+                    *id,
+                    *addr,
+                    meta.clone(),
+                    now,
+                    &mut out,
+                )
+                .map_err(|e| format!("the model refuses to start the node: {e}"))?;
+                self.core = Some((node, *addr));
+            }
+            (None, input) => return Err(format!("{input:?} before the node started")),
+            (Some(_), RecordedInput::Start { .. }) => return Err("started twice".into()),
+            (Some((core, _)), RecordedInput::Timer(timer)) => {
+                match self.timers.remove(timer) {
+                    Some(at) if at <= now => {}
+                    Some(at) => return Err(format!("{timer:?} fired before its deadline {at}")),
+                    None => return Err(format!("{timer:?} fired but was not armed")),
+                }
+                core.handle_timer(now, *timer, &mut replay, &mut out);
+            }
+            (Some((core, _)), RecordedInput::Message { from, msg }) => {
+                core.handle_message(now, *from, msg.clone(), &mut replay, &mut out);
+            }
+            (Some((core, _)), RecordedInput::Command { command, accepted }) => {
+                let result = core.handle_command(now, command.clone(), &mut replay, &mut out);
+                if result.is_ok() != *accepted {
+                    return Err(format!(
+                        "command {command:?}: the model answers {result:?}, the node {}",
+                        if *accepted {
+                            "accepted it"
+                        } else {
+                            "refused it"
+                        }
+                    ));
+                }
+            }
+        }
+        replay.finish()?;
+        if out != step.effects {
+            return Err(effects_diff(&out, &step.effects));
+        }
+        for effect in &out {
+            match effect {
+                Effect::SetTimer { timer, at } => {
+                    self.timers.insert(*timer, *at);
+                }
+                Effect::CancelTimer { timer } => {
+                    self.timers.remove(timer);
+                }
+                _ => {}
+            }
+        }
+        Ok(self.core.as_ref().map(|(_, addr)| *addr).expect("started"))
+    }
+}
+
+/// Where two effect lists first differ.
+fn effects_diff(model: &[Effect], node: &[Effect]) -> String {
+    let at = model
+        .iter()
+        .zip(node)
+        .position(|(a, b)| a != b)
+        .unwrap_or(model.len().min(node.len()));
+    format!(
+        "effects differ at #{at} (model {} effects, node {}):\n  model: {:?}\n  node:  {:?}",
+        model.len(),
+        node.len(),
+        model.get(at),
+        node.get(at)
+    )
+}

@@ -1,0 +1,39 @@
+//! `cargo test -p conformance`: every node of every trace in `traces/` replayed against a real
+//! `swim` node on loopback UDP. Any divergence fails, with a readable diff.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use conformance::Options;
+use conformance::corpus::{default_dir, load_dir, replay_all, runtime};
+
+#[test]
+fn corpus_replays_without_divergence() {
+    let dir = default_dir();
+    let scripts: Vec<_> = load_dir(&dir)
+        .unwrap_or_else(|e| panic!("reading the corpus: {e}"))
+        .into_iter()
+        .map(Arc::new)
+        .collect();
+    assert!(
+        !scripts.is_empty(),
+        "no traces in {}: run `cargo run --release -p model -- export-traces`",
+        dir.display()
+    );
+    let started = Instant::now();
+    let summary = runtime().block_on(replay_all(&scripts, &Options::default(), 8, 10));
+    println!("{}\nin {:.1?}", summary.describe(), started.elapsed());
+    for d in summary.divergences.iter().take(20) {
+        println!("\n{d}");
+    }
+    assert!(
+        summary.divergences.is_empty(),
+        "{} of {} replays diverged (first ones above)",
+        summary.divergences.len(),
+        summary.replays
+    );
+    assert_eq!(
+        summary.replays,
+        scripts.iter().map(|s| s.starts.len()).sum::<usize>()
+    );
+}

@@ -1,0 +1,155 @@
+//! Deliberately broken shells, for the conformance harness's own tests.
+//!
+//! Compiled only with the `faults` cargo feature, which nothing enables but the tests of the
+//! `conformance` package. Each [`ShellFault`] is one wrong rule of the shell (encoding, the timer
+//! map, events, decoding), never of the core; a node runs with at most one, chosen through
+//! [`Builder::fault`](crate::Builder::fault), so nodes of one process do not share any global.
+//! The conformance replay must notice every one of them (`conformance/tests/faults.rs`).
+
+use model::{Body, DecodeError, Member, MemberEvent, Message, Meta, Millis, Status, Timer, Wire};
+
+/// One wrong rule of the shell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ShellFault {
+    /// Acks go out with the sequence number plus one.
+    AckWrongSeq,
+    /// The encoder leaves out the piggybacked gossip.
+    PiggybackDropped,
+    /// The probe tick is armed one base interval after now, ignoring the core's deadline (which
+    /// Lifeguard's local health multiplier scales).
+    UnscaledTick,
+    /// Events about a member becoming suspect are not published.
+    SuspectEventMissing,
+    /// Nacks are never sent.
+    NackNeverSent,
+    /// Every received datagram is handed to the core twice.
+    DatagramAppliedTwice,
+    /// The encoder drops the last metadata entry of every member record it carries.
+    MetadataTruncated,
+    /// Cancelled timers stay armed in the timer map.
+    CancelIgnored,
+    /// Timers due at the same time fire in reverse order.
+    DueTimersReversed,
+    /// Datagrams of another cluster (another label) are accepted.
+    LabelUnchecked,
+    /// Every timer is armed one millisecond after the core's deadline.
+    DeadlineLate,
+}
+
+impl ShellFault {
+    /// Every fault, in declaration order.
+    pub const ALL: [ShellFault; 11] = [
+        ShellFault::AckWrongSeq,
+        ShellFault::PiggybackDropped,
+        ShellFault::UnscaledTick,
+        ShellFault::SuspectEventMissing,
+        ShellFault::NackNeverSent,
+        ShellFault::DatagramAppliedTwice,
+        ShellFault::MetadataTruncated,
+        ShellFault::CancelIgnored,
+        ShellFault::DueTimersReversed,
+        ShellFault::LabelUnchecked,
+        ShellFault::DeadlineLate,
+    ];
+}
+
+/// The fault a node task runs with, and what its hooks need to know.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Hooks {
+    pub fault: Option<ShellFault>,
+    label: String,
+    interval: Millis,
+}
+
+impl Hooks {
+    pub fn new(fault: Option<ShellFault>, config: &model::Config) -> Self {
+        Hooks {
+            fault,
+            label: config.label.clone(),
+            interval: config.probe_interval,
+        }
+    }
+
+    /// The deadline the timer map stores for `SetTimer { timer, at }` at time `now`.
+    pub fn deadline(&self, timer: Timer, at: Millis, now: Millis) -> Millis {
+        match self.fault {
+            Some(ShellFault::UnscaledTick) if timer == Timer::Tick => now + self.interval,
+            Some(ShellFault::DeadlineLate) => at + 1,
+            _ => at,
+        }
+    }
+
+    /// Whether the timer map carries out a cancel.
+    pub fn cancels(&self) -> bool {
+        self.fault != Some(ShellFault::CancelIgnored)
+    }
+
+    /// Whether due timers are popped latest first among those of the earliest deadline.
+    pub fn reverses_due(&self) -> bool {
+        self.fault == Some(ShellFault::DueTimersReversed)
+    }
+
+    /// Whether the event is published.
+    pub fn publishes(&self, event: &MemberEvent) -> bool {
+        !(self.fault == Some(ShellFault::SuspectEventMissing) && event.to == Status::Suspect)
+    }
+
+    /// Whether each received datagram is handed to the core twice.
+    pub fn applies_twice(&self) -> bool {
+        self.fault == Some(ShellFault::DatagramAppliedTwice)
+    }
+
+    /// The message the broken encoder puts on the wire instead of `msg` (`None`: nothing).
+    pub fn outgoing(&self, msg: &Message) -> Option<Message> {
+        let mut msg = msg.clone();
+        match self.fault {
+            Some(ShellFault::AckWrongSeq) => {
+                if let Body::Ack { seq } = &mut msg.body {
+                    *seq = seq.wrapping_add(1);
+                }
+            }
+            Some(ShellFault::PiggybackDropped) => msg.gossip.clear(),
+            Some(ShellFault::NackNeverSent) if matches!(msg.body, Body::Nack { .. }) => {
+                return None;
+            }
+            Some(ShellFault::MetadataTruncated) => {
+                msg.gossip.iter_mut().for_each(truncate_meta);
+                if let Body::Sync { members, .. } = &mut msg.body {
+                    members.iter_mut().for_each(truncate_meta);
+                }
+            }
+            _ => {}
+        }
+        Some(msg)
+    }
+
+    /// What a shell that skips the label check makes of a datagram whose label did not match:
+    /// `bytes` decoded as if their header carried our label.
+    pub fn decoded(
+        &self,
+        decoded: Result<Message, DecodeError>,
+        wire: &Wire,
+        bytes: &[u8],
+    ) -> Result<Message, DecodeError> {
+        match decoded {
+            Err(DecodeError::LabelMismatch) if self.fault == Some(ShellFault::LabelUnchecked) => {
+                let theirs = bytes.get(3).map_or(0, |&l| l as usize);
+                let Some(body) = bytes.get(4 + theirs..) else {
+                    return Err(DecodeError::LabelMismatch);
+                };
+                let mut patched = bytes[..3].to_vec();
+                patched.push(self.label.len() as u8);
+                patched.extend_from_slice(self.label.as_bytes());
+                patched.extend_from_slice(body);
+                wire.decode(&patched)
+            }
+            other => other,
+        }
+    }
+}
+
+fn truncate_meta(member: &mut Member) {
+    let mut pairs: Vec<(&str, &str)> = member.meta.iter().collect();
+    pairs.pop();
+    member.meta = Meta::from_pairs(pairs);
+}

@@ -1,0 +1,586 @@
+//! The conformance corpus (SPEC §11): runs of the model chosen to cover everything it reaches.
+//!
+//! Each export world is explored exhaustively, in shell order ([`Setup::shell_order`]), by a
+//! plain depth-first search that remembers, for every [`Feature`] (a kind of step, a lattice
+//! transition with its cause, a protocol behaviour such as a refutation), the first path that
+//! shows it. The corpus is then chosen greedily: for each feature in order that no chosen
+//! trace covers yet, its first path is completed to the end of the run (always taking the
+//! first enabled input, so the trace ends at rest) and becomes a trace. Seeded random walks of
+//! a four-node world are added on top. Everything is deterministic: the search order is the
+//! model's input order and the walks are seeded, so two exports write identical files.
+//!
+//! A stateright `CheckerVisitor` would see the same paths, but 0.31 rebuilds each path from
+//! fingerprints (re-running every step from the initial state) for every state it visits:
+//! quadratic in the depth. The search here keeps its path on its stack instead.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::fmt;
+use std::hash::BuildHasherDefault;
+use std::time::Instant;
+
+use super::walk::{SplitMix, walk_seed};
+use super::{Action, Setup, State, SwimModel, Trace, UserCommand, stable_hash};
+use crate::{Body, Member, Message, Status, Timer};
+
+/// One thing a step can show.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Feature {
+    /// A kind of step: `deliver nack`, `timer suspicion`, `command leave`, `crash`, ...
+    Step(String),
+    /// A node's record of a member changed status (`from: None`: it learned of the member),
+    /// and the kind of step that did it. Changes of incarnation at the same status count
+    /// (`alive -> alive`: a refutation or a metadata change seen by a peer).
+    Transition {
+        from: Option<Status>,
+        to: Status,
+        cause: String,
+    },
+    /// A protocol behaviour worth a trace of its own.
+    Behaviour(&'static str),
+}
+
+/// A node raised its own incarnation without being asked: it refuted a suspicion.
+pub const REFUTATION: &str = "refutation";
+/// A suspicion gained an independent suspecter (a Lifeguard confirmation).
+pub const CONFIRMATION: &str = "suspicion confirmed";
+/// A confirmation moved the suspicion timer earlier.
+pub const SHORTENED: &str = "suspicion shortened by a confirmation";
+/// A node started leaving, finished leaving, or learned the cluster removed it.
+pub const LEAVING: &str = "phase running -> leaving";
+pub const LEFT: &str = "phase leaving -> left";
+pub const REMOVED: &str = "phase running -> removed";
+
+/// What the corpus must show (the export fails if one of these is not even reachable).
+/// Rejoin is not in the list: the model has no rejoin (a crashed node stays crashed).
+pub fn required() -> Vec<Feature> {
+    let step = |s: &str| Feature::Step(s.into());
+    vec![
+        step("deliver nack"),
+        step("command leave"),
+        step("command set_meta"),
+        step("command confirm_dead"),
+        Feature::Behaviour(REFUTATION),
+        Feature::Behaviour(SHORTENED),
+        Feature::Transition {
+            from: Some(Status::Suspect),
+            to: Status::Dead,
+            cause: "timer suspicion".into(),
+        },
+        Feature::Transition {
+            from: Some(Status::Unreachable),
+            to: Status::Dead,
+            cause: "command confirm_dead".into(),
+        },
+    ]
+}
+
+impl fmt::Display for Feature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Feature::Step(s) => write!(f, "step {s}"),
+            Feature::Transition { from, to, cause } => write!(
+                f,
+                "transition {} -> {} by {cause}",
+                from.map_or("unknown", Status::name),
+                to.name()
+            ),
+            Feature::Behaviour(b) => write!(f, "behaviour {b}"),
+        }
+    }
+}
+
+/// The kind of a step, as features and file names spell it.
+pub fn step_kind(action: &Action) -> String {
+    let body = |m: &Message| match &m.body {
+        Body::Sync { reply: true, .. } => "sync_request",
+        body => body.kind(),
+    };
+    match action {
+        Action::Deliver(d, _) => format!("deliver {}", body(&d.msg)),
+        Action::Fire(_, timer, _) => format!("timer {}", timer_kind(*timer)),
+        Action::Command(_, c, _) => format!(
+            "command {}",
+            match c {
+                UserCommand::Leave => "leave",
+                UserCommand::SetMeta(_) => "set_meta",
+                UserCommand::ConfirmDead(_) => "confirm_dead",
+            }
+        ),
+        Action::Drop(d) => format!("drop {}", body(&d.msg)),
+        Action::Duplicate(d) => format!("duplicate {}", body(&d.msg)),
+        Action::Advance(_) => "advance".into(),
+        Action::Crash(_) => "crash".into(),
+        Action::Pause(_) => "pause".into(),
+        Action::Resume(_) => "resume".into(),
+    }
+}
+
+fn timer_kind(timer: Timer) -> &'static str {
+    match timer {
+        Timer::Tick => "tick",
+        Timer::ProbeTimeout(_) => "probe_timeout",
+        Timer::Relay(_) => "relay",
+        Timer::Suspicion(_) => "suspicion",
+        Timer::Sync => "sync",
+        Timer::JoinRetry => "join_retry",
+        Timer::LeaveDone => "leave_done",
+    }
+}
+
+/// The features of the step `action` from `before` to `after`.
+pub fn features(before: &State, action: &Action, after: &State, out: &mut Vec<Feature>) {
+    let kind = step_kind(action);
+    let Some(i) = action.node().filter(|_| action.is_node_input()) else {
+        out.push(Feature::Step(kind));
+        return;
+    };
+    let (old, new) = (&before.hosts[i], &after.hosts[i]);
+    let me = new.node.local_member().id;
+    for m in new.node.members() {
+        let prev: Option<&Member> = old.node.member(m.id);
+        match prev {
+            Some(p) if (p.status, p.incarnation) == (m.status, m.incarnation) => {
+                if m.status == Status::Suspect && m.suspecters.len() > p.suspecters.len() {
+                    out.push(Feature::Behaviour(CONFIRMATION));
+                    let deadline = |h: &super::Host| {
+                        h.timers
+                            .iter()
+                            .find(|(t, _)| *t == Timer::Suspicion(m.id))
+                            .map(|&(_, at)| at)
+                    };
+                    if let (Some(a), Some(b)) = (deadline(old), deadline(new))
+                        && b < a
+                    {
+                        out.push(Feature::Behaviour(SHORTENED));
+                    }
+                }
+            }
+            _ => {
+                if m.id == me
+                    && !matches!(action, Action::Command(..))
+                    && prev.is_some_and(|p| p.incarnation < m.incarnation)
+                {
+                    out.push(Feature::Behaviour(REFUTATION));
+                }
+                out.push(Feature::Transition {
+                    from: prev.map(|p| p.status),
+                    to: m.status,
+                    cause: kind.clone(),
+                });
+            }
+        }
+    }
+    use crate::Phase::*;
+    match (old.node.phase(), new.node.phase()) {
+        (Running, Leaving) => out.push(Feature::Behaviour(LEAVING)),
+        (Leaving, Left) => out.push(Feature::Behaviour(LEFT)),
+        (Running, Removed) => out.push(Feature::Behaviour(REMOVED)),
+        _ => {}
+    }
+    out.push(Feature::Step(kind));
+}
+
+/// A world of the corpus: its name (used in file names) and setup.
+#[derive(Clone, Debug)]
+pub struct World {
+    pub name: &'static str,
+    pub setup: Setup,
+}
+
+/// The worlds explored exhaustively, all in shell order: faults (one drop, one crash), a
+/// paused node, a reliable network with duplicates and commands, and `unreachable` with
+/// confirmations by the application.
+pub fn worlds() -> Vec<World> {
+    let mut faults = Setup::new(3);
+    faults.shell_order = true;
+    let mut pauses = Setup::new(3);
+    pauses.crashes = 0;
+    pauses.drops = 0;
+    pauses.pauses = 1;
+    pauses.stagger = 1;
+    pauses.horizon = pauses.settle() + 2 * pauses.core.probe_interval;
+    pauses.shell_order = true;
+    let mut commands = Setup::new(3).reliable();
+    commands.stagger = 1;
+    commands.duplicates = 1;
+    commands.leaves = 1;
+    commands.meta_changes = 1;
+    commands.shell_order = true;
+    let mut unreachable = Setup::new(3);
+    unreachable.core = Setup::scaled_config(true);
+    unreachable.drops = 0;
+    unreachable.stagger = 1;
+    unreachable.horizon = unreachable.settle() + 7 * unreachable.core.probe_interval;
+    unreachable.shell_order = true;
+    vec![
+        World {
+            name: "faults",
+            setup: faults,
+        },
+        World {
+            name: "pauses",
+            setup: pauses,
+        },
+        World {
+            name: "commands",
+            setup: commands,
+        },
+        World {
+            name: "unreachable",
+            setup: unreachable,
+        },
+    ]
+}
+
+/// The world of the seeded walks: four nodes, staggered, every kind of fault.
+pub fn walk_world() -> World {
+    let mut four = Setup::new(4);
+    four.stagger = 3;
+    four.drops = 2;
+    four.duplicates = 1;
+    four.pauses = 1;
+    four.meta_changes = 1;
+    four.shell_order = true;
+    four.horizon = four.settle() + 4 * four.core.probe_interval;
+    World {
+        name: "four",
+        setup: four,
+    }
+}
+
+/// What the exhaustive search of one world found.
+#[derive(Debug)]
+pub struct Exploration {
+    pub states: u64,
+    pub transitions: u64,
+    pub max_depth: usize,
+    pub seconds: f64,
+    /// The first path (from the initial state) that shows each feature.
+    pub first: BTreeMap<Feature, Vec<Action>>,
+}
+
+/// The state's fingerprint is its hash already (see `stable_hash`): no need to hash it again.
+#[derive(Default)]
+struct Identity(u64);
+
+impl std::hash::Hasher for Identity {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
+/// Explore every state of `model` depth first; `progress` is called now and then.
+pub fn explore(model: &SwimModel, mut progress: impl FnMut(u64, usize)) -> Exploration {
+    struct Frame {
+        state: State,
+        next: std::vec::IntoIter<(Action, State)>,
+    }
+    let successors = |s: &State| -> std::vec::IntoIter<(Action, State)> {
+        let mut all = Vec::new();
+        for input in model.inputs(s) {
+            all.extend(model.outcomes(s, input));
+        }
+        all.into_iter()
+    };
+    let start = Instant::now();
+    let init = model.initial_state();
+    let mut seen: HashSet<u64, BuildHasherDefault<Identity>> = HashSet::default();
+    seen.insert(stable_hash(&init));
+    let mut first: BTreeMap<Feature, Vec<Action>> = BTreeMap::new();
+    let mut path: Vec<Action> = Vec::new();
+    let mut stack = vec![Frame {
+        next: successors(&init),
+        state: init,
+    }];
+    let (mut transitions, mut max_depth) = (0u64, 0usize);
+    let mut found = Vec::new();
+    while let Some(frame) = stack.last_mut() {
+        let Some((action, next)) = frame.next.next() else {
+            stack.pop();
+            path.pop();
+            continue;
+        };
+        transitions += 1;
+        found.clear();
+        features(&frame.state, &action, &next, &mut found);
+        for f in found.drain(..) {
+            first.entry(f).or_insert_with(|| {
+                let mut p = path.clone();
+                p.push(action.clone());
+                p
+            });
+        }
+        if seen.insert(stable_hash(&next)) {
+            path.push(action);
+            max_depth = max_depth.max(path.len());
+            if seen.len() % (1 << 16) == 0 {
+                progress(seen.len() as u64, max_depth);
+            }
+            stack.push(Frame {
+                next: successors(&next),
+                state: next,
+            });
+        }
+    }
+    Exploration {
+        states: seen.len() as u64,
+        transitions,
+        max_depth,
+        seconds: start.elapsed().as_secs_f64(),
+        first,
+    }
+}
+
+/// `actions` from the initial state, then always the first enabled input (with its first
+/// outcome) until the run ends: a maximal path that ends at rest.
+pub fn complete(model: &SwimModel, mut actions: Vec<Action>) -> Vec<Action> {
+    let mut state = model.initial_state();
+    for a in &actions {
+        state = model.apply(&state, a, None);
+    }
+    while let Some(input) = model.inputs(&state).into_iter().next() {
+        let (action, next) = model.outcomes(&state, input).swap_remove(0);
+        state = next;
+        actions.push(action);
+    }
+    actions
+}
+
+/// Seeded random walk `k`: a uniformly random input, then a uniformly random outcome of its
+/// picks, to the end of the run.
+pub fn random_walk(model: &SwimModel, seed: u64, k: u64) -> Vec<Action> {
+    let mut rng = SplitMix::new(walk_seed(seed, k));
+    let mut state = model.initial_state();
+    let mut actions = Vec::new();
+    loop {
+        let mut inputs = model.inputs(&state);
+        if inputs.is_empty() {
+            return actions;
+        }
+        let input = inputs.swap_remove(rng.below(inputs.len()));
+        let mut outcomes = model.outcomes(&state, input);
+        let (action, next) = outcomes.swap_remove(rng.below(outcomes.len()));
+        state = next;
+        actions.push(action);
+    }
+}
+
+/// Every feature `actions` shows from the initial state.
+pub fn covered(model: &SwimModel, actions: &[Action]) -> BTreeSet<Feature> {
+    let mut state = model.initial_state();
+    let mut out = Vec::new();
+    for a in actions {
+        let next = model.apply(&state, a, None);
+        features(&state, a, &next, &mut out);
+        state = next;
+    }
+    out.into_iter().collect()
+}
+
+/// One trace of the corpus before it is written.
+#[derive(Debug)]
+pub struct Chosen {
+    /// File name, e.g. `0003-faults-deliver-nack.json`.
+    pub file: String,
+    pub world: &'static str,
+    pub trace: Trace,
+    pub covers: BTreeSet<Feature>,
+}
+
+/// The corpus and how it covers what the worlds reach.
+#[derive(Debug)]
+pub struct Corpus {
+    pub traces: Vec<Chosen>,
+    /// Per world: the exhaustive search.
+    pub explorations: Vec<(&'static str, Exploration)>,
+    /// Every feature some world reaches, with the worlds that reach it.
+    pub reachable: BTreeMap<Feature, Vec<&'static str>>,
+}
+
+impl Corpus {
+    /// Reachable features no trace covers (empty by construction unless something is wrong).
+    pub fn uncovered(&self) -> Vec<&Feature> {
+        (self.reachable.keys())
+            .filter(|f| !self.traces.iter().any(|t| t.covers.contains(f)))
+            .collect()
+    }
+
+    /// Required features that no world reaches.
+    pub fn missing(&self) -> Vec<Feature> {
+        (required().into_iter())
+            .filter(|f| !self.reachable.contains_key(f))
+            .collect()
+    }
+
+    /// The coverage table: every feature, the worlds reaching it, how many traces cover it
+    /// and the first of them.
+    pub fn coverage_table(&self) -> String {
+        let mut all: BTreeSet<&Feature> = self.reachable.keys().collect();
+        for t in &self.traces {
+            all.extend(&t.covers);
+        }
+        let rows: Vec<[String; 4]> = all
+            .iter()
+            .map(|f| {
+                let worlds = self.reachable.get(*f).map_or("-".into(), |w| w.join(","));
+                let covering: Vec<&Chosen> = self
+                    .traces
+                    .iter()
+                    .filter(|t| t.covers.contains(f))
+                    .collect();
+                let first = covering.first().map_or("NOT COVERED".into(), |t| {
+                    t.file.split('-').next().unwrap_or("").to_string()
+                });
+                [f.to_string(), worlds, covering.len().to_string(), first]
+            })
+            .collect();
+        let head = ["feature", "reached in", "traces", "first"];
+        let width = |c: usize| (rows.iter().map(|r| r[c].len())).fold(head[c].len(), usize::max);
+        let w = [width(0), width(1), width(2), width(3)];
+        let line = |r: [&str; 4]| {
+            format!(
+                "{:<a$}  {:<b$}  {:>c$}  {}\n",
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                a = w[0],
+                b = w[1],
+                c = w[2]
+            )
+        };
+        let mut out = line(head);
+        for r in &rows {
+            out += &line([&r[0], &r[1], &r[2], &r[3]]);
+        }
+        out
+    }
+}
+
+/// A file-name slug of a feature.
+fn slug(f: &Feature) -> String {
+    let text = match f {
+        Feature::Step(s) => s.clone(),
+        Feature::Transition { from, to, cause } => format!(
+            "{}-{}-by-{cause}",
+            from.map_or("unknown", Status::name),
+            to.name()
+        ),
+        Feature::Behaviour(b) => b.to_string(),
+    };
+    let mut out = String::new();
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c);
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    out.trim_matches('-').chars().take(60).collect()
+}
+
+/// Explore every world, choose the traces, add `walks` seeded walks of [`walk_world`].
+pub fn build(
+    worlds: &[World],
+    walks: u64,
+    seed: u64,
+    mut log: impl FnMut(&str, &Exploration),
+) -> Corpus {
+    let mut traces: Vec<Chosen> = Vec::new();
+    let mut explorations = Vec::new();
+    let mut reachable: BTreeMap<Feature, Vec<&'static str>> = BTreeMap::new();
+    let add = |traces: &mut Vec<Chosen>,
+               world: &World,
+               model: &SwimModel,
+               actions: Vec<Action>,
+               reason: String,
+               covers_first: Vec<String>,
+               seed: Option<u64>| {
+        let covers = covered(model, &actions);
+        let init = model.initial_state();
+        let (mut trace, _) = Trace::record(model, &init, actions);
+        trace.seed = seed;
+        trace.covers = covers_first;
+        let file = format!("{:04}-{}-{}.json", traces.len() + 1, world.name, reason);
+        traces.push(Chosen {
+            file,
+            world: world.name,
+            trace,
+            covers,
+        });
+    };
+    let mut chosen: BTreeSet<Feature> = BTreeSet::new();
+    for world in worlds {
+        let model = SwimModel::new(world.setup.clone());
+        let exploration = explore(&model, |_, _| {});
+        log(world.name, &exploration);
+        for f in exploration.first.keys() {
+            reachable.entry(f.clone()).or_default().push(world.name);
+        }
+        for (f, path) in &exploration.first {
+            if chosen.contains(f) {
+                continue;
+            }
+            let actions = complete(&model, path.clone());
+            let covers = covered(&model, &actions);
+            let new: Vec<String> = (covers.iter())
+                .filter(|c| !chosen.contains(*c))
+                .map(|c| c.to_string())
+                .collect();
+            chosen.extend(covers);
+            add(&mut traces, world, &model, actions, slug(f), new, None);
+        }
+        explorations.push((world.name, exploration));
+    }
+    let four = walk_world();
+    let model = SwimModel::new(four.setup.clone());
+    for k in 0..walks {
+        let actions = random_walk(&model, seed, k);
+        let reason = format!("walk-{k}");
+        let covers = vec![format!("seeded walk {k} of seed {seed}")];
+        add(
+            &mut traces,
+            &four,
+            &model,
+            actions,
+            reason,
+            covers,
+            Some(seed),
+        );
+    }
+    Corpus {
+        traces,
+        explorations,
+        reachable,
+    }
+}
+
+/// The corpus as files hold it: trace count, steps per trace, and every feature the traces
+/// cover with the number of traces covering it (what the corpus snapshot test compares).
+/// Fails on a trace this model cannot run again.
+pub fn summary(traces: &[(String, Trace)]) -> Result<String, String> {
+    let mut out = format!("{} traces\n", traces.len());
+    let mut count: BTreeMap<Feature, usize> = BTreeMap::new();
+    for (file, t) in traces {
+        let setup = Setup::from_trace(&t.setup).ok_or(format!("{file}: unknown setup"))?;
+        let actions = t.actions().ok_or(format!("{file}: bad step"))?;
+        let model = SwimModel::new(setup);
+        for f in covered(&model, &actions) {
+            *count.entry(f).or_default() += 1;
+        }
+        out += &format!("{file}: {} steps\n", t.steps.len());
+    }
+    out += &format!("\n{} features covered\n", count.len());
+    for (f, n) in count {
+        out += &format!("{f}: {n}\n");
+    }
+    Ok(out)
+}
