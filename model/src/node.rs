@@ -126,6 +126,9 @@ pub struct Node {
     health: Health,
     seeds: Vec<SocketAddr>,
     join_attempts_left: u32,
+    /// Until this time (a join in progress), every live member we learn of from a sync is
+    /// told about us directly, so a join storm converges in a round trip, not in gossip rounds.
+    announce_until: Millis,
     stats: NodeStats,
     /// Deliberate bugs, for the model checker's tests only.
     #[cfg(feature = "faults")]
@@ -145,6 +148,7 @@ impl PartialEq for Node {
             && self.health == other.health
             && self.seeds == other.seeds
             && self.join_attempts_left == other.join_attempts_left
+            && self.announce_until == other.announce_until
     }
 }
 
@@ -164,6 +168,7 @@ impl Hash for Node {
         self.health.hash(state);
         self.seeds.hash(state);
         self.join_attempts_left.hash(state);
+        self.announce_until.hash(state);
     }
 }
 
@@ -203,6 +208,7 @@ impl Node {
             next_seq: 0,
             seeds: Vec::new(),
             join_attempts_left: 0,
+            announce_until: 0,
             stats: NodeStats::default(),
             #[cfg(feature = "faults")]
             faults: crate::faults::Faults::NONE,
@@ -419,7 +425,16 @@ impl Node {
             }
             Body::Sync { reply, members } => {
                 for update in members {
+                    let (id, addr) = (update.id, update.addr);
+                    let announce = now < self.announce_until
+                        && update.status == Status::Alive
+                        && id != self.me.id
+                        && addr != from
+                        && self.members.get(id).is_none();
                     self.apply(now, update, rng, out);
+                    if announce && self.member(id).is_some_and(|m| m.status == Status::Alive) {
+                        out.push(self.sync_message(addr, false, vec![self.me.clone()]));
+                    }
                 }
                 if reply && matches!(self.phase, Phase::Running | Phase::Leaving) {
                     self.send_view(from, false, out);
@@ -1009,6 +1024,7 @@ impl Node {
     }
 
     fn contact_seeds(&mut self, now: Millis, out: &mut Vec<Effect>) {
+        self.announce_until = now + 2 * self.config.probe_interval;
         for seed in self.seeds.clone() {
             self.send_view(seed, true, out);
         }
@@ -1153,6 +1169,7 @@ impl Node {
         self.relays.clear();
         self.seeds.clear();
         self.join_attempts_left = 0;
+        self.announce_until = 0;
         out.extend(
             timers
                 .into_iter()

@@ -1,6 +1,8 @@
 //! Join, leave, metadata, confirm_dead, tombstones and rejoin (SPEC §3, §6, §7).
 mod common;
 
+use std::net::SocketAddr;
+
 use common::*;
 use model::{Body, Command, CommandError, Config, EventKind, Member, Meta, Phase, Status, Timer};
 
@@ -82,6 +84,48 @@ fn a_seed_answers_a_join_with_its_whole_view() {
         .map(|e| e.member.id.0)
         .collect();
     assert_eq!(joined, vec![1, 2, 3, 4, 5], "no event for a tombstone");
+}
+
+/// A join storm: the seed's answer lists members that joined just before us and do not know
+/// us yet. While the join is fresh we tell each live member we learn of from a sync about us
+/// directly (not the seed, not tombstones, not members we knew); afterwards, gossip does it.
+#[test]
+fn a_fresh_joiner_announces_itself_to_the_members_the_seed_lists() {
+    let (mut joiner, _) = Driver::new_as(Config::lan(), 9);
+    joiner
+        .cmd(Command::Join {
+            seeds: vec![addr(1)],
+        })
+        .unwrap();
+    let view = |ids: &[u64]| Body::Sync {
+        reply: false,
+        members: ids
+            .iter()
+            .map(|&i| alive(i, 0))
+            .chain([record(6, 1, Status::Dead)])
+            .collect(),
+    };
+    let out = joiner.recv(1, view(&[1, 2, 3]), vec![]);
+    let announced: Vec<SocketAddr> = sends(&out).iter().map(|(to, _)| *to).collect();
+    assert_eq!(announced, vec![addr(2), addr(3)]);
+    for (_, msg) in sends(&out) {
+        assert_eq!(
+            msg.body,
+            Body::Sync {
+                reply: false,
+                members: vec![alive(9, 0)]
+            }
+        );
+    }
+    // A second chunk of the answer: only the members new to us.
+    let out = joiner.recv(1, view(&[2, 4]), vec![]);
+    let announced: Vec<SocketAddr> = sends(&out).iter().map(|(to, _)| *to).collect();
+    assert_eq!(announced, vec![addr(4)]);
+    // Two periods after the join, news of a member spreads by gossip only.
+    joiner.now += 2 * Config::lan().probe_interval;
+    let out = joiner.recv(1, view(&[5]), vec![]);
+    assert!(sends(&out).is_empty());
+    assert_eq!(joiner.status_of(5), Some(Status::Alive));
 }
 
 #[test]
