@@ -587,8 +587,8 @@ async fn loss(n: usize, secs: u64, reps: usize) -> Value {
 async fn idle(n: usize, duration: u64, reps: usize) -> Value {
     let config = config();
     malloc_trim();
-    let (mut cpu, mut rss, mut bytes, mut converge) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut cpu, mut rss, mut bytes, mut converge, mut settle) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut heap, mut heap_alone, mut rss_trim) = (Vec::new(), Vec::new(), Vec::new());
     let mut kinds: BTreeMap<&str, f64> = BTreeMap::new();
     for _ in 0..reps {
@@ -598,8 +598,17 @@ async fn idle(n: usize, duration: u64, reps: usize) -> Value {
         heap_alone.push((heap_bytes() - heap_before) as f64 / n as f64);
         let took = cluster.join_polling().await;
         converge.push(secs(took));
-        // Let the join's gossip die down.
-        tokio::time::sleep(Duration::from_secs(2)).await;
+        // Idle means nothing left to tell: wait until every node has piggybacked the join's
+        // news as many times as it should (polled, bounded).
+        let quiet = Instant::now();
+        while cluster.nodes.iter().any(|x| x.stats().gossip_queued > 0) {
+            assert!(
+                quiet.elapsed() < Duration::from_secs(120),
+                "gossip never settled"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        settle.push(secs(took + quiet.elapsed()));
         let cpu0 = cpu_seconds();
         let out0: u64 = cluster.nodes.iter().map(|x| x.stats().bytes_out).sum();
         let kinds0 = cluster.traffic.snapshot();
@@ -633,6 +642,7 @@ async fn idle(n: usize, duration: u64, reps: usize) -> Value {
         "secs": duration,
         "reps": reps,
         "converged_s": summary(&converge),
+        "gossip_settled_s": summary(&settle),
         "cpu_s_per_node_s": summary(&cpu),
         "rss_bytes_per_node": summary(&rss),
         "rss_bytes_per_node_after_malloc_trim": summary(&rss_trim),

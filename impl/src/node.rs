@@ -418,9 +418,11 @@ impl Node {
     /// Counters: traffic, drops by reason, LHM, probes, suspicions.
     pub fn stats(&self) -> Stats {
         let state = self.shared.lock();
-        state
-            .stats
-            .snapshot(state.core.stats(), state.core.health())
+        state.stats.snapshot(
+            state.core.stats(),
+            state.core.health(),
+            state.core.gossip().len(),
+        )
     }
 
     /// Armed timers and their deadlines (on the node's clock), earliest first.

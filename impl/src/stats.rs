@@ -97,6 +97,9 @@ pub struct Stats {
     pub encode_errors: u64,
     /// Lifeguard's local health multiplier, now.
     pub health: u8,
+    /// Updates waiting to be piggybacked (the dissemination backlog), now: 0 once the news
+    /// has been told enough times.
+    pub gossip_queued: usize,
     /// Direct probes started.
     pub probes_sent: u64,
     /// Probes that got no ack at all, direct or indirect.
@@ -129,7 +132,7 @@ pub(crate) struct ShellStats {
 }
 
 impl ShellStats {
-    pub fn snapshot(&self, core: NodeStats, health: u8) -> Stats {
+    pub fn snapshot(&self, core: NodeStats, health: u8, gossip_queued: usize) -> Stats {
         Stats {
             datagrams_in: self.datagrams_in,
             bytes_in: self.bytes_in,
@@ -140,6 +143,7 @@ impl ShellStats {
             recv_errors: self.recv_errors,
             encode_errors: self.encode_errors,
             health,
+            gossip_queued,
             probes_sent: core.probes_sent,
             probes_failed: core.probes_failed,
             suspicions_raised: core.suspicions_raised,

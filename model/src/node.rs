@@ -129,6 +129,9 @@ pub struct Node {
     /// Until this time (a join in progress), every live member we learn of from a sync is
     /// told about us directly, so a join storm converges in a round trip, not in gossip rounds.
     announce_until: Millis,
+    /// When our last push-pull round ran (or we started): the next one is due a whole
+    /// current sync interval later, which grows with the cluster.
+    last_sync: Millis,
     stats: NodeStats,
     /// Deliberate bugs, for the model checker's tests only.
     #[cfg(feature = "faults")]
@@ -149,6 +152,7 @@ impl PartialEq for Node {
             && self.seeds == other.seeds
             && self.join_attempts_left == other.join_attempts_left
             && self.announce_until == other.announce_until
+            && self.last_sync == other.last_sync
     }
 }
 
@@ -169,6 +173,7 @@ impl Hash for Node {
         self.seeds.hash(state);
         self.join_attempts_left.hash(state);
         self.announce_until.hash(state);
+        self.last_sync.hash(state);
     }
 }
 
@@ -209,6 +214,7 @@ impl Node {
             seeds: Vec::new(),
             join_attempts_left: 0,
             announce_until: 0,
+            last_sync: now,
             stats: NodeStats::default(),
             #[cfg(feature = "faults")]
             faults: crate::faults::Faults::NONE,
@@ -459,7 +465,19 @@ impl Node {
             Timer::ProbeTimeout(seq) => self.probe_timeout_fired(seq, rng, out),
             Timer::Relay(seq) => self.relay_timer(now, seq, out),
             Timer::Suspicion(id) => self.suspicion_timer(now, id, rng, out),
-            Timer::Sync => self.sync_round(now, rng, out),
+            Timer::Sync => {
+                // Armed when the cluster was smaller (a fresh node arms it alone, at the base
+                // interval): wait out the interval the cluster has grown to.
+                let due = self.last_sync + self.sync_interval();
+                if now < due {
+                    out.push(Effect::SetTimer {
+                        timer: Timer::Sync,
+                        at: due,
+                    });
+                } else {
+                    self.sync_round(now, rng, out);
+                }
+            }
             Timer::JoinRetry => self.join_retry(now, out),
             Timer::LeaveDone => {
                 if self.phase == Phase::Leaving {
@@ -1001,6 +1019,7 @@ impl Node {
     // ----- anti-entropy, join, leave -----
 
     fn sync_round(&mut self, now: Millis, rng: &mut dyn Pick, out: &mut Vec<Effect>) {
+        self.last_sync = now;
         if self.phase == Phase::Running {
             // Alive members, and the dead while their tombstone lasts ("gossip to the dead"):
             // a member declared dead that never heard of it would otherwise keep running with
@@ -1170,6 +1189,7 @@ impl Node {
         self.seeds.clear();
         self.join_attempts_left = 0;
         self.announce_until = 0;
+        self.last_sync = 0;
         out.extend(
             timers
                 .into_iter()

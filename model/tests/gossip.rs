@@ -216,10 +216,11 @@ fn a_full_view_is_split_over_datagrams_that_each_fit() {
     }
     let view: BTreeSet<NodeId> = d.node.members().map(|m| m.id).collect();
     assert_eq!(ids, view, "ourselves, every member and every tombstone");
-    // Asking side: only the first part asks for a reply.
+    // Asking side (when its round is due): only the first part asks for a reply.
     let mut out = Vec::new();
+    let due = d.now.max(d.node.sync_interval());
     d.node
-        .handle_timer(d.now, Timer::Sync, &mut Script::default(), &mut out);
+        .handle_timer(due, Timer::Sync, &mut Script::default(), &mut out);
     let replies: Vec<bool> = sends(&out)
         .iter()
         .map(|(_, m)| matches!(m.body, Body::Sync { reply: true, .. }))
@@ -341,8 +342,33 @@ fn anti_entropy_slows_down_above_32_members() {
         let mut d = Driver::with_peers(Config::lan(), 2..=n);
         assert_eq!(d.node.cluster_size(), n as usize);
         assert_eq!(d.node.sync_interval(), expected, "n = {n}");
-        let out = d.timer_at(1_000, Timer::Sync);
-        assert_eq!(timer_set(&out, Timer::Sync), Some(1_000 + expected));
+        let out = d.timer_at(expected, Timer::Sync);
+        assert_eq!(timer_set(&out, Timer::Sync), Some(2 * expected));
         assert_eq!(sends(&out).len(), 1, "one random member per round");
     }
+}
+
+/// A fresh node arms its first round alone, at the base interval; if the cluster it joined
+/// is bigger by then, the round waits for the interval of that size (no push-pull storm when
+/// a whole cluster starts together).
+#[test]
+fn the_first_push_pull_waits_for_the_interval_the_cluster_grew_to() {
+    let (mut d, start) = Driver::new_as(Config::lan(), 1);
+    assert_eq!(timer_set(&start, Timer::Sync), Some(30_000));
+    let members: Vec<Member> = (2..=65).map(|p| alive(p, 0)).collect();
+    d.recv(
+        2,
+        Body::Sync {
+            reply: false,
+            members,
+        },
+        vec![],
+    );
+    assert_eq!(d.node.sync_interval(), 90_000);
+    let out = d.timer_at(30_000, Timer::Sync);
+    assert!(sends(&out).is_empty(), "too early for 65 members");
+    assert_eq!(timer_set(&out, Timer::Sync), Some(90_000));
+    let out = d.timer_at(90_000, Timer::Sync);
+    assert_eq!(sends(&out).len(), 1);
+    assert_eq!(timer_set(&out, Timer::Sync), Some(180_000));
 }
