@@ -118,7 +118,7 @@ fn monotone_views_catches_last_writer_wins_merge() {
 #[test]
 fn no_resurrection_catches_merge_reviving_the_dead() {
     let setup = world(2, 60, |s| {
-        s.drops = 2;
+        s.drops = 3;
         s.meta_changes = 1;
     });
     assert!(discovers(
@@ -130,7 +130,7 @@ fn no_resurrection_catches_merge_reviving_the_dead() {
 
 #[test]
 fn self_view_catches_applying_gossip_about_self() {
-    let setup = world(2, 20, |s| s.drops = 1);
+    let setup = world(2, 20, |s| s.drops = 2);
     assert!(discovers(
         setup,
         Fault::AppliesGossipAboutSelf,
@@ -140,7 +140,7 @@ fn self_view_catches_applying_gossip_about_self() {
 
 #[test]
 fn incarnation_authority_catches_suspicion_at_a_higher_incarnation() {
-    let setup = world(2, 20, |s| s.drops = 1);
+    let setup = world(2, 20, |s| s.drops = 2);
     assert!(discovers(
         setup,
         Fault::SuspectsAtHigherIncarnation,
@@ -188,7 +188,7 @@ fn confirmations_are_reached_only_if_they_shorten_suspicions() {
 
 #[test]
 fn refutation_is_reached_only_if_it_raises_the_incarnation() {
-    let setup = world(2, 20, |s| s.drops = 1);
+    let setup = world(2, 20, |s| s.drops = 2);
     assert!(!discovers(
         setup,
         Fault::RefutesWithoutRaising,
@@ -295,7 +295,7 @@ fn representatives_are_canonical() {
 
 #[test]
 fn counterexamples_become_json_traces_that_replay() {
-    let mut setup = world(2, 20, |s| s.drops = 1);
+    let mut setup = world(2, 20, |s| s.drops = 2);
     setup.faults = Fault::AppliesGossipAboutSelf.into();
     let model = SwimModel::new(setup);
     let checker = model

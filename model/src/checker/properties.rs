@@ -178,10 +178,11 @@ pub fn info(name: &str) -> Option<&'static PropertyInfo> {
 
 // ----- helpers -----
 
-/// Whether the faults can make a probe of a live member fail: its direct and indirect paths
-/// must both break (one helper per probe).
+/// Whether the faults can make a probe of a live member fail: both direct tries and the
+/// indirect path must break (one helper per probe; none with two nodes, or with a crashed
+/// helper).
 fn false_suspicion_possible(s: &Setup) -> bool {
-    s.pauses > 0 || s.drops >= 2 || (s.drops >= 1 && (s.nodes == 2 || s.crashes > 0))
+    s.pauses > 0 || s.drops >= 3 || (s.drops >= 2 && (s.nodes == 2 || s.crashes > 0))
 }
 
 /// No step of the protocol is left: nothing to deliver, nothing due, nobody paused, and the
