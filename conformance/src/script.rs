@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
-use model::checker::{Input, PickRecord, Setup, Step, Trace};
+use model::checker::{Input, PickRecord, Step, Trace};
 use model::{Body, Config, Effect, Member, Message, Meta, Millis, Node, NodeId, Timer};
 
 /// How a node of the trace starts: created at `at`, then fed `inputs` (datagrams from other
@@ -44,18 +44,7 @@ impl Script {
             ));
         }
         let t = &trace.setup;
-        let mut config = Setup::scaled_config(t.unreachable);
-        config.probe_interval = t.probe_interval;
-        config.probe_timeout = t.probe_timeout;
-        config.indirect_checks = t.indirect_checks;
-        config.suspicion_mult = t.suspicion_mult;
-        config.suspicion_max_mult = t.suspicion_max_mult;
-        config.suspicion_confirmations = t.suspicion_confirmations;
-        config.max_health = t.max_health;
-        config.retransmit_mult = t.retransmit_mult;
-        config.max_datagram = t.max_datagram;
-        config.sync_interval = t.sync_interval;
-        config.leave_timeout = t.leave_timeout;
+        let config = t.config();
         let n = trace.nodes.len();
         let mut starts = Vec::new();
         for node in &trace.nodes {

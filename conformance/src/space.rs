@@ -10,7 +10,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use model::{Body, Member, MemberEvent, Message};
+use model::{Member, MemberEvent, Message};
 
 /// The IP of the trace's addresses.
 pub const MODEL_IP: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
@@ -44,15 +44,15 @@ impl Space {
     }
 
     pub fn message_to_replay(&self, msg: &Message) -> Message {
-        map_message(msg, &|a| self.to_replay(a))
+        msg.renamed(&|id| id, &|a| self.to_replay(a))
     }
 
     pub fn message_to_model(&self, msg: &Message) -> Message {
-        map_message(msg, &|a| self.to_model(a))
+        msg.renamed(&|id| id, &|a| self.to_model(a))
     }
 
     pub fn member_to_model(&self, m: &Member) -> Member {
-        map_member(m, &|a| self.to_model(a))
+        m.renamed(&|id| id, &|a| self.to_model(a))
     }
 
     pub fn event_to_model(&self, e: &MemberEvent) -> MemberEvent {
@@ -69,37 +69,6 @@ fn swap(addr: SocketAddr, from: IpAddr, to: IpAddr) -> SocketAddr {
         SocketAddr::new(to, addr.port())
     } else {
         addr
-    }
-}
-
-fn map_member(m: &Member, f: &dyn Fn(SocketAddr) -> SocketAddr) -> Member {
-    Member {
-        addr: f(m.addr),
-        ..m.clone()
-    }
-}
-
-fn map_message(msg: &Message, f: &dyn Fn(SocketAddr) -> SocketAddr) -> Message {
-    let body = match &msg.body {
-        Body::PingReq {
-            seq,
-            target,
-            target_addr,
-        } => Body::PingReq {
-            seq: *seq,
-            target: *target,
-            target_addr: f(*target_addr),
-        },
-        Body::Sync { reply, members } => Body::Sync {
-            reply: *reply,
-            members: members.iter().map(|m| map_member(m, f)).collect(),
-        },
-        other => other.clone(),
-    };
-    Message {
-        from: msg.from,
-        body,
-        gossip: msg.gossip.iter().map(|m| map_member(m, f)).collect(),
     }
 }
 
@@ -122,7 +91,7 @@ pub fn next_ip() -> Ipv4Addr {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use model::{Meta, NodeId};
+    use model::{Body, Meta, NodeId};
 
     #[test]
     fn translation_round_trips_and_keeps_order() {

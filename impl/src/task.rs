@@ -10,7 +10,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
-use model::{Command, CommandError, Effect, MemberEvent, Millis, NodeId, Phase, Status, Wire};
+use model::{
+    Command, CommandError, Effect, MemberEvent, Millis, NodeId, Phase, Status, Timer, Wire,
+};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::clock::{Clock, Sleep};
@@ -242,19 +244,7 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
     fn fire_due_timers(&mut self) {
         for _ in 0..TIMER_BATCH {
             let now = self.clock.now();
-            #[cfg(feature = "faults")]
-            if self.hooks.reverses_due() {
-                let Some(timer) = self.shared.lock().timers.pop_due_reversed(now) else {
-                    return;
-                };
-                let _ = self.step(|core, picker, out| {
-                    core.handle_timer(now, timer, picker, out);
-                    Ok(())
-                });
-                self.observe(now, Input::Timer(timer));
-                continue;
-            }
-            let Some(timer) = self.shared.lock().timers.pop_due(now) else {
+            let Some(timer) = self.pop_due_timer(now) else {
                 return;
             };
             let _ = self.step(|core, picker, out| {
@@ -263,6 +253,16 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
             });
             self.observe(now, Input::Timer(timer));
         }
+    }
+
+    /// The next due timer, earliest deadline first (ties in timer order).
+    fn pop_due_timer(&self, now: Millis) -> Option<Timer> {
+        let mut shared = self.shared.lock();
+        #[cfg(feature = "faults")]
+        if self.hooks.reverses_due() {
+            return shared.timers.pop_due_reversed(now);
+        }
+        shared.timers.pop_due(now)
     }
 
     fn next_deadline(&self) -> Option<Millis> {

@@ -133,4 +133,22 @@ impl Member {
             meta: self.meta.clone(),
         }
     }
+
+    /// The same record with its node ids and address mapped (suspecters kept sorted, as the
+    /// lattice keeps them): for renaming nodes (the checker's symmetry) and translating
+    /// address spaces (conformance replay).
+    pub fn renamed(
+        &self,
+        id: &dyn Fn(NodeId) -> NodeId,
+        addr: &dyn Fn(SocketAddr) -> SocketAddr,
+    ) -> Member {
+        let mut suspecters: Vec<NodeId> = self.suspecters.iter().map(|&s| id(s)).collect();
+        suspecters.sort_unstable();
+        Member {
+            id: id(self.id),
+            addr: addr(self.addr),
+            suspecters,
+            ..self.clone()
+        }
+    }
 }

@@ -36,6 +36,42 @@ pub enum Body {
     Sync { reply: bool, members: Vec<Member> },
 }
 
+impl Message {
+    /// The same message with every node id and address in it mapped (see
+    /// [`Member::renamed`]).
+    pub fn renamed(
+        &self,
+        id: &dyn Fn(NodeId) -> NodeId,
+        addr: &dyn Fn(SocketAddr) -> SocketAddr,
+    ) -> Message {
+        let body = match &self.body {
+            Body::Ping { seq, target } => Body::Ping {
+                seq: *seq,
+                target: id(*target),
+            },
+            Body::PingReq {
+                seq,
+                target,
+                target_addr,
+            } => Body::PingReq {
+                seq: *seq,
+                target: id(*target),
+                target_addr: addr(*target_addr),
+            },
+            Body::Sync { reply, members } => Body::Sync {
+                reply: *reply,
+                members: members.iter().map(|m| m.renamed(id, addr)).collect(),
+            },
+            other => other.clone(),
+        };
+        Message {
+            from: id(self.from),
+            body,
+            gossip: self.gossip.iter().map(|m| m.renamed(id, addr)).collect(),
+        }
+    }
+}
+
 impl Body {
     /// Short name for logs and traces.
     pub fn kind(&self) -> &'static str {

@@ -294,16 +294,7 @@ impl Node {
         id: &dyn Fn(NodeId) -> NodeId,
         addr: &dyn Fn(SocketAddr) -> SocketAddr,
     ) -> Node {
-        let member = |m: &Member| {
-            let mut suspecters: Vec<NodeId> = m.suspecters.iter().map(|&s| id(s)).collect();
-            suspecters.sort_unstable();
-            Member {
-                id: id(m.id),
-                addr: addr(m.addr),
-                suspecters,
-                ..m.clone()
-            }
-        };
+        let member = |m: &Member| m.renamed(id, addr);
         let mut node = self.clone();
         node.me = member(&self.me);
         node.members = self.members.renamed(id, &member);

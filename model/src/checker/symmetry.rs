@@ -24,7 +24,7 @@ use std::sync::Arc;
 use stateright::Representative;
 
 use super::{Datagram, Host, State, index_of, node_addr, node_id};
-use crate::{Body, Member, Message, NodeId, Timer};
+use crate::{Member, Message, NodeId, Timer};
 
 /// A renaming of the model's nodes: `to[i]` is the new index of node `i`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -66,42 +66,11 @@ impl Renaming {
     }
 
     pub fn member(&self, m: &Member) -> Member {
-        let mut suspecters: Vec<NodeId> = m.suspecters.iter().map(|&s| self.id(s)).collect();
-        suspecters.sort_unstable();
-        Member {
-            id: self.id(m.id),
-            addr: self.addr(m.addr),
-            suspecters,
-            ..m.clone()
-        }
+        m.renamed(&|i| self.id(i), &|a| self.addr(a))
     }
 
     pub fn message(&self, msg: &Message) -> Message {
-        let body = match &msg.body {
-            Body::Ping { seq, target } => Body::Ping {
-                seq: *seq,
-                target: self.id(*target),
-            },
-            Body::PingReq {
-                seq,
-                target,
-                target_addr,
-            } => Body::PingReq {
-                seq: *seq,
-                target: self.id(*target),
-                target_addr: self.addr(*target_addr),
-            },
-            Body::Sync { reply, members } => Body::Sync {
-                reply: *reply,
-                members: members.iter().map(|m| self.member(m)).collect(),
-            },
-            other => other.clone(),
-        };
-        Message {
-            from: self.id(msg.from),
-            body,
-            gossip: msg.gossip.iter().map(|m| self.member(m)).collect(),
-        }
+        msg.renamed(&|i| self.id(i), &|a| self.addr(a))
     }
 
     pub fn timer(&self, timer: Timer) -> Timer {

@@ -15,7 +15,7 @@ use stateright::Path;
 use std::sync::Arc;
 
 use super::{Action, Datagram, Setup, State, SwimModel, Transition, node_addr, node_id};
-use crate::{Effect, Member, Message, Meta, Millis, NodeId, Timer};
+use crate::{Config, Effect, Member, Message, Meta, Millis, NodeId, Timer};
 
 /// Version of the trace format.
 pub const FORMAT_VERSION: u32 = 1;
@@ -298,9 +298,16 @@ impl Trace {
     /// JSON for review: the header pretty-printed, then one line per step, so a change in
     /// behaviour shows in a diff as the steps it changed (and the corpus stays a few MB).
     pub fn to_json(&self) -> String {
+        // Everything but the steps (the bulk of a trace, written below line by line).
         let header = Trace {
+            format: self.format,
+            property: self.property.clone(),
+            setup: self.setup.clone(),
+            seed: self.seed,
+            covers: self.covers.clone(),
+            nodes: self.nodes.clone(),
+            initial_picks: self.initial_picks.clone(),
             steps: Vec::new(),
-            ..self.clone()
         };
         let header = serde_json::to_string_pretty(&header).expect("a trace serializes");
         let steps: Vec<String> = (self.steps.iter())
@@ -322,6 +329,26 @@ impl Trace {
     }
 }
 
+impl TraceSetup {
+    /// The core configuration the trace was recorded with: the scaled-down one, with the
+    /// recorded timings and limits (what a replay must run its nodes with).
+    pub fn config(&self) -> Config {
+        let mut c = Setup::scaled_config(self.unreachable);
+        c.probe_interval = self.probe_interval;
+        c.probe_timeout = self.probe_timeout;
+        c.indirect_checks = self.indirect_checks;
+        c.suspicion_mult = self.suspicion_mult;
+        c.suspicion_max_mult = self.suspicion_max_mult;
+        c.suspicion_confirmations = self.suspicion_confirmations;
+        c.max_health = self.max_health;
+        c.retransmit_mult = self.retransmit_mult;
+        c.max_datagram = self.max_datagram;
+        c.sync_interval = self.sync_interval;
+        c.leave_timeout = self.leave_timeout;
+        c
+    }
+}
+
 impl Setup {
     /// The setup a trace was recorded with (`None` if the trace's core configuration is not a
     /// scaled-down one this version can rebuild).
@@ -336,19 +363,7 @@ impl Setup {
         setup.horizon = t.horizon;
         setup.stagger = t.stagger;
         setup.shell_order = t.shell_order;
-        let c = &mut setup.core;
-        *c = Setup::scaled_config(t.unreachable);
-        c.probe_interval = t.probe_interval;
-        c.probe_timeout = t.probe_timeout;
-        c.indirect_checks = t.indirect_checks;
-        c.suspicion_mult = t.suspicion_mult;
-        c.suspicion_max_mult = t.suspicion_max_mult;
-        c.suspicion_confirmations = t.suspicion_confirmations;
-        c.max_health = t.max_health;
-        c.retransmit_mult = t.retransmit_mult;
-        c.max_datagram = t.max_datagram;
-        c.sync_interval = t.sync_interval;
-        c.leave_timeout = t.leave_timeout;
+        setup.core = t.config();
         (setup.validate().is_ok() && setup.disturb_until() == t.disturb_until).then_some(setup)
     }
 }
