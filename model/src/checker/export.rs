@@ -501,10 +501,10 @@ pub fn build(
                world: &World,
                model: &SwimModel,
                actions: Vec<Action>,
+               covers: BTreeSet<Feature>,
                reason: String,
                covers_first: Vec<String>,
                seed: Option<u64>| {
-        let covers = covered(model, &actions);
         let init = model.initial_state();
         let (mut trace, _) = Trace::record(model, &init, actions);
         trace.seed = seed;
@@ -535,8 +535,17 @@ pub fn build(
                 .filter(|c| !chosen.contains(*c))
                 .map(|c| c.to_string())
                 .collect();
-            chosen.extend(covers);
-            add(&mut traces, world, &model, actions, slug(f), new, None);
+            chosen.extend(covers.iter().cloned());
+            add(
+                &mut traces,
+                world,
+                &model,
+                actions,
+                covers,
+                slug(f),
+                new,
+                None,
+            );
         }
         explorations.push((world.name, exploration));
     }
@@ -544,15 +553,17 @@ pub fn build(
     let model = SwimModel::new(four.setup.clone());
     for k in 0..walks {
         let actions = random_walk(&model, seed, k);
+        let covers = covered(&model, &actions);
         let reason = format!("walk-{k}");
-        let covers = vec![format!("seeded walk {k} of seed {seed}")];
+        let why = vec![format!("seeded walk {k} of seed {seed}")];
         add(
             &mut traces,
             &four,
             &model,
             actions,
-            reason,
             covers,
+            reason,
+            why,
             Some(seed),
         );
     }
