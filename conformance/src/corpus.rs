@@ -107,6 +107,10 @@ pub fn kind(input: &Input) -> &'static str {
             command: UserCommand::ConfirmDead(_),
             ..
         } => "confirm-dead",
+        Input::Command {
+            command: UserCommand::Rejoin(_),
+            ..
+        } => "rejoin",
     }
 }
 

@@ -741,6 +741,7 @@ impl<'a> Harness<'a> {
                         UserCommand::Leave => node.leave().await,
                         UserCommand::SetMeta(meta) => node.set_metadata(meta).await,
                         UserCommand::ConfirmDead(id) => node.confirm_dead(id).await,
+                        UserCommand::Rejoin(id) => node.rejoin_as(id).await.map(drop),
                     };
                 });
                 self.next_step("waiting for the command to be handled")
@@ -778,14 +779,6 @@ fn same_input(expected: &Seen, got: &Seen) -> bool {
     }
 }
 
-fn core_command(c: &UserCommand) -> Command {
-    match c {
-        UserCommand::Leave => Command::Leave,
-        UserCommand::SetMeta(meta) => Command::SetMeta(meta.clone()),
-        UserCommand::ConfirmDead(id) => Command::ConfirmDead(*id),
-    }
-}
-
 /// Every difference between the trace's step and the node's transition.
 fn compare(
     script: &Script,
@@ -800,7 +793,7 @@ fn compare(
         }
         (Input::Timer { timer, .. }, Seen::Timer(t)) => timer == t,
         (Input::Command { command, .. }, Seen::Command { command: c, .. }) => {
-            core_command(command) == *c
+            command.to_core() == *c
         }
         _ => false,
     };

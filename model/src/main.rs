@@ -71,6 +71,10 @@ struct WorldArgs {
     /// Metadata changes.
     #[arg(long)]
     meta: Option<u8>,
+    /// Rejoins under a new id by a node that left (or was removed); without --horizon, the
+    /// run is lengthened so that a leave can finish and a rejoin follow inside the window.
+    #[arg(long)]
+    rejoins: Option<u8>,
     /// Model time a run lasts, in ms (faults stop `settle` ms before it; see the README).
     #[arg(long)]
     horizon: Option<u64>,
@@ -90,6 +94,7 @@ impl WorldArgs {
             || self.pauses.is_some()
             || self.leaves.is_some()
             || self.meta.is_some()
+            || self.rejoins.is_some()
     }
 
     /// Apply the options to a base world.
@@ -112,6 +117,10 @@ impl WorldArgs {
         set(&mut setup.pauses, self.pauses);
         set(&mut setup.leaves, self.leaves);
         set(&mut setup.meta_changes, self.meta);
+        set(&mut setup.rejoins, self.rejoins);
+        if setup.rejoins > 0 {
+            setup.horizon = setup.horizon.max(Setup::rejoin_horizon(&setup));
+        }
         if let Some(h) = self.horizon {
             setup.horizon = h;
         }

@@ -89,6 +89,17 @@ fn real_core_two_nodes_reliable_with_commands() {
 }
 
 #[test]
+fn real_core_two_nodes_leave_then_rejoin() {
+    let core = Setup::scaled_config(false);
+    let window = core.leave_timeout + 3 * core.probe_interval;
+    let outcome = assert_all_hold(world(2, window, |s| {
+        s.leaves = 1;
+        s.rejoins = 1;
+    }));
+    assert!(outcome.found.contains(properties::REACH_REJOINED));
+}
+
+#[test]
 fn real_core_three_nodes_with_a_crash() {
     let outcome = assert_all_hold(world(3, 10, |s| s.crashes = 1));
     assert!(outcome.unique > 1_000);

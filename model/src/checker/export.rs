@@ -49,9 +49,11 @@ pub const SHORTENED: &str = "suspicion shortened by a confirmation";
 pub const LEAVING: &str = "phase running -> leaving";
 pub const LEFT: &str = "phase leaving -> left";
 pub const REMOVED: &str = "phase running -> removed";
+/// A node that left or was removed came back under a new id.
+pub const REJOINED: &str = "phase left -> running";
+pub const REJOINED_REMOVED: &str = "phase removed -> running";
 
 /// What the corpus must show (the export fails if one of these is not even reachable).
-/// Rejoin is not in the list: the model has no rejoin (a crashed node stays crashed).
 pub fn required() -> Vec<Feature> {
     let step = |s: &str| Feature::Step(s.into());
     vec![
@@ -59,6 +61,8 @@ pub fn required() -> Vec<Feature> {
         step("command leave"),
         step("command set_meta"),
         step("command confirm_dead"),
+        step("command rejoin"),
+        Feature::Behaviour(REJOINED),
         Feature::Behaviour(REFUTATION),
         Feature::Behaviour(SHORTENED),
         Feature::Transition {
@@ -104,6 +108,7 @@ pub fn step_kind(action: &Action) -> String {
                 UserCommand::Leave => "leave",
                 UserCommand::SetMeta(_) => "set_meta",
                 UserCommand::ConfirmDead(_) => "confirm_dead",
+                UserCommand::Rejoin(_) => "rejoin",
             }
         ),
         Action::Drop(d) => format!("drop {}", body(&d.msg)),
@@ -175,6 +180,8 @@ pub fn features(before: &State, action: &Action, after: &State, out: &mut Vec<Fe
         (Running, Leaving) => out.push(Feature::Behaviour(LEAVING)),
         (Leaving, Left) => out.push(Feature::Behaviour(LEFT)),
         (Running, Removed) => out.push(Feature::Behaviour(REMOVED)),
+        (Left, Running) => out.push(Feature::Behaviour(REJOINED)),
+        (Removed, Running) => out.push(Feature::Behaviour(REJOINED_REMOVED)),
         _ => {}
     }
     out.push(Feature::Step(kind));
@@ -189,7 +196,7 @@ pub struct World {
 
 /// The worlds explored exhaustively, all in shell order: faults (one drop, one crash), a
 /// paused node, a reliable network with duplicates and commands, and `unreachable` with
-/// confirmations by the application.
+/// confirmations by the application, and a leave followed by a rejoin under a new id.
 pub fn worlds() -> Vec<World> {
     let mut faults = Setup::new(3);
     faults.shell_order = true;
@@ -212,6 +219,12 @@ pub fn worlds() -> Vec<World> {
     unreachable.stagger = 1;
     unreachable.horizon = unreachable.settle() + 7 * unreachable.core.probe_interval;
     unreachable.shell_order = true;
+    let mut rejoin = Setup::new(3).reliable();
+    rejoin.stagger = 1;
+    rejoin.leaves = 1;
+    rejoin.rejoins = 1;
+    rejoin.horizon = rejoin.rejoin_horizon();
+    rejoin.shell_order = true;
     vec![
         World {
             name: "faults",
@@ -228,6 +241,10 @@ pub fn worlds() -> Vec<World> {
         World {
             name: "unreachable",
             setup: unreachable,
+        },
+        World {
+            name: "rejoin",
+            setup: rejoin,
         },
     ]
 }

@@ -12,7 +12,7 @@
 //! | resume a paused node | always (and before the clock may pass the disturbance window) |
 //! | advance the clock to the next deadline | nothing above is enabled, deadline within the horizon |
 //! | drop / duplicate a datagram, crash / pause a node | budget left, inside the disturbance window |
-//! | leave, set metadata, confirm dead (user commands) | budget left, inside the disturbance window |
+//! | leave, set metadata, confirm dead, rejoin (user commands) | budget left, inside the disturbance window |
 //!
 //! Datagrams are delivered before the clock moves (or dropped): the network is fast next to the
 //! protocol's timers, so a lost probe is a drop, a pause or a crash, never a slow wire. Every
@@ -67,6 +67,8 @@ pub struct Setup {
     pub leaves: u8,
     /// Metadata changes (each raises the owner's incarnation).
     pub meta_changes: u8,
+    /// Rejoins under a new id, by a node that left or was removed (see [`rejoin_id`]).
+    pub rejoins: u8,
     /// Model time at which the run ends (milliseconds of the scaled-down config).
     pub horizon: Millis,
     /// Node `i` starts `i x stagger` ms after node 0 (0: all protocol periods aligned, the
@@ -95,6 +97,7 @@ impl Setup {
             pauses: 0,
             leaves: 0,
             meta_changes: 0,
+            rejoins: 0,
             horizon: 0,
             stagger: 0,
             shell_order: false,
@@ -177,6 +180,11 @@ impl Setup {
         self.detection_bound() + 2 * self.core.sync_interval.max(self.slowest_period())
     }
 
+    /// A horizon whose disturbance window fits a leave (one period in), its end and a rejoin.
+    pub fn rejoin_horizon(&self) -> Millis {
+        self.settle() + self.core.leave_timeout + 3 * self.core.probe_interval
+    }
+
     /// Faults and commands happen strictly before this time.
     pub fn disturb_until(&self) -> Millis {
         self.horizon.saturating_sub(self.settle())
@@ -196,6 +204,7 @@ impl Setup {
         add(self.pauses, "pause");
         add(self.leaves, "leave");
         add(self.meta_changes, "metadata change");
+        add(self.rejoins, "rejoin");
         if self.is_reliable() {
             parts.push("reliable network".into());
         }
@@ -227,7 +236,8 @@ impl Setup {
             + self.crashes
             + self.pauses
             + self.leaves
-            + self.meta_changes;
+            + self.meta_changes
+            + self.rejoins;
         if disturbs > 0 && self.disturb_until() == 0 {
             return Err(format!(
                 "--horizon {} leaves no time for faults: it must exceed the settle time of {} ms",
@@ -239,9 +249,28 @@ impl Setup {
     }
 }
 
+/// Ids of one model node's successive lives are this far apart.
+const GENERATION: u64 = 8;
+
 /// Model node `i` has id `n{i+1}`.
 pub fn node_id(i: usize) -> NodeId {
     NodeId(i as u64 + 1)
+}
+
+/// The id a model node takes when it rejoins: `n{i+1}` becomes `n{i+1}'`, then `n{i+1}''`
+/// (raw ids `i+1`, `i+1+8`, `i+1+16`, ...).
+pub fn rejoin_id(id: NodeId) -> NodeId {
+    NodeId(id.0 + GENERATION)
+}
+
+/// How many times the node that owns `id` had rejoined when it took it.
+pub fn generation(id: NodeId) -> u64 {
+    id.0.saturating_sub(1) / GENERATION
+}
+
+/// The id of model node `i` in its `g`th life.
+pub fn node_id_in(i: usize, g: u64) -> NodeId {
+    NodeId(node_id(i).0 + g * GENERATION)
 }
 
 /// Model node `i` listens on `127.0.0.1:7001+i`.
@@ -249,9 +278,9 @@ pub fn node_addr(i: usize) -> SocketAddr {
     SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 7001 + i as u16)
 }
 
-/// The model index of a node id, if it is one.
+/// The model index of the node that owns (or owned) a node id, if it is one.
 pub fn index_of(id: NodeId) -> Option<usize> {
-    (id.0 as usize).checked_sub(1)
+    (id.0.checked_sub(1)).map(|v| (v % GENERATION) as usize)
 }
 
 fn index_of_addr(addr: SocketAddr) -> Option<usize> {
@@ -376,6 +405,7 @@ pub struct Budget {
     pub pauses: u8,
     pub leaves: u8,
     pub meta_changes: u8,
+    pub rejoins: u8,
 }
 
 /// History the properties need and the state alone does not show. The two flags are set by
@@ -745,6 +775,7 @@ impl SwimModel {
                 pauses: s.pauses,
                 leaves: s.leaves,
                 meta_changes: s.meta_changes,
+                rejoins: s.rejoins,
             },
             ghost: Ghost::default(),
         }
@@ -808,6 +839,7 @@ impl SwimModel {
                     UserCommand::Leave => next.budget.leaves -= 1,
                     UserCommand::SetMeta(_) => next.budget.meta_changes -= 1,
                     UserCommand::ConfirmDead(_) => {}
+                    UserCommand::Rejoin(_) => next.budget.rejoins -= 1,
                 }
                 let command = command.to_core();
                 self.run_node(
@@ -999,6 +1031,11 @@ impl SwimModel {
             }
         }
         for (i, h) in s.hosts.iter().enumerate() {
+            let gone = matches!(h.node.phase(), Phase::Left | Phase::Removed);
+            if b.rejoins > 0 && h.life == Life::Up && gone {
+                let c = UserCommand::Rejoin(rejoin_id(h.node.id()));
+                out.push(Action::Command(i, c, vec![]));
+            }
             if !h.participates() {
                 continue;
             }
@@ -1094,11 +1131,13 @@ impl Model for SwimModel {
 }
 
 impl UserCommand {
-    fn to_core(&self) -> Command {
+    /// The core's command.
+    pub fn to_core(&self) -> Command {
         match self {
             UserCommand::Leave => Command::Leave,
             UserCommand::SetMeta(meta) => Command::SetMeta(meta.clone()),
             UserCommand::ConfirmDead(id) => Command::ConfirmDead(*id),
+            UserCommand::Rejoin(id) => Command::Rejoin { id: *id },
         }
     }
 }

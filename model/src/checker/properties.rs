@@ -12,7 +12,7 @@
 
 use stateright::Property;
 
-use super::{Host, Life, Setup, State, SwimModel, index_of, node_id};
+use super::{Host, Life, Setup, State, SwimModel, generation, index_of, node_id_in};
 use crate::suspicion::Bounds;
 use crate::{Member, Status, Timer};
 
@@ -50,6 +50,7 @@ pub const REACH_NACK: &str = "nack received";
 pub const REACH_LEFT: &str = "member left";
 pub const REACH_META: &str = "metadata spread";
 pub const REACH_DEADLINE: &str = "completeness deadline reached";
+pub const REACH_REJOINED: &str = "member rejoined";
 
 /// Every property, safety first, in report order.
 pub const PROPERTIES: &[PropertyInfo] = &[
@@ -158,6 +159,13 @@ pub const PROPERTIES: &[PropertyInfo] = &[
         applies: |s| s.crashes > 0,
         condition: deadline_reached,
     },
+    PropertyInfo {
+        name: REACH_REJOINED,
+        kind: Kind::Reachability,
+        about: "a member rejoins under a new id; another holds it alive, its old id gone",
+        applies: |s| s.rejoins > 0 && s.leaves > 0,
+        condition: rejoined,
+    },
 ];
 
 /// The properties as stateright sees them.
@@ -203,17 +211,28 @@ fn key(m: &Member) -> (Status, u64, Option<&crate::Meta>) {
 }
 
 /// All members still in the cluster hold the same record (status, incarnation, metadata) of
-/// every model node.
+/// every model node, under each id it has had.
 pub fn converged(s: &State) -> bool {
     let live: Vec<&Host> = s.hosts.iter().filter(|h| h.participates()).collect();
     let Some((first, rest)) = live.split_first() else {
         return true;
     };
-    (0..s.hosts.len()).all(|j| {
-        let id = node_id(j);
+    let ids = s
+        .hosts
+        .iter()
+        .enumerate()
+        .flat_map(|(j, h)| (0..=generation(h.node.id())).map(move |g| node_id_in(j, g)));
+    ids.into_iter().all(|id| {
         let reference = first.node.member(id).map(key);
         rest.iter().all(|h| h.node.member(id).map(key) == reference)
     })
+}
+
+/// The host that holds `id` now: its owner, unless the owner rejoined under another id since.
+fn current_owner(s: &State, id: crate::NodeId) -> Option<&Host> {
+    index_of(id)
+        .and_then(|j| s.hosts.get(j))
+        .filter(|h| h.node.id() == id)
 }
 
 fn self_view(_: &SwimModel, s: &State) -> bool {
@@ -226,12 +245,20 @@ fn self_view(_: &SwimModel, s: &State) -> bool {
     })
 }
 
+/// The owner's own incarnation bounds everyone's: its current one for the id it holds, the
+/// one it left with (kept in its own view when it rejoined) for an id it held before.
 fn incarnation_authority(_: &SwimModel, s: &State) -> bool {
     s.hosts.iter().all(|h| {
         h.node.members().all(|m| {
-            index_of(m.id)
-                .and_then(|j| s.hosts.get(j))
-                .is_none_or(|owner| m.incarnation <= owner.node.local_member().incarnation)
+            let Some(owner) = index_of(m.id).and_then(|j| s.hosts.get(j)) else {
+                return true;
+            };
+            let own = if owner.node.id() == m.id {
+                Some(owner.node.local_member())
+            } else {
+                owner.node.member(m.id)
+            };
+            own.is_none_or(|own| m.incarnation <= own.incarnation)
         })
     })
 }
@@ -246,7 +273,7 @@ fn accuracy(model: &SwimModel, s: &State) -> bool {
                 m.status,
                 Status::Suspect | Status::Unreachable | Status::Dead
             );
-            !suspected || index_of(m.id).is_none_or(|j| !s.hosts[j].participates())
+            !suspected || current_owner(s, m.id).is_none_or(|o| !o.participates())
         })
     })
 }
@@ -260,7 +287,7 @@ fn completeness_deadline(model: &SwimModel, s: &State, c: &Host) -> Option<u64> 
 }
 
 fn completeness(model: &SwimModel, s: &State) -> bool {
-    s.hosts.iter().enumerate().all(|(j, c)| {
+    s.hosts.iter().all(|c| {
         let Some(deadline) = completeness_deadline(model, s, c) else {
             return true;
         };
@@ -274,7 +301,7 @@ fn completeness(model: &SwimModel, s: &State) -> bool {
         s.hosts
             .iter()
             .filter(|h| h.participates())
-            .all(|h| h.node.member(node_id(j)).is_some_and(detected))
+            .all(|h| h.node.member(c.node.id()).is_some_and(detected))
     })
 }
 
@@ -285,7 +312,7 @@ fn deadline_reached(model: &SwimModel, s: &State) -> bool {
 }
 
 fn refuted(_: &SwimModel, s: &State) -> bool {
-    s.hosts.iter().enumerate().any(|(j, target)| {
+    s.hosts.iter().any(|target| {
         let me = target.node.local_member();
         // Only a refutation raises the incarnation of a running node that never changed its
         // metadata.
@@ -294,9 +321,9 @@ fn refuted(_: &SwimModel, s: &State) -> bool {
             && me.meta.is_empty()
             && s.hosts.iter().any(|h| {
                 h.participates()
-                    && h.node.id() != node_id(j)
+                    && h.node.id() != me.id
                     && h.node
-                        .member(node_id(j))
+                        .member(me.id)
                         .is_some_and(|m| m.status == Status::Alive && m.incarnation > 0)
             })
     })
@@ -309,12 +336,12 @@ fn crashed_declared_dead(model: &SwimModel, s: &State) -> bool {
     } else {
         Status::Dead
     };
-    s.hosts.iter().enumerate().any(|(j, c)| {
+    s.hosts.iter().any(|c| {
         matches!(c.life, Life::Crashed { .. })
             && s.hosts.iter().any(|h| {
                 h.participates()
                     && h.node
-                        .member(node_id(j))
+                        .member(c.node.id())
                         .is_some_and(|m| m.status == verdict)
             })
     })
@@ -357,5 +384,20 @@ fn metadata_spread(_: &SwimModel, s: &State) -> bool {
         h.node
             .members()
             .any(|m| m.id != h.node.id() && !m.meta.is_empty())
+    })
+}
+
+fn rejoined(_: &SwimModel, s: &State) -> bool {
+    s.hosts.iter().enumerate().any(|(j, r)| {
+        let id = r.node.id();
+        let g = generation(id);
+        r.is_running()
+            && g > 0
+            && s.hosts.iter().any(|h| {
+                h.participates()
+                    && h.node.id() != id
+                    && h.node.member(id).is_some_and(|m| m.status == Status::Alive)
+                    && (h.node.member(node_id_in(j, g - 1))).is_some_and(|m| m.status.is_terminal())
+            })
     })
 }

@@ -4,13 +4,15 @@ use std::fmt::Write as _;
 
 use super::properties::{self, Kind};
 use super::trace::{Input, Step, Trace};
-use super::{Life, Setup, State, SwimModel, index_of};
+use super::{Life, Setup, State, SwimModel, generation, index_of};
 use crate::{Body, Effect, Member, MemberEvent, Message, NodeId, Timer};
 
-/// `n3` for model nodes, the raw id otherwise.
+/// `n3` for model nodes (`n3'` after a rejoin), the raw id otherwise.
 pub fn id(id: NodeId) -> String {
     match index_of(id) {
-        Some(i) if i < 16 => format!("n{}", i + 1),
+        Some(i) if generation(id) < 4 => {
+            format!("n{}{}", i + 1, "'".repeat(generation(id) as usize))
+        }
         _ => format!("{id:?}"),
     }
 }
@@ -131,7 +133,7 @@ pub fn step(step: &Step) -> String {
 pub fn state(model: &SwimModel, s: &State) -> String {
     let b = &s.budget;
     let mut out = format!(
-        "t={} (horizon {}, faults before {}); left: {} drops, {} dups, {} crashes, {} pauses, {} leaves, {} meta",
+        "t={} (horizon {}, faults before {}); left: {} drops, {} dups, {} crashes, {} pauses, {} leaves, {} meta, {} rejoins",
         s.now,
         model.setup.horizon,
         model.disturb_until,
@@ -140,7 +142,8 @@ pub fn state(model: &SwimModel, s: &State) -> String {
         b.crashes,
         b.pauses,
         b.leaves,
-        b.meta_changes
+        b.meta_changes,
+        b.rejoins
     );
     for (i, h) in s.hosts.iter().enumerate() {
         let life = match h.life {

@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use stateright::Representative;
 
-use super::{Datagram, Host, State, index_of, node_addr, node_id};
+use super::{Datagram, Host, State, generation, index_of, node_addr, node_id_in};
 use crate::{Member, Message, NodeId, Timer};
 
 /// A renaming of the model's nodes: `to[i]` is the new index of node `i`.
@@ -51,9 +51,10 @@ impl Renaming {
         self.to.get(i).copied().unwrap_or(i)
     }
 
+    /// Renames the node, keeps the life (a rejoined `n1'` becomes `n2'`).
     pub fn id(&self, id: NodeId) -> NodeId {
         match index_of(id) {
-            Some(i) if i < self.to.len() => node_id(self.to[i]),
+            Some(i) if i < self.to.len() => node_id_in(self.to[i], generation(id)),
             _ => id,
         }
     }

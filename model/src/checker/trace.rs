@@ -27,6 +27,8 @@ pub enum UserCommand {
     Leave,
     SetMeta(Meta),
     ConfirmDead(NodeId),
+    /// Come back under this new id (after leaving or being removed).
+    Rejoin(NodeId),
 }
 
 impl fmt::Display for UserCommand {
@@ -34,7 +36,8 @@ impl fmt::Display for UserCommand {
         match self {
             UserCommand::Leave => write!(f, "leave"),
             UserCommand::SetMeta(meta) => write!(f, "set metadata {meta:?}"),
-            UserCommand::ConfirmDead(id) => write!(f, "confirm n{} dead", id.0),
+            UserCommand::ConfirmDead(id) => write!(f, "confirm {} dead", super::report::id(*id)),
+            UserCommand::Rejoin(id) => write!(f, "rejoin as {}", super::report::id(*id)),
         }
     }
 }
@@ -154,6 +157,8 @@ pub struct TraceSetup {
     pub pauses: u8,
     pub leaves: u8,
     pub meta_changes: u8,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub rejoins: u8,
     pub horizon: Millis,
     pub disturb_until: Millis,
     pub stagger: Millis,
@@ -224,6 +229,7 @@ impl Trace {
                 pauses: s.pauses,
                 leaves: s.leaves,
                 meta_changes: s.meta_changes,
+                rejoins: s.rejoins,
                 horizon: s.horizon,
                 disturb_until: s.disturb_until(),
                 stagger: s.stagger,
@@ -360,10 +366,15 @@ impl Setup {
         setup.pauses = t.pauses;
         setup.leaves = t.leaves;
         setup.meta_changes = t.meta_changes;
+        setup.rejoins = t.rejoins;
         setup.horizon = t.horizon;
         setup.stagger = t.stagger;
         setup.shell_order = t.shell_order;
         setup.core = t.config();
         (setup.validate().is_ok() && setup.disturb_until() == t.disturb_until).then_some(setup)
     }
+}
+
+fn is_zero(n: &u8) -> bool {
+    *n == 0
 }
