@@ -1,6 +1,6 @@
 //! The membership table: one record per known member, tombstones for the dead.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 
 use crate::Millis;
 use crate::member::{Member, NodeId};
@@ -17,7 +17,10 @@ pub struct Record {
 /// All members known to this node, except itself.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Membership {
-    records: BTreeMap<NodeId, Record>,
+    /// Sorted by id. A sorted vector, not a map: a record is ~100 bytes and a B-tree filled by
+    /// a join (ids arrive in order) spends as much again on half-empty nodes; lookups are a
+    /// binary search, and inserts (a member joining) shift the tail, cheap at cluster sizes.
+    records: Vec<Record>,
     /// Members with a non-terminal status.
     live: usize,
     /// Dead members in order of death: purged once their TTL passes.
@@ -28,17 +31,21 @@ pub struct Membership {
 }
 
 impl Membership {
+    fn position(&self, id: NodeId) -> Result<usize, usize> {
+        self.records.binary_search_by_key(&id, |r| r.member.id)
+    }
+
     pub fn get(&self, id: NodeId) -> Option<&Record> {
-        self.records.get(&id)
+        self.position(id).ok().map(|i| &self.records[i])
     }
 
     pub fn get_mut(&mut self, id: NodeId) -> Option<&mut Record> {
-        self.records.get_mut(&id)
+        self.position(id).ok().map(|i| &mut self.records[i])
     }
 
     /// Records in id order.
     pub fn iter(&self) -> impl Iterator<Item = &Record> {
-        self.records.values()
+        self.records.iter()
     }
 
     /// Every record, tombstones included.
@@ -62,19 +69,21 @@ impl Membership {
 
     /// Insert a record for an unknown member.
     pub fn insert(&mut self, member: Member, now: Millis) {
-        debug_assert!(!self.records.contains_key(&member.id));
+        let Err(at) = self.position(member.id) else {
+            debug_assert!(false, "{} is known already", member.id);
+            return;
+        };
         if member.status.is_terminal() {
             self.tombstones.push_back((now, member.id));
         } else {
             self.live += 1;
         }
-        self.records
-            .insert(member.id, Record { member, since: now });
+        self.records.insert(at, Record { member, since: now });
     }
 
     /// Book-keeping after the record of `id` moved from `from` to its current status.
     pub fn status_changed(&mut self, id: NodeId, from: Status, now: Millis) {
-        let Some(rec) = self.records.get_mut(&id) else {
+        let Some(rec) = self.get_mut(id) else {
             return;
         };
         let to = rec.member.status;
@@ -100,7 +109,9 @@ impl Membership {
                 break;
             }
             self.tombstones.pop_front();
-            self.records.remove(&id);
+            if let Ok(i) = self.position(id) {
+                self.records.remove(i);
+            }
             purged += 1;
             if memory > 0 && self.purged.insert(id) {
                 self.purged_order.push_back(id);
@@ -110,6 +121,9 @@ impl Membership {
                     self.purged.remove(&old);
                 }
             }
+        }
+        if purged > 0 && self.records.len() < self.records.capacity() / 2 {
+            self.records.shrink_to_fit();
         }
         purged
     }
@@ -122,16 +136,15 @@ impl Membership {
         id: &dyn Fn(NodeId) -> NodeId,
         member: &dyn Fn(&Member) -> Member,
     ) -> Self {
+        let mut records: Vec<Record> = (self.records.iter())
+            .map(|r| Record {
+                member: member(&r.member),
+                since: r.since,
+            })
+            .collect();
+        records.sort_unstable_by_key(|r| r.member.id);
         Membership {
-            records: (self.records.values())
-                .map(|r| {
-                    let record = Record {
-                        member: member(&r.member),
-                        since: r.since,
-                    };
-                    (record.member.id, record)
-                })
-                .collect(),
+            records,
             live: self.live,
             tombstones: self.tombstones.iter().map(|&(t, i)| (t, id(i))).collect(),
             purged: self.purged.iter().map(|&i| id(i)).collect(),
@@ -142,7 +155,7 @@ impl Membership {
     /// Ids of non-terminal members, in id order.
     pub fn live_ids(&self) -> impl Iterator<Item = NodeId> + '_ {
         self.records
-            .values()
+            .iter()
             .filter(|r| !r.member.status.is_terminal())
             .map(|r| r.member.id)
     }
