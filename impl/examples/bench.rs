@@ -46,10 +46,17 @@ use tokio::time::Instant;
 struct Counting;
 
 static HEAP: AtomicIsize = AtomicIsize::new(0);
+/// Highest `HEAP` since the last [`reset_peak`].
+static PEAK: AtomicIsize = AtomicIsize::new(0);
+
+fn grow(by: isize) {
+    let now = HEAP.fetch_add(by, Ordering::Relaxed) + by;
+    PEAK.fetch_max(now, Ordering::Relaxed);
+}
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        HEAP.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        grow(layout.size() as isize);
         unsafe { System.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
@@ -57,10 +64,7 @@ unsafe impl GlobalAlloc for Counting {
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        HEAP.fetch_add(
-            new_size as isize - layout.size() as isize,
-            Ordering::Relaxed,
-        );
+        grow(new_size as isize - layout.size() as isize);
         unsafe { System.realloc(ptr, layout, new_size) }
     }
 }
@@ -70,6 +74,15 @@ static ALLOCATOR: Counting = Counting;
 
 fn heap_bytes() -> i64 {
     HEAP.load(Ordering::Relaxed) as i64
+}
+
+/// Start a new peak measurement at the current heap size.
+fn reset_peak() {
+    PEAK.store(HEAP.load(Ordering::Relaxed), Ordering::Relaxed);
+}
+
+fn peak_heap_bytes() -> i64 {
+    PEAK.load(Ordering::Relaxed) as i64
 }
 
 #[derive(Debug, Parser)]
@@ -89,6 +102,10 @@ struct Args {
     /// tokio worker threads (0: a current-thread runtime).
     #[arg(long, default_value_t = 2)]
     threads: usize,
+    /// Internal: run one idle repetition and print its raw figures (the parent process runs
+    /// each repetition in a fresh process this way).
+    #[arg(long, hide = true)]
+    idle_rep: bool,
 }
 
 /// The settings; everything else at the defaults (`Config::default()`, the LAN preset:
@@ -118,6 +135,11 @@ fn main() {
             .unwrap()
     };
     runtime.block_on(async {
+        if args.idle_rep {
+            let rep = idle_rep(args.n.unwrap_or(200), args.secs.unwrap_or(30)).await;
+            emit(rep.to_json());
+            return;
+        }
         let all = args.scenario == "all";
         if all || args.scenario == "detect" {
             emit(detect(args.n.unwrap_or(20), args.reps.unwrap_or(10)).await);
@@ -128,7 +150,8 @@ fn main() {
         }
         if all || args.scenario == "idle" {
             let reps = args.reps.unwrap_or(1);
-            emit(idle(args.n.unwrap_or(200), args.secs.unwrap_or(30), reps).await);
+            let (n, secs) = (args.n.unwrap_or(200), args.secs.unwrap_or(30));
+            emit(idle(n, secs, reps, args.threads).await);
         }
         if all || args.scenario == "join" {
             emit(join(args.n.unwrap_or(100), args.reps.unwrap_or(5)).await);
@@ -584,70 +607,104 @@ async fn loss(n: usize, secs: u64, reps: usize) -> Value {
     })
 }
 
-async fn idle(n: usize, duration: u64, reps: usize) -> Value {
-    let config = config();
-    malloc_trim();
-    let (mut cpu, mut rss, mut bytes, mut converge, mut settle) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let (mut heap, mut heap_alone, mut rss_trim) = (Vec::new(), Vec::new(), Vec::new());
-    let mut kinds: BTreeMap<&str, f64> = BTreeMap::new();
-    for _ in 0..reps {
-        let rss_before = rss_bytes();
-        let heap_before = heap_bytes();
-        let cluster = Cluster::start(n, &config, 256).await;
-        heap_alone.push((heap_bytes() - heap_before) as f64 / n as f64);
-        let took = cluster.join_polling().await;
-        converge.push(secs(took));
-        // Idle means nothing left to tell: wait until every node has piggybacked the join's
-        // news as many times as it should (polled, bounded).
-        let quiet = Instant::now();
-        while cluster.nodes.iter().any(|x| x.stats().gossip_queued > 0) {
-            assert!(
-                quiet.elapsed() < Duration::from_secs(120),
-                "gossip never settled"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        settle.push(secs(took + quiet.elapsed()));
-        let cpu0 = cpu_seconds();
-        let out0: u64 = cluster.nodes.iter().map(|x| x.stats().bytes_out).sum();
-        let kinds0 = cluster.traffic.snapshot();
-        let start = Instant::now();
-        tokio::time::sleep(Duration::from_secs(duration)).await;
-        let elapsed = start.elapsed().as_secs_f64();
-        let cpu1 = cpu_seconds();
-        let out1: u64 = cluster.nodes.iter().map(|x| x.stats().bytes_out).sum();
-        let kinds1 = cluster.traffic.snapshot();
-        let rss_after = rss_bytes();
-        let heap_after = heap_bytes();
-        malloc_trim();
-        let rss_trimmed = rss_bytes();
-        rss_trim.push(rss_trimmed.saturating_sub(rss_before) as f64 / n as f64);
-        let live = cluster.nodes.iter().all(|x| x.cluster_size() == n);
-        assert!(live, "the idle cluster lost members");
-        let per = (n as f64) * elapsed;
-        cpu.push((cpu1 - cpu0) / per);
-        bytes.push((out1 - out0) as f64 / per);
-        rss.push(rss_after.saturating_sub(rss_before) as f64 / n as f64);
-        heap.push((heap_after - heap_before) as f64 / n as f64);
-        for (i, kind) in KINDS.iter().enumerate() {
-            *kinds.entry(kind).or_default() += (kinds1[i] - kinds0[i]) as f64 / per / reps as f64;
-        }
-        cluster.shutdown().await;
+/// What one idle repetition measured, per node.
+struct IdleRep {
+    converge: f64,
+    settle: f64,
+    cpu: f64,
+    rss: f64,
+    rss_trim: f64,
+    heap: f64,
+    heap_alone: f64,
+    peak: f64,
+    bytes: f64,
+    kinds: BTreeMap<String, f64>,
+}
+
+impl IdleRep {
+    fn to_json(&self) -> Value {
+        json!([
+            self.converge,
+            self.settle,
+            self.cpu,
+            self.rss,
+            self.rss_trim,
+            self.heap,
+            self.heap_alone,
+            self.peak,
+            self.bytes,
+            self.kinds
+        ])
     }
-    let kinds: BTreeMap<&str, f64> = kinds.into_iter().map(|(k, v)| (k, round(v))).collect();
+
+    fn from_json(v: &Value) -> Option<IdleRep> {
+        let f = |i: usize| v.get(i)?.as_f64();
+        let kinds = v.get(9)?.as_object()?;
+        Some(IdleRep {
+            converge: f(0)?,
+            settle: f(1)?,
+            cpu: f(2)?,
+            rss: f(3)?,
+            rss_trim: f(4)?,
+            heap: f(5)?,
+            heap_alone: f(6)?,
+            peak: f(7)?,
+            bytes: f(8)?,
+            kinds: (kinds.iter())
+                .map(|(k, v)| Some((k.clone(), v.as_f64()?)))
+                .collect::<Option<_>>()?,
+        })
+    }
+}
+
+/// Idle, each repetition in a fresh process (`--idle-rep`): memory freed by one repetition
+/// stays mapped in the process, so a second repetition in the same process would measure
+/// almost no resident growth.
+async fn idle(n: usize, duration: u64, reps: usize, threads: usize) -> Value {
+    let mut runs = Vec::new();
+    if reps == 1 {
+        runs.push(idle_rep(n, duration).await);
+    } else {
+        let exe = std::env::current_exe().expect("the bench's own path");
+        for _ in 0..reps {
+            let output = std::process::Command::new(&exe)
+                .args(["idle", "--idle-rep", "--n", &n.to_string()])
+                .args([
+                    "--secs",
+                    &duration.to_string(),
+                    "--threads",
+                    &threads.to_string(),
+                ])
+                .output()
+                .expect("run one idle repetition");
+            assert!(output.status.success(), "an idle repetition failed");
+            let line = String::from_utf8_lossy(&output.stdout);
+            let value: Value = serde_json::from_str(line.trim()).expect("one JSON line");
+            runs.push(IdleRep::from_json(&value).expect("an idle repetition's figures"));
+        }
+    }
+    let col = |f: fn(&IdleRep) -> f64| runs.iter().map(f).collect::<Vec<f64>>();
+    let (cpu, rss, bytes) = (col(|r| r.cpu), col(|r| r.rss), col(|r| r.bytes));
+    let mut kinds: BTreeMap<String, f64> = BTreeMap::new();
+    for r in &runs {
+        for (k, v) in &r.kinds {
+            *kinds.entry(k.clone()).or_default() += v / runs.len() as f64;
+        }
+    }
+    let kinds: BTreeMap<String, f64> = kinds.into_iter().map(|(k, v)| (k, round(v))).collect();
     json!({
         "scenario": "idle",
         "n": n,
         "secs": duration,
         "reps": reps,
-        "converged_s": summary(&converge),
-        "gossip_settled_s": summary(&settle),
+        "converged_s": summary(&col(|r| r.converge)),
+        "gossip_settled_s": summary(&col(|r| r.settle)),
         "cpu_s_per_node_s": summary(&cpu),
         "rss_bytes_per_node": summary(&rss),
-        "rss_bytes_per_node_after_malloc_trim": summary(&rss_trim),
-        "heap_bytes_per_node": summary(&heap),
-        "heap_bytes_per_node_before_join": summary(&heap_alone),
+        "rss_bytes_per_node_after_malloc_trim": summary(&col(|r| r.rss_trim)),
+        "heap_bytes_per_node": summary(&col(|r| r.heap)),
+        "heap_bytes_per_node_before_join": summary(&col(|r| r.heap_alone)),
+        "peak_heap_bytes_per_node": summary(&col(|r| r.peak)),
         "bytes_sent_per_node_s": summary(&bytes),
         "bytes_sent_per_node_s_by_kind": kinds,
         "goals": {
@@ -656,6 +713,61 @@ async fn idle(n: usize, duration: u64, reps: usize) -> Value {
             "bytes_lt_250": median(&bytes) < 250.0,
         },
     })
+}
+
+/// One idle repetition: start, join, wait for gossip to settle, then measure `duration` s.
+async fn idle_rep(n: usize, duration: u64) -> IdleRep {
+    let config = config();
+    malloc_trim();
+    let rss_before = rss_bytes();
+    let heap_before = heap_bytes();
+    reset_peak();
+    let cluster = Cluster::start(n, &config, 256).await;
+    let heap_alone = (heap_bytes() - heap_before) as f64 / n as f64;
+    let took = cluster.join_polling().await;
+    // Idle means nothing left to tell: wait until every node has piggybacked the join's
+    // news as many times as it should (polled, bounded).
+    let quiet = Instant::now();
+    while cluster.nodes.iter().any(|x| x.stats().gossip_queued > 0) {
+        assert!(
+            quiet.elapsed() < Duration::from_secs(120),
+            "gossip never settled"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let settle = secs(took + quiet.elapsed());
+    let cpu0 = cpu_seconds();
+    let out0: u64 = cluster.nodes.iter().map(|x| x.stats().bytes_out).sum();
+    let kinds0 = cluster.traffic.snapshot();
+    let start = Instant::now();
+    tokio::time::sleep(Duration::from_secs(duration)).await;
+    let elapsed = start.elapsed().as_secs_f64();
+    let cpu1 = cpu_seconds();
+    let out1: u64 = cluster.nodes.iter().map(|x| x.stats().bytes_out).sum();
+    let kinds1 = cluster.traffic.snapshot();
+    let rss_after = rss_bytes();
+    let heap_after = heap_bytes();
+    malloc_trim();
+    let rss_trimmed = rss_bytes();
+    let live = cluster.nodes.iter().all(|x| x.cluster_size() == n);
+    assert!(live, "the idle cluster lost members");
+    let per = (n as f64) * elapsed;
+    let rep = IdleRep {
+        converge: secs(took),
+        settle,
+        cpu: (cpu1 - cpu0) / per,
+        rss: rss_after.saturating_sub(rss_before) as f64 / n as f64,
+        rss_trim: rss_trimmed.saturating_sub(rss_before) as f64 / n as f64,
+        heap: (heap_after - heap_before) as f64 / n as f64,
+        heap_alone,
+        peak: (peak_heap_bytes() - heap_before) as f64 / n as f64,
+        bytes: (out1 - out0) as f64 / per,
+        kinds: (KINDS.iter().enumerate())
+            .map(|(i, kind)| (kind.to_string(), (kinds1[i] - kinds0[i]) as f64 / per))
+            .collect(),
+    };
+    cluster.shutdown().await;
+    rep
 }
 
 async fn join(n: usize, reps: usize) -> Value {

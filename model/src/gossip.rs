@@ -1,5 +1,10 @@
 //! The dissemination queue: updates waiting to be piggybacked, least-sent first.
 //!
+//! The queue holds member ids, not records: the update sent about a member is always its
+//! current record in the node's table (every change of a record re-queues it), looked up
+//! when a datagram is packed. A join burst queues an update per member, so this keeps the
+//! burst at a few bytes per member instead of a copy of every record.
+//!
 //! Updates live in a slab; a FIFO bucket per transmit count orders them (least-sent first,
 //! oldest first within a count). Packing a datagram pops from the lowest buckets and pushes to
 //! the next one, so the hot path does no tree lookups. A replaced update leaves a stale handle
@@ -20,15 +25,16 @@ pub fn retransmit_limit(mult: u32, n: usize) -> u32 {
 
 #[derive(Clone, Debug)]
 struct Entry {
-    member: Member,
+    id: NodeId,
     transmits: u32,
-    /// Which enqueue this is: handles with another epoch are stale.
-    epoch: u64,
-    size: usize,
+    /// Which enqueue this is: handles with another epoch are stale. 32 bits wrap only after
+    /// 4 billion enqueues, while stale handles are swept after a few dozen removals.
+    epoch: u32,
 }
 
-/// A position in a bucket: slab slot and the epoch of the entry it was made for.
-type Handle = (usize, u64);
+/// A position in a bucket: slab slot and the epoch of the entry it was made for (8 bytes: a
+/// burst queues one per member).
+type Handle = (u32, u32);
 
 /// Updates to disseminate: one per member (a newer update replaces the older one).
 #[derive(Clone, Debug, Default)]
@@ -39,7 +45,7 @@ pub struct Gossip {
     /// `buckets[t]`: handles of updates sent `t` times, oldest first.
     buckets: Vec<VecDeque<Handle>>,
     stale: usize,
-    epochs: u64,
+    epochs: u32,
 }
 
 /// Room left in a datagram for piggybacked updates.
@@ -70,7 +76,7 @@ const MAX_SKIPS: usize = 16;
 
 impl Gossip {
     fn live(&self, (slot, epoch): Handle, transmits: u32) -> Option<&Entry> {
-        self.slab[slot]
+        self.slab[slot as usize]
             .as_ref()
             .filter(|e| e.epoch == epoch && e.transmits == transmits)
     }
@@ -83,17 +89,16 @@ impl Gossip {
             .flat_map(move |(t, bucket)| bucket.iter().filter_map(move |&h| self.live(h, t as u32)))
     }
 
-    /// Queue `member` with a fresh transmit count, replacing any older update about it.
-    pub fn enqueue(&mut self, member: Member) {
-        self.remove(member.id);
-        self.epochs += 1;
+    /// Queue an update about `id` (its record changed) with a fresh transmit count, replacing
+    /// any older one.
+    pub fn enqueue(&mut self, id: NodeId) {
+        self.remove(id);
+        self.epochs = self.epochs.wrapping_add(1);
         let entry = Entry {
-            size: encoded_len(&member),
-            member,
+            id,
             transmits: 0,
             epoch: self.epochs,
         };
-        let id = entry.member.id;
         let slot = match self.free.pop() {
             Some(slot) => {
                 self.slab[slot] = Some(entry);
@@ -108,7 +113,7 @@ impl Gossip {
         if self.buckets.is_empty() {
             self.buckets.push(VecDeque::new());
         }
-        self.buckets[0].push_back((slot, self.epochs));
+        self.buckets[0].push_back((slot as u32, self.epochs));
     }
 
     /// Forget the update about `id` (its handle goes stale).
@@ -132,7 +137,7 @@ impl Gossip {
             .enumerate()
             .flat_map(|(t, b)| b.iter().map(move |&h| (h, t as u32)))
             .filter(|&(h, t)| self.live(h, t).is_some())
-            .map(|(h, t)| (h.0, t))
+            .map(|(h, t)| (h.0 as usize, t))
             .collect();
         let mut slab = Vec::with_capacity(self.index.len());
         let mut buckets: Vec<VecDeque<Handle>> = Vec::new();
@@ -141,8 +146,8 @@ impl Gossip {
             if buckets.len() <= t as usize {
                 buckets.resize_with(t as usize + 1, VecDeque::new);
             }
-            buckets[t as usize].push_back((slab.len(), entry.epoch));
-            self.index.insert(entry.member.id, slab.len());
+            buckets[t as usize].push_back((slab.len() as u32, entry.epoch));
+            self.index.insert(entry.id, slab.len());
             slab.push(Some(entry));
         }
         self.slab = slab;
@@ -162,15 +167,9 @@ impl Gossip {
         self.slab[slot].as_ref().map(|e| e.transmits)
     }
 
-    /// The queued update about `id`.
-    pub fn get(&self, id: NodeId) -> Option<&Member> {
-        let slot = *self.index.get(&id)?;
-        self.slab[slot].as_ref().map(|e| &e.member)
-    }
-
-    /// Queued updates in send order (least-sent first).
-    pub fn iter(&self) -> impl Iterator<Item = (&Member, u32)> {
-        self.in_order().map(|e| (&e.member, e.transmits))
+    /// Queued updates in send order (least-sent first): whose, and sent how many times.
+    pub fn iter(&self) -> impl Iterator<Item = (NodeId, u32)> + '_ {
+        self.in_order().map(|e| (e.id, e.transmits))
     }
 
     /// Updates queued.
@@ -182,32 +181,30 @@ impl Gossip {
         self.index.is_empty()
     }
 
-    /// The same queue with every record renamed by `member` (the model checker's symmetry
+    /// The same queue with every id renamed by `id` (the model checker's symmetry
     /// reduction): same slots, same send order.
     #[cfg(feature = "checker")]
-    pub(crate) fn renamed(&self, member: &dyn Fn(&Member) -> Member) -> Self {
+    pub(crate) fn renamed(&self, id: &dyn Fn(NodeId) -> NodeId) -> Self {
         let mut out = self.clone();
         for entry in out.slab.iter_mut().flatten() {
-            entry.member = member(&entry.member);
+            entry.id = id(entry.id);
         }
-        out.index = (self.index.values())
-            .map(|&slot| {
-                (
-                    out.slab[slot].as_ref().expect("indexed slot").member.id,
-                    slot,
-                )
-            })
+        out.index = (self.index.iter())
+            .map(|(&member, &slot)| (id(member), slot))
             .collect();
         out
     }
 
     /// Pack updates into `budget`, least-sent first, skipping `except`; each packed update
     /// spends one transmit, and updates that reach `limit` transmits leave the queue.
-    pub fn pack(
+    /// `record` gives the current record of a member (an update about a member no longer
+    /// known, its tombstone purged, is dropped).
+    pub fn pack<'a>(
         &mut self,
         budget: &mut Budget,
         limit: u32,
         except: Option<NodeId>,
+        record: &dyn Fn(NodeId) -> Option<&'a Member>,
         out: &mut Vec<Member>,
     ) {
         let mut picked: Vec<usize> = Vec::new();
@@ -219,10 +216,10 @@ impl Gossip {
                 for bucket in t..self.buckets.len() {
                     while let Some(h) = self.buckets[bucket].pop_front() {
                         if let Some(e) = self.live(h, bucket as u32) {
-                            let id = e.member.id;
+                            let id = e.id;
                             self.index.remove(&id);
-                            self.slab[h.0] = None;
-                            self.free.push(h.0);
+                            self.slab[h.0 as usize] = None;
+                            self.free.push(h.0 as usize);
                         } else {
                             self.stale = self.stale.saturating_sub(1);
                         }
@@ -238,14 +235,22 @@ impl Gossip {
                     self.stale = self.stale.saturating_sub(1);
                     continue;
                 };
-                if Some(entry.member.id) == except {
+                if Some(entry.id) == except {
                     i += 1;
                     continue;
                 }
-                if budget.take(entry.size) {
-                    out.push(entry.member.clone());
+                let Some(member) = record(entry.id) else {
+                    let id = entry.id;
                     self.buckets[t].remove(i);
-                    picked.push(h.0);
+                    self.index.remove(&id);
+                    self.slab[h.0 as usize] = None;
+                    self.free.push(h.0 as usize);
+                    continue;
+                };
+                if budget.take(encoded_len(member)) {
+                    out.push(member.clone());
+                    self.buckets[t].remove(i);
+                    picked.push(h.0 as usize);
                     continue;
                 }
                 skips += 1;
@@ -258,7 +263,7 @@ impl Gossip {
         for slot in picked {
             let entry = self.slab[slot].as_mut().expect("picked entry is live");
             entry.transmits += 1;
-            let (t, epoch, id) = (entry.transmits, entry.epoch, entry.member.id);
+            let (t, epoch, id) = (entry.transmits, entry.epoch, entry.id);
             if t >= limit {
                 self.index.remove(&id);
                 self.slab[slot] = None;
@@ -267,10 +272,24 @@ impl Gossip {
                 if self.buckets.len() <= t as usize {
                     self.buckets.resize_with(t as usize + 1, VecDeque::new);
                 }
-                self.buckets[t as usize].push_back((slot, epoch));
+                self.buckets[t as usize].push_back((slot as u32, epoch));
             }
         }
+        self.release_empty_buckets();
         self.shrink_if_sparse();
+    }
+
+    /// Free the buffers of drained buckets: a burst of updates moves through every transmit
+    /// count, and each bucket would otherwise keep the burst's capacity.
+    fn release_empty_buckets(&mut self) {
+        for bucket in &mut self.buckets {
+            if bucket.is_empty() && bucket.capacity() > 0 {
+                *bucket = VecDeque::new();
+            }
+        }
+        while self.buckets.last().is_some_and(VecDeque::is_empty) {
+            self.buckets.pop();
+        }
     }
 
     /// Drop stale handles once they outnumber live ones (bounds memory under churn).
@@ -281,7 +300,7 @@ impl Gossip {
         let slab = &self.slab;
         for (t, bucket) in self.buckets.iter_mut().enumerate() {
             bucket.retain(|&(slot, epoch)| {
-                slab[slot]
+                slab[slot as usize]
                     .as_ref()
                     .is_some_and(|e| e.epoch == epoch && e.transmits == t as u32)
             });
@@ -290,14 +309,15 @@ impl Gossip {
     }
 }
 
-/// Queues are equal when they will send the same updates in the same order.
+/// Queues are equal when they will send updates about the same members in the same order
+/// (the records sent are the node's, compared with its table).
 impl PartialEq for Gossip {
     fn eq(&self, other: &Self) -> bool {
         self.len() == other.len()
             && self
                 .in_order()
                 .zip(other.in_order())
-                .all(|(a, b)| a.transmits == b.transmits && a.member == b.member)
+                .all(|(a, b)| a.transmits == b.transmits && a.id == b.id)
     }
 }
 
@@ -308,7 +328,7 @@ impl Hash for Gossip {
         self.len().hash(state);
         for e in self.in_order() {
             e.transmits.hash(state);
-            e.member.hash(state);
+            e.id.hash(state);
         }
     }
 }

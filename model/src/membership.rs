@@ -78,6 +78,10 @@ impl Membership {
         } else {
             self.live += 1;
         }
+        if self.records.len() == self.records.capacity() {
+            // Grow by a quarter, not double: the table is most of a node's memory.
+            self.records.reserve_exact(self.records.len() / 4 + 4);
+        }
         self.records.insert(at, Record { member, since: now });
     }
 

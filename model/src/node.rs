@@ -298,7 +298,7 @@ impl Node {
         let mut node = self.clone();
         node.me = member(&self.me);
         node.members = self.members.renamed(id, &member);
-        node.gossip = self.gossip.renamed(&member);
+        node.gossip = self.gossip.renamed(id);
         node.order = self.order.renamed(id);
         for probe in node.probes.values_mut() {
             probe.target = id(probe.target);
@@ -514,7 +514,7 @@ impl Node {
                 }
                 self.me.meta = meta;
                 self.me.incarnation += 1;
-                self.gossip.enqueue(self.me.clone());
+                self.gossip.enqueue(self.me.id);
             }
             Command::ConfirmDead(id) => {
                 if id == self.me.id {
@@ -579,7 +579,7 @@ impl Node {
             }
             let status = incoming.status;
             self.members.insert(incoming.clone(), now);
-            self.gossip.enqueue(incoming.clone());
+            self.gossip.enqueue(id);
             if !status.is_terminal() {
                 self.order.insert(id, rng);
                 out.push(Effect::Event(MemberEvent {
@@ -600,14 +600,14 @@ impl Node {
         match merge(&mut rec.member, &incoming, cap) {
             Merge::Stale => {}
             Merge::Confirmed => {
-                self.gossip.enqueue(rec.member.clone());
+                self.gossip.enqueue(id);
                 self.arm_suspicion(now, id, rng, out);
             }
             Merge::Advanced { from } => {
                 let member = rec.member.clone();
                 let to = member.status;
                 self.members.status_changed(id, from, now);
-                self.gossip.enqueue(member.clone());
+                self.gossip.enqueue(id);
                 if from == Status::Suspect && to != Status::Suspect {
                     out.push(Effect::CancelTimer {
                         timer: Timer::Suspicion(id),
@@ -639,7 +639,7 @@ impl Node {
             Status::Suspect | Status::Unreachable => {
                 #[cfg(feature = "faults")]
                 if self.faults.has(crate::faults::Fault::RefutesWithoutRaising) {
-                    self.gossip.enqueue(self.me.clone());
+                    self.gossip.enqueue(self.me.id);
                     return;
                 }
                 if news.incarnation >= self.me.incarnation {
@@ -648,7 +648,7 @@ impl Node {
                     self.stats.refutations += 1;
                 }
                 // Newer or older, our current `alive` is the answer.
-                self.gossip.enqueue(self.me.clone());
+                self.gossip.enqueue(self.me.id);
             }
             Status::Dead | Status::Left => {
                 self.phase = Phase::Removed;
@@ -745,7 +745,16 @@ impl Node {
             buddy = Some(t);
         }
         let limit = retransmit_limit(self.config.retransmit_mult, self.cluster_size());
-        self.gossip.pack(&mut budget, limit, buddy, &mut msg.gossip);
+        let (me, members) = (&self.me, &self.members);
+        let record = |id: NodeId| {
+            if id == me.id {
+                Some(me)
+            } else {
+                members.get(id).map(|r| &r.member)
+            }
+        };
+        self.gossip
+            .pack(&mut budget, limit, buddy, &record, &mut msg.gossip);
         out.push(Effect::Send { to, msg });
     }
 
@@ -1064,7 +1073,7 @@ impl Node {
         self.phase = Phase::Leaving;
         self.me.incarnation += 1;
         self.me.status = Status::Left;
-        self.gossip.enqueue(self.me.clone());
+        self.gossip.enqueue(self.me.id);
         // Tell k members directly; probes and acks carry the rest.
         let mut peers: Vec<(NodeId, SocketAddr)> = self
             .members
