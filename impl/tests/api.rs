@@ -188,3 +188,74 @@ async fn stats_count_traffic_both_ways() {
     assert!(sb.datagrams_out > 0 && sb.bytes_out > sb.datagrams_out * 10);
     assert_eq!(a.status_of(b.id()), Some(Status::Alive));
 }
+
+/// A subscriber that falls behind skips the oldest events and counts them, with both `recv`
+/// and `try_recv`; one that keeps up misses nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lagging_subscriber_skips_and_counts_events() {
+    let a = Node::builder(Config::local())
+        .event_capacity(1)
+        .bind("127.0.0.1:0")
+        .await
+        .unwrap();
+    let (mut by_recv, mut by_try_recv, mut watch) = (a.subscribe(), a.subscribe(), a.subscribe());
+    let mut ids: BTreeSet<NodeId> = [a.id()].into();
+    let mut others = Vec::new();
+    for _ in 0..4 {
+        let b = Node::builder(Config::local())
+            .bind("127.0.0.1:0")
+            .await
+            .unwrap();
+        b.join([a.local_addr()]).await.unwrap();
+        ids.insert(b.id());
+        others.push(b);
+    }
+    wait_for(&a, &mut watch, SOON, "all four joined", |n| {
+        sees_alive(n, &ids)
+    })
+    .await;
+    // Four `joined` events went into a buffer of one: the last is kept, three are skipped.
+    let last = by_recv.recv().await.expect("the newest event is kept");
+    assert_eq!(last.kind(), EventKind::Joined);
+    assert!(by_recv.lagged() >= 3, "skipped: {}", by_recv.lagged());
+    assert_eq!(
+        by_try_recv.try_recv().map(|e| e.kind()),
+        Some(EventKind::Joined)
+    );
+    assert!(
+        by_try_recv.lagged() >= 3,
+        "skipped: {}",
+        by_try_recv.lagged()
+    );
+    assert_eq!(by_try_recv.try_recv(), None, "nothing else is waiting");
+}
+
+/// What logs show: seeds as typed, nodes and builders by their fields, the manual clock's time
+/// (also through an `Arc`, as a shared clock is passed).
+#[tokio::test]
+async fn seeds_nodes_and_clocks_print_what_they_hold() {
+    use std::sync::Arc;
+    use swim::{Clock, ManualClock, Seed};
+
+    assert_eq!(Seed::from("db-1.local:7946").to_string(), "db-1.local:7946");
+    let addr: std::net::SocketAddr = "10.0.0.7:7946".parse().unwrap();
+    assert_eq!(Seed::from(addr).to_string(), "10.0.0.7:7946");
+
+    let builder = Node::builder(Config::local()).id(NodeId(0xab));
+    let shown = format!("{builder:?}");
+    assert!(
+        shown.starts_with("Builder") && shown.contains("#ab"),
+        "{shown}"
+    );
+    let node = builder.bind("127.0.0.1:0").await.unwrap();
+    let shown = format!("{node:?}");
+    assert!(shown.contains("#ab"), "{shown}");
+    assert!(shown.contains(&node.local_addr().to_string()), "{shown}");
+
+    let clock = Arc::new(ManualClock::new(1_234));
+    assert_eq!(Clock::now(&clock), 1_234);
+    clock.advance(6);
+    assert_eq!(Clock::now(&clock), 1_240);
+    assert_eq!(format!("{:?}", *clock), "ManualClock { now: 1240 }");
+    node.shutdown().await;
+}
