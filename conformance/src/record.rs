@@ -3,7 +3,7 @@
 //! A [`Scenario`] starts a few real nodes on loopback UDP with one [`ManualClock`], a seeded
 //! random source and a lossy transport, then drives the cluster from deadline to deadline
 //! while it applies the scenario's faults (an aborted node, a stalled node, a graceful leave, a
-//! metadata change). Every transition each node's task carries out is captured through its
+//! rejoin under a new id after it, a metadata change). Every transition each node's task carries out is captured through its
 //! [`Observer`], together with the random picks the core consumed, as a [`Recording`] that
 //! [`crate::validate`] checks against the model step by step.
 //!
@@ -103,6 +103,8 @@ pub struct Scenario {
     pub stall: Option<(usize, Millis, Millis)>,
     /// Node `.0` leaves gracefully at time `.1`.
     pub leave: Option<(usize, Millis)>,
+    /// Node `.0` (the one that left) rejoins under a new id at time `.1`.
+    pub rejoin: Option<(usize, Millis)>,
     /// Node `.0` changes its metadata at time `.1`.
     pub set_meta: Option<(usize, Millis)>,
 }
@@ -129,6 +131,11 @@ impl Scenario {
             (node, at, length)
         });
         let leave = fault(0.3, &mut rng);
+        // Most nodes that leave come back, once the leave is over.
+        let rejoin = leave.filter(|_| rng.random_bool(0.6)).map(|(node, at)| {
+            let back = at + config.leave_timeout + rng.random_range(period..4 * period);
+            (node, back.min(duration - period))
+        });
         let set_meta = fault(0.4, &mut rng);
         let loss = [0.0, 0.05, 0.1, 0.2][rng.random_range(0..4)];
         Scenario {
@@ -139,6 +146,7 @@ impl Scenario {
             abort,
             stall,
             leave,
+            rejoin,
             set_meta,
         }
     }
@@ -158,6 +166,9 @@ impl Scenario {
         if let Some((node, at)) = self.set_meta {
             out.push((at, node, Fault::SetMeta));
         }
+        if let Some((node, at)) = self.rejoin {
+            out.push((at, node, Fault::Rejoin));
+        }
         out.sort_by_key(|&(at, node, _)| (at, node));
         out
     }
@@ -169,6 +180,7 @@ enum Fault {
     Stall(Millis),
     Leave,
     SetMeta,
+    Rejoin,
 }
 
 /// Per node: what the driver needs to know to tell when the network is quiet.
@@ -491,6 +503,14 @@ pub async fn record(scenario: &Scenario, config: &Config) -> Result<Recording, S
                     let node = node.clone();
                     pending.push(tokio::spawn(async move { node.leave().await }));
                     net.wait_steps(index, before).await?;
+                }
+                Fault::Rejoin => {
+                    // Refused if the leave has not finished yet (the run is cut short): the
+                    // refusal is a step like any other.
+                    match node.rejoin().await {
+                        Ok(_) | Err(swim::Error::Rejected(_)) => {}
+                        Err(e) => return Err(format!("rejoin: {e}")),
+                    }
                 }
                 Fault::SetMeta => {
                     let meta = Meta::from_pairs([("node", format!("{index}")), ("v", "2".into())]);

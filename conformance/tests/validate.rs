@@ -26,7 +26,7 @@ async fn shard(shard: u64) {
     let config = config();
     let mut total = Validated::default();
     let mut runs_done = 0;
-    let mut faults = [0usize; 5];
+    let mut faults = [0usize; 6];
     for seed in (0..runs()).filter(|s| s % SHARDS == shard) {
         let scenario = Scenario::random(seed, &config);
         let started = std::time::Instant::now();
@@ -67,18 +67,20 @@ async fn shard(shard: u64) {
             scenario.stall.is_some(),
             scenario.leave.is_some(),
             scenario.set_meta.is_some(),
+            scenario.rejoin.is_some(),
         ]) {
             *count += happened as usize;
         }
     }
     println!(
         "shard {shard}: {runs_done} runs ({} lossy, {} with an abort, {} a stall, {} a leave, \
-         {} a metadata change), {} steps validated, {} datagrams delivered, {} not",
+         {} a metadata change, {} a rejoin), {} steps validated, {} datagrams delivered, {} not",
         faults[0],
         faults[1],
         faults[2],
         faults[3],
         faults[4],
+        faults[5],
         total.steps,
         total.delivered,
         total.undelivered
@@ -123,6 +125,7 @@ async fn tampered_recordings_are_rejected() {
         abort: None,
         stall: None,
         leave: None,
+        rejoin: None,
         set_meta: None,
         ..Scenario::random(3, &config)
     };
