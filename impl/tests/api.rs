@@ -257,5 +257,5 @@ async fn seeds_nodes_and_clocks_print_what_they_hold() {
     clock.advance(6);
     assert_eq!(Clock::now(&clock), 1_240);
     assert_eq!(format!("{:?}", *clock), "ManualClock { now: 1240 }");
-    node.shutdown().await;
+    node.shutdown().await.unwrap();
 }
