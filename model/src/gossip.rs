@@ -27,8 +27,9 @@ pub fn retransmit_limit(mult: u32, n: usize) -> u32 {
 struct Entry {
     id: NodeId,
     transmits: u32,
-    /// Which enqueue this is: handles with another epoch are stale. 32 bits wrap only after
-    /// 4 billion enqueues, while stale handles are swept after a few dozen removals.
+    /// Which enqueue this is: handles with another epoch are stale. 32 bits: a stale handle
+    /// could pass for a live entry only if exactly 2^32 enqueues later its slot held an entry
+    /// at the same transmit count, and then one update would be sent twice.
     epoch: u32,
 }
 
