@@ -3,9 +3,9 @@
 //! A [`Scenario`] starts a few real nodes on loopback UDP with one [`ManualClock`], a seeded
 //! random source and a lossy transport, then drives the cluster from deadline to deadline
 //! while it applies the scenario's faults (an aborted node, a stalled node, a graceful leave, a
-//! rejoin under a new id after it, a metadata change). Every transition each node's task carries out is captured through its
-//! [`Observer`], together with the random picks the core consumed, as a [`Recording`] that
-//! [`crate::validate`] checks against the model step by step.
+//! rejoin under a new id after it, a metadata change). Every transition each node's task
+//! carries out is captured through its [`Observer`], together with the random picks the core
+//! consumed, as a [`Recording`] that [`crate::validate`] checks against the model step by step.
 //!
 //! Time stands still while datagrams fly: the driver moves the clock only once the network is
 //! quiet (every datagram that reached a socket was handled and every running node is idle),

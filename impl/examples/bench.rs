@@ -137,7 +137,7 @@ fn main() {
     runtime.block_on(async {
         if args.idle_rep {
             let rep = idle_rep(args.n.unwrap_or(200), args.secs.unwrap_or(30)).await;
-            emit(rep.to_json());
+            emit(serde_json::to_value(&rep).expect("figures serialize"));
             return;
         }
         let all = args.scenario == "all";
@@ -607,7 +607,8 @@ async fn loss(n: usize, secs: u64, reps: usize) -> Value {
     })
 }
 
-/// What one idle repetition measured, per node.
+/// What one idle repetition measured, per node (passed from a child process as JSON).
+#[derive(serde::Serialize, serde::Deserialize)]
 struct IdleRep {
     converge: f64,
     settle: f64,
@@ -619,42 +620,6 @@ struct IdleRep {
     peak: f64,
     bytes: f64,
     kinds: BTreeMap<String, f64>,
-}
-
-impl IdleRep {
-    fn to_json(&self) -> Value {
-        json!([
-            self.converge,
-            self.settle,
-            self.cpu,
-            self.rss,
-            self.rss_trim,
-            self.heap,
-            self.heap_alone,
-            self.peak,
-            self.bytes,
-            self.kinds
-        ])
-    }
-
-    fn from_json(v: &Value) -> Option<IdleRep> {
-        let f = |i: usize| v.get(i)?.as_f64();
-        let kinds = v.get(9)?.as_object()?;
-        Some(IdleRep {
-            converge: f(0)?,
-            settle: f(1)?,
-            cpu: f(2)?,
-            rss: f(3)?,
-            rss_trim: f(4)?,
-            heap: f(5)?,
-            heap_alone: f(6)?,
-            peak: f(7)?,
-            bytes: f(8)?,
-            kinds: (kinds.iter())
-                .map(|(k, v)| Some((k.clone(), v.as_f64()?)))
-                .collect::<Option<_>>()?,
-        })
-    }
 }
 
 /// Idle, each repetition in a fresh process (`--idle-rep`): memory freed by one repetition
@@ -679,8 +644,7 @@ async fn idle(n: usize, duration: u64, reps: usize, threads: usize) -> Value {
                 .expect("run one idle repetition");
             assert!(output.status.success(), "an idle repetition failed");
             let line = String::from_utf8_lossy(&output.stdout);
-            let value: Value = serde_json::from_str(line.trim()).expect("one JSON line");
-            runs.push(IdleRep::from_json(&value).expect("an idle repetition's figures"));
+            runs.push(serde_json::from_str(line.trim()).expect("an idle repetition's figures"));
         }
     }
     let col = |f: fn(&IdleRep) -> f64| runs.iter().map(f).collect::<Vec<f64>>();

@@ -119,11 +119,18 @@ impl Gossip {
 
     /// Forget the update about `id` (its handle goes stale).
     pub fn remove(&mut self, id: NodeId) {
-        if let Some(slot) = self.index.remove(&id) {
-            self.slab[slot] = None;
-            self.free.push(slot);
+        if let Some(&slot) = self.index.get(&id) {
+            self.release(slot);
             self.stale += 1;
             self.compact_if_needed();
+        }
+    }
+
+    /// Empty `slot` and forget its entry (any handle to it goes stale).
+    fn release(&mut self, slot: usize) {
+        if let Some(entry) = self.slab[slot].take() {
+            self.index.remove(&entry.id);
+            self.free.push(slot);
         }
     }
 
@@ -216,11 +223,8 @@ impl Gossip {
                 // The cluster shrank: these were sent enough already.
                 for bucket in t..self.buckets.len() {
                     while let Some(h) = self.buckets[bucket].pop_front() {
-                        if let Some(e) = self.live(h, bucket as u32) {
-                            let id = e.id;
-                            self.index.remove(&id);
-                            self.slab[h.0 as usize] = None;
-                            self.free.push(h.0 as usize);
+                        if self.live(h, bucket as u32).is_some() {
+                            self.release(h.0 as usize);
                         } else {
                             self.stale = self.stale.saturating_sub(1);
                         }
@@ -241,11 +245,8 @@ impl Gossip {
                     continue;
                 }
                 let Some(member) = record(entry.id) else {
-                    let id = entry.id;
                     self.buckets[t].remove(i);
-                    self.index.remove(&id);
-                    self.slab[h.0 as usize] = None;
-                    self.free.push(h.0 as usize);
+                    self.release(h.0 as usize);
                     continue;
                 };
                 if budget.take(encoded_len(member)) {
@@ -264,11 +265,9 @@ impl Gossip {
         for slot in picked {
             let entry = self.slab[slot].as_mut().expect("picked entry is live");
             entry.transmits += 1;
-            let (t, epoch, id) = (entry.transmits, entry.epoch, entry.id);
+            let (t, epoch) = (entry.transmits, entry.epoch);
             if t >= limit {
-                self.index.remove(&id);
-                self.slab[slot] = None;
-                self.free.push(slot);
+                self.release(slot);
             } else {
                 if self.buckets.len() <= t as usize {
                     self.buckets.resize_with(t as usize + 1, VecDeque::new);

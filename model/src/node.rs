@@ -248,11 +248,7 @@ impl Node {
 
     /// Our record of `id` (ourselves included).
     pub fn member(&self, id: NodeId) -> Option<&Member> {
-        if id == self.me.id {
-            Some(&self.me)
-        } else {
-            self.members.get(id).map(|r| &r.member)
-        }
+        record(&self.me, &self.members, id)
     }
 
     /// When our current record of `id` took its status (suspicion start, time of death).
@@ -746,15 +742,9 @@ impl Node {
         }
         let limit = retransmit_limit(self.config.retransmit_mult, self.cluster_size());
         let (me, members) = (&self.me, &self.members);
-        let record = |id: NodeId| {
-            if id == me.id {
-                Some(me)
-            } else {
-                members.get(id).map(|r| &r.member)
-            }
-        };
+        let current = |id: NodeId| record(me, members, id);
         self.gossip
-            .pack(&mut budget, limit, buddy, &record, &mut msg.gossip);
+            .pack(&mut budget, limit, buddy, &current, &mut msg.gossip);
         out.push(Effect::Send { to, msg });
     }
 
@@ -1199,5 +1189,15 @@ impl Node {
                 .into_iter()
                 .map(|timer| Effect::CancelTimer { timer }),
         );
+    }
+}
+
+/// Our current record of `id`: our own for our id, the table's otherwise. A free function so
+/// that packing gossip (which borrows the queue mutably) can look records up too.
+fn record<'a>(me: &'a Member, members: &'a Membership, id: NodeId) -> Option<&'a Member> {
+    if id == me.id {
+        Some(me)
+    } else {
+        members.get(id).map(|r| &r.member)
     }
 }

@@ -217,12 +217,12 @@ pub fn converged(s: &State) -> bool {
     let Some((first, rest)) = live.split_first() else {
         return true;
     };
-    let ids = s
+    let mut ids = s
         .hosts
         .iter()
         .enumerate()
         .flat_map(|(j, h)| (0..=generation(h.node.id())).map(move |g| node_id_in(j, g)));
-    ids.into_iter().all(|id| {
+    ids.all(|id| {
         let reference = first.node.member(id).map(key);
         rest.iter().all(|h| h.node.member(id).map(key) == reference)
     })
