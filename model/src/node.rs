@@ -299,6 +299,9 @@ impl Node {
         for probe in node.probes.values_mut() {
             probe.target = id(probe.target);
             probe.target_addr = addr(probe.target_addr);
+            for helper in &mut probe.awaiting {
+                *helper = id(*helper);
+            }
         }
         for relay in node.relays.values_mut() {
             relay.origin = addr(relay.origin);
@@ -411,9 +414,18 @@ impl Node {
             Body::Nack { seq } => {
                 if let Some(p) = self.probes.get_mut(&seq)
                     && !p.acked
-                    && p.nacks < p.helpers
+                    && !p.failed
+                    && let Some(i) = p.awaiting.iter().position(|&h| h == sender)
                 {
+                    p.awaiting.swap_remove(i);
                     p.nacks += 1;
+                    // Every helper reached us and none reached the target: the round is
+                    // conclusive, so judge it now rather than at the end of the period.
+                    if p.awaiting.is_empty() {
+                        p.failed = true;
+                        let probe = p.clone();
+                        self.probe_failed(now, &probe, rng, out);
+                    }
                 }
             }
             Body::Sync { reply, members } => {
@@ -621,7 +633,31 @@ impl Node {
                 if to == Status::Suspect {
                     self.arm_suspicion(now, id, rng, out);
                 }
+                if matches!(from, Status::Alive | Status::Suspect)
+                    && matches!(to, Status::Dead | Status::Unreachable)
+                {
+                    self.push_verdict(id, rng, out);
+                }
             }
+        }
+    }
+
+    /// A member we held alive or suspect is now dead (or unreachable): tell `k` random alive
+    /// members at once instead of waiting for piggybacks, and they do the same. Each node
+    /// pushes a verdict once, on its own transition, so a death costs at most `n x k`
+    /// datagrams, and every view holds it within a few round trips.
+    fn push_verdict(&mut self, id: NodeId, rng: &mut dyn Pick, out: &mut Vec<Effect>) {
+        let Some(rec) = self.members.get(id) else {
+            return;
+        };
+        let verdict = rec.member.clone();
+        let mut peers: Vec<SocketAddr> = (self.members.iter())
+            .filter(|r| r.member.status == Status::Alive)
+            .map(|r| r.member.addr)
+            .collect();
+        let k = choose(rng, &mut peers, self.config.indirect_checks);
+        for &to in &peers[..k] {
+            out.push(self.sync_message(to, false, vec![verdict.clone()]));
         }
     }
 
@@ -815,26 +851,8 @@ impl Node {
     fn tick(&mut self, now: Millis, rng: &mut dyn Pick, out: &mut Vec<Effect>) {
         let finished = std::mem::take(&mut self.probes);
         for (_, probe) in finished {
-            if probe.acked || self.phase != Phase::Running {
-                continue;
-            }
-            self.stats.probes_failed += 1;
-            let silent_helpers = probe.helpers.saturating_sub(probe.nacks) as i32;
-            self.health.apply(1 + silent_helpers);
-            if let Some(rec) = self.members.get(probe.target)
-                && !rec.member.status.is_terminal()
-            {
-                let mut suspicion = rec.member.with_status(Status::Suspect, probe.incarnation);
-                #[cfg(feature = "faults")]
-                if self
-                    .faults
-                    .has(crate::faults::Fault::SuspectsAtHigherIncarnation)
-                {
-                    suspicion.incarnation += 1;
-                }
-                suspicion.suspecters.push(self.me.id);
-                self.stats.suspicions_raised += 1;
-                self.apply(now, suspicion, rng, out);
+            if !probe.acked && !probe.failed {
+                self.probe_failed(now, &probe, rng, out);
             }
         }
         self.members
@@ -858,6 +876,38 @@ impl Node {
         });
     }
 
+    /// A probe got no ack: at the end of its period, or earlier once every helper nacked.
+    /// Count it against our own health and suspect the target.
+    fn probe_failed(
+        &mut self,
+        now: Millis,
+        probe: &Probe,
+        rng: &mut dyn Pick,
+        out: &mut Vec<Effect>,
+    ) {
+        if self.phase != Phase::Running {
+            return;
+        }
+        self.stats.probes_failed += 1;
+        let silent_helpers = probe.helpers.saturating_sub(probe.nacks) as i32;
+        self.health.apply(1 + silent_helpers);
+        if let Some(rec) = self.members.get(probe.target)
+            && !rec.member.status.is_terminal()
+        {
+            let mut suspicion = rec.member.with_status(Status::Suspect, probe.incarnation);
+            #[cfg(feature = "faults")]
+            if self
+                .faults
+                .has(crate::faults::Fault::SuspectsAtHigherIncarnation)
+            {
+                suspicion.incarnation += 1;
+            }
+            suspicion.suspecters.push(self.me.id);
+            self.stats.suspicions_raised += 1;
+            self.apply(now, suspicion, rng, out);
+        }
+    }
+
     fn start_probe(&mut self, now: Millis, target: NodeId, out: &mut Vec<Effect>) {
         let rec = &self
             .members
@@ -873,7 +923,9 @@ impl Node {
                 target_addr,
                 incarnation,
                 acked: false,
+                failed: false,
                 helpers: 0,
+                awaiting: Vec::new(),
                 nacks: 0,
             },
         );
@@ -920,6 +972,7 @@ impl Node {
         self.send(target_addr, Some(target), Body::Ping { seq, target }, out);
         if let Some(probe) = self.probes.get_mut(&seq) {
             probe.helpers = k as u8;
+            probe.awaiting = helpers[..k].iter().map(|&(id, _)| id).collect();
         }
     }
 
@@ -945,6 +998,7 @@ impl Node {
         }
         if let Some(probe) = self.probes.get_mut(&seq)
             && !probe.acked
+            && !probe.failed
         {
             probe.acked = true;
             self.health.apply(-1);

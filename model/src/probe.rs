@@ -77,8 +77,12 @@ pub struct Probe {
     /// Incarnation of the target when probed: a suspicion raised for this probe uses it.
     pub incarnation: u64,
     pub acked: bool,
+    /// Judged failed before the period ended (every helper nacked); kept until the tick.
+    pub failed: bool,
     /// Helpers asked to probe indirectly.
     pub helpers: u8,
+    /// Helpers asked whose nack has not come yet.
+    pub awaiting: Vec<NodeId>,
     /// Nacks received from helpers.
     pub nacks: u8,
 }

@@ -118,7 +118,7 @@ fn real_core_two_nodes_with_a_pause_and_unreachable() {
 
 #[test]
 fn monotone_views_catches_last_writer_wins_merge() {
-    let setup = world(3, 10, |s| s.crashes = 1);
+    let setup = world(3, 20, |s| s.crashes = 1);
     assert!(discovers(
         setup,
         Fault::MergeLastWriterWins,

@@ -185,14 +185,16 @@ fn an_ack_after_the_period_is_ignored() {
 }
 
 #[test]
-fn nacks_are_counted_up_to_the_number_of_helpers() {
+fn nacks_are_counted_once_per_helper_asked() {
     let mut d = node();
     let (seq, _, _) = d.probe_at(1_000);
-    d.timer_at(1_500, Timer::ProbeTimeout(seq));
+    let out = d.timer_at(1_500, Timer::ProbeTimeout(seq));
+    let helper = peer_at(ping_reqs(&out)[0].0);
     for _ in 0..5 {
-        d.recv(2, Body::Nack { seq }, vec![]);
+        d.recv(helper, Body::Nack { seq }, vec![]);
     }
-    assert_eq!(d.node.probes()[&seq].nacks, 3);
+    assert_eq!(d.node.probes()[&seq].nacks, 1);
+    assert_eq!(d.node.probes()[&seq].awaiting.len(), 2);
     // Nacks for an unknown probe are ignored.
     d.recv(2, Body::Nack { seq: seq + 100 }, vec![]);
     assert!(!d.node.probes().contains_key(&(seq + 100)));
@@ -404,4 +406,67 @@ fn a_suspect_is_still_probed_and_told_of_its_suspicion_first() {
         d.recv(peer(target), Body::Ack { seq }, vec![]);
     }
     panic!("the suspect was never probed");
+}
+
+/// The index of the peer listening on `a`.
+fn peer_at(a: std::net::SocketAddr) -> u64 {
+    (2..=9).find(|&i| addr(i) == a).expect("a peer's address")
+}
+
+#[test]
+fn a_nack_from_every_helper_judges_the_probe_before_the_period_ends() {
+    let mut d = node();
+    let (seq, target, _) = d.probe_at(1_000);
+    let out = d.timer_at(1_500, Timer::ProbeTimeout(seq));
+    let helpers: Vec<u64> = ping_reqs(&out).iter().map(|r| peer_at(r.0)).collect();
+    assert_eq!(helpers.len(), 3);
+    d.now = 1_800;
+    for &h in &helpers[..2] {
+        let out = d.recv(h, Body::Nack { seq }, vec![]);
+        assert!(events(&out).is_empty(), "a helper is still out");
+        assert_eq!(d.status_of(peer(target)), Some(Status::Alive));
+    }
+    let out = d.recv(helpers[2], Body::Nack { seq }, vec![]);
+    assert_eq!(events(&out).len(), 1);
+    assert_eq!(d.status_of(peer(target)), Some(Status::Suspect));
+    assert_eq!(d.node.status_since(target), Some(1_800));
+    assert!(d.node.probes()[&seq].failed);
+    let stats = d.node.stats();
+    assert_eq!((stats.probes_failed, stats.suspicions_raised), (1, 1));
+    // Every helper answered: only the failed probe itself counts against our health.
+    assert_eq!(d.node.health(), 1);
+    // The verdict stands: a late ack neither counts nor clears, and the tick judges it once.
+    d.now = 1_900;
+    assert!(d.recv(peer(target), Body::Ack { seq }, vec![]).is_empty());
+    assert_eq!(d.node.health(), 1);
+    let out = d.timer_at(2_000, Timer::Tick);
+    assert!(events(&out).is_empty());
+    let stats = d.node.stats();
+    assert_eq!((stats.probes_failed, stats.suspicions_raised), (1, 1));
+    assert_eq!(d.status_of(peer(target)), Some(Status::Suspect));
+}
+
+#[test]
+fn a_silent_helper_leaves_the_judgement_to_the_end_of_the_period() {
+    let mut d = node();
+    let (seq, target, _) = d.probe_at(1_000);
+    let out = d.timer_at(1_500, Timer::ProbeTimeout(seq));
+    let helpers: Vec<u64> = ping_reqs(&out).iter().map(|r| peer_at(r.0)).collect();
+    d.now = 1_800;
+    for &h in &helpers[..2] {
+        d.recv(h, Body::Nack { seq }, vec![]);
+    }
+    // A duplicate nack, or one from a member that was not asked, does not stand in for the
+    // silent helper.
+    d.recv(helpers[0], Body::Nack { seq }, vec![]);
+    d.recv(9, Body::Nack { seq }, vec![]);
+    assert_eq!(d.node.probes()[&seq].nacks, 2);
+    assert!(!d.node.probes()[&seq].failed);
+    assert_eq!(d.status_of(peer(target)), Some(Status::Alive));
+    let out = d.timer_at(2_000, Timer::Tick);
+    assert_eq!(events(&out).len(), 1);
+    assert_eq!(d.status_of(peer(target)), Some(Status::Suspect));
+    assert_eq!(d.node.status_since(target), Some(2_000));
+    // One for the failed probe, one for the helper that never answered.
+    assert_eq!(d.node.health(), 2);
 }

@@ -243,3 +243,50 @@ fn a_suspect_learnt_with_its_first_record_gets_a_timer() {
         Some(700 + Bounds::new(&Config::lan(), 6).max)
     );
 }
+
+/// Addresses the effects push `id`'s dead record to, alone in a sync datagram.
+fn verdict_pushes(out: &[model::Effect], i: u64) -> Vec<std::net::SocketAddr> {
+    sends(out)
+        .into_iter()
+        .filter(|(_, m)| match &m.body {
+            Body::Sync { reply, members } => {
+                !reply
+                    && members.len() == 1
+                    && members[0].id == id(i)
+                    && members[0].status == Status::Dead
+            }
+            _ => false,
+        })
+        .map(|(a, _)| a)
+        .collect()
+}
+
+#[test]
+fn an_expired_suspicion_is_pushed_to_k_alive_members_at_once() {
+    let mut d = Driver::with_peers(Config::lan(), 2..=6);
+    d.now = 1_000;
+    d.gossip(2, vec![suspect(5, 0, &[2]), suspect(6, 0, &[2])]);
+    let deadline = d.node.suspicion_deadline(id(5)).unwrap();
+    let out = d.timer_at(deadline, Timer::Suspicion(id(5)));
+    assert_eq!(d.status_of(5), Some(Status::Dead));
+    let to = verdict_pushes(&out, 5);
+    assert_eq!(to.len(), 3, "k = 3 members told at once");
+    let distinct: std::collections::BTreeSet<_> = to.iter().collect();
+    assert_eq!(distinct.len(), 3);
+    // Only alive members: not the dead one, not the suspect one.
+    assert!(to.iter().all(|a| [addr(2), addr(3), addr(4)].contains(a)));
+}
+
+#[test]
+fn a_verdict_heard_from_another_is_pushed_on_once() {
+    let mut d = Driver::with_peers(Config::lan(), 2..=6);
+    let out = d.gossip(2, vec![record(5, 0, Status::Dead)]);
+    assert_eq!(verdict_pushes(&out, 5).len(), 3);
+    // The same verdict again is not news.
+    let out = d.gossip(3, vec![record(5, 0, Status::Dead)]);
+    assert!(verdict_pushes(&out, 5).is_empty());
+    // A tombstone of a member we never held alive (a joiner learning history) is not pushed.
+    let out = d.gossip(3, vec![record(9, 0, Status::Dead)]);
+    assert!(verdict_pushes(&out, 9).is_empty());
+    assert_eq!(d.status_of(9), Some(Status::Dead));
+}
