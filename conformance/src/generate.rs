@@ -9,6 +9,7 @@ use model::checker::{Setup, SwimModel, Trace};
 /// takes no input before it started), to the end of the run.
 pub fn walk(mut setup: Setup, seed: u64, k: u64) -> Trace {
     setup.shell_order = true;
+    setup.stop_when_quiet = false;
     let model = SwimModel::new(setup);
     let actions = random_walk(&model, seed, k);
     let (mut trace, _) = Trace::record(&model, &model.initial_state(), actions);

@@ -4,7 +4,8 @@
 //! Worlds here are small (2 or 3 nodes, short horizons) so that `cargo test` stays fast; the
 //! large ones belong to `cargo run --release -p model -- check`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
+use std::hash::{DefaultHasher, Hash, Hasher};
 
 use model::checker::properties::{self, Kind};
 use model::checker::symmetry::{Renaming, representative};
@@ -215,6 +216,8 @@ fn aligned_trio() -> Setup {
     let mut setup = Setup::new(3).reliable();
     setup.stagger = 0;
     setup.horizon = 50;
+    // The run starts quiet: keep it going, it is the steps that matter here.
+    setup.stop_when_quiet = false;
     setup
 }
 
@@ -263,6 +266,80 @@ fn symmetry_cuts_the_state_count_and_finds_the_same_violations() {
         assert!(
             found.contains(properties::COMPLETENESS),
             "symmetry {symmetry}"
+        );
+    }
+}
+
+// ----- quiet runs -----
+
+/// Every host's records of every member, itself included.
+fn views(s: &State) -> Vec<Vec<model::Member>> {
+    s.hosts
+        .iter()
+        .map(|h| h.node.members().cloned().collect())
+        .collect()
+}
+
+/// `check` ends a run once it is quiet. That is sound only if no step after a quiet state
+/// changes any view: walk whole spaces without the cut-off and follow every future of every
+/// quiet state to the horizon.
+#[test]
+fn nothing_changes_a_view_once_a_run_is_quiet() {
+    let worlds = [
+        world(3, 10, |s| s.crashes = 1),
+        world(3, 10, |s| s.drops = 2),
+        world(3, 10, |s| {
+            s.leaves = 1;
+            s.meta_changes = 1;
+            s.stagger = 1;
+        }),
+        world(2, 20, |s| {
+            s.pauses = 1;
+            s.crashes = 1;
+            s.core = Setup::scaled_config(true);
+        }),
+        world(2, 20, |s| s.drops = 3),
+    ];
+    let hash = |s: &State| {
+        let mut h = DefaultHasher::new();
+        s.hash(&mut h);
+        h.finish()
+    };
+    for mut setup in worlds {
+        setup.stop_when_quiet = false;
+        let name = setup.describe();
+        let model = SwimModel::new(setup);
+        // Each entry: a state and the views of the quiet state it descends from, if any.
+        let mut stack: Vec<(State, Option<Vec<Vec<model::Member>>>)> =
+            model.init_states().into_iter().map(|s| (s, None)).collect();
+        let (mut seen, mut actions) = (HashSet::new(), Vec::new());
+        let (mut quiet, mut after_quiet) = (0, 0);
+        while let Some((s, mut since_quiet)) = stack.pop() {
+            if !seen.insert((hash(&s), since_quiet.is_some())) {
+                continue;
+            }
+            match &since_quiet {
+                Some(v) => {
+                    after_quiet += 1;
+                    assert_eq!(&views(&s), v, "{name}: a view changed after a quiet state");
+                }
+                None if model.is_quiet(&s) => {
+                    quiet += 1;
+                    since_quiet = Some(views(&s));
+                }
+                None => {}
+            }
+            model.actions(&s, &mut actions);
+            for a in actions.drain(..) {
+                if let Some(next) = model.next_state(&s, a).filter(|n| model.within_boundary(n)) {
+                    stack.push((next, since_quiet.clone()));
+                }
+            }
+        }
+        println!("{name}: {quiet} quiet states, {after_quiet} states after them");
+        assert!(
+            quiet > 0 && after_quiet > quiet,
+            "{name}: {quiet} quiet states, {after_quiet} after"
         );
     }
 }

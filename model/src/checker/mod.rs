@@ -77,6 +77,10 @@ pub struct Setup {
     /// Explore only the orders a real node task can show (see [`SwimModel::inputs`]): the
     /// conformance corpus is exported this way.
     pub shell_order: bool,
+    /// End a run as soon as it is quiet ([`SwimModel::is_quiet`]): nothing can change a view
+    /// any more, so the rest of the horizon adds states but nothing to check. On for `check`;
+    /// off for the conformance corpus, whose traces run to the horizon.
+    pub stop_when_quiet: bool,
     /// The core's configuration (validated).
     pub core: Config,
     /// Deliberate bugs the nodes run with (tests only).
@@ -101,6 +105,7 @@ impl Setup {
             horizon: 0,
             stagger: 0,
             shell_order: false,
+            stop_when_quiet: true,
             core,
             #[cfg(feature = "faults")]
             faults: crate::faults::Faults::NONE,
@@ -984,8 +989,43 @@ impl SwimModel {
             .collect()
     }
 
+    /// Whether the run has come to a state no step can change the views of: past the fault
+    /// window; nothing deliverable, nothing due, nobody paused; every node taking part runs,
+    /// has no update queued, no probe unanswered, no relay open, no raised health multiplier,
+    /// and holds the same view, in which every member not dead or left is a running node
+    /// held alive. From there, with no fault and no command left, every probe is acked, every
+    /// push-pull exchanges equal views and no timer changes a record, so every property that
+    /// holds here holds to the horizon (`tests/checker.rs` explores the futures of such states
+    /// to check it).
+    pub fn is_quiet(&self, s: &State) -> bool {
+        let held_alive_and_running = |m: &Member| {
+            m.status == Status::Alive
+                && index_of(m.id)
+                    .and_then(|j| s.hosts.get(j))
+                    .is_some_and(|h| h.node.id() == m.id && h.life == Life::Up && h.is_running())
+        };
+        s.now >= self.disturb_until
+            && !s.has_urgent_step()
+            && s.hosts.iter().all(|h| h.life != Life::Paused)
+            && s.hosts.iter().filter(|h| h.participates()).all(|h| {
+                let node = &h.node;
+                node.phase() == Phase::Running
+                    && node.gossip().is_empty()
+                    && node.relays().is_empty()
+                    && node.health() == 0
+                    && node.probes().values().all(|p| p.acked)
+                    && node
+                        .members()
+                        .all(|m| m.status.is_terminal() || held_alive_and_running(m))
+            })
+            && properties::converged(s)
+    }
+
     /// Every enabled input in any order a node could see.
     fn all_inputs(&self, s: &State) -> Vec<Action> {
+        if self.setup.stop_when_quiet && self.is_quiet(s) {
+            return Vec::new();
+        }
         let mut out = Vec::new();
         // Protocol steps: deliveries and due timers.
         for (d, _) in &s.net {

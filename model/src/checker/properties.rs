@@ -196,6 +196,9 @@ fn false_suspicion_possible(s: &Setup) -> bool {
 /// No step of the protocol is left: nothing to deliver, nothing due, nobody paused, and the
 /// next deadline (if any) lies past the horizon.
 pub fn at_rest(model: &SwimModel, s: &State) -> bool {
+    if model.setup.stop_when_quiet && model.is_quiet(s) {
+        return true;
+    }
     !s.has_urgent_step()
         && s.hosts.iter().all(|h| h.life != Life::Paused)
         && s.next_deadline().is_none_or(|t| t > model.setup.horizon)
@@ -305,10 +308,13 @@ fn completeness(model: &SwimModel, s: &State) -> bool {
     })
 }
 
+/// A run lasts `D` past a crash, or ends quiet with the crashed node dead everywhere (views
+/// cannot change after that, so completeness holds to the deadline).
 fn deadline_reached(model: &SwimModel, s: &State) -> bool {
-    s.hosts
-        .iter()
-        .any(|c| completeness_deadline(model, s, c).is_some_and(|d| s.now >= d))
+    s.hosts.iter().any(|c| {
+        completeness_deadline(model, s, c)
+            .is_some_and(|d| s.now >= d || (model.setup.stop_when_quiet && model.is_quiet(s)))
+    })
 }
 
 fn refuted(_: &SwimModel, s: &State) -> bool {

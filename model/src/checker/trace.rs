@@ -370,6 +370,7 @@ impl Setup {
         setup.horizon = t.horizon;
         setup.stagger = t.stagger;
         setup.shell_order = t.shell_order;
+        setup.stop_when_quiet = false;
         setup.core = t.config();
         (setup.validate().is_ok() && setup.disturb_until() == t.disturb_until).then_some(setup)
     }
