@@ -104,6 +104,9 @@ fn poll_decode<T: Transport>(
 pub(crate) struct Task<T, C, P> {
     shared: Arc<Shared>,
     transport: T,
+    /// Declared after `transport`, so dropped after it: a subscriber that sees the event stream
+    /// end knows the socket is closed.
+    _close_events: CloseEvents,
     clock: C,
     picker: P,
     observer: Option<Arc<dyn Observer>>,
@@ -143,6 +146,7 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
             .saturating_mul(config.join_attempts.max(1) as Millis)
             .saturating_add(config.probe_timeout);
         Task {
+            _close_events: CloseEvents(shared.clone()),
             shared,
             transport,
             clock,
@@ -565,11 +569,19 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
     }
 }
 
-impl<T, C, P> Drop for Task<T, C, P> {
+/// Ends the event stream when dropped.
+struct CloseEvents(Arc<Shared>);
+
+impl Drop for CloseEvents {
     fn drop(&mut self) {
-        let mut slot = self.shared.events();
+        let mut slot = self.0.events();
         slot.closed = true;
         slot.sender = None;
+    }
+}
+
+impl<T, C, P> Drop for Task<T, C, P> {
+    fn drop(&mut self) {
         for waiter in self.join_waiters.drain(..) {
             let _ = waiter.reply.send(Err(Error::Stopped));
         }

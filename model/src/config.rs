@@ -4,6 +4,9 @@ use std::fmt;
 
 use crate::Millis;
 
+/// A duration no run reaches: a tombstone TTL this long never expires.
+pub const NEVER: Millis = Millis::MAX / 4;
+
 /// Everything that tunes the protocol. Start from a preset ([`Config::lan`], [`Config::wan`],
 /// [`Config::local`]) and adjust; [`Config::validate`] rejects nonsense before a node starts.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

@@ -1,8 +1,10 @@
 //! The membership table: one record per known member, tombstones for the dead.
 
 use std::collections::{BTreeSet, VecDeque};
+use std::hash::{Hash, Hasher};
 
 use crate::Millis;
+use crate::config::NEVER;
 use crate::member::{Member, NodeId};
 use crate::status::Status;
 
@@ -15,7 +17,7 @@ pub struct Record {
 }
 
 /// All members known to this node, except itself.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Membership {
     /// Sorted by id. A sorted vector, not a map: a record is ~100 bytes and a B-tree filled by
     /// a join (ids arrive in order) spends as much again on half-empty nodes; lookups are a
@@ -31,6 +33,23 @@ pub struct Membership {
 }
 
 impl Membership {
+    /// Hash what decides this table's future behaviour (the model checker's fingerprint): a
+    /// record's `since` only while it is a suspicion (its timer runs from it), and the times of
+    /// death only if `tombstone_ttl` can expire (they only drive the purge). Two tables that
+    /// differ elsewhere behave alike, so the checker may explore them once.
+    pub fn hash_behaviour<H: Hasher>(&self, tombstone_ttl: Millis, state: &mut H) {
+        for r in &self.records {
+            r.member.hash(state);
+            if r.member.status == Status::Suspect {
+                r.since.hash(state);
+            }
+        }
+        if tombstone_ttl < NEVER {
+            self.tombstones.hash(state);
+        }
+        self.purged.hash(state);
+    }
+
     fn position(&self, id: NodeId) -> Result<usize, usize> {
         self.records.binary_search_by_key(&id, |r| r.member.id)
     }

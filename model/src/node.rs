@@ -158,12 +158,13 @@ impl PartialEq for Node {
 
 impl Eq for Node {}
 
-/// Hashes the protocol state only (not the configuration or counters), deterministically.
+/// Hashes the protocol state that decides what the node does next (not the configuration, the
+/// counters, or times nothing reads any more), deterministically.
 impl Hash for Node {
     fn hash<H: Hasher>(&self, state: &mut H) {
         self.me.hash(state);
         self.phase.hash(state);
-        self.members.hash(state);
+        (self.members).hash_behaviour(self.config.tombstone_ttl, state);
         self.gossip.hash(state);
         self.order.hash(state);
         self.probes.hash(state);
@@ -1035,7 +1036,6 @@ impl Node {
                 origin_id,
                 origin_seq,
                 nacked: false,
-                started: now,
             },
         );
         self.send(target_addr, Some(target), Body::Ping { seq, target }, out);

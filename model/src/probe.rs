@@ -3,7 +3,6 @@
 
 use std::net::SocketAddr;
 
-use crate::Millis;
 use crate::member::NodeId;
 use crate::membership::Membership;
 use crate::pick::{Pick, draw, shuffle};
@@ -95,5 +94,4 @@ pub struct Relay {
     pub origin_seq: u32,
     /// The nack went out; the relay now only waits to forward a late ack.
     pub nacked: bool,
-    pub started: Millis,
 }

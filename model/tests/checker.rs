@@ -499,3 +499,35 @@ fn states_hash_deterministically() {
         assert_eq!(hash(x), hash(y));
     }
 }
+
+// ----- the fingerprint -----
+
+#[test]
+fn the_fingerprint_leaves_out_only_times_nothing_reads() {
+    use model::config::NEVER;
+    use model::membership::Membership;
+    use model::{Member, Meta, NodeId, Status};
+
+    let fingerprint = |m: &Membership, ttl: u64| {
+        let mut h = DefaultHasher::new();
+        m.hash_behaviour(ttl, &mut h);
+        h.finish()
+    };
+    // The same member learned dead (and first seen) at different times.
+    let table = |seen: u64, died: u64, status: Status| {
+        let mut m = Membership::default();
+        let addr = "127.0.0.1:7000".parse().unwrap();
+        m.insert(Member::alive(NodeId(2), addr, 0, Meta::default()), seen);
+        m.get_mut(NodeId(2)).unwrap().member.status = status;
+        m.status_changed(NodeId(2), Status::Alive, died);
+        m
+    };
+    let (a, b) = (table(0, 50, Status::Dead), table(3, 55, Status::Dead));
+    assert_ne!(a, b);
+    assert_eq!(fingerprint(&a, NEVER), fingerprint(&b, NEVER));
+    // A tombstone that can expire keeps its time of death.
+    assert_ne!(fingerprint(&a, 1_000), fingerprint(&b, 1_000));
+    // A suspicion keeps its start: its timer runs from it.
+    let (a, b) = (table(0, 50, Status::Suspect), table(0, 55, Status::Suspect));
+    assert_ne!(fingerprint(&a, NEVER), fingerprint(&b, NEVER));
+}

@@ -142,7 +142,7 @@ impl Setup {
             retransmit_mult: 2,
             max_datagram: 512,
             sync_interval: 30,
-            tombstone_ttl: Millis::MAX / 4,
+            tombstone_ttl: crate::config::NEVER,
             purged_memory: 16,
             max_members: 16,
             max_meta_bytes: 32,
