@@ -19,7 +19,7 @@ use crate::health::Health;
 use crate::member::{Member, Meta, NodeId};
 use crate::membership::Membership;
 use crate::message::{Body, Message};
-use crate::pick::{Pick, choose, draw};
+use crate::pick::{Pick, choose};
 use crate::probe::{Probe, ProbeOrder, Relay};
 use crate::status::{Merge, Status, merge, normalize_suspecters};
 use crate::suspicion::Bounds;
@@ -118,6 +118,8 @@ pub struct Node {
     members: Membership,
     gossip: Gossip,
     order: ProbeOrder,
+    /// Push-pull partners: members alive or dead, round-robin in shuffled passes.
+    sync_order: ProbeOrder,
     /// Probes started this period, by sequence number.
     probes: BTreeMap<u32, Probe>,
     /// Indirect probes run for others, by our sequence number.
@@ -145,6 +147,7 @@ impl PartialEq for Node {
             && self.members == other.members
             && self.gossip == other.gossip
             && self.order == other.order
+            && self.sync_order == other.sync_order
             && self.probes == other.probes
             && self.relays == other.relays
             && self.next_seq == other.next_seq
@@ -167,6 +170,7 @@ impl Hash for Node {
         (self.members).hash_behaviour(self.config.tombstone_ttl, state);
         self.gossip.hash(state);
         self.order.hash(state);
+        self.sync_order.hash(state);
         self.probes.hash(state);
         self.relays.hash(state);
         self.next_seq.hash(state);
@@ -209,6 +213,7 @@ impl Node {
             members: Membership::default(),
             gossip: Gossip::default(),
             order: ProbeOrder::default(),
+            sync_order: ProbeOrder::default(),
             probes: BTreeMap::new(),
             relays: BTreeMap::new(),
             next_seq: 0,
@@ -297,6 +302,7 @@ impl Node {
         node.members = self.members.renamed(id, &member);
         node.gossip = self.gossip.renamed(id);
         node.order = self.order.renamed(id);
+        node.sync_order = self.sync_order.renamed(id);
         for probe in node.probes.values_mut() {
             probe.target = id(probe.target);
             probe.target_addr = addr(probe.target_addr);
@@ -1072,15 +1078,16 @@ impl Node {
             // Alive members, and the dead while their tombstone lasts ("gossip to the dead"):
             // a member declared dead that never heard of it would otherwise keep running with
             // a view that never converges (after a partition both sides hold the other dead).
-            let peers: Vec<SocketAddr> = self
-                .members
-                .iter()
-                .filter(|r| matches!(r.member.status, Status::Alive | Status::Dead))
-                .map(|r| r.member.addr)
-                .filter(|a| *a != self.me.addr)
-                .collect();
-            if !peers.is_empty() {
-                let to = peers[draw(rng, peers.len())];
+            // Partners in a shuffled round-robin, not drawn afresh each round: every partner
+            // comes up within two passes, so a change held by any member reaches every member
+            // in a bounded number of rounds (with independent draws a node can keep missing
+            // the members that know; the model checker found such a four-node run).
+            let me = self.me.addr;
+            let partner = self.sync_order.next_where(&self.members, rng, |m| {
+                matches!(m.status, Status::Alive | Status::Dead) && m.addr != me
+            });
+            if let Some(to) = partner.and_then(|id| self.members.get(id)) {
+                let to = to.member.addr;
                 self.send_view(to, true, out);
             }
         }

@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 
-use crate::member::NodeId;
+use crate::member::{Member, NodeId};
 use crate::membership::Membership;
 use crate::pick::{Pick, draw, shuffle};
 
@@ -25,20 +25,32 @@ impl ProbeOrder {
 
     /// The next live member to probe, reshuffling when a pass ends. `None` when alone.
     pub fn next_target(&mut self, members: &Membership, rng: &mut dyn Pick) -> Option<NodeId> {
+        self.next_where(members, rng, |m| !m.status.is_terminal())
+    }
+
+    /// The next member that `keep` accepts: the rest of this pass first, then a new pass over
+    /// every such member of the table, reshuffled. `None` when there is none.
+    pub fn next_where(
+        &mut self,
+        members: &Membership,
+        rng: &mut dyn Pick,
+        keep: impl Fn(&Member) -> bool,
+    ) -> Option<NodeId> {
         for _ in 0..2 {
             while self.next < self.list.len() {
                 let id = self.list[self.next];
                 self.next += 1;
-                if members
-                    .get(id)
-                    .is_some_and(|r| !r.member.status.is_terminal())
-                {
+                if members.get(id).is_some_and(|r| keep(&r.member)) {
                     return Some(id);
                 }
             }
-            // End of a pass: rebuild from the table (dropping the dead) and reshuffle.
+            // End of a pass: rebuild from the table and reshuffle.
             self.list.clear();
-            self.list.extend(members.live_ids());
+            self.list.extend(
+                (members.iter())
+                    .filter(|r| keep(&r.member))
+                    .map(|r| r.member.id),
+            );
             shuffle(rng, &mut self.list);
             self.next = 0;
             if self.list.is_empty() {

@@ -383,3 +383,28 @@ fn the_first_push_pull_waits_for_the_interval_the_cluster_grew_to() {
     assert_eq!(sends(&out).len(), 1);
     assert_eq!(timer_set(&out, Timer::Sync), Some(180_000));
 }
+
+/// Push-pull partners come round-robin in shuffled passes over the members alive or dead
+/// (suspects skipped): each one within a pass, so a change held anywhere spreads in bounded
+/// rounds. Independent draws could miss a member for ever (the checker found such a run).
+#[test]
+fn push_pull_partners_cover_every_member_alive_or_dead_each_pass() {
+    let mut d = Driver::with_peers(Config::lan(), 2..=6);
+    d.gossip(2, vec![record(5, 0, Status::Dead), suspect(6, 0, &[2])]);
+    let mut partners = Vec::new();
+    for round in 1..=8 {
+        let out = d.timer_at(round * 30_000, Timer::Sync);
+        let asked: Vec<_> = sends(&out)
+            .into_iter()
+            .filter(|(_, m)| matches!(m.body, Body::Sync { reply: true, .. }))
+            .map(|(to, _)| to)
+            .collect();
+        assert_eq!(asked.len(), 1, "round {round}");
+        partners.push(asked[0]);
+    }
+    for pass in partners.chunks(4) {
+        let mut pass = pass.to_vec();
+        pass.sort();
+        assert_eq!(pass, vec![addr(2), addr(3), addr(4), addr(5)]);
+    }
+}
