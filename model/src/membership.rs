@@ -174,12 +174,4 @@ impl Membership {
             purged_order: self.purged_order.iter().map(|&i| id(i)).collect(),
         }
     }
-
-    /// Ids of non-terminal members, in id order.
-    pub fn live_ids(&self) -> impl Iterator<Item = NodeId> + '_ {
-        self.records
-            .iter()
-            .filter(|r| !r.member.status.is_terminal())
-            .map(|r| r.member.id)
-    }
 }

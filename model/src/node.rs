@@ -425,7 +425,6 @@ impl Node {
                     && let Some(i) = p.awaiting.iter().position(|&h| h == sender)
                 {
                     p.awaiting.swap_remove(i);
-                    p.nacks += 1;
                     // Every helper reached us and none reached the target: the round is
                     // conclusive, so judge it now rather than at the end of the period.
                     if p.awaiting.is_empty() {
@@ -896,7 +895,7 @@ impl Node {
             return;
         }
         self.stats.probes_failed += 1;
-        let silent_helpers = probe.helpers.saturating_sub(probe.nacks) as i32;
+        let silent_helpers = probe.awaiting.len() as i32;
         self.health.apply(1 + silent_helpers);
         if let Some(rec) = self.members.get(probe.target)
             && !rec.member.status.is_terminal()
@@ -933,7 +932,6 @@ impl Node {
                 failed: false,
                 helpers: 0,
                 awaiting: Vec::new(),
-                nacks: 0,
             },
         );
         self.stats.probes_sent += 1;

@@ -94,8 +94,13 @@ pub struct Probe {
     pub helpers: u8,
     /// Helpers asked whose nack has not come yet.
     pub awaiting: Vec<NodeId>,
-    /// Nacks received from helpers.
-    pub nacks: u8,
+}
+
+impl Probe {
+    /// Nacks received: one per helper asked that answered.
+    pub fn nacks(&self) -> usize {
+        self.helpers as usize - self.awaiting.len()
+    }
 }
 
 /// An indirect probe run for another node.

@@ -157,8 +157,7 @@ fn an_indirect_ack_saves_the_target() {
     let mut d = node();
     let (seq, target, _) = d.probe_at(1_000);
     let out = d.timer_at(1_500, Timer::ProbeTimeout(seq));
-    let helper = ping_reqs(&out)[0].0;
-    let helper = (2..=5).find(|&i| addr(i) == helper).unwrap();
+    let helper = peer_at(ping_reqs(&out)[0].0);
     d.now = 1_700;
     d.recv(helper, Body::Ack { seq }, vec![]);
     let out = d.timer_at(2_000, Timer::Tick);
@@ -193,7 +192,7 @@ fn nacks_are_counted_once_per_helper_asked() {
     for _ in 0..5 {
         d.recv(helper, Body::Nack { seq }, vec![]);
     }
-    assert_eq!(d.node.probes()[&seq].nacks, 1);
+    assert_eq!(d.node.probes()[&seq].nacks(), 1);
     assert_eq!(d.node.probes()[&seq].awaiting.len(), 2);
     // Nacks for an unknown probe are ignored.
     d.recv(2, Body::Nack { seq: seq + 100 }, vec![]);
@@ -207,7 +206,7 @@ fn nacks_after_an_ack_are_ignored() {
     d.timer_at(1_500, Timer::ProbeTimeout(seq));
     d.recv(peer(target), Body::Ack { seq }, vec![]);
     d.recv(2, Body::Nack { seq }, vec![]);
-    assert_eq!(d.node.probes()[&seq].nacks, 0);
+    assert_eq!(d.node.probes()[&seq].nacks(), 0);
 }
 
 #[test]
@@ -460,7 +459,7 @@ fn a_silent_helper_leaves_the_judgement_to_the_end_of_the_period() {
     // silent helper.
     d.recv(helpers[0], Body::Nack { seq }, vec![]);
     d.recv(9, Body::Nack { seq }, vec![]);
-    assert_eq!(d.node.probes()[&seq].nacks, 2);
+    assert_eq!(d.node.probes()[&seq].nacks(), 2);
     assert!(!d.node.probes()[&seq].failed);
     assert_eq!(d.status_of(peer(target)), Some(Status::Alive));
     let out = d.timer_at(2_000, Timer::Tick);

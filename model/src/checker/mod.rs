@@ -1021,9 +1021,14 @@ impl SwimModel {
             && properties::converged(s)
     }
 
+    /// Whether the run ends here because it is quiet ([`Setup::stop_when_quiet`]).
+    pub fn ended_quiet(&self, s: &State) -> bool {
+        self.setup.stop_when_quiet && self.is_quiet(s)
+    }
+
     /// Every enabled input in any order a node could see.
     fn all_inputs(&self, s: &State) -> Vec<Action> {
-        if self.setup.stop_when_quiet && self.is_quiet(s) {
+        if self.ended_quiet(s) {
             return Vec::new();
         }
         let mut out = Vec::new();

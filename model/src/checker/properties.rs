@@ -196,7 +196,7 @@ fn false_suspicion_possible(s: &Setup) -> bool {
 /// No step of the protocol is left: nothing to deliver, nothing due, nobody paused, and the
 /// next deadline (if any) lies past the horizon.
 pub fn at_rest(model: &SwimModel, s: &State) -> bool {
-    if model.setup.stop_when_quiet && model.is_quiet(s) {
+    if model.ended_quiet(s) {
         return true;
     }
     !s.has_urgent_step()
@@ -312,8 +312,7 @@ fn completeness(model: &SwimModel, s: &State) -> bool {
 /// cannot change after that, so completeness holds to the deadline).
 fn deadline_reached(model: &SwimModel, s: &State) -> bool {
     s.hosts.iter().any(|c| {
-        completeness_deadline(model, s, c)
-            .is_some_and(|d| s.now >= d || (model.setup.stop_when_quiet && model.is_quiet(s)))
+        completeness_deadline(model, s, c).is_some_and(|d| s.now >= d || model.ended_quiet(s))
     })
 }
 
@@ -374,7 +373,7 @@ fn confirmation_shortens(_: &SwimModel, s: &State) -> bool {
 fn nack_received(_: &SwimModel, s: &State) -> bool {
     s.hosts
         .iter()
-        .any(|h| h.node.probes().values().any(|p| p.nacks > 0))
+        .any(|h| h.node.probes().values().any(|p| p.nacks() > 0))
 }
 
 fn member_left(_: &SwimModel, s: &State) -> bool {
