@@ -12,8 +12,8 @@
 //! period.
 //!
 //! - `detect`: n = 20, converged, one node's task aborted (no leave), fresh cluster each
-//!   repetition. Time to the first suspicion anywhere (in probe periods) and until every survivor
-//!   holds it dead.
+//!   repetition. Time to the first suspicion anywhere (in probe periods), to the first dead
+//!   verdict and until every survivor holds it dead.
 //! - `loss`: n = 20, every datagram dropped with probability 10% on send, no real failure:
 //!   dead and suspect events about live nodes.
 //! - `idle`: n = 200, converged, then measured: CPU, resident memory and bytes sent per node.
@@ -476,7 +476,7 @@ async fn detect(n: usize, reps: usize) -> Value {
     let config = config();
     let period = config.probe_interval as f64 / 1000.0;
     let (mut first_suspicion, mut all_dead, mut false_suspicions) = (Vec::new(), Vec::new(), 0);
-    let mut not_detected = 0;
+    let (mut first_dead, mut not_detected) = (Vec::new(), 0);
     for rep in 0..reps {
         let cluster = Cluster::start(n, &config, 1024).await;
         let joined = cluster.join_all().await;
@@ -494,7 +494,7 @@ async fn detect(n: usize, reps: usize) -> Value {
         let mut suspected: Option<Duration> = None;
         let mut dead = vec![false; n];
         dead[victim_index] = true;
-        let mut last_dead = Duration::MAX;
+        let (mut earliest_dead, mut last_dead) = (Duration::MAX, Duration::MAX);
         let deadline = crash + Duration::from_secs(30);
         while let Ok(Some((i, event, at))) = tokio::time::timeout_at(deadline, events.recv()).await
         {
@@ -517,6 +517,7 @@ async fn detect(n: usize, reps: usize) -> Value {
                 }
                 EventKind::Dead => {
                     suspected.get_or_insert(at - crash);
+                    earliest_dead = earliest_dead.min(at - crash);
                     dead[i] = true;
                     if dead.iter().all(|d| *d) {
                         last_dead = at - crash;
@@ -530,6 +531,7 @@ async fn detect(n: usize, reps: usize) -> Value {
             not_detected += 1;
         }
         first_suspicion.push(suspected.map_or(f64::INFINITY, |d| d.as_secs_f64() / period));
+        first_dead.push(secs(earliest_dead));
         all_dead.push(secs(last_dead));
         cluster.shutdown().await;
     }
@@ -538,6 +540,7 @@ async fn detect(n: usize, reps: usize) -> Value {
         "n": n,
         "reps": reps,
         "first_suspicion_periods": summary(&first_suspicion),
+        "first_dead_s": summary(&first_dead),
         "all_survivors_dead_s": summary(&all_dead),
         "not_detected": not_detected,
         "suspicions_of_live_nodes": false_suspicions,

@@ -639,30 +639,25 @@ impl Node {
                 if to == Status::Suspect {
                     self.arm_suspicion(now, id, rng, out);
                 }
-                if matches!(from, Status::Alive | Status::Suspect)
-                    && matches!(to, Status::Dead | Status::Unreachable)
-                {
-                    self.push_verdict(id, rng, out);
-                }
             }
         }
     }
 
-    /// A member we held alive or suspect is now dead (or unreachable): tell `k` random alive
-    /// members at once instead of waiting for piggybacks, and they do the same. Each node
-    /// pushes a verdict once, on its own transition, so a death costs at most `n x k`
-    /// datagrams, and every view holds it within a few round trips.
-    fn push_verdict(&mut self, id: NodeId, rng: &mut dyn Pick, out: &mut Vec<Effect>) {
+    /// Our own suspicion timer declared a member dead (or unreachable): tell every member we
+    /// hold alive or suspect at once, one small sync datagram each, besides piggybacking it.
+    /// The first suspecter's timer fires first and the others then hear the verdict from it and
+    /// cancel theirs, so a death costs about `n` datagrams, and every view holds it one round
+    /// trip after the first (gossip remains the fallback for a lost push).
+    fn push_verdict(&mut self, id: NodeId, out: &mut Vec<Effect>) {
         let Some(rec) = self.members.get(id) else {
             return;
         };
         let verdict = rec.member.clone();
-        let mut peers: Vec<SocketAddr> = (self.members.iter())
-            .filter(|r| r.member.status == Status::Alive)
+        let peers: Vec<SocketAddr> = (self.members.iter())
+            .filter(|r| matches!(r.member.status, Status::Alive | Status::Suspect))
             .map(|r| r.member.addr)
             .collect();
-        let k = choose(rng, &mut peers, self.config.indirect_checks);
-        for &to in &peers[..k] {
+        for to in peers {
             out.push(self.sync_message(to, false, vec![verdict.clone()]));
         }
     }
@@ -755,6 +750,7 @@ impl Node {
         };
         let verdict = rec.with_status(status, rec.incarnation);
         self.apply(now, verdict, rng, out);
+        self.push_verdict(id, out);
     }
 
     // ----- sending -----
