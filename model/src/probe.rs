@@ -1,6 +1,7 @@
 //! Failure detection book-keeping: the round-robin probe order, probes in flight, and indirect
 //! probes run on behalf of others.
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 
 use crate::member::{Member, NodeId};
@@ -10,17 +11,19 @@ use crate::pick::{Pick, draw, shuffle};
 /// Round-robin walk over the other live members: random order, new members inserted at a random
 /// not-yet-visited position, reshuffled after each full pass. A member is probed at least once
 /// every `2n - 1` periods.
+///
+/// Only the rest of the current pass is kept: the part already walked decides nothing (the next
+/// pass is drawn afresh from the table), so two nodes that differ only in it are the same state.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct ProbeOrder {
-    list: Vec<NodeId>,
-    next: usize,
+    rest: VecDeque<NodeId>,
 }
 
 impl ProbeOrder {
     /// Add a newly known member somewhere in the rest of this pass.
     pub fn insert(&mut self, id: NodeId, rng: &mut dyn Pick) {
-        let pos = self.next + draw(rng, self.list.len() - self.next + 1);
-        self.list.insert(pos, id);
+        let pos = draw(rng, self.rest.len() + 1);
+        self.rest.insert(pos, id);
     }
 
     /// The next live member to probe, reshuffling when a pass ends. `None` when alone.
@@ -37,23 +40,19 @@ impl ProbeOrder {
         keep: impl Fn(&Member) -> bool,
     ) -> Option<NodeId> {
         for _ in 0..2 {
-            while self.next < self.list.len() {
-                let id = self.list[self.next];
-                self.next += 1;
+            while let Some(id) = self.rest.pop_front() {
                 if members.get(id).is_some_and(|r| keep(&r.member)) {
                     return Some(id);
                 }
             }
             // End of a pass: rebuild from the table and reshuffle.
-            self.list.clear();
-            self.list.extend(
-                (members.iter())
-                    .filter(|r| keep(&r.member))
-                    .map(|r| r.member.id),
-            );
-            shuffle(rng, &mut self.list);
-            self.next = 0;
-            if self.list.is_empty() {
+            let mut pass: Vec<NodeId> = (members.iter())
+                .filter(|r| keep(&r.member))
+                .map(|r| r.member.id)
+                .collect();
+            shuffle(rng, &mut pass);
+            self.rest = pass.into();
+            if self.rest.is_empty() {
                 return None;
             }
         }
@@ -64,19 +63,13 @@ impl ProbeOrder {
     #[cfg(feature = "checker")]
     pub(crate) fn renamed(&self, id: &dyn Fn(NodeId) -> NodeId) -> Self {
         ProbeOrder {
-            list: self.list.iter().map(|&i| id(i)).collect(),
-            next: self.next,
+            rest: self.rest.iter().map(|&i| id(i)).collect(),
         }
     }
 
-    /// The current order (for inspection and tests).
-    pub fn as_slice(&self) -> &[NodeId] {
-        &self.list
-    }
-
-    /// Position of the next member to probe.
-    pub fn position(&self) -> usize {
-        self.next
+    /// The members still to visit in this pass, next first.
+    pub fn rest(&self) -> impl ExactSizeIterator<Item = NodeId> + '_ {
+        self.rest.iter().copied()
     }
 }
 

@@ -894,6 +894,19 @@ impl SwimModel {
         if disturbance {
             next.ghost.last_disturbance = now;
         }
+        // The time of the last disturbance is read only by completeness, as `max(crash, it) + D`
+        // for a crashed host whose deadline is still ahead. Forget it otherwise (a later crash
+        // counts from itself), so runs that differ only in when a past fault happened are one
+        // state.
+        let binding = next.hosts.iter().any(|h| match h.life {
+            Life::Crashed { at } => {
+                next.now < at.max(next.ghost.last_disturbance) + self.detection_bound
+            }
+            _ => false,
+        });
+        if !binding {
+            next.ghost.last_disturbance = 0;
+        }
         if let Some(step) = step {
             step.now = now;
             step.input = Input::from_action(action);
