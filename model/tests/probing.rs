@@ -495,3 +495,30 @@ fn the_walked_part_of_a_pass_is_forgotten() {
     assert_eq!(order_a.rest().len(), 1);
     assert_eq!(order_a, order_b);
 }
+
+#[test]
+fn a_judged_probe_is_fingerprinted_without_its_details() {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let hash = |n: &model::Node| {
+        let mut h = DefaultHasher::new();
+        n.hash(&mut h);
+        h.finish()
+    };
+    // The same probe, with different helpers asked after its direct timeout.
+    let run = |picks: &[usize], ack: bool| {
+        let mut d = Driver::with_peers(Config::lan(), 2..=6);
+        let (seq, target, _) = d.probe_at(1_000);
+        d.script.push(picks);
+        d.timer_at(1_500, Timer::ProbeTimeout(seq));
+        if ack {
+            d.recv(peer(target), Body::Ack { seq }, vec![]);
+        }
+        d.node
+    };
+    let (a, b) = (run(&[0, 0, 0], true), run(&[3, 2, 1], true));
+    assert_ne!(a.probes(), b.probes(), "different helpers were asked");
+    assert_eq!(hash(&a), hash(&b), "acked: the helpers no longer matter");
+    // Still open, the helpers asked decide which nacks count: kept.
+    let (a, b) = (run(&[0, 0, 0], false), run(&[3, 2, 1], false));
+    assert_ne!(hash(&a), hash(&b));
+}
