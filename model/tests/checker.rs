@@ -7,11 +7,12 @@
 use std::collections::{BTreeSet, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
 
+use model::NodeId;
 use model::checker::properties::{self, Kind};
 use model::checker::symmetry::{Renaming, representative};
 use model::checker::trace::Trace;
 use model::checker::walk;
-use model::checker::{Setup, State, SwimModel};
+use model::checker::{Setup, State, SwimModel, node_id};
 use model::faults::{Fault, Faults};
 use stateright::{Checker, HasDiscoveries, Model};
 
@@ -530,4 +531,20 @@ fn the_fingerprint_leaves_out_only_times_nothing_reads() {
     // A suspicion keeps its start: its timer runs from it.
     let (a, b) = (table(0, 50, Status::Suspect), table(0, 55, Status::Suspect));
     assert_ne!(fingerprint(&a, NEVER), fingerprint(&b, NEVER));
+}
+
+#[test]
+fn the_first_probe_orders_walk_the_ring_so_the_start_is_rotation_symmetric() {
+    for nodes in 2..=5 {
+        let model = SwimModel::new(Setup::new(nodes));
+        let s = model.initial_state();
+        for (i, h) in s.hosts.iter().enumerate() {
+            let order: Vec<NodeId> = h.node.probe_order().rest().collect();
+            let ring: Vec<NodeId> = (1..nodes).map(|k| node_id((i + k) % nodes)).collect();
+            assert_eq!(order, ring, "{nodes} nodes, n{}", i + 1);
+        }
+        // Renaming every node to the next one gives the same state back.
+        let rotate = Renaming::new((0..nodes).map(|i| (i + 1) % nodes).collect());
+        assert_eq!(rotate.state(&s), s, "{nodes} nodes");
+    }
 }

@@ -762,15 +762,38 @@ impl SwimModel {
         host
     }
 
-    /// The state every run starts from. The picks of each node's start (where its peers go
-    /// in its first probe order) are all 0: the first pass of every probe order is fixed, every
-    /// later pass is reshuffled with all outcomes explored.
+    /// The picks of node `i`'s start: where each peer goes in its first probe order, chosen so
+    /// that the first pass walks the ring from the node after `i` (`n2` probes `n3`, `n4`,
+    /// `n1`). Every node then stands where a rotation of the ids puts another, so the initial
+    /// state is symmetric under rotations and the symmetry reduction can merge, for example,
+    /// "`n1` crashes" with "`n2` crashes" at the same instant. Every later pass is reshuffled
+    /// with all outcomes explored.
+    fn initial_order_picks(&self, i: usize) -> Vec<u8> {
+        let n = self.setup.nodes;
+        let ring_pos = |j: usize| (j + n - i - 1) % n; // 0 for i+1, n-2 for i-1
+        let mut placed: Vec<usize> = Vec::new();
+        (0..n)
+            .filter(|&j| j != i)
+            .filter_map(|j| {
+                // Peers are learnt in id order; each goes after those before it in the ring.
+                // The first one goes into an empty order: no pick is asked for it.
+                let before = placed
+                    .iter()
+                    .filter(|&&k| ring_pos(k) < ring_pos(j))
+                    .count();
+                placed.push(j);
+                (placed.len() > 1).then_some(before as u8)
+            })
+            .collect()
+    }
+
+    /// The state every run starts from (see [`SwimModel::initial_order_picks`]).
     pub fn initial_state(&self) -> State {
         let s = &self.setup;
         State {
             now: 0,
             hosts: (0..s.nodes)
-                .map(|i| self.initial_host(i, &mut Replay::new(&[])))
+                .map(|i| self.initial_host(i, &mut Replay::new(&self.initial_order_picks(i))))
                 .collect(),
             net: Vec::new(),
             budget: Budget {
@@ -790,7 +813,8 @@ impl SwimModel {
     pub fn initial_picks(&self) -> Vec<Vec<PickRecord>> {
         (0..self.setup.nodes)
             .map(|i| {
-                let mut replay = Replay::new(&[]);
+                let picks = self.initial_order_picks(i);
+                let mut replay = Replay::new(&picks);
                 self.initial_host(i, &mut replay);
                 (replay.asked.iter())
                     .map(|&(n, value)| PickRecord { n, value })

@@ -14,9 +14,10 @@
 //! suspecter set capped at K+1 keeps the smallest ids (with three nodes and K = 1 the cap never
 //! binds), and a full view (sync) lists members in id order, so the order in which the receiver
 //! applies them (which can matter when one of them changes the cluster size) follows the ids.
-//! And the model's initial state is not itself symmetric (each node's first probe order is
-//! fixed, and with `stagger` the nodes start at different times), so the reduction is strongest
-//! later in runs: about 1.7x for three aligned nodes.
+//! The model's initial state is symmetric under rotations of the ids when the nodes start
+//! aligned (each node's first probe order walks the ring from the node after it), not under
+//! every permutation (an order ranks the others), and with `stagger` not at all: three aligned
+//! nodes explore 3x fewer states with the reduction (1.61 million -> 0.54 million).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
