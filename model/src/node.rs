@@ -661,13 +661,11 @@ impl Node {
         let Some(rec) = self.members.get(id) else {
             return;
         };
-        let verdict = rec.member.clone();
-        let peers: Vec<SocketAddr> = (self.members.iter())
-            .filter(|r| matches!(r.member.status, Status::Alive | Status::Suspect))
-            .map(|r| r.member.addr)
-            .collect();
-        for to in peers {
-            out.push(self.sync_message(to, false, vec![verdict.clone()]));
+        let verdict = &rec.member;
+        for r in self.members.iter() {
+            if matches!(r.member.status, Status::Alive | Status::Suspect) {
+                out.push(self.sync_message(r.member.addr, false, vec![verdict.clone()]));
+            }
         }
     }
 

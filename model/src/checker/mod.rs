@@ -922,11 +922,8 @@ impl SwimModel {
         // for a crashed host whose deadline is still ahead. Forget it otherwise (a later crash
         // counts from itself), so runs that differ only in when a past fault happened are one
         // state.
-        let binding = next.hosts.iter().any(|h| match h.life {
-            Life::Crashed { at } => {
-                next.now < at.max(next.ghost.last_disturbance) + self.detection_bound
-            }
-            _ => false,
+        let binding = (next.hosts.iter()).any(|c| {
+            properties::completeness_deadline(self, &next, c).is_some_and(|d| next.now < d)
         });
         if !binding {
             next.ghost.last_disturbance = 0;

@@ -282,7 +282,7 @@ fn accuracy(model: &SwimModel, s: &State) -> bool {
 }
 
 /// When completeness starts to bind for the crashed host `c`, if it crashed.
-fn completeness_deadline(model: &SwimModel, s: &State, c: &Host) -> Option<u64> {
+pub(crate) fn completeness_deadline(model: &SwimModel, s: &State, c: &Host) -> Option<u64> {
     match c.life {
         Life::Crashed { at } => Some(at.max(s.ghost.last_disturbance) + model.detection_bound),
         _ => None,
