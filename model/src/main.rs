@@ -12,6 +12,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
+use model::checker::instants::InstantModel;
 use model::checker::properties::{self, Kind};
 use model::checker::report::{self, Verdict};
 use model::checker::trace::Trace;
@@ -171,9 +172,22 @@ struct CheckArgs {
     /// Where to write a counterexample as a JSON trace.
     #[arg(long, default_value = "counterexample.json")]
     trace: PathBuf,
+    /// Reductions for large worlds (`on` by default from four nodes): inside an instant, nodes
+    /// take their inputs in index order, and the checker keeps a fingerprint only of the
+    /// states where the clock has just moved, searching each instant's interleavings afresh
+    /// with every property checked on them. See the README.
+    #[arg(long, value_enum)]
+    reduce: Option<Reduce>,
     /// Seconds between progress lines.
     #[arg(long, default_value_t = 3)]
     progress: u64,
+}
+
+/// Whether `check` reduces the search (see `CheckArgs::reduce`).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Reduce {
+    Off,
+    On,
 }
 
 #[derive(Args, Debug)]
@@ -251,11 +265,20 @@ fn check(args: CheckArgs) -> ExitCode {
     let mut table = Vec::new();
     let mut failed = false;
     let total = Instant::now();
-    for (label, setup) in worlds {
+    for (label, mut setup) in worlds {
+        setup.node_order = match args.reduce {
+            Some(reduce) => reduce == Reduce::On,
+            None => setup.nodes >= 4,
+        };
         println!(
-            "== {label}: {} ({search}{}, {} threads)",
+            "== {label}: {} ({search}{}{}, {} threads)",
             setup.describe(),
             if args.symmetry { ", symmetry" } else { "" },
+            if setup.node_order {
+                ", reduced: node order, instant starts stored"
+            } else {
+                ""
+            },
             args.threads
         );
         let model = SwimModel::new(setup.clone());
@@ -297,63 +320,138 @@ fn check(args: CheckArgs) -> ExitCode {
 
 fn run_checker(model: SwimModel, args: &CheckArgs, label: &str) -> RunResult {
     let setup = model.setup.clone();
-    let mut builder = model
-        .checker()
+    let start = Instant::now();
+    if !setup.node_order {
+        {
+            let no_extra = || String::new();
+            let builder = configure(model.checker(), args);
+            let record =
+                |m: &SwimModel, path: &stateright::Path<State, _>| Trace::from_path(m, path);
+            if args.bfs {
+                let checker = builder.spawn_bfs();
+                watch(&checker, start, args.progress, label, &no_extra);
+                finish(checker.join(), &setup, start, &[], record, &no_extra)
+            } else {
+                let checker = builder.spawn_dfs();
+                watch(&checker, start, args.progress, label, &no_extra);
+                finish(checker.join(), &setup, start, &[], record, &no_extra)
+            }
+        }
+    } else {
+        {
+            let model = InstantModel::new(model, args.symmetry);
+            let (reached, inner) = (model.clone(), model.inner_states.clone());
+            let extra = move || {
+                let n = inner.load(std::sync::atomic::Ordering::Relaxed);
+                format!("  in instants {n:>12}")
+            };
+            let builder = configure(model.checker(), args);
+            let record = |m: &InstantModel, path: &stateright::Path<State, _>| {
+                let init = path.clone().into_states().swap_remove(0);
+                let steps = InstantModel::flatten(path.clone().into_actions());
+                Trace::record(&m.inner, &init, steps)
+            };
+            if args.bfs {
+                let checker = builder.spawn_bfs();
+                watch(&checker, start, args.progress, label, &extra);
+                let found = reached.reached_names();
+                finish(checker.join(), &setup, start, &found, record, &extra)
+            } else {
+                let checker = builder.spawn_dfs();
+                watch(&checker, start, args.progress, label, &extra);
+                let found = reached.reached_names();
+                finish(checker.join(), &setup, start, &found, record, &extra)
+            }
+        }
+    }
+}
+
+/// Threads, early exit and symmetry, as asked.
+fn configure<M>(
+    builder: stateright::CheckerBuilder<M>,
+    args: &CheckArgs,
+) -> stateright::CheckerBuilder<M>
+where
+    M: Model + Send + Sync + 'static,
+    M::State: stateright::Representative + std::hash::Hash + Clone + std::fmt::Debug + Send + Sync,
+    M::Action: Clone + std::fmt::Debug + std::hash::Hash + Send + Sync,
+{
+    let builder = builder
         .threads(args.threads)
         .finish_when(HasDiscoveries::AnyFailures);
     if args.symmetry {
-        builder = builder.symmetry();
-    }
-    let start = Instant::now();
-    if args.bfs {
-        let checker = builder.spawn_bfs();
-        watch(&checker, start, args.progress, label);
-        finish(checker.join(), &setup, start)
+        builder.symmetry()
     } else {
-        let checker = builder.spawn_dfs();
-        watch(&checker, start, args.progress, label);
-        finish(checker.join(), &setup, start)
+        builder
     }
 }
 
 /// Print a progress line every `every` seconds until the checker is done.
-fn watch<C: Checker<SwimModel>>(checker: &C, start: Instant, every: u64, label: &str) {
+fn watch<M: Model, C: Checker<M>>(
+    checker: &C,
+    start: Instant,
+    every: u64,
+    label: &str,
+    extra: &dyn Fn() -> String,
+) {
     let mut last = Instant::now();
     while !checker.is_done() {
         std::thread::sleep(Duration::from_millis(50));
         if last.elapsed() >= Duration::from_secs(every.max(1)) {
             last = Instant::now();
-            progress_line(checker, start, label, false);
+            progress_line(checker, start, label, false, extra);
         }
     }
 }
 
-fn progress_line<C: Checker<SwimModel>>(checker: &C, start: Instant, label: &str, done: bool) {
+fn progress_line<M: Model, C: Checker<M>>(
+    checker: &C,
+    start: Instant,
+    label: &str,
+    done: bool,
+    extra: &dyn Fn() -> String,
+) {
     let secs = start.elapsed().as_secs_f64();
     let states = checker.state_count();
     println!(
-        "[{label}] {:>6.1}s  states {:>12}  unique {:>11}  depth {:>4}  {:>9.0} states/s{}",
+        "[{label}] {:>6.1}s  states {:>12}  unique {:>11}  depth {:>4}  {:>9.0} states/s{}{}",
         secs,
         states,
         checker.unique_state_count(),
         checker.max_depth(),
         states as f64 / secs.max(1e-9),
+        extra(),
         if done { "  done" } else { "" }
     );
     let _ = std::io::stdout().flush();
 }
 
-fn finish<C: Checker<SwimModel>>(checker: C, setup: &Setup, start: Instant) -> RunResult {
-    progress_line(&checker, start, "done", true);
+/// The verdicts of a finished run (reachability met inside instants in `reached` too), and
+/// the trace of its violation if any (`record` turns the checker's path into model steps).
+fn finish<M, C>(
+    checker: C,
+    setup: &Setup,
+    start: Instant,
+    reached: &[&'static str],
+    record: impl Fn(&M, &stateright::Path<State, M::Action>) -> (Trace, Vec<State>),
+    extra: &dyn Fn() -> String,
+) -> RunResult
+where
+    M: Model<State = State>,
+    M::Action: Clone + PartialEq,
+    C: Checker<M>,
+{
+    progress_line(&checker, start, "done", true, extra);
     let discoveries = checker.discoveries();
-    let names: Vec<&str> = discoveries.keys().copied().collect();
+    let mut names: Vec<&str> = discoveries.keys().copied().collect();
+    names.extend(reached.iter().copied());
     let violated = properties::PROPERTIES
         .iter()
         .find(|p| p.kind == Kind::Safety && discoveries.contains_key(p.name));
     let complete = violated.is_none();
     let violation = violated.map(|p| {
         let path = &discoveries[p.name];
-        let (mut trace, states) = Trace::from_path(checker.model(), path);
+        let (mut trace, states) = record(checker.model(), path);
         trace.property = Some(p.name.to_string());
         (p.name, trace, states)
     });

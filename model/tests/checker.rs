@@ -452,7 +452,7 @@ fn run_cli(args: &[&str]) -> (i32, String) {
 
 #[test]
 fn cli_checks_a_small_world_and_rejects_bad_arguments() {
-    let (code, out) = run_cli(&[
+    let small = [
         "check",
         "--nodes",
         "2",
@@ -462,10 +462,22 @@ fn cli_checks_a_small_world_and_rejects_bad_arguments() {
         "1",
         "--threads",
         "1",
-    ]);
+    ];
+    let (code, out) = run_cli(&small);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("all properties hold"), "{out}");
     assert!(out.contains("convergence at rest"), "{out}");
+
+    // The same world reduced: the same verdicts, and the run says it stored instant starts.
+    let (code, out) = run_cli(&[&small[..], &["--reduce", "on"]].concat());
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("all properties hold"), "{out}");
+    assert!(out.contains("instant starts stored"), "{out}");
+    assert!(out.contains("in instants"), "{out}");
+
+    let (code, out) = run_cli(&["check", "--reduce", "sometimes"]);
+    assert_ne!(code, 0);
+    assert!(out.contains("--reduce"), "{out}");
 
     let (code, out) = run_cli(&["check", "--nodes", "9"]);
     assert_ne!(code, 0);

@@ -10,12 +10,17 @@
 //! | deliver a datagram | its destination is up |
 //! | fire a timer | it is due (`deadline <= now`) on an up node |
 //! | resume a paused node | always (and before the clock may pass the disturbance window) |
-//! | advance the clock to the next deadline | nothing above is enabled, deadline within the horizon |
+//! | advance the clock | nothing above is enabled: one millisecond if a datagram is on its way, else to the next deadline (within the horizon) |
 //! | drop / duplicate a datagram, crash / pause a node | budget left, inside the disturbance window |
 //! | leave, set metadata, confirm dead, rejoin (user commands) | budget left, inside the disturbance window |
 //!
-//! Datagrams are delivered before the clock moves (or dropped): the network is fast next to the
-//! protocol's timers, so a lost probe is a drop, a pause or a crash, never a slow wire. Every
+//! A datagram takes one millisecond: sent at `t`, it is delivered (or dropped, or duplicated)
+//! at `t + 1`, before the clock moves on. The network is fast next to the protocol's timers (a
+//! period is 10 ms), so a lost probe is a drop, a pause or a crash, never a slow wire.
+//! Datagrams arriving in the same millisecond reach a node in every order; one sent later
+//! arrives later. The fixed latency is what makes a node's inputs of one instant independent of
+//! the other nodes' (nothing sent in an instant arrives in it), which the reductions for large
+//! worlds rely on ([`Setup::node_order`], [`instants`]). Every
 //! random choice the core asks for ([`crate::Pick`]) is explored: an input that picks becomes one
 //! action per sequence of outcomes. Timer durations are the core's own (LHM scaling, Lifeguard
 //! suspicion timeout) on the scaled-down [`Setup::scaled_config`].
@@ -25,6 +30,7 @@
 //! "convergence at rest" and "completeness" bounded safety properties (see [`properties`]).
 
 pub mod export;
+pub mod instants;
 pub mod properties;
 pub mod report;
 pub mod symmetry;
@@ -77,6 +83,20 @@ pub struct Setup {
     /// Explore only the orders a real node task can show (see [`SwimModel::inputs`]): the
     /// conformance corpus is exported this way.
     pub shell_order: bool,
+    /// Within an instant, nodes take their inputs in index order: node `j` takes a step only
+    /// once no node before it has a datagram to take or a timer due (see
+    /// [`SwimModel::inputs`]). A partial-order reduction for large worlds (`check` turns it
+    /// on from four nodes). It is sound because nothing sent in an instant arrives in it:
+    /// steps of different nodes in one instant touch different hosts and only add to what
+    /// arrives later, so any run of an instant can be reordered node by node, each node
+    /// keeping its own order, into one this rule allows, ending in the same state. So every
+    /// state at which the clock moves is still reached, and every node still goes through
+    /// every sequence of views it can. What is not visited are mixes of two nodes at
+    /// different points of one instant: a property relating two nodes' states is checked
+    /// there at every instant start and as each node steps, but a breach that begins and
+    /// ends inside one millisecond could be missed (`tests/reduction.rs` shows the reduced
+    /// search reaching the same instant starts, verdicts and broken cores).
+    pub node_order: bool,
     /// End a run as soon as it is quiet ([`SwimModel::is_quiet`]): nothing can change a view
     /// any more, so the rest of the horizon adds states but nothing to check. On for `check`;
     /// off for the conformance corpus, whose traces run to the horizon.
@@ -105,6 +125,7 @@ impl Setup {
             horizon: 0,
             stagger: 0,
             shell_order: false,
+            node_order: false,
             stop_when_quiet: true,
             core,
             #[cfg(feature = "faults")]
@@ -426,33 +447,87 @@ pub struct Ghost {
     pub resurrected: bool,
 }
 
+/// The copies of one datagram in flight.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Copies {
+    /// Deliverable now.
+    pub ready: u8,
+    /// Sent this instant: deliverable from the next (one millisecond later).
+    pub fresh: u8,
+}
+
+impl Copies {
+    pub fn total(self) -> u8 {
+        self.ready + self.fresh
+    }
+}
+
 /// The whole world: nodes, network, clock, budgets.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct State {
     pub now: Millis,
     pub hosts: Vec<Host>,
-    /// Datagrams in flight with their multiplicity, sorted.
-    pub net: Vec<(Arc<Datagram>, u8)>,
+    /// Datagrams in flight with their copies, sorted.
+    pub net: Vec<(Arc<Datagram>, Copies)>,
     pub budget: Budget,
     pub ghost: Ghost,
 }
 
 impl State {
-    fn add_datagram(&mut self, dg: Datagram) {
-        match self.net.binary_search_by(|(d, _)| (**d).cmp(&dg)) {
-            Ok(i) => self.net[i].1 += 1,
-            Err(i) => self.net.insert(i, (Arc::new(dg), 1)),
+    /// Put one more copy of `dg` on the wire: `fresh` if it was sent this instant.
+    fn add_datagram(&mut self, dg: Datagram, fresh: bool) {
+        let i = match self.net.binary_search_by(|(d, _)| (**d).cmp(&dg)) {
+            Ok(i) => i,
+            Err(i) => {
+                self.net.insert(i, (Arc::new(dg), Copies::default()));
+                i
+            }
+        };
+        let copies = &mut self.net[i].1;
+        if fresh {
+            copies.fresh += 1;
+        } else {
+            copies.ready += 1;
         }
     }
 
+    /// Take one deliverable copy of `dg` off the wire.
     fn remove_datagram(&mut self, dg: &Datagram) {
         if let Ok(i) = self.net.binary_search_by(|(d, _)| (**d).cmp(dg)) {
-            if self.net[i].1 > 1 {
-                self.net[i].1 -= 1;
-            } else {
+            let copies = &mut self.net[i].1;
+            copies.ready = copies.ready.saturating_sub(1);
+            if copies.total() == 0 {
                 self.net.remove(i);
             }
         }
+    }
+
+    /// Datagrams that can be delivered now (one entry per distinct datagram).
+    pub fn deliverable(&self) -> impl Iterator<Item = &Arc<Datagram>> {
+        (self.net.iter())
+            .filter(|(_, c)| c.ready > 0)
+            .map(|(d, _)| d)
+    }
+
+    /// The next instant the clock can move to: the earliest deadline after `now` among up
+    /// nodes, or the next millisecond if a datagram sent this instant waits to arrive.
+    pub fn next_instant(&self) -> Option<Millis> {
+        let arrival = (self.net.iter())
+            .any(|(_, c)| c.fresh > 0)
+            .then_some(self.now + 1);
+        match (self.next_deadline(), arrival) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Whether node `i` has an input it must take before the clock moves: a deliverable
+    /// datagram or a due timer (while it is up).
+    pub fn has_urgent_input(&self, i: usize) -> bool {
+        let h = &self.hosts[i];
+        h.life == Life::Up
+            && (h.timers.iter().any(|&(_, at)| at <= self.now)
+                || self.deliverable().any(|d| d.to == i))
     }
 
     /// Earliest deadline after `now` among up nodes.
@@ -467,9 +542,8 @@ impl State {
 
     /// Some datagram can be delivered or some timer can fire.
     fn has_urgent_step(&self) -> bool {
-        self.net
-            .iter()
-            .any(|(d, _)| self.hosts[d.to].life == Life::Up)
+        self.deliverable()
+            .any(|d| self.hosts[d.to].life == Life::Up)
             || self
                 .hosts
                 .iter()
@@ -889,6 +963,10 @@ impl SwimModel {
             }
             Action::Advance(t) => {
                 next.now = *t;
+                for (_, copies) in &mut next.net {
+                    copies.ready += copies.fresh;
+                    copies.fresh = 0;
+                }
                 false
             }
             Action::Drop(d) => {
@@ -897,7 +975,7 @@ impl SwimModel {
                 true
             }
             Action::Duplicate(d) => {
-                next.add_datagram((**d).clone());
+                next.add_datagram((**d).clone(), false);
                 next.budget.duplicates -= 1;
                 true
             }
@@ -957,7 +1035,7 @@ impl SwimModel {
                     if matches!(next.hosts[j].life, Life::Crashed { .. }) {
                         continue; // lost: nobody listens there any more
                     }
-                    next.add_datagram(Datagram::new(i, j, msg.clone()));
+                    next.add_datagram(Datagram::new(i, j, msg.clone()), true);
                 }
                 Effect::SetTimer { timer, at } => next.hosts[i].set_timer(*timer, *at),
                 Effect::CancelTimer { timer } => next.hosts[i].cancel_timer(*timer),
@@ -999,7 +1077,12 @@ impl SwimModel {
     /// model is one input); nothing reaches a node before it starts (`i x stagger`), and no
     /// command is given before every node started.
     pub fn inputs(&self, s: &State) -> Vec<Action> {
-        let inputs = self.all_inputs(s);
+        let mut inputs = self.all_inputs(s);
+        if self.setup.node_order
+            && let Some(first) = (0..s.hosts.len()).find(|&i| s.has_urgent_input(i))
+        {
+            inputs.retain(|a| a.node().is_none_or(|j| j <= first));
+        }
         if !self.setup.shell_order {
             return inputs;
         }
@@ -1040,6 +1123,7 @@ impl SwimModel {
         };
         s.now >= self.disturb_until
             && !s.has_urgent_step()
+            && s.net.iter().all(|(_, c)| c.fresh == 0)
             && s.hosts.iter().all(|h| h.life != Life::Paused)
             && s.hosts.iter().filter(|h| h.participates()).all(|h| {
                 let node = &h.node;
@@ -1067,7 +1151,7 @@ impl SwimModel {
         }
         let mut out = Vec::new();
         // Protocol steps: deliveries and due timers.
-        for (d, _) in &s.net {
+        for d in s.deliverable() {
             if s.hosts[d.to].life == Life::Up {
                 out.push(Action::Deliver(d.clone(), Vec::new()));
             }
@@ -1091,7 +1175,7 @@ impl SwimModel {
             s.hosts.iter().any(|h| h.life == Life::Paused) && s.now >= self.disturb_until;
         if !s.has_urgent_step()
             && !held_back
-            && let Some(t) = s.next_deadline()
+            && let Some(t) = s.next_instant()
             && t <= self.setup.horizon
         {
             out.push(Action::Advance(t));
@@ -1101,7 +1185,7 @@ impl SwimModel {
             return out;
         }
         let b = s.budget;
-        for (d, _) in &s.net {
+        for d in s.deliverable() {
             if b.drops > 0 {
                 out.push(Action::Drop(d.clone()));
             }

@@ -201,7 +201,7 @@ pub fn at_rest(model: &SwimModel, s: &State) -> bool {
     }
     !s.has_urgent_step()
         && s.hosts.iter().all(|h| h.life != Life::Paused)
-        && s.next_deadline().is_none_or(|t| t > model.setup.horizon)
+        && s.next_instant().is_none_or(|t| t > model.setup.horizon)
 }
 
 /// What must agree between two views of a member: status and incarnation, and the metadata

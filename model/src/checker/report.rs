@@ -167,12 +167,16 @@ pub fn state(model: &SwimModel, s: &State) -> String {
         )
         .ok();
     }
-    for (d, count) in &s.net {
-        let times = if *count > 1 {
+    for (d, copies) in &s.net {
+        let count = copies.total();
+        let mut times = if count > 1 {
             format!(" x{count}")
         } else {
             String::new()
         };
+        if copies.fresh > 0 {
+            times.push_str(&format!(" ({} arriving next ms)", copies.fresh));
+        }
         write!(
             out,
             "\n  in flight n{}->n{}: {}{times}",

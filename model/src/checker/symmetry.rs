@@ -17,14 +17,18 @@
 //! The model's initial state is symmetric under rotations of the ids when the nodes start
 //! aligned (each node's first probe order walks the ring from the node after it), not under
 //! every permutation (an order ranks the others), and with `stagger` not at all: three aligned
-//! nodes explore 3x fewer states with the reduction (1.61 million -> 0.54 million).
+//! nodes explore 3x fewer states with the reduction (0.69 million -> 0.23 million).
+//!
+//! It composes with the node-order reduction ([`super::Setup::node_order`]): that one reaches,
+//! from *any* state, every state at which the clock can next move, so continuing from a state
+//! merged with a renamed one loses nothing.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use stateright::Representative;
 
-use super::{Datagram, Host, State, generation, index_of, node_addr, node_id_in};
+use super::{Copies, Datagram, Host, State, generation, index_of, node_addr, node_id_in};
 use crate::{Member, Message, NodeId, Timer};
 
 /// A renaming of the model's nodes: `to[i]` is the new index of node `i`.
@@ -102,7 +106,7 @@ impl Renaming {
         for (i, h) in s.hosts.iter().enumerate() {
             hosts[self.index(i)] = Some(self.host(h));
         }
-        let mut net: Vec<(Arc<Datagram>, u8)> = (s.net.iter())
+        let mut net: Vec<(Arc<Datagram>, Copies)> = (s.net.iter())
             .map(|(d, count)| {
                 let d = Datagram::new(self.index(d.from), self.index(d.to), self.message(&d.msg));
                 (Arc::new(d), *count)

@@ -1,0 +1,300 @@
+//! The network's one-millisecond latency, and the two reductions it makes sound: nodes taking
+//! their inputs of an instant in index order, and a checker that stores only instant starts.
+//!
+//! Each reduction is compared with the plain model on small worlds: the same states at every
+//! instant start, the same verdicts, and the same broken cores caught.
+
+use std::collections::{BTreeSet, HashSet};
+use std::hash::{DefaultHasher, Hash, Hasher};
+
+use model::checker::instants::InstantModel;
+use model::checker::properties::{self, Kind};
+use model::checker::{Action, Setup, State, SwimModel};
+use model::faults::{Fault, Faults};
+use model::{Body, Timer};
+use stateright::{Checker, HasDiscoveries, Model};
+
+fn world(nodes: usize, window: u64, tweak: impl FnOnce(&mut Setup)) -> Setup {
+    let mut setup = Setup::new(nodes).reliable();
+    tweak(&mut setup);
+    setup.horizon = setup.settle() + window;
+    setup.validate().expect("valid test world");
+    setup
+}
+
+fn fingerprint(s: &State) -> u64 {
+    let mut h = DefaultHasher::new();
+    s.hash(&mut h);
+    h.finish()
+}
+
+/// Every state reachable right after the clock moves, and how many states were reached in all.
+fn instant_starts(setup: &Setup) -> (BTreeSet<u64>, usize) {
+    let model = SwimModel::new(setup.clone());
+    let init = model.initial_state();
+    let mut seen = HashSet::from([fingerprint(&init)]);
+    let mut starts = BTreeSet::new();
+    let mut stack = vec![init];
+    while let Some(s) = stack.pop() {
+        for input in model.inputs(&s) {
+            for (action, next) in model.outcomes(&s, input) {
+                if !model.within_boundary(&next) {
+                    continue;
+                }
+                let f = fingerprint(&next);
+                if matches!(action, Action::Advance(_)) {
+                    starts.insert(f);
+                }
+                if seen.insert(f) {
+                    stack.push(next);
+                }
+            }
+        }
+    }
+    (starts, seen.len())
+}
+
+/// The properties a checker run discovered (violated or reached).
+fn verdicts_plain(setup: &Setup) -> BTreeSet<&'static str> {
+    let checker = SwimModel::new(setup.clone())
+        .checker()
+        .threads(1)
+        .spawn_dfs()
+        .join();
+    checker.discoveries().keys().copied().collect()
+}
+
+fn verdicts_by_instants(setup: &Setup, until: HasDiscoveries) -> BTreeSet<&'static str> {
+    let model = InstantModel::new(SwimModel::new(setup.clone()), false);
+    let checker = model
+        .clone()
+        .checker()
+        .threads(1)
+        .finish_when(until)
+        .spawn_dfs()
+        .join();
+    let mut found: BTreeSet<&'static str> = checker.discoveries().keys().copied().collect();
+    found.extend(model.reached_names());
+    found
+}
+
+fn ordered(mut setup: Setup) -> Setup {
+    setup.node_order = true;
+    setup
+}
+
+#[test]
+fn a_datagram_sent_in_an_instant_arrives_one_millisecond_later() {
+    let model = SwimModel::new(Setup::new(3).reliable());
+    let s = model.initial_state();
+    let advance = model.inputs(&s);
+    assert_eq!(
+        advance,
+        vec![Action::Advance(10)],
+        "all quiet until the first tick"
+    );
+    let s = model.apply(&s, &advance[0], None);
+    let tick = Action::Fire(0, Timer::Tick, Vec::new());
+    assert!(model.inputs(&s).contains(&tick));
+    let s = model.apply(&s, &tick, None);
+    let ping = |s: &State| {
+        s.net
+            .iter()
+            .find(|(d, _)| d.from == 0 && matches!(d.msg.body, Body::Ping { .. }))
+            .map(|(d, c)| (d.clone(), *c))
+    };
+    let (dg, copies) = ping(&s).expect("n1 pinged someone");
+    assert_eq!((copies.ready, copies.fresh), (0, 1));
+    let inputs = model.inputs(&s);
+    assert!(
+        !inputs
+            .iter()
+            .any(|a| matches!(a, Action::Deliver(d, _) if *d == dg))
+    );
+    // The other nodes' ticks first; then the clock moves one millisecond, not to the next
+    // deadline, and the ping can be delivered (or dropped).
+    let mut s = s;
+    while let Some(fire) = model
+        .inputs(&s)
+        .into_iter()
+        .find(|a| matches!(a, Action::Fire(..)))
+    {
+        s = model.apply(&s, &fire, None);
+    }
+    assert!(model.inputs(&s).contains(&Action::Advance(11)));
+    let s = model.apply(&s, &Action::Advance(11), None);
+    assert_eq!(ping(&s).map(|(_, c)| (c.ready, c.fresh)), Some((1, 0)));
+    assert!(
+        model
+            .inputs(&s)
+            .iter()
+            .any(|a| matches!(a, Action::Deliver(d, _) if *d == dg))
+    );
+}
+
+#[test]
+fn node_order_reaches_every_instant_start_with_fewer_states() {
+    let worlds = [
+        world(2, 20, |s| {
+            s.drops = 1;
+            s.crashes = 1;
+        }),
+        world(2, 20, |s| {
+            s.duplicates = 1;
+            s.leaves = 1;
+            s.meta_changes = 1;
+        }),
+        world(2, 20, |s| {
+            s.pauses = 1;
+            s.crashes = 1;
+        }),
+        world(3, 10, |s| s.crashes = 1),
+        world(3, 10, |s| {
+            s.drops = 1;
+            s.stagger = 1;
+        }),
+    ];
+    for setup in worlds {
+        let (all, all_count) = instant_starts(&setup);
+        let (reduced, reduced_count) = instant_starts(&ordered(setup.clone()));
+        assert!(
+            all == reduced,
+            "{}: {} instant starts in every order, {} in node order, {} of them missing",
+            setup.describe(),
+            all.len(),
+            reduced.len(),
+            all.difference(&reduced).count()
+        );
+        assert!(
+            reduced_count < all_count,
+            "{}: {reduced_count} states in node order, {all_count} in every order",
+            setup.describe()
+        );
+        assert_eq!(
+            verdicts_plain(&setup),
+            verdicts_plain(&ordered(setup.clone())),
+            "{}",
+            setup.describe()
+        );
+    }
+}
+
+#[test]
+fn node_order_still_catches_every_broken_core() {
+    let cases = [
+        (
+            world(3, 20, |s| s.crashes = 1),
+            Faults::from(Fault::MergeLastWriterWins),
+            properties::MONOTONE_VIEWS,
+        ),
+        (
+            world(2, 60, |s| {
+                s.drops = 3;
+                s.meta_changes = 1;
+            }),
+            Fault::MergeRevivesDead.into(),
+            properties::NO_RESURRECTION,
+        ),
+        (
+            world(2, 20, |s| s.drops = 2),
+            Fault::AppliesGossipAboutSelf.into(),
+            properties::SELF_VIEW,
+        ),
+        (
+            world(2, 20, |s| s.drops = 2),
+            Fault::SuspectsAtHigherIncarnation.into(),
+            properties::INCARNATION_AUTHORITY,
+        ),
+        (
+            world(2, 20, |_| {}),
+            Fault::IgnoresAcks.into(),
+            properties::ACCURACY,
+        ),
+        (
+            world(2, 20, |s| s.meta_changes = 1),
+            Fault::MergeForgetsMetadata.into(),
+            properties::CONVERGENCE,
+        ),
+        (
+            world(2, 20, |s| s.crashes = 1),
+            Fault::SuspicionNeverExpires.into(),
+            properties::COMPLETENESS,
+        ),
+    ];
+    for (setup, faults, property) in cases {
+        let mut setup = ordered(setup);
+        setup.faults = faults;
+        let until = HasDiscoveries::AnyOf([property].into_iter().collect());
+        assert!(
+            verdicts_by_instants(&setup, until).contains(property),
+            "{property} with {faults:?}"
+        );
+    }
+}
+
+#[test]
+fn storing_instants_gives_the_same_verdicts_with_fewer_states() {
+    let worlds = [
+        world(2, 20, |s| {
+            s.drops = 1;
+            s.crashes = 1;
+        }),
+        world(2, 20, |s| {
+            s.duplicates = 1;
+            s.leaves = 1;
+            s.meta_changes = 1;
+        }),
+        world(3, 10, |s| s.crashes = 1),
+    ];
+    for setup in worlds {
+        for setup in [setup.clone(), ordered(setup)] {
+            let plain = SwimModel::new(setup.clone())
+                .checker()
+                .threads(1)
+                .spawn_dfs()
+                .join();
+            let found: BTreeSet<&str> = plain.discoveries().keys().copied().collect();
+            let model = InstantModel::new(SwimModel::new(setup.clone()), false);
+            let leaps = model.clone().checker().threads(1).spawn_dfs().join();
+            let mut by_instants: BTreeSet<&str> = leaps.discoveries().keys().copied().collect();
+            by_instants.extend(model.reached_names());
+            assert_eq!(found, by_instants, "{}", setup.describe());
+            assert!(
+                leaps.unique_state_count() * 2 < plain.unique_state_count(),
+                "{}: {} instant starts, {} states",
+                setup.describe(),
+                leaps.unique_state_count(),
+                plain.unique_state_count()
+            );
+        }
+    }
+}
+
+#[test]
+fn a_violation_inside_an_instant_comes_back_as_a_path_that_replays() {
+    let mut setup = ordered(world(2, 20, |s| s.drops = 2));
+    setup.faults = Fault::AppliesGossipAboutSelf.into();
+    let model = InstantModel::new(SwimModel::new(setup), false);
+    let checker = model
+        .clone()
+        .checker()
+        .finish_when(HasDiscoveries::AnyOf(
+            [properties::SELF_VIEW].into_iter().collect(),
+        ))
+        .spawn_dfs()
+        .join();
+    let path = checker
+        .discovery(properties::SELF_VIEW)
+        .expect("a counterexample");
+    let init = path.clone().into_states().swap_remove(0);
+    let steps = InstantModel::flatten(path.clone().into_actions());
+    let last = path.last_state().clone();
+    let mut s = init;
+    for step in &steps {
+        s = model.inner.apply(&s, step, None);
+    }
+    assert_eq!(s, last);
+    let info = properties::info(properties::SELF_VIEW).unwrap();
+    assert_eq!(info.kind, Kind::Safety);
+    assert!(!(info.condition)(&model.inner, &s));
+}
