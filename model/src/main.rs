@@ -9,6 +9,7 @@
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
@@ -18,7 +19,7 @@ use model::checker::report::{self, Verdict};
 use model::checker::trace::Trace;
 use model::checker::walk;
 use model::checker::{Setup, State, SwimModel};
-use stateright::{Checker, HasDiscoveries, Model};
+use stateright::{Checker, HasDiscoveries, Model, Path};
 
 // The checker clones and drops millions of small states: mimalloc is much faster at it.
 #[global_allocator]
@@ -174,7 +175,7 @@ struct CheckArgs {
     trace: PathBuf,
     /// Reductions for large worlds (`on` by default from four nodes): inside an instant, nodes
     /// take their inputs in index order, and the checker keeps a fingerprint only of the
-    /// states where the clock has just moved, searching each instant's interleavings afresh
+    /// states where a timer instant starts, searching the interleavings between them afresh
     /// with every property checked on them. See the README.
     #[arg(long, value_enum)]
     reduce: Option<Reduce>,
@@ -320,69 +321,58 @@ fn check(args: CheckArgs) -> ExitCode {
 
 fn run_checker(model: SwimModel, args: &CheckArgs, label: &str) -> RunResult {
     let setup = model.setup.clone();
-    let start = Instant::now();
     if !setup.node_order {
-        {
-            let no_extra = || String::new();
-            let builder = configure(model.checker(), args);
-            let record =
-                |m: &SwimModel, path: &stateright::Path<State, _>| Trace::from_path(m, path);
-            if args.bfs {
-                let checker = builder.spawn_bfs();
-                watch(&checker, start, args.progress, label, &no_extra);
-                finish(checker.join(), &setup, start, &[], record, &no_extra)
-            } else {
-                let checker = builder.spawn_dfs();
-                watch(&checker, start, args.progress, label, &no_extra);
-                finish(checker.join(), &setup, start, &[], record, &no_extra)
-            }
-        }
-    } else {
-        {
-            let model = InstantModel::new(model, args.symmetry);
-            let (reached, inner) = (model.clone(), model.inner_states.clone());
-            let extra = move || {
-                let n = inner.load(std::sync::atomic::Ordering::Relaxed);
-                format!("  in instants {n:>12}")
-            };
-            let builder = configure(model.checker(), args);
-            let record = |m: &InstantModel, path: &stateright::Path<State, _>| {
-                let init = path.clone().into_states().swap_remove(0);
-                let steps = InstantModel::flatten(path.clone().into_actions());
-                Trace::record(&m.inner, &init, steps)
-            };
-            if args.bfs {
-                let checker = builder.spawn_bfs();
-                watch(&checker, start, args.progress, label, &extra);
-                let found = reached.reached_names();
-                finish(checker.join(), &setup, start, &found, record, &extra)
-            } else {
-                let checker = builder.spawn_dfs();
-                watch(&checker, start, args.progress, label, &extra);
-                let found = reached.reached_names();
-                finish(checker.join(), &setup, start, &found, record, &extra)
-            }
-        }
+        let record = |m: &SwimModel, path: &Path<State, _>| Trace::from_path(m, path);
+        return search(model, &setup, args, label, record, &String::new, &Vec::new);
     }
+    let model = InstantModel::new(model, args.symmetry);
+    let inner = model.inner_states.clone();
+    let extra = move || format!("  in instants {:>12}", inner.load(Ordering::Relaxed));
+    let reached = {
+        let model = model.clone();
+        move || model.reached_names()
+    };
+    let record = |m: &InstantModel, path: &Path<State, _>| {
+        let init = path.clone().into_states().swap_remove(0);
+        let steps = InstantModel::flatten(path.clone().into_actions());
+        Trace::record(&m.inner, &init, steps)
+    };
+    search(model, &setup, args, label, record, &extra, &reached)
 }
 
-/// Threads, early exit and symmetry, as asked.
-fn configure<M>(
-    builder: stateright::CheckerBuilder<M>,
+/// Run the checker on `model` as `args` ask (threads, early exit, symmetry, BFS or DFS), with
+/// progress lines (`extra` adds to them), then collect its verdicts (`reached`: reachability
+/// met where the checker does not look) and its counterexample (`record` turns its path into
+/// model steps).
+fn search<M>(
+    model: M,
+    setup: &Setup,
     args: &CheckArgs,
-) -> stateright::CheckerBuilder<M>
+    label: &str,
+    record: impl Fn(&M, &Path<State, M::Action>) -> (Trace, Vec<State>),
+    extra: &dyn Fn() -> String,
+    reached: &dyn Fn() -> Vec<&'static str>,
+) -> RunResult
 where
-    M: Model + Send + Sync + 'static,
-    M::State: stateright::Representative + std::hash::Hash + Clone + std::fmt::Debug + Send + Sync,
-    M::Action: Clone + std::fmt::Debug + std::hash::Hash + Send + Sync,
+    M: Model<State = State> + Send + Sync + 'static,
+    M::Action: Clone + std::fmt::Debug + std::hash::Hash + PartialEq + Send + Sync,
 {
-    let builder = builder
+    let start = Instant::now();
+    let mut builder = model
+        .checker()
         .threads(args.threads)
         .finish_when(HasDiscoveries::AnyFailures);
     if args.symmetry {
-        builder.symmetry()
+        builder = builder.symmetry();
+    }
+    if args.bfs {
+        let checker = builder.spawn_bfs();
+        watch(&checker, start, args.progress, label, extra);
+        finish(checker.join(), setup, start, &reached(), record, extra)
     } else {
-        builder
+        let checker = builder.spawn_dfs();
+        watch(&checker, start, args.progress, label, extra);
+        finish(checker.join(), setup, start, &reached(), record, extra)
     }
 }
 
@@ -433,7 +423,7 @@ fn finish<M, C>(
     setup: &Setup,
     start: Instant,
     reached: &[&'static str],
-    record: impl Fn(&M, &stateright::Path<State, M::Action>) -> (Trace, Vec<State>),
+    record: impl Fn(&M, &Path<State, M::Action>) -> (Trace, Vec<State>),
     extra: &dyn Fn() -> String,
 ) -> RunResult
 where

@@ -30,7 +30,7 @@ use stateright::{Model, Property};
 
 use super::properties::{Kind, PROPERTIES};
 use super::symmetry::representative;
-use super::{Action, Life, State, SwimModel, stable_hash};
+use super::{Action, State, SwimModel, stable_hash};
 
 /// A run from one state to the next instant start (or to a state breaking a safety property):
 /// every model step on the way, and the state it ends in.
@@ -134,7 +134,8 @@ impl InstantModel {
         broken
     }
 
-    /// The leaps out of `start`: a depth-first search of the rest of its instant.
+    /// The leaps out of `start`: a depth-first search of its interleavings up to the next
+    /// timer instants (see [`ends_leap`]).
     fn leaps(&self, start: &State) -> Vec<Leap> {
         // Each explored state: its parent's index and the step from it (the root has none).
         let mut tree: Vec<(usize, Option<Action>)> = vec![(0, None)];
@@ -232,9 +233,7 @@ impl Model for InstantModel {
 /// in flight. The clock's one-millisecond moves while datagrams are on their way stay inside
 /// the leap, so a leap is a timer instant with the exchanges it sets off.
 fn ends_leap(s: &State) -> bool {
-    s.net.is_empty()
-        || (s.hosts.iter())
-            .any(|h| h.life == Life::Up && h.timers.iter().any(|&(_, at)| at <= s.now))
+    s.net.is_empty() || s.timer_due()
 }
 
 /// Property `I` of [`PROPERTIES`] as a function of this model (stateright takes plain `fn`s).

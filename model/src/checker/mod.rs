@@ -387,6 +387,11 @@ impl Host {
         }
     }
 
+    /// Some armed timer is due at `now`.
+    fn has_due_timer(&self, now: Millis) -> bool {
+        self.timers.iter().any(|&(_, at)| at <= now)
+    }
+
     fn cancel_timer(&mut self, timer: Timer) {
         if let Ok(i) = self.timers.binary_search_by(|(t, _)| t.cmp(&timer)) {
             self.timers.remove(i);
@@ -512,22 +517,25 @@ impl State {
     /// The next instant the clock can move to: the earliest deadline after `now` among up
     /// nodes, or the next millisecond if a datagram sent this instant waits to arrive.
     pub fn next_instant(&self) -> Option<Millis> {
-        let arrival = (self.net.iter())
-            .any(|(_, c)| c.fresh > 0)
-            .then_some(self.now + 1);
-        match (self.next_deadline(), arrival) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let arrival = self.in_transit().then_some(self.now + 1);
+        [self.next_deadline(), arrival].into_iter().flatten().min()
+    }
+
+    /// Some datagram sent this instant is on its way.
+    pub fn in_transit(&self) -> bool {
+        self.net.iter().any(|(_, c)| c.fresh > 0)
+    }
+
+    /// Some up node has a timer due.
+    pub fn timer_due(&self) -> bool {
+        (self.hosts.iter()).any(|h| h.life == Life::Up && h.has_due_timer(self.now))
     }
 
     /// Whether node `i` has an input it must take before the clock moves: a deliverable
     /// datagram or a due timer (while it is up).
     pub fn has_urgent_input(&self, i: usize) -> bool {
         let h = &self.hosts[i];
-        h.life == Life::Up
-            && (h.timers.iter().any(|&(_, at)| at <= self.now)
-                || self.deliverable().any(|d| d.to == i))
+        h.life == Life::Up && (h.has_due_timer(self.now) || self.deliverable().any(|d| d.to == i))
     }
 
     /// Earliest deadline after `now` among up nodes.
@@ -544,10 +552,7 @@ impl State {
     fn has_urgent_step(&self) -> bool {
         self.deliverable()
             .any(|d| self.hosts[d.to].life == Life::Up)
-            || self
-                .hosts
-                .iter()
-                .any(|h| h.life == Life::Up && h.timers.iter().any(|&(_, at)| at <= self.now))
+            || self.timer_due()
     }
 }
 
@@ -1123,7 +1128,7 @@ impl SwimModel {
         };
         s.now >= self.disturb_until
             && !s.has_urgent_step()
-            && s.net.iter().all(|(_, c)| c.fresh == 0)
+            && !s.in_transit()
             && s.hosts.iter().all(|h| h.life != Life::Paused)
             && s.hosts.iter().filter(|h| h.participates()).all(|h| {
                 let node = &h.node;
