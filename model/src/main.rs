@@ -325,7 +325,7 @@ fn run_checker(model: SwimModel, args: &CheckArgs, label: &str) -> RunResult {
         let record = |m: &SwimModel, path: &Path<State, _>| Trace::from_path(m, path);
         return search(model, &setup, args, label, record, &String::new, &Vec::new);
     }
-    let model = InstantModel::new(model, args.symmetry);
+    let model = InstantModel::new(model);
     let inner = model.inner_states.clone();
     let extra = move || format!("  in instants {:>12}", inner.load(Ordering::Relaxed));
     let reached = {

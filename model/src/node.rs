@@ -118,7 +118,7 @@ pub struct Node {
     members: Membership,
     gossip: Gossip,
     order: ProbeOrder,
-    /// Push-pull partners: members alive or dead, round-robin in shuffled passes.
+    /// Push-pull partners: members alive or dead, round-robin in random passes.
     sync_order: ProbeOrder,
     /// Probes started this period, by sequence number.
     probes: BTreeMap<u32, Probe>,
@@ -169,8 +169,10 @@ impl Hash for Node {
         self.phase.hash(state);
         (self.members).hash_behaviour(self.config.tombstone_ttl, state);
         self.gossip.hash(state);
-        self.order.hash(state);
-        self.sync_order.hash(state);
+        // Members dead or gone are passed over when their turn comes: only the others count.
+        let status = |id| self.members.get(id).map(|r| r.member.status);
+        (self.order).hash_behaviour(|id| status(id).is_some_and(Status::is_terminal), state);
+        (self.sync_order).hash_behaviour(|id| status(id) == Some(Status::Left), state);
         // A probe judged this period (acked, or failed on its helpers' nacks) waits only for
         // the tick, which skips it, and late answers to it are ignored: its target, sequence
         // number and helpers are read by nothing any more.
@@ -1079,7 +1081,7 @@ impl Node {
             // Alive members, and the dead while their tombstone lasts ("gossip to the dead"):
             // a member declared dead that never heard of it would otherwise keep running with
             // a view that never converges (after a partition both sides hold the other dead).
-            // Partners in a shuffled round-robin, not drawn afresh each round: every partner
+            // Partners in a round-robin of random passes, not drawn afresh each round: every partner
             // comes up within two passes, so a change held by any member reaches every member
             // in a bounded number of rounds (with independent draws a node can keep missing
             // the members that know; the model checker found such a four-node run).

@@ -31,11 +31,3 @@ pub(crate) fn choose<T>(rng: &mut dyn Pick, items: &mut [T], k: usize) -> usize 
     }
     k
 }
-
-/// Shuffle `items` uniformly (Fisher-Yates).
-pub(crate) fn shuffle<T>(rng: &mut dyn Pick, items: &mut [T]) {
-    for i in (1..items.len()).rev() {
-        let j = draw(rng, i + 1);
-        items.swap(i, j);
-    }
-}

@@ -2,56 +2,82 @@
 //! probes run on behalf of others.
 
 use std::collections::VecDeque;
+use std::hash::{Hash, Hasher};
 use std::net::SocketAddr;
 
 use crate::member::{Member, NodeId};
 use crate::membership::Membership;
-use crate::pick::{Pick, draw, shuffle};
+use crate::pick::{Pick, draw};
 
-/// Round-robin walk over the other live members: random order, new members inserted at a random
-/// not-yet-visited position, reshuffled after each full pass. A member is probed at least once
-/// every `2n - 1` periods.
+/// Round-robin walk over the other live members, each pass in a uniformly random order. A
+/// member is probed at least once every `2n - 1` periods.
 ///
-/// Only the rest of the current pass is kept: the part already walked decides nothing (the next
-/// pass is drawn afresh from the table), so two nodes that differ only in it are the same state.
+/// The first pass follows an order fixed as members are learnt (each one inserted at a random
+/// position of what is left of it). Every later pass is *drawn as it goes*: it keeps the set of
+/// members still to visit, sorted, and each visit picks one of them uniformly, which is the
+/// law of shuffling the pass at its start. Only what is left is kept: two nodes that walked the
+/// same members in different orders, or that will walk the rest in different orders, are the
+/// same state until the next draw (the model checker counts them once).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct ProbeOrder {
+    /// The members still to visit in this pass: in order while `drawn` is false, else sorted.
     rest: VecDeque<NodeId>,
+    /// The pass is drawn as it goes (every pass after the first).
+    drawn: bool,
 }
 
 impl ProbeOrder {
-    /// Add a newly known member somewhere in the rest of this pass.
+    /// Add a newly known member to the rest of this pass (at a random position of a fixed
+    /// order).
     pub fn insert(&mut self, id: NodeId, rng: &mut dyn Pick) {
-        let pos = draw(rng, self.rest.len() + 1);
-        self.rest.insert(pos, id);
+        if self.drawn {
+            if let Err(pos) = self.rest.binary_search(&id) {
+                self.rest.insert(pos, id);
+            }
+        } else {
+            let pos = draw(rng, self.rest.len() + 1);
+            self.rest.insert(pos, id);
+        }
     }
 
-    /// The next live member to probe, reshuffling when a pass ends. `None` when alone.
+    /// The next live member to probe, starting a new pass when this one is over. `None` when
+    /// alone.
     pub fn next_target(&mut self, members: &Membership, rng: &mut dyn Pick) -> Option<NodeId> {
         self.next_where(members, rng, |m| !m.status.is_terminal())
     }
 
-    /// The next member that `keep` accepts: the rest of this pass first, then a new pass over
-    /// every such member of the table, reshuffled. `None` when there is none.
+    /// The next member that `keep` accepts: one left in this pass if any (members it rejects
+    /// when their turn comes are passed over), else the first of a new pass over every such
+    /// member of the table. `None` when there is none.
     pub fn next_where(
         &mut self,
         members: &Membership,
         rng: &mut dyn Pick,
         keep: impl Fn(&Member) -> bool,
     ) -> Option<NodeId> {
+        let kept = |id: NodeId| members.get(id).is_some_and(|r| keep(&r.member));
         for _ in 0..2 {
-            while let Some(id) = self.rest.pop_front() {
-                if members.get(id).is_some_and(|r| keep(&r.member)) {
-                    return Some(id);
+            if self.drawn {
+                let left: Vec<usize> = (0..self.rest.len())
+                    .filter(|&i| kept(self.rest[i]))
+                    .collect();
+                if !left.is_empty() {
+                    let at = left[draw(rng, left.len())];
+                    return self.rest.remove(at);
+                }
+            } else {
+                while let Some(id) = self.rest.pop_front() {
+                    if kept(id) {
+                        return Some(id);
+                    }
                 }
             }
-            // End of a pass: rebuild from the table and reshuffle.
-            let mut pass: Vec<NodeId> = (members.iter())
+            // End of a pass: every member `keep` accepts, drawn as the pass goes.
+            self.rest = (members.iter())
                 .filter(|r| keep(&r.member))
                 .map(|r| r.member.id)
                 .collect();
-            shuffle(rng, &mut pass);
-            self.rest = pass.into();
+            self.drawn = true;
             if self.rest.is_empty() {
                 return None;
             }
@@ -59,17 +85,37 @@ impl ProbeOrder {
         None
     }
 
-    /// The same order with ids renamed (the model checker's symmetry reduction).
-    #[cfg(feature = "checker")]
-    pub(crate) fn renamed(&self, id: &dyn Fn(NodeId) -> NodeId) -> Self {
-        ProbeOrder {
-            rest: self.rest.iter().map(|&i| id(i)).collect(),
+    /// Hash the members left that could still be visited (`gone`: rejected for good, e.g.
+    /// dead), in the order that decides anything: the model checker's fingerprint of a node.
+    pub(crate) fn hash_behaviour<H: Hasher>(&self, gone: impl Fn(NodeId) -> bool, state: &mut H) {
+        self.drawn.hash(state);
+        for &id in self.rest.iter().filter(|&&id| !gone(id)) {
+            id.hash(state);
         }
     }
 
-    /// The members still to visit in this pass, next first.
+    /// The same order with ids renamed (the model checker's symmetry reduction).
+    #[cfg(feature = "checker")]
+    pub(crate) fn renamed(&self, id: &dyn Fn(NodeId) -> NodeId) -> Self {
+        let mut rest: VecDeque<NodeId> = self.rest.iter().map(|&i| id(i)).collect();
+        if self.drawn {
+            rest.make_contiguous().sort_unstable();
+        }
+        ProbeOrder {
+            rest,
+            drawn: self.drawn,
+        }
+    }
+
+    /// The members still to visit in this pass: next first while the pass follows a fixed
+    /// order, else sorted.
     pub fn rest(&self) -> impl ExactSizeIterator<Item = NodeId> + '_ {
         self.rest.iter().copied()
+    }
+
+    /// Whether this pass is drawn as it goes (every pass after the first).
+    pub fn is_drawn(&self) -> bool {
+        self.drawn
     }
 }
 
@@ -104,4 +150,56 @@ pub struct Relay {
     pub origin_seq: u32,
     /// The nack went out; the relay now only waits to forward a late ack.
     pub nacked: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::hash::DefaultHasher;
+    use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+    use super::*;
+    use crate::member::Meta;
+    use crate::status::Status;
+
+    fn member(id: u64, status: Status) -> Member {
+        let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 7000 + id as u16);
+        Member::alive(NodeId(id), addr, 0, Meta::default()).with_status(status, 0)
+    }
+
+    #[test]
+    fn a_dead_member_left_in_a_pass_changes_neither_the_walk_nor_the_fingerprint() {
+        let mut members = Membership::default();
+        members.insert(member(2, Status::Alive), 0);
+        members.insert(member(3, Status::Dead), 0);
+        members.insert(member(4, Status::Alive), 0);
+        let dead = |id: NodeId| {
+            members
+                .get(id)
+                .is_some_and(|r| r.member.status.is_terminal())
+        };
+        let fingerprint = |o: &ProbeOrder| {
+            let mut h = DefaultHasher::new();
+            o.hash_behaviour(dead, &mut h);
+            h.finish()
+        };
+        let order = |ids: &[u64]| ProbeOrder {
+            rest: ids.iter().map(|&i| NodeId(i)).collect(),
+            drawn: true,
+        };
+        let (with, without) = (order(&[2, 3, 4]), order(&[2, 4]));
+        assert_eq!(fingerprint(&with), fingerprint(&without));
+        assert_ne!(fingerprint(&with), fingerprint(&order(&[3, 4])));
+        for pick in 0..2 {
+            let walk = |mut o: ProbeOrder| {
+                let mut ranges = Vec::new();
+                let mut rng = |n: usize| {
+                    ranges.push(n);
+                    pick
+                };
+                let visits: Vec<_> = (0..3).map(|_| o.next_target(&members, &mut rng)).collect();
+                (visits, ranges)
+            };
+            assert_eq!(walk(with.clone()), walk(without.clone()));
+        }
+    }
 }

@@ -301,11 +301,6 @@ fn nothing_changes_a_view_once_a_run_is_quiet() {
         }),
         world(2, 20, |s| s.drops = 3),
     ];
-    let hash = |s: &State| {
-        let mut h = DefaultHasher::new();
-        s.hash(&mut h);
-        h.finish()
-    };
     for mut setup in worlds {
         setup.stop_when_quiet = false;
         let name = setup.describe();
@@ -316,7 +311,7 @@ fn nothing_changes_a_view_once_a_run_is_quiet() {
         let (mut seen, mut actions) = (HashSet::new(), Vec::new());
         let (mut quiet, mut after_quiet) = (0, 0);
         while let Some((s, mut since_quiet)) = stack.pop() {
-            if !seen.insert((hash(&s), since_quiet.is_some())) {
+            if !seen.insert((fingerprint(&s), since_quiet.is_some())) {
                 continue;
             }
             match &since_quiet {
@@ -345,7 +340,15 @@ fn nothing_changes_a_view_once_a_run_is_quiet() {
     }
 }
 
-/// Random states of a walk, each renamed by every permutation: all have one representative.
+/// What the checker tells states apart by.
+fn fingerprint(s: &State) -> u64 {
+    let mut h = DefaultHasher::new();
+    s.hash(&mut h);
+    h.finish()
+}
+
+/// Random states of a walk, each renamed by every permutation: all have one representative
+/// (one state to the checker).
 #[test]
 fn representatives_are_canonical() {
     let mut setup = world(3, 20, |s| {
@@ -368,10 +371,14 @@ fn representatives_are_canonical() {
             let mut outcomes = model.outcomes(&state, input);
             state = outcomes.swap_remove(rng.below(outcomes.len())).1;
             if rng.below(4) == 0 {
-                let canonical = representative(&state);
+                let canonical = fingerprint(&representative(&state));
                 for perm in [[1, 0, 2], [2, 1, 0], [1, 2, 0], [2, 0, 1], [0, 2, 1]] {
                     let renamed = Renaming::new(perm.to_vec()).state(&state);
-                    assert_eq!(representative(&renamed), canonical);
+                    assert_eq!(
+                        fingerprint(&representative(&renamed)),
+                        canonical,
+                        "{state:?}"
+                    );
                 }
                 checked += 1;
             }
@@ -497,19 +504,13 @@ fn cli_checks_a_small_world_and_rejects_bad_arguments() {
 /// States are plain data: a clone hashes and compares equal (stateright relies on it).
 #[test]
 fn states_hash_deterministically() {
-    use std::hash::{DefaultHasher, Hash, Hasher};
     let model = SwimModel::new(world(3, 10, |s| s.crashes = 1));
-    let hash = |s: &State| {
-        let mut h = DefaultHasher::new();
-        s.hash(&mut h);
-        h.finish()
-    };
     let a = model.init_states();
     let b = model.init_states();
     assert_eq!(a.len(), b.len());
     for (x, y) in a.iter().zip(&b) {
         assert_eq!(x, y);
-        assert_eq!(hash(x), hash(y));
+        assert_eq!(fingerprint(x), fingerprint(y));
     }
 }
 

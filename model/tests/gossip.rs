@@ -384,7 +384,7 @@ fn the_first_push_pull_waits_for_the_interval_the_cluster_grew_to() {
     assert_eq!(timer_set(&out, Timer::Sync), Some(180_000));
 }
 
-/// Push-pull partners come round-robin in shuffled passes over the members alive or dead
+/// Push-pull partners come round-robin in random passes over the members alive or dead
 /// (suspects skipped): each one within a pass, so a change held anywhere spreads in bounded
 /// rounds. Independent draws could miss a member for ever (the checker found such a run).
 #[test]

@@ -4,7 +4,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 
 use common::*;
-use model::{Body, Config, NodeId, Status, Timer};
+use model::{Body, Config, NodeId, Pick, Status, Timer};
 
 fn node() -> Driver {
     Driver::with_peers(Config::lan(), 2..=5)
@@ -307,7 +307,7 @@ fn relays_are_bounded() {
 }
 
 /// Ack every probe for `periods` periods with seeded picks; returns the targets in order.
-fn probe_targets(d: &mut Driver, rng: &mut Rng, periods: usize) -> Vec<NodeId> {
+fn probe_targets(d: &mut Driver, rng: &mut impl Pick, periods: usize) -> Vec<NodeId> {
     let mut targets = Vec::new();
     for _ in 0..periods {
         d.now += 1_000;
@@ -332,6 +332,60 @@ fn each_pass_probes_every_member_once_in_a_fresh_random_order() {
     }
     let orders: BTreeSet<_> = passes.iter().collect();
     assert!(orders.len() > 1, "passes are reshuffled");
+}
+
+/// Answers picks from a list (then 0) and records the range of each.
+struct Asked {
+    answers: Vec<usize>,
+    ranges: Vec<usize>,
+}
+
+impl Pick for Asked {
+    fn pick(&mut self, n: usize) -> usize {
+        self.ranges.push(n);
+        self.answers
+            .get(self.ranges.len() - 1)
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+#[test]
+fn a_later_pass_draws_each_member_as_it_goes_with_the_law_of_a_shuffle() {
+    // After the first pass, each visit draws among the members left: the 3 x 2 sequences of
+    // picks (the last member needs none) give each of the 3! orders exactly once.
+    let mut orders = BTreeSet::new();
+    for first in 0..3 {
+        for second in 0..2 {
+            let mut d = Driver::with_peers(Config::lan(), 2..=4);
+            probe_targets(&mut d, &mut Rng(1), 3); // the first pass: no draw at its visits
+            let mut asked = Asked {
+                answers: vec![first, second],
+                ranges: vec![],
+            };
+            let pass = probe_targets(&mut d, &mut asked, 3);
+            assert_eq!(asked.ranges, [3, 2], "one draw per visit, among those left");
+            orders.insert(pass);
+        }
+    }
+    assert_eq!(orders.len(), 6, "{orders:?}");
+}
+
+#[test]
+fn a_drawn_pass_keeps_the_set_left_not_an_order() {
+    let mut d = Driver::with_peers(Config::lan(), 2..=5);
+    probe_targets(&mut d, &mut Rng(2), 4 + 1);
+    assert!(d.node.probe_order().is_drawn());
+    let rest: Vec<NodeId> = d.node.probe_order().rest().collect();
+    assert_eq!(rest.len(), 3);
+    assert!(rest.is_sorted(), "{rest:?}");
+    // A member learnt now joins the set, with no pick.
+    d.script.push(&[7]);
+    d.gossip(2, vec![alive(9, 0)]);
+    assert_eq!(d.script.0, [7], "no pick asked");
+    let rest: Vec<NodeId> = d.node.probe_order().rest().collect();
+    assert_eq!(rest.len(), 4);
+    assert!(rest.is_sorted() && rest.contains(&id(9)), "{rest:?}");
 }
 
 #[test]
@@ -477,7 +531,7 @@ fn the_walked_part_of_a_pass_is_forgotten() {
     let mut walks: Vec<(Vec<NodeId>, Driver)> = Vec::new();
     for seed in 0..64 {
         let mut d = Driver::with_peers(Config::lan(), 2..=4);
-        // The first pass follows the order members were learnt in; the second is shuffled.
+        // The first pass follows the order members were learnt in; the second is drawn.
         let targets = probe_targets(&mut d, &mut Rng(seed), 5)[3..].to_vec();
         walks.push((targets, d));
     }

@@ -1,5 +1,6 @@
-//! The network's one-millisecond latency, and the two reductions it makes sound: nodes taking
-//! their inputs of an instant in index order, and a checker that stores only instant starts.
+//! The network's one-millisecond latency, the two reductions it makes sound (nodes taking
+//! their inputs of an instant in index order, and a checker that stores only instant starts),
+//! and what a state is to the checker (a crashed host is only its identity).
 //!
 //! Each reduction is compared with the plain model on small worlds: the same states at every
 //! instant start, the same verdicts, and the same broken cores caught.
@@ -9,7 +10,7 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 
 use model::checker::instants::InstantModel;
 use model::checker::properties::{self, Kind};
-use model::checker::{Action, Setup, State, SwimModel};
+use model::checker::{Action, Host, Setup, State, SwimModel};
 use model::faults::{Fault, Faults};
 use model::{Body, Timer};
 use stateright::{Checker, HasDiscoveries, Model};
@@ -22,7 +23,7 @@ fn world(nodes: usize, window: u64, tweak: impl FnOnce(&mut Setup)) -> Setup {
     setup
 }
 
-fn fingerprint(s: &State) -> u64 {
+fn fingerprint(s: &impl Hash) -> u64 {
     let mut h = DefaultHasher::new();
     s.hash(&mut h);
     h.finish()
@@ -65,7 +66,7 @@ fn verdicts_plain(setup: &Setup) -> BTreeSet<&'static str> {
 }
 
 fn verdicts_by_instants(setup: &Setup, until: HasDiscoveries) -> BTreeSet<&'static str> {
-    let model = InstantModel::new(SwimModel::new(setup.clone()), false);
+    let model = InstantModel::new(SwimModel::new(setup.clone()));
     let checker = model
         .clone()
         .checker()
@@ -133,6 +134,25 @@ fn a_datagram_sent_in_an_instant_arrives_one_millisecond_later() {
 }
 
 #[test]
+fn a_crashed_host_is_only_its_identity_to_the_checker() {
+    let model = SwimModel::new(Setup::new(3));
+    let start = model.initial_state();
+    let crashed = model.apply(&start, &Action::Crash(0), None);
+    // The same node, having started a probe: its probe state and sequence numbers moved on.
+    let mut busy = (*start.hosts[0].node).clone();
+    busy.handle_timer(10, Timer::Tick, &mut |_: usize| 0, &mut Vec::new());
+    assert_ne!(fingerprint(&busy), fingerprint(&*start.hosts[0].node));
+    let with = |s: &State, node: &model::Node| {
+        let mut s = s.clone();
+        s.hosts[0] = Host::new(node.clone(), s.hosts[0].life, s.hosts[0].timers.clone());
+        s
+    };
+    // Crashed, what it knew is gone for good: one state. Up, it decides what happens next.
+    assert_eq!(fingerprint(&with(&crashed, &busy)), fingerprint(&crashed));
+    assert_ne!(fingerprint(&with(&start, &busy)), fingerprint(&start));
+}
+
+#[test]
 fn node_order_reaches_every_instant_start_with_fewer_states() {
     let worlds = [
         world(2, 20, |s| {
@@ -152,6 +172,12 @@ fn node_order_reaches_every_instant_start_with_fewer_states() {
         world(3, 10, |s| {
             s.drops = 1;
             s.stagger = 1;
+        }),
+        world(3, 35, |s| s.drops = 2),
+        world(2, 20, |s| {
+            s.drops = 1;
+            s.duplicates = 1;
+            s.pauses = 1;
         }),
     ];
     for setup in worlds {
@@ -254,7 +280,7 @@ fn storing_instants_gives_the_same_verdicts_with_fewer_states() {
                 .spawn_dfs()
                 .join();
             let found: BTreeSet<&str> = plain.discoveries().keys().copied().collect();
-            let model = InstantModel::new(SwimModel::new(setup.clone()), false);
+            let model = InstantModel::new(SwimModel::new(setup.clone()));
             let leaps = model.clone().checker().threads(1).spawn_dfs().join();
             let mut by_instants: BTreeSet<&str> = leaps.discoveries().keys().copied().collect();
             by_instants.extend(model.reached_names());
@@ -274,7 +300,7 @@ fn storing_instants_gives_the_same_verdicts_with_fewer_states() {
 fn a_violation_inside_an_instant_comes_back_as_a_path_that_replays() {
     let mut setup = ordered(world(2, 20, |s| s.drops = 2));
     setup.faults = Fault::AppliesGossipAboutSelf.into();
-    let model = InstantModel::new(SwimModel::new(setup), false);
+    let model = InstantModel::new(SwimModel::new(setup));
     let checker = model
         .clone()
         .checker()

@@ -91,11 +91,14 @@ pub struct Setup {
     /// arrives later, so any run of an instant can be reordered node by node, each node
     /// keeping its own order, into one this rule allows, ending in the same state. So every
     /// state at which the clock moves is still reached, and every node still goes through
-    /// every sequence of views it can. What is not visited are mixes of two nodes at
-    /// different points of one instant: a property relating two nodes' states is checked
-    /// there at every instant start and as each node steps, but a breach that begins and
-    /// ends inside one millisecond could be missed (`tests/reduction.rs` shows the reduced
-    /// search reaching the same instant starts, verdicts and broken cores).
+    /// every sequence of views it can. Crashes and losses, which touch one host or one
+    /// datagram, are ordered the same way: a node crashes between its own inputs or once no
+    /// node has anything left to take, and the datagrams to a node are lost in their order.
+    /// What is not visited are mixes of two nodes at different points of one instant: a
+    /// property relating two nodes' states is checked there at every instant start and as
+    /// each node steps, but a breach that begins and ends inside one millisecond could be
+    /// missed (`tests/reduction.rs` shows the reduced search reaching the same instant
+    /// starts, verdicts and broken cores).
     pub node_order: bool,
     /// End a run as soon as it is quiet ([`SwimModel::is_quiet`]): nothing can change a view
     /// any more, so the rest of the horizon adds states but nothing to check. On for `check`;
@@ -344,10 +347,18 @@ pub struct Host {
     pub timers: Vec<(Timer, Millis)>,
 }
 
+/// A crashed host hashes as its identity, its own record and when it crashed: nothing else it
+/// holds can act or change again, and the properties read nothing else of it (its frozen view
+/// keeps satisfying `incarnation authority`, as incarnations only grow), so runs that differ
+/// only in what a node knew when it crashed are one state to the checker.
 impl Hash for Host {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        self.node_hash.hash(state);
         self.life.hash(state);
+        if let Life::Crashed { .. } = self.life {
+            (self.node.id(), self.node.local_member()).hash(state);
+            return;
+        }
+        self.node_hash.hash(state);
         self.timers.hash(state);
     }
 }
@@ -845,8 +856,8 @@ impl SwimModel {
     /// that the first pass walks the ring from the node after `i` (`n2` probes `n3`, `n4`,
     /// `n1`). Every node then stands where a rotation of the ids puts another, so the initial
     /// state is symmetric under rotations and the symmetry reduction can merge, for example,
-    /// "`n1` crashes" with "`n2` crashes" at the same instant. Every later pass is reshuffled
-    /// with all outcomes explored.
+    /// "`n1` crashes" with "`n2` crashes" at the same instant. Every later pass is drawn as it
+    /// goes, with all outcomes explored.
     fn initial_order_picks(&self, i: usize) -> Vec<u8> {
         let n = self.setup.nodes;
         let ring_pos = |j: usize| (j + n - i - 1) % n; // 0 for i+1, n-2 for i-1
@@ -1083,10 +1094,21 @@ impl SwimModel {
     /// command is given before every node started.
     pub fn inputs(&self, s: &State) -> Vec<Action> {
         let mut inputs = self.all_inputs(s);
-        if self.setup.node_order
-            && let Some(first) = (0..s.hosts.len()).find(|&i| s.has_urgent_input(i))
-        {
-            inputs.retain(|a| a.node().is_none_or(|j| j <= first));
+        if self.setup.node_order {
+            let first = (0..s.hosts.len()).find(|&i| s.has_urgent_input(i));
+            inputs.retain(|a| match a {
+                // A crash touches only its host: it commutes with the other nodes' steps, so
+                // it happens between the node's own inputs or once the instant is done.
+                Action::Crash(i) => first.is_none_or(|f| f == *i),
+                // A loss touches only its datagram: it commutes with every delivery, so the
+                // datagrams to a node are lost in their order. (A copy does not: it fixes
+                // that the datagram is delivered twice, so it may come before the others.)
+                Action::Drop(d) => {
+                    first.is_none_or(|f| d.to <= f)
+                        && s.deliverable().all(|e| e.to != d.to || e >= d)
+                }
+                _ => a.node().is_none_or(|j| first.is_none_or(|f| j <= f)),
+            });
         }
         if !self.setup.shell_order {
             return inputs;

@@ -28,7 +28,7 @@ use std::sync::Arc;
 
 use stateright::Representative;
 
-use super::{Copies, Datagram, Host, State, generation, index_of, node_addr, node_id_in};
+use super::{Copies, Datagram, Host, Life, State, generation, index_of, node_addr, node_id_in};
 use crate::{Member, Message, NodeId, Timer};
 
 /// A renaming of the model's nodes: `to[i]` is the new index of node `i`.
@@ -131,6 +131,10 @@ fn signature(s: &State, i: usize) -> u64 {
     let h = &s.hosts[i];
     let node = &h.node;
     let me = node.local_member();
+    if let Life::Crashed { .. } = h.life {
+        // All a crashed host is to the checker (see `Host`'s hash).
+        return super::stable_hash(&(h.life, me.incarnation, me.status, &me.meta));
+    }
     let mut view: Vec<_> = node
         .members()
         .map(|m| (m.status, m.incarnation, m.suspecters.len(), &m.meta))
