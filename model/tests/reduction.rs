@@ -179,6 +179,10 @@ fn node_order_reaches_every_instant_start_with_fewer_states() {
             s.duplicates = 1;
             s.pauses = 1;
         }),
+        world(2, 30, |s| {
+            s.drops = 1;
+            s.pauses = 1;
+        }),
     ];
     for setup in worlds {
         let (all, all_count) = instant_starts(&setup);

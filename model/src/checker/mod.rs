@@ -93,7 +93,8 @@ pub struct Setup {
     /// state at which the clock moves is still reached, and every node still goes through
     /// every sequence of views it can. Crashes and losses, which touch one host or one
     /// datagram, are ordered the same way: a node crashes between its own inputs or once no
-    /// node has anything left to take, and the datagrams to a node are lost in their order.
+    /// node has anything left to take, and the datagrams to an up node are lost in their
+    /// order.
     /// What is not visited are mixes of two nodes at different points of one instant: a
     /// property relating two nodes' states is checked there at every instant start and as
     /// each node steps, but a breach that begins and ends inside one millisecond could be
@@ -1101,11 +1102,13 @@ impl SwimModel {
                 // it happens between the node's own inputs or once the instant is done.
                 Action::Crash(i) => first.is_none_or(|f| f == *i),
                 // A loss touches only its datagram: it commutes with every delivery, so the
-                // datagrams to a node are lost in their order. (A copy does not: it fixes
-                // that the datagram is delivered twice, so it may come before the others.)
+                // datagrams to an up node, which takes them all before the clock moves, are
+                // lost in their order. (Those to a paused node wait, so any of them may go
+                // first; and a copy is not ordered: it fixes a double delivery.)
                 Action::Drop(d) => {
                     first.is_none_or(|f| d.to <= f)
-                        && s.deliverable().all(|e| e.to != d.to || e >= d)
+                        && (s.hosts[d.to].life != Life::Up
+                            || s.deliverable().all(|e| e.to != d.to || e >= d))
                 }
                 _ => a.node().is_none_or(|j| first.is_none_or(|f| j <= f)),
             });
