@@ -58,11 +58,12 @@ impl ProbeOrder {
         let kept = |id: NodeId| members.get(id).is_some_and(|r| keep(&r.member));
         for _ in 0..2 {
             if self.drawn {
-                let left: Vec<usize> = (0..self.rest.len())
-                    .filter(|&i| kept(self.rest[i]))
-                    .collect();
-                if !left.is_empty() {
-                    let at = left[draw(rng, left.len())];
+                let left = self.rest.iter().filter(|&&id| kept(id)).count();
+                if left > 0 {
+                    let nth = draw(rng, left);
+                    let at = (0..self.rest.len())
+                        .filter(|&i| kept(self.rest[i]))
+                        .nth(nth)?;
                     return self.rest.remove(at);
                 }
             } else {

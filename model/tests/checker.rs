@@ -4,8 +4,10 @@
 //! Worlds here are small (2 or 3 nodes, short horizons) so that `cargo test` stays fast; the
 //! large ones belong to `cargo run --release -p model -- check`.
 
-use std::collections::{BTreeSet, HashSet};
-use std::hash::{DefaultHasher, Hash, Hasher};
+mod checking;
+
+use std::collections::HashSet;
+use std::hash::{DefaultHasher, Hasher};
 
 use model::NodeId;
 use model::checker::properties::{self, Kind};
@@ -14,37 +16,9 @@ use model::checker::trace::Trace;
 use model::checker::walk;
 use model::checker::{Setup, State, SwimModel, node_id};
 use model::faults::{Fault, Faults};
-use stateright::{Checker, HasDiscoveries, Model};
+use stateright::{HasDiscoveries, Model};
 
-/// A world of `nodes` nodes without any fault or command, ending `window` ms after its
-/// settle time (faults may happen before `window`).
-fn world(nodes: usize, window: u64, tweak: impl FnOnce(&mut Setup)) -> Setup {
-    let mut setup = Setup::new(nodes).reliable();
-    tweak(&mut setup);
-    setup.horizon = setup.settle() + window;
-    setup.validate().expect("valid test world");
-    setup
-}
-
-struct Outcome {
-    found: BTreeSet<&'static str>,
-    unique: usize,
-}
-
-fn explore(setup: Setup, until: HasDiscoveries, symmetry: bool) -> Outcome {
-    let mut builder = SwimModel::new(setup)
-        .checker()
-        .threads(1)
-        .finish_when(until);
-    if symmetry {
-        builder = builder.symmetry();
-    }
-    let checker = builder.spawn_dfs().join();
-    Outcome {
-        found: checker.discoveries().keys().copied().collect(),
-        unique: checker.unique_state_count(),
-    }
-}
+use checking::{Outcome, Search, counterexample, explore, fingerprint, world};
 
 /// Explore the whole space; the real core must violate nothing and reach every applicable
 /// reachability property.
@@ -340,13 +314,6 @@ fn nothing_changes_a_view_once_a_run_is_quiet() {
     }
 }
 
-/// What the checker tells states apart by.
-fn fingerprint(s: &State) -> u64 {
-    let mut h = DefaultHasher::new();
-    s.hash(&mut h);
-    h.finish()
-}
-
 /// Random states of a walk, each renamed by every permutation: all have one representative
 /// (one state to the checker).
 #[test]
@@ -394,17 +361,7 @@ fn counterexamples_become_json_traces_that_replay() {
     let mut setup = world(2, 20, |s| s.drops = 2);
     setup.faults = Fault::AppliesGossipAboutSelf.into();
     let model = SwimModel::new(setup);
-    let checker = model
-        .clone()
-        .checker()
-        .finish_when(HasDiscoveries::AnyOf(
-            [properties::SELF_VIEW].into_iter().collect(),
-        ))
-        .spawn_bfs()
-        .join();
-    let path = checker
-        .discovery(properties::SELF_VIEW)
-        .expect("a counterexample");
+    let path = counterexample(&model, properties::SELF_VIEW, Search::Bfs);
     let (trace, states) = Trace::from_path(&model, &path);
     assert_eq!(states.last(), Some(path.last_state()));
     assert!(!(properties::info(properties::SELF_VIEW)

@@ -5,8 +5,9 @@
 //! Each reduction is compared with the plain model on small worlds: the same states at every
 //! instant start, the same verdicts, and the same broken cores caught.
 
+mod checking;
+
 use std::collections::{BTreeSet, HashSet};
-use std::hash::{DefaultHasher, Hash, Hasher};
 
 use model::checker::instants::InstantModel;
 use model::checker::properties::{self, Kind};
@@ -15,19 +16,7 @@ use model::faults::{Fault, Faults};
 use model::{Body, Timer};
 use stateright::{Checker, HasDiscoveries, Model};
 
-fn world(nodes: usize, window: u64, tweak: impl FnOnce(&mut Setup)) -> Setup {
-    let mut setup = Setup::new(nodes).reliable();
-    tweak(&mut setup);
-    setup.horizon = setup.settle() + window;
-    setup.validate().expect("valid test world");
-    setup
-}
-
-fn fingerprint(s: &impl Hash) -> u64 {
-    let mut h = DefaultHasher::new();
-    s.hash(&mut h);
-    h.finish()
-}
+use checking::{Search, counterexample, explore, fingerprint, world};
 
 /// Every state reachable right after the clock moves, and how many states were reached in all.
 fn instant_starts(setup: &Setup) -> (BTreeSet<u64>, usize) {
@@ -53,16 +42,6 @@ fn instant_starts(setup: &Setup) -> (BTreeSet<u64>, usize) {
         }
     }
     (starts, seen.len())
-}
-
-/// The properties a checker run discovered (violated or reached).
-fn verdicts_plain(setup: &Setup) -> BTreeSet<&'static str> {
-    let checker = SwimModel::new(setup.clone())
-        .checker()
-        .threads(1)
-        .spawn_dfs()
-        .join();
-    checker.discoveries().keys().copied().collect()
 }
 
 fn verdicts_by_instants(setup: &Setup, until: HasDiscoveries) -> BTreeSet<&'static str> {
@@ -201,8 +180,8 @@ fn node_order_reaches_every_instant_start_with_fewer_states() {
             setup.describe()
         );
         assert_eq!(
-            verdicts_plain(&setup),
-            verdicts_plain(&ordered(setup.clone())),
+            explore(setup.clone(), HasDiscoveries::All, false).found,
+            explore(ordered(setup.clone()), HasDiscoveries::All, false).found,
             "{}",
             setup.describe()
         );
@@ -305,17 +284,7 @@ fn a_violation_inside_an_instant_comes_back_as_a_path_that_replays() {
     let mut setup = ordered(world(2, 20, |s| s.drops = 2));
     setup.faults = Fault::AppliesGossipAboutSelf.into();
     let model = InstantModel::new(SwimModel::new(setup));
-    let checker = model
-        .clone()
-        .checker()
-        .finish_when(HasDiscoveries::AnyOf(
-            [properties::SELF_VIEW].into_iter().collect(),
-        ))
-        .spawn_dfs()
-        .join();
-    let path = checker
-        .discovery(properties::SELF_VIEW)
-        .expect("a counterexample");
+    let path = counterexample(&model, properties::SELF_VIEW, Search::Dfs);
     let init = path.clone().into_states().swap_remove(0);
     let steps = InstantModel::flatten(path.clone().into_actions());
     let last = path.last_state().clone();
