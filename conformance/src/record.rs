@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use swim::{
+use swim_checked::{
     Command, Config, DecodeError, Effect, Input, Lossy, ManualClock, Meta, Millis, Node, NodeId,
     Observer, Pick, Picker, RngPicker, Step, Transport, UdpTransport,
 };
@@ -48,10 +48,10 @@ pub enum RecordedInput {
     /// A datagram from `from` decoded to `msg`.
     Message {
         from: SocketAddr,
-        msg: swim::Message,
+        msg: swim_checked::Message,
     },
     /// A timer came due.
-    Timer(swim::Timer),
+    Timer(swim_checked::Timer),
     /// A user command, and whether the core accepted it.
     Command { command: Command, accepted: bool },
 }
@@ -474,7 +474,7 @@ pub async fn record(scenario: &Scenario, config: &Config) -> Result<Recording, S
     let mut schedule = scenario.schedule().into_iter().peekable();
     let mut pending = Vec::new();
     loop {
-        let now = swim::Clock::now(&clock);
+        let now = swim_checked::Clock::now(&clock);
         net.settle(now).await?;
         while let Some(&(at, index, fault)) = schedule.peek() {
             if at > now {
@@ -508,7 +508,7 @@ pub async fn record(scenario: &Scenario, config: &Config) -> Result<Recording, S
                     // Refused if the leave has not finished yet (the run is cut short): the
                     // refusal is a step like any other.
                     match node.rejoin().await {
-                        Ok(_) | Err(swim::Error::Rejected(_)) => {}
+                        Ok(_) | Err(swim_checked::Error::Rejected(_)) => {}
                         Err(e) => return Err(format!("rejoin: {e}")),
                     }
                 }
@@ -517,7 +517,7 @@ pub async fn record(scenario: &Scenario, config: &Config) -> Result<Recording, S
                     // Refused when the node was declared dead meanwhile (a lossy run): the
                     // refusal is a step like any other.
                     match node.set_metadata(meta).await {
-                        Ok(()) | Err(swim::Error::Rejected(_)) => {}
+                        Ok(()) | Err(swim_checked::Error::Rejected(_)) => {}
                         Err(e) => return Err(format!("set_metadata: {e}")),
                     }
                 }

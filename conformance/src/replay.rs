@@ -1,6 +1,6 @@
 //! Replaying one node of a trace against a real `swim` node on loopback UDP.
 //!
-//! Node `i` of the trace runs as a real [`swim::Node`] on its own UDP socket, with a
+//! Node `i` of the trace runs as a real [`swim_checked::Node`] on its own UDP socket, with a
 //! [`ManualClock`], a [`Picker`] that plays back the trace's picks and an [`Observer`]. Every
 //! other model node `j` is a harness-owned UDP socket at `j`'s address: the harness delivers
 //! datagrams to node `i` from there, exactly as the trace's steps say, and reads what node `i`
@@ -23,8 +23,10 @@ use std::time::Duration;
 
 use model::checker::report;
 use model::checker::{Input, PickRecord, Step, UserCommand};
-use model::{Command, CommandError, Effect, Member, MemberEvent, Message, Millis, Timer, Wire};
-use swim::{Clock, DecodeError, ManualClock, NodeId, Observer, Pick, Picker};
+use swim_checked::{Clock, DecodeError, ManualClock, NodeId, Observer, Pick, Picker};
+use swim_checked_core::{
+    Command, CommandError, Effect, Member, MemberEvent, Message, Millis, Timer, Wire,
+};
 use tokio::sync::mpsc;
 
 use crate::script::Script;
@@ -36,15 +38,15 @@ pub struct Options {
     /// Longest wait for the node to react (a step, or going idle).
     pub timeout: Duration,
     /// Run the node with a deliberately broken shell.
-    #[cfg(feature = "faults")]
-    pub fault: Option<swim::faults::ShellFault>,
+    #[cfg(swim_faults)]
+    pub fault: Option<swim_checked::faults::ShellFault>,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Options {
             timeout: Duration::from_secs(20),
-            #[cfg(feature = "faults")]
+            #[cfg(swim_faults)]
             fault: None,
         }
     }
@@ -184,8 +186,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// the receiver's buffer when it returns), the timer map, the view and the events.
 struct Tap {
     tx: mpsc::UnboundedSender<Report>,
-    node: OnceLock<swim::Node>,
-    events: Mutex<Option<swim::Events>>,
+    node: OnceLock<swim_checked::Node>,
+    events: Mutex<Option<swim_checked::Events>>,
     sockets: Arc<Vec<(SocketAddr, UdpSocket)>>,
     node_addr: SocketAddr,
     wire: Wire,
@@ -219,16 +221,16 @@ impl Tap {
 }
 
 impl Observer for Tap {
-    fn on_step(&self, step: &swim::Step<'_>) {
+    fn on_step(&self, step: &swim_checked::Step<'_>) {
         let input = match step.input {
             // Node::new: part of the start, which the harness checks as a whole.
-            swim::Input::Start => return,
-            swim::Input::Message { from, msg } => Seen::Message {
+            swim_checked::Input::Start => return,
+            swim_checked::Input::Message { from, msg } => Seen::Message {
                 from: self.space.to_model(from),
                 msg: self.space.message_to_model(msg),
             },
-            swim::Input::Timer(t) => Seen::Timer(t),
-            swim::Input::Command { command, result } => Seen::Command {
+            swim_checked::Input::Timer(t) => Seen::Timer(t),
+            swim_checked::Input::Command { command, result } => Seen::Command {
                 command: command.clone(),
                 result: result.clone(),
             },
@@ -287,7 +289,7 @@ struct Harness<'a> {
     i: usize,
     space: Space,
     opts: &'a Options,
-    node: swim::Node,
+    node: swim_checked::Node,
     clock: ManualClock,
     rx: mpsc::UnboundedReceiver<Report>,
     /// Harness sockets by model index (`None` at `i`), shared with the observer.
@@ -384,18 +386,18 @@ impl<'a> Harness<'a> {
             picks_before: Mutex::new(0),
         });
         let clock = ManualClock::new(me.at);
-        let builder = swim::Node::builder(script.config.clone())
+        let builder = swim_checked::Node::builder(script.config.clone())
             .id(me.id)
             .clock(clock.clone())
             .picker(TapePicker(tape.clone()))
             .observer(tap.clone());
-        #[cfg(feature = "faults")]
+        #[cfg(swim_faults)]
         let builder = match opts.fault {
             Some(fault) => builder.fault(fault),
             None => builder,
         };
         let node = builder.bind(node_addr).await.map_err(|e| match e {
-            swim::Error::Io(io) => io,
+            swim_checked::Error::Io(io) => io,
             other => std::io::Error::other(other.to_string()),
         })?;
         *lock(&tap.events) = Some(node.subscribe());

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use model::checker::{Input, PickRecord, Step, Trace};
-use model::{Body, Config, Effect, Member, Message, Meta, Millis, Node, NodeId, Timer};
+use swim_checked_core::{Body, Config, Effect, Member, Message, Meta, Millis, Node, NodeId, Timer};
 
 /// How a node of the trace starts: created at `at`, then fed `inputs` (datagrams from other
 /// model nodes, at `at`), consuming `picks`; afterwards it has armed `timers` and holds `view`.

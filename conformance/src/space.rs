@@ -10,7 +10,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use model::{Member, MemberEvent, Message};
+use swim_checked_core::{Member, MemberEvent, Message};
 
 /// The IP of the trace's addresses.
 pub const MODEL_IP: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
@@ -91,7 +91,7 @@ pub fn next_ip() -> Ipv4Addr {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use model::{Body, Meta, NodeId};
+    use swim_checked_core::{Body, Meta, NodeId};
 
     #[test]
     fn translation_round_trips_and_keeps_order() {

@@ -1,7 +1,7 @@
 //! Checking a [`Recording`] of real nodes against the model, step by step.
 //!
 //! The model is the core's transition functions plus its environment rules. For every node,
-//! a replica [`model::Node`] is started the way the recorded node said it started; then every
+//! a replica [`swim_checked_core::Node`] is started the way the recorded node said it started; then every
 //! recorded step must be one the model allows from the replica's state:
 //!
 //! - time never goes backwards;
@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::net::SocketAddr;
 
-use swim::{Effect, Message, Millis, Pick, Timer};
+use swim_checked::{Effect, Message, Millis, Pick, Timer};
 
 use crate::record::{PickRecord, RecordedInput, RecordedStep, Recording};
 
@@ -166,7 +166,7 @@ pub fn validate(recording: &Recording) -> Result<Validated, Divergence> {
 /// The model's copy of one recorded node.
 #[derive(Default)]
 struct Replica {
-    core: Option<(model::Node, SocketAddr)>,
+    core: Option<(swim_checked_core::Node, SocketAddr)>,
     timers: BTreeMap<Timer, Millis>,
     now: Millis,
 }
@@ -187,7 +187,7 @@ impl Replica {
         };
         match (&mut self.core, &step.input) {
             (None, RecordedInput::Start { id, addr, meta }) => {
-                let node = model::Node::new(
+                let node = swim_checked_core::Node::new(
                     recording.config.clone(),
                     *id,
                     *addr,

@@ -1,10 +1,11 @@
-//! The replay bites: each deliberately broken shell (`swim::faults`) diverges from the traces.
+//! The replay bites: each deliberately broken shell (`swim_checked::faults`) diverges from the traces.
+#![cfg(swim_faults)]
 
 use std::sync::Arc;
 
 use conformance::corpus::{default_dir, load_dir, replay_all, runtime};
 use conformance::{Options, Script, generate};
-use swim::faults::ShellFault;
+use swim_checked::faults::ShellFault;
 
 /// The corpus (when exported) and runs of every world made on the spot.
 fn scripts() -> Vec<Arc<Script>> {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use conformance::corpus::{replay_all, runtime};
 use conformance::{Divergence, Options, Script, generate};
 use model::checker::{Input, Setup, Trace};
-use model::{Effect, Timer};
+use swim_checked_core::{Effect, Timer};
 
 fn trace() -> Trace {
     let mut setup = Setup::new(3);

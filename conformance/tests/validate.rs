@@ -6,7 +6,7 @@
 
 use conformance::record::{Scenario, record};
 use conformance::validate::{Validated, validate};
-use swim::Config;
+use swim_checked::Config;
 
 const SHARDS: u64 = 4;
 
@@ -117,7 +117,7 @@ async fn recorded_runs_are_model_steps_3() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tampered_recordings_are_rejected() {
     use conformance::record::{RecordedInput, Recording};
-    use swim::{Effect, Timer};
+    use swim_checked::{Effect, Timer};
 
     let config = config();
     let scenario = Scenario {
@@ -179,7 +179,7 @@ async fn tampered_recordings_are_rejected() {
     let mut rec = recording.clone();
     let (n, i) = find(&rec, &ping);
     if let RecordedInput::Message { msg, .. } = &mut rec.nodes[n][i].input {
-        msg.from = swim::NodeId(msg.from.0 + 100);
+        msg.from = swim_checked::NodeId(msg.from.0 + 100);
     }
     tampered.push(("datagram altered on the way", rec));
 

@@ -15,7 +15,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
-use swim::{Config, EventKind, Member, MemberEvent, Meta, Node, Phase, Status};
+use swim_checked::{Config, EventKind, Member, MemberEvent, Meta, Node, Phase, Status};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum Preset {

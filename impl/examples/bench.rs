@@ -36,7 +36,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use serde_json::{Value, json};
-use swim::{
+use swim_checked::{
     Config, EventKind, LossControl, Lossy, MemberEvent, Node, Status, Transport, UdpTransport, Wire,
 };
 use tokio::sync::mpsc;

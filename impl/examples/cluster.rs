@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use swim::{Config, EventKind, Meta, Node, NodeId, Status};
+use swim_checked::{Config, EventKind, Meta, Node, NodeId, Status};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -112,7 +112,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 /// Print events as they come until `done` holds (or 30 s pass).
 async fn wait(
-    rx: &mut mpsc::UnboundedReceiver<(usize, swim::MemberEvent)>,
+    rx: &mut mpsc::UnboundedReceiver<(usize, swim_checked::MemberEvent)>,
     nodes: &[Node],
     start: Instant,
     done: impl Fn(&[Node]) -> bool,

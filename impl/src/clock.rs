@@ -11,7 +11,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use model::Millis;
+use swim_checked_core::Millis;
 use tokio::sync::watch;
 
 /// A future that completes at a deadline of a [`Clock`].
@@ -83,7 +83,7 @@ impl Clock for TokioClock {
 /// [`Observer`](crate::Observer) to know when a node has finished reacting.
 ///
 /// ```
-/// use swim::{Clock, ManualClock};
+/// use swim_checked::{Clock, ManualClock};
 /// let clock = ManualClock::new(0);
 /// clock.advance(250);
 /// assert_eq!(clock.now(), 250);

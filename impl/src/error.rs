@@ -4,7 +4,7 @@ use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 
-use model::{CommandError, ConfigError};
+use swim_checked_core::{CommandError, ConfigError};
 
 /// What went wrong.
 #[derive(Debug)]

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use model::MemberEvent;
+use swim_checked_core::MemberEvent;
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 

@@ -6,7 +6,9 @@
 //! [`Builder::fault`](crate::Builder::fault), so nodes of one process do not share any global.
 //! The conformance replay must notice every one of them (`conformance/tests/faults.rs`).
 
-use model::{Body, DecodeError, Member, MemberEvent, Message, Meta, Millis, Status, Timer, Wire};
+use swim_checked_core::{
+    Body, DecodeError, Member, MemberEvent, Message, Meta, Millis, Status, Timer, Wire,
+};
 
 /// One wrong rule of the shell.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -62,7 +64,7 @@ pub(crate) struct Hooks {
 }
 
 impl Hooks {
-    pub fn new(fault: Option<ShellFault>, config: &model::Config) -> Self {
+    pub fn new(fault: Option<ShellFault>, config: &swim_checked_core::Config) -> Self {
         Hooks {
             fault,
             label: config.label.clone(),

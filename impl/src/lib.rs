@@ -6,10 +6,10 @@
 //! ([`Node::subscribe`]): joined, suspect, alive again, dead, left, metadata changed.
 //!
 //! ```
-//! use swim::{Config, EventKind, Meta, Node};
+//! use swim_checked::{Config, EventKind, Meta, Node};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), swim::Error> {
+//! # async fn main() -> Result<(), swim_checked::Error> {
 //! // Two nodes on loopback; `Config::local()` has short periods for single-host clusters.
 //! let a = Node::bind(Config::local(), "127.0.0.1:0").await?;
 //! let b = Node::builder(Config::local())
@@ -41,7 +41,7 @@
 //!
 //! # Design
 //!
-//! Every protocol decision is made by the sans-IO core, the [`model`] crate: this crate is a
+//! Every protocol decision is made by the sans-IO core, the [`swim_checked_core`] crate: this crate is a
 //! thin shell around it. One tokio task per node selects over its socket, its next timer
 //! deadline and the commands of its handles; it feeds each input to the core with the current
 //! time and a random source, and carries out the effects: [`Effect::Send`] is encoded with
@@ -94,7 +94,7 @@
 mod clock;
 mod error;
 mod events;
-#[cfg(feature = "faults")]
+#[cfg(swim_faults)]
 pub mod faults;
 #[cfg(feature = "metrics")]
 pub mod metrics;
@@ -115,8 +115,8 @@ pub use pick::{Picker, RngPicker};
 pub use stats::{Drops, Stats};
 pub use transport::{LossControl, Lossy, Transport, UdpTransport};
 
-pub use model;
-pub use model::{
+pub use swim_checked_core;
+pub use swim_checked_core::{
     Body, Command, CommandError, Config, ConfigError, DecodeError, Effect, EventKind, Member,
     MemberEvent, Message, Meta, Millis, NodeId, NodeStats, Phase, Pick, Status, Timer, Wire,
 };

@@ -15,7 +15,7 @@
 //! Every series also carries a `node` label: the node's advertised address.
 
 use metrics::{Counter, Gauge, counter, gauge};
-use model::{DecodeError, EventKind, MemberEvent};
+use swim_checked_core::{DecodeError, EventKind, MemberEvent};
 
 use crate::stats::Drops;
 

@@ -5,7 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use model::{Config, Member, MemberEvent, Meta, Millis, NodeId, Phase, Status, Timer};
+use swim_checked_core::{Config, Member, MemberEvent, Meta, Millis, NodeId, Phase, Status, Timer};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::AbortHandle;
 use tracing::Instrument;
@@ -35,7 +35,7 @@ pub(crate) struct EventSlot {
 
 /// What the task changes and the handles read.
 pub(crate) struct State {
-    pub core: model::Node,
+    pub core: swim_checked_core::Node,
     pub timers: Timers,
     pub stats: ShellStats,
 }
@@ -54,8 +54,8 @@ impl Shared {
 /// observer, transport).
 ///
 /// ```no_run
-/// # async fn demo() -> Result<(), swim::Error> {
-/// use swim::{Config, Meta, Node};
+/// # async fn demo() -> Result<(), swim_checked::Error> {
+/// use swim_checked::{Config, Meta, Node};
 /// let node = Node::builder(Config::lan())
 ///     .meta(Meta::from_pairs([("role", "db")]))
 ///     .bind("10.0.0.5:7946")
@@ -71,7 +71,7 @@ pub struct Builder<C = TokioClock, P = RngPicker> {
     picker: P,
     observer: Option<Arc<dyn Observer>>,
     event_capacity: usize,
-    #[cfg(feature = "faults")]
+    #[cfg(swim_faults)]
     fault: Option<crate::faults::ShellFault>,
 }
 
@@ -99,7 +99,7 @@ impl Builder {
             picker: RngPicker::from_os(),
             observer: None,
             event_capacity: 256,
-            #[cfg(feature = "faults")]
+            #[cfg(swim_faults)]
             fault: None,
         }
     }
@@ -142,7 +142,7 @@ impl<C: Clock, P: Picker> Builder<C, P> {
             picker: self.picker,
             observer: self.observer,
             event_capacity: self.event_capacity,
-            #[cfg(feature = "faults")]
+            #[cfg(swim_faults)]
             fault: self.fault,
         }
     }
@@ -158,7 +158,7 @@ impl<C: Clock, P: Picker> Builder<C, P> {
             picker,
             observer: self.observer,
             event_capacity: self.event_capacity,
-            #[cfg(feature = "faults")]
+            #[cfg(swim_faults)]
             fault: self.fault,
         }
     }
@@ -170,7 +170,7 @@ impl<C: Clock, P: Picker> Builder<C, P> {
     }
 
     /// Run the node with a deliberately broken shell (conformance tests only).
-    #[cfg(feature = "faults")]
+    #[cfg(swim_faults)]
     pub fn fault(mut self, fault: crate::faults::ShellFault) -> Self {
         self.fault = Some(fault);
         self
@@ -189,7 +189,7 @@ impl<C: Clock, P: Picker> Builder<C, P> {
     pub fn start<T: Transport>(mut self, transport: T) -> Result<Node, Error> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
             Error::Io(std::io::Error::other(
-                "swim::Node must be started from within a tokio runtime",
+                "swim_checked::Node must be started from within a tokio runtime",
             ))
         })?;
         self.config.validate()?;
@@ -206,12 +206,19 @@ impl<C: Clock, P: Picker> Builder<C, P> {
         };
         let now = self.clock.now();
         let mut effects = Vec::new();
-        let core = model::Node::new(self.config.clone(), id, addr, self.meta, now, &mut effects)?;
+        let core = swim_checked_core::Node::new(
+            self.config.clone(),
+            id,
+            addr,
+            self.meta,
+            now,
+            &mut effects,
+        )?;
         let mut timers = Timers::default();
         for effect in &effects {
             match *effect {
-                model::Effect::SetTimer { timer, at } => timers.set(timer, at),
-                model::Effect::CancelTimer { timer } => timers.cancel(timer),
+                swim_checked_core::Effect::SetTimer { timer, at } => timers.set(timer, at),
+                swim_checked_core::Effect::CancelTimer { timer } => timers.cancel(timer),
                 _ => {}
             }
         }
@@ -248,7 +255,7 @@ impl<C: Clock, P: Picker> Builder<C, P> {
             &self.config,
             addr,
         );
-        #[cfg(feature = "faults")]
+        #[cfg(swim_faults)]
         let task = task.with_fault(self.fault, &self.config);
         let handle = runtime.spawn(
             async move {
@@ -437,7 +444,7 @@ impl Node {
 
     /// Read the core state machine directly (probe order, gossip queue, suspicion deadlines).
     /// The node task waits while `f` runs: keep it short.
-    pub fn with_core<R>(&self, f: impl FnOnce(&model::Node) -> R) -> R {
+    pub fn with_core<R>(&self, f: impl FnOnce(&swim_checked_core::Node) -> R) -> R {
         f(&self.shared.lock().core)
     }
 
@@ -483,7 +490,7 @@ impl Node {
     /// one answered. Returns the number of other members known then.
     ///
     /// ```no_run
-    /// # async fn demo(node: swim::Node) -> Result<(), swim::Error> {
+    /// # async fn demo(node: swim_checked::Node) -> Result<(), swim_checked::Error> {
     /// node.join(["10.0.0.1:7946", "seed.internal:7946"]).await?;
     /// # Ok(()) }
     /// ```
@@ -548,7 +555,7 @@ impl Node {
     /// through gossip.
     pub async fn set_metadata(&self, meta: Meta) -> Result<(), Error> {
         self.request(|reply| Request::Command {
-            command: model::Command::SetMeta(meta),
+            command: swim_checked_core::Command::SetMeta(meta),
             reply,
         })
         .await?
@@ -558,7 +565,7 @@ impl Node {
     /// `Config::unreachable` on).
     pub async fn confirm_dead(&self, id: NodeId) -> Result<(), Error> {
         self.request(|reply| Request::Command {
-            command: model::Command::ConfirmDead(id),
+            command: swim_checked_core::Command::ConfirmDead(id),
             reply,
         })
         .await?

@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use model::{Command, DecodeError, Effect, Message, Millis, Timer};
+use swim_checked_core::{Command, DecodeError, Effect, Message, Millis, Timer};
 
 /// One input the node task fed to the core.
 #[derive(Clone, Copy, Debug)]
@@ -16,7 +16,7 @@ pub enum Input<'a> {
     /// A user command; `result` is the core's answer.
     Command {
         command: &'a Command,
-        result: &'a Result<(), model::CommandError>,
+        result: &'a Result<(), swim_checked_core::CommandError>,
     },
 }
 

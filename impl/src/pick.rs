@@ -3,9 +3,9 @@
 
 use std::fmt;
 
-use model::{NodeId, Pick};
 use rand::rngs::StdRng;
 use rand::{Rng, RngCore, SeedableRng};
+use swim_checked_core::{NodeId, Pick};
 
 /// The random source of one node: the core's [`Pick`] plus fresh node ids.
 ///

@@ -1,6 +1,6 @@
 //! Counters of one node: traffic, drops by reason, and the core's protocol counters.
 
-use model::{DecodeError, NodeStats};
+use swim_checked_core::{DecodeError, NodeStats};
 
 /// Datagrams dropped before reaching the core, by reason (see [`DecodeError::reason`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

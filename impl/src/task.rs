@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
-use model::{
+use swim_checked_core::{
     Command, CommandError, Effect, MemberEvent, Millis, NodeId, Phase, Status, Timer, Wire,
 };
 use tokio::sync::{mpsc, oneshot, watch};
@@ -70,7 +70,7 @@ enum Wake {
 struct Received {
     len: usize,
     from: SocketAddr,
-    decoded: Result<model::Message, model::DecodeError>,
+    decoded: Result<swim_checked_core::Message, swim_checked_core::DecodeError>,
 }
 
 thread_local! {
@@ -123,7 +123,7 @@ pub(crate) struct Task<T, C, P> {
     _alive: watch::Sender<()>,
     #[cfg(feature = "metrics")]
     metrics: crate::metrics::Metrics,
-    #[cfg(feature = "faults")]
+    #[cfg(swim_faults)]
     hooks: crate::faults::Hooks,
 }
 
@@ -137,7 +137,7 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
         observer: Option<Arc<dyn Observer>>,
         requests: mpsc::Receiver<Request>,
         alive: watch::Sender<()>,
-        config: &model::Config,
+        config: &swim_checked_core::Config,
         addr: SocketAddr,
     ) -> Self {
         let _ = addr;
@@ -163,17 +163,17 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
             _alive: alive,
             #[cfg(feature = "metrics")]
             metrics: crate::metrics::Metrics::new(addr.to_string()),
-            #[cfg(feature = "faults")]
+            #[cfg(swim_faults)]
             hooks: crate::faults::Hooks::default(),
         }
     }
 
     /// Run with a deliberately broken shell (conformance tests only).
-    #[cfg(feature = "faults")]
+    #[cfg(swim_faults)]
     pub fn with_fault(
         mut self,
         fault: Option<crate::faults::ShellFault>,
-        config: &model::Config,
+        config: &swim_checked_core::Config,
     ) -> Self {
         self.hooks = crate::faults::Hooks::new(fault, config);
         self
@@ -262,7 +262,7 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
     /// The next due timer, earliest deadline first (ties in timer order).
     fn pop_due_timer(&self, now: Millis) -> Option<Timer> {
         let mut shared = self.shared.lock();
-        #[cfg(feature = "faults")]
+        #[cfg(swim_faults)]
         if self.hooks.reverses_due() {
             return shared.timers.pop_due_reversed(now);
         }
@@ -379,7 +379,7 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
 
     fn datagram(&mut self, received: Received) {
         let Received { len, from, decoded } = received;
-        #[cfg(feature = "faults")]
+        #[cfg(swim_faults)]
         let decoded =
             RECV_BUF.with_borrow(|buf| self.hooks.decoded(decoded, &self.wire, &buf[..len]));
         let now = self.clock.now();
@@ -405,10 +405,10 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
         };
         tracing::trace!(%from, kind = msg.body.kind(), gossip = msg.gossip.len(), "received");
         let observed = self.observer.is_some().then(|| msg.clone());
-        #[cfg(feature = "faults")]
+        #[cfg(swim_faults)]
         let twice = self.hooks.applies_twice();
         let _ = self.step(|core, picker, out| {
-            #[cfg(feature = "faults")]
+            #[cfg(swim_faults)]
             if twice {
                 core.handle_message(now, from, msg.clone(), picker, out);
             }
@@ -426,8 +426,8 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
     fn step(
         &mut self,
         input: impl FnOnce(
-            &mut model::Node,
-            &mut dyn model::Pick,
+            &mut swim_checked_core::Node,
+            &mut dyn swim_checked_core::Pick,
             &mut Vec<Effect>,
         ) -> Result<(), CommandError>,
     ) -> Result<(), CommandError> {
@@ -438,12 +438,12 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
             for effect in &self.effects {
                 match effect {
                     Effect::SetTimer { timer, at } => {
-                        #[cfg(feature = "faults")]
+                        #[cfg(swim_faults)]
                         let at = &self.hooks.deadline(*timer, *at, self.clock.now());
                         state.timers.set(*timer, *at)
                     }
                     Effect::CancelTimer { timer } => {
-                        #[cfg(feature = "faults")]
+                        #[cfg(swim_faults)]
                         if !self.hooks.cancels() {
                             continue;
                         }
@@ -465,9 +465,9 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
         for effect in &effects {
             match effect {
                 Effect::Send { to, msg } => {
-                    #[cfg(feature = "faults")]
+                    #[cfg(swim_faults)]
                     let outgoing = self.hooks.outgoing(msg);
-                    #[cfg(feature = "faults")]
+                    #[cfg(swim_faults)]
                     let Some(msg) = outgoing.as_ref() else {
                         continue;
                     };
@@ -493,7 +493,7 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
                     });
                 }
                 Effect::Event(event) => {
-                    #[cfg(feature = "faults")]
+                    #[cfg(swim_faults)]
                     if !self.hooks.publishes(event) {
                         continue;
                     }

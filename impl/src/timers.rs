@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use model::{Millis, Timer};
+use swim_checked_core::{Millis, Timer};
 
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Timers {
@@ -42,7 +42,7 @@ impl Timers {
 
     /// Remove and return the latest timer among those of the earliest deadline, if due (a
     /// broken shell: timers due together fire in reverse order).
-    #[cfg(feature = "faults")]
+    #[cfg(swim_faults)]
     pub fn pop_due_reversed(&mut self, now: Millis) -> Option<Timer> {
         let &(at, _) = self.by_deadline.first()?;
         if at > now {

@@ -6,7 +6,7 @@ mod common;
 use std::collections::BTreeSet;
 
 use common::{SOON, sees_alive, wait_for};
-use swim::{Config, Error, EventKind, Meta, Node, NodeId, Status};
+use swim_checked::{Config, Error, EventKind, Meta, Node, NodeId, Status};
 
 #[tokio::test]
 async fn invalid_configuration_says_what_is_wrong() {
@@ -150,8 +150,8 @@ async fn dropping_every_handle_stops_the_node() {
 /// Counts the steps of a node.
 struct Steps(tokio::sync::watch::Sender<u64>);
 
-impl swim::Observer for Steps {
-    fn on_step(&self, _step: &swim::Step<'_>) {
+impl swim_checked::Observer for Steps {
+    fn on_step(&self, _step: &swim_checked::Step<'_>) {
         self.0.send_modify(|n| *n += 1);
     }
 }
@@ -235,7 +235,7 @@ async fn a_lagging_subscriber_skips_and_counts_events() {
 #[tokio::test]
 async fn seeds_nodes_and_clocks_print_what_they_hold() {
     use std::sync::Arc;
-    use swim::{Clock, ManualClock, Seed};
+    use swim_checked::{Clock, ManualClock, Seed};
 
     assert_eq!(Seed::from("db-1.local:7946").to_string(), "db-1.local:7946");
     let addr: std::net::SocketAddr = "10.0.0.7:7946".parse().unwrap();

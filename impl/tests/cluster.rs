@@ -6,8 +6,8 @@ mod common;
 use std::time::Duration;
 
 use common::{Cluster, SOON, sees_alive, wait_for};
-use swim::model::suspicion::Bounds;
-use swim::{Config, EventKind, Meta, Node, Phase, Status};
+use swim_checked::swim_checked_core::suspicion::Bounds;
+use swim_checked::{Config, EventKind, Meta, Node, Phase, Status};
 use tokio::time::Instant;
 
 /// The longest a crash may take to be declared dead everywhere, as the configuration implies:

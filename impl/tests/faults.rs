@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{Cluster, SOON, sees_alive, wait_for};
-use swim::{
+use swim_checked::{
     Body, Config, DecodeError, EventKind, LossControl, Lossy, Member, Message, Meta, Millis, Node,
     NodeId, Observer, Status, UdpTransport, Wire,
 };

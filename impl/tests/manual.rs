@@ -9,8 +9,8 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use swim::model::suspicion::Bounds;
-use swim::{
+use swim_checked::swim_checked_core::suspicion::Bounds;
+use swim_checked::{
     Clock, Config, DecodeError, Effect, Input, ManualClock, Millis, Node, NodeId, Observer,
     RngPicker, Status, Step, Timer, UdpTransport,
 };
@@ -169,7 +169,7 @@ async fn manual_clock_drives_timers_exactly() {
     let node = start(&net, &clock, &config, 1).await;
     // The id comes from the seeded picker.
     assert_eq!(node.id(), {
-        use swim::Picker;
+        use swim_checked::Picker;
         RngPicker::seeded(1).node_id()
     });
     assert_eq!(

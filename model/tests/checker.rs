@@ -1,5 +1,5 @@
 //! The model checker checks itself: the real core satisfies every property in small worlds, and
-//! each safety property catches a deliberately broken core (`model::faults`).
+//! each safety property catches a deliberately broken core (`swim_checked_core::faults`).
 //!
 //! Worlds here are small (2 or 3 nodes, short horizons) so that `cargo test` stays fast; the
 //! large ones belong to `cargo run --release -p model -- check`.
@@ -9,16 +9,20 @@ mod checking;
 use std::collections::HashSet;
 use std::hash::{DefaultHasher, Hasher};
 
-use model::NodeId;
 use model::checker::properties::{self, Kind};
 use model::checker::symmetry::{Renaming, representative};
+#[cfg(swim_faults)]
 use model::checker::trace::Trace;
 use model::checker::walk;
 use model::checker::{Setup, State, SwimModel, node_id};
-use model::faults::{Fault, Faults};
 use stateright::{HasDiscoveries, Model};
+use swim_checked_core::NodeId;
+#[cfg(swim_faults)]
+use swim_checked_core::faults::{Fault, Faults};
 
-use checking::{Outcome, Search, counterexample, explore, fingerprint, world};
+use checking::{Outcome, explore, fingerprint, world};
+#[cfg(swim_faults)]
+use checking::{Search, counterexample};
 
 /// Explore the whole space; the real core must violate nothing and reach every applicable
 /// reachability property.
@@ -38,6 +42,7 @@ fn assert_all_hold(setup: Setup) -> Outcome {
 }
 
 /// Run the checker on a core with `fault` until `property` is discovered.
+#[cfg(swim_faults)]
 fn discovers(setup: Setup, fault: Fault, property: &'static str) -> bool {
     let mut setup = setup;
     setup.faults = Faults::from(fault);
@@ -92,6 +97,7 @@ fn real_core_two_nodes_with_a_pause_and_unreachable() {
 
 // ----- each safety property catches a broken core -----
 
+#[cfg(swim_faults)]
 #[test]
 fn monotone_views_catches_last_writer_wins_merge() {
     let setup = world(3, 20, |s| s.crashes = 1);
@@ -102,6 +108,7 @@ fn monotone_views_catches_last_writer_wins_merge() {
     ));
 }
 
+#[cfg(swim_faults)]
 #[test]
 fn no_resurrection_catches_merge_reviving_the_dead() {
     let setup = world(2, 60, |s| {
@@ -115,6 +122,7 @@ fn no_resurrection_catches_merge_reviving_the_dead() {
     ));
 }
 
+#[cfg(swim_faults)]
 #[test]
 fn self_view_catches_applying_gossip_about_self() {
     let setup = world(2, 20, |s| s.drops = 2);
@@ -125,6 +133,7 @@ fn self_view_catches_applying_gossip_about_self() {
     ));
 }
 
+#[cfg(swim_faults)]
 #[test]
 fn incarnation_authority_catches_suspicion_at_a_higher_incarnation() {
     let setup = world(2, 20, |s| s.drops = 2);
@@ -135,12 +144,14 @@ fn incarnation_authority_catches_suspicion_at_a_higher_incarnation() {
     ));
 }
 
+#[cfg(swim_faults)]
 #[test]
 fn accuracy_catches_ignored_acks() {
     let setup = world(2, 20, |_| {});
     assert!(discovers(setup, Fault::IgnoresAcks, properties::ACCURACY));
 }
 
+#[cfg(swim_faults)]
 #[test]
 fn convergence_catches_merge_forgetting_metadata() {
     let setup = world(2, 20, |s| s.meta_changes = 1);
@@ -151,6 +162,7 @@ fn convergence_catches_merge_forgetting_metadata() {
     ));
 }
 
+#[cfg(swim_faults)]
 #[test]
 fn completeness_catches_suspicions_that_never_expire() {
     let setup = world(2, 20, |s| s.crashes = 1);
@@ -163,6 +175,7 @@ fn completeness_catches_suspicions_that_never_expire() {
 
 // ----- reachability properties catch cores that never exercise a rule -----
 
+#[cfg(swim_faults)]
 #[test]
 fn confirmations_are_reached_only_if_they_shorten_suspicions() {
     let setup = world(3, 10, |s| s.crashes = 1);
@@ -173,6 +186,7 @@ fn confirmations_are_reached_only_if_they_shorten_suspicions() {
     ));
 }
 
+#[cfg(swim_faults)]
 #[test]
 fn refutation_is_reached_only_if_it_raises_the_incarnation() {
     let setup = world(2, 20, |s| s.drops = 2);
@@ -187,6 +201,7 @@ fn refutation_is_reached_only_if_it_raises_the_incarnation() {
 
 /// Three aligned nodes (no stagger, so they are interchangeable) and a short fault-free run;
 /// broken cores violate properties there without any network fault.
+#[cfg(swim_faults)]
 fn aligned_trio() -> Setup {
     let mut setup = Setup::new(3).reliable();
     setup.stagger = 0;
@@ -196,6 +211,7 @@ fn aligned_trio() -> Setup {
     setup
 }
 
+#[cfg(swim_faults)]
 #[test]
 fn symmetry_cuts_the_state_count_and_finds_the_same_violations() {
     let plain = explore(aligned_trio(), HasDiscoveries::AnyFailures, false);
@@ -248,7 +264,7 @@ fn symmetry_cuts_the_state_count_and_finds_the_same_violations() {
 // ----- quiet runs -----
 
 /// Every host's records of every member, itself included.
-fn views(s: &State) -> Vec<Vec<model::Member>> {
+fn views(s: &State) -> Vec<Vec<swim_checked_core::Member>> {
     s.hosts
         .iter()
         .map(|h| h.node.members().cloned().collect())
@@ -280,7 +296,7 @@ fn nothing_changes_a_view_once_a_run_is_quiet() {
         let name = setup.describe();
         let model = SwimModel::new(setup);
         // Each entry: a state and the views of the quiet state it descends from, if any.
-        let mut stack: Vec<(State, Option<Vec<Vec<model::Member>>>)> =
+        let mut stack: Vec<(State, Option<Vec<Vec<swim_checked_core::Member>>>)> =
             model.init_states().into_iter().map(|s| (s, None)).collect();
         let (mut seen, mut actions) = (HashSet::new(), Vec::new());
         let (mut quiet, mut after_quiet) = (0, 0);
@@ -356,6 +372,7 @@ fn representatives_are_canonical() {
 
 // ----- traces, walks, the command line -----
 
+#[cfg(swim_faults)]
 #[test]
 fn counterexamples_become_json_traces_that_replay() {
     let mut setup = world(2, 20, |s| s.drops = 2);
@@ -370,7 +387,7 @@ fn counterexamples_become_json_traces_that_replay() {
     // The step that broke the rule shows the node's view with itself suspect.
     assert!(trace.steps.iter().any(|s| s.view.as_ref().is_some_and(|v| {
         v.first()
-            .is_some_and(|me| me.status == model::Status::Suspect)
+            .is_some_and(|me| me.status == swim_checked_core::Status::Suspect)
     })));
     let json = trace.to_json();
     let back: Trace = serde_json::from_str(&json).expect("parses");
@@ -378,6 +395,7 @@ fn counterexamples_become_json_traces_that_replay() {
     assert_eq!(back.format, model::checker::trace::FORMAT_VERSION);
 }
 
+#[cfg(swim_faults)]
 #[test]
 fn walks_are_reproducible_and_find_violations() {
     let setup = world(3, 30, |s| {
@@ -475,9 +493,9 @@ fn states_hash_deterministically() {
 
 #[test]
 fn the_fingerprint_leaves_out_only_times_nothing_reads() {
-    use model::config::NEVER;
-    use model::membership::Membership;
-    use model::{Member, Meta, NodeId, Status};
+    use swim_checked_core::config::NEVER;
+    use swim_checked_core::membership::Membership;
+    use swim_checked_core::{Member, Meta, NodeId, Status};
 
     let fingerprint = |m: &Membership, ttl: u64| {
         let mut h = DefaultHasher::new();

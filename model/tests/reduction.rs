@@ -10,13 +10,17 @@ mod checking;
 use std::collections::{BTreeSet, HashSet};
 
 use model::checker::instants::InstantModel;
+#[cfg(swim_faults)]
 use model::checker::properties::{self, Kind};
 use model::checker::{Action, Host, Setup, State, SwimModel};
-use model::faults::{Fault, Faults};
-use model::{Body, Timer};
 use stateright::{Checker, HasDiscoveries, Model};
+#[cfg(swim_faults)]
+use swim_checked_core::faults::{Fault, Faults};
+use swim_checked_core::{Body, Timer};
 
-use checking::{Search, counterexample, explore, fingerprint, world};
+#[cfg(swim_faults)]
+use checking::{Search, counterexample};
+use checking::{explore, fingerprint, world};
 
 /// Every state reachable right after the clock moves, and how many states were reached in all.
 fn instant_starts(setup: &Setup) -> (BTreeSet<u64>, usize) {
@@ -44,6 +48,7 @@ fn instant_starts(setup: &Setup) -> (BTreeSet<u64>, usize) {
     (starts, seen.len())
 }
 
+#[cfg(swim_faults)]
 fn verdicts_by_instants(setup: &Setup, until: HasDiscoveries) -> BTreeSet<&'static str> {
     let model = InstantModel::new(SwimModel::new(setup.clone()));
     let checker = model
@@ -121,7 +126,7 @@ fn a_crashed_host_is_only_its_identity_to_the_checker() {
     let mut busy = (*start.hosts[0].node).clone();
     busy.handle_timer(10, Timer::Tick, &mut |_: usize| 0, &mut Vec::new());
     assert_ne!(fingerprint(&busy), fingerprint(&*start.hosts[0].node));
-    let with = |s: &State, node: &model::Node| {
+    let with = |s: &State, node: &swim_checked_core::Node| {
         let mut s = s.clone();
         s.hosts[0] = Host::new(node.clone(), s.hosts[0].life, s.hosts[0].timers.clone());
         s
@@ -188,6 +193,7 @@ fn node_order_reaches_every_instant_start_with_fewer_states() {
     }
 }
 
+#[cfg(swim_faults)]
 #[test]
 fn node_order_still_catches_every_broken_core() {
     let cases = [
@@ -279,6 +285,7 @@ fn storing_instants_gives_the_same_verdicts_with_fewer_states() {
     }
 }
 
+#[cfg(swim_faults)]
 #[test]
 fn a_violation_inside_an_instant_comes_back_as_a_path_that_replays() {
     let mut setup = ordered(world(2, 20, |s| s.drops = 2));

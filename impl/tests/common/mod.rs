@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use swim::{Config, Events, Member, MemberEvent, Node, NodeId, Status};
+use swim_checked::{Config, Events, Member, MemberEvent, Node, NodeId, Status};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 

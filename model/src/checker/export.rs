@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use super::walk::{SplitMix, walk_seed};
 use super::{Action, Setup, State, SwimModel, Trace, UserCommand, stable_hash};
-use crate::{Body, Member, Message, Status, Timer};
+use swim_checked_core::{Body, Member, Message, Status, Timer};
 
 /// One thing a step can show.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -175,7 +175,7 @@ pub fn features(before: &State, action: &Action, after: &State, out: &mut Vec<Fe
             }
         }
     }
-    use crate::Phase::*;
+    use swim_checked_core::Phase::*;
     match (old.node.phase(), new.node.phase()) {
         (Running, Leaving) => out.push(Feature::Behaviour(LEAVING)),
         (Leaving, Left) => out.push(Feature::Behaviour(LEFT)),

@@ -21,7 +21,7 @@
 //! arrives later. The fixed latency is what makes a node's inputs of one instant independent of
 //! the other nodes' (nothing sent in an instant arrives in it), which the reductions for large
 //! worlds rely on ([`Setup::node_order`], [`instants`]). Every
-//! random choice the core asks for ([`crate::Pick`]) is explored: an input that picks becomes one
+//! random choice the core asks for ([`swim_checked_core::Pick`]) is explored: an input that picks becomes one
 //! action per sequence of outcomes. Timer durations are the core's own (LHM scaling, Lifeguard
 //! suspicion timeout) on the scaled-down [`Setup::scaled_config`].
 //!
@@ -44,9 +44,9 @@ use std::sync::Arc;
 
 use stateright::{Model, Property};
 
-use crate::status::precedence;
-use crate::suspicion::Bounds;
-use crate::{
+use swim_checked_core::status::precedence;
+use swim_checked_core::suspicion::Bounds;
+use swim_checked_core::{
     Command, Config, Effect, Member, Message, Meta, Millis, Node, NodeId, Phase, Pick, Status,
     Timer,
 };
@@ -108,8 +108,8 @@ pub struct Setup {
     /// The core's configuration (validated).
     pub core: Config,
     /// Deliberate bugs the nodes run with (tests only).
-    #[cfg(feature = "faults")]
-    pub faults: crate::faults::Faults,
+    #[cfg(swim_faults)]
+    pub faults: swim_checked_core::faults::Faults,
 }
 
 impl Setup {
@@ -132,8 +132,8 @@ impl Setup {
             node_order: false,
             stop_when_quiet: true,
             core,
-            #[cfg(feature = "faults")]
-            faults: crate::faults::Faults::NONE,
+            #[cfg(swim_faults)]
+            faults: swim_checked_core::faults::Faults::NONE,
         };
         setup.horizon = setup.settle() + 2 * setup.core.probe_interval;
         setup
@@ -167,7 +167,7 @@ impl Setup {
             retransmit_mult: 2,
             max_datagram: 512,
             sync_interval: 30,
-            tombstone_ttl: crate::config::NEVER,
+            tombstone_ttl: swim_checked_core::config::NEVER,
             purged_memory: 16,
             max_members: 16,
             max_meta_bytes: 32,
@@ -812,12 +812,12 @@ impl SwimModel {
             &mut out,
         )
         .expect("valid setup");
-        #[cfg(feature = "faults")]
+        #[cfg(swim_faults)]
         node.set_faults(self.setup.faults);
         let peer = node_addr((i + 1) % n);
         let peers = Message {
             from: node_id((i + 1) % n),
-            body: crate::Body::Sync {
+            body: swim_checked_core::Body::Sync {
                 reply: false,
                 members: (0..n)
                     .filter(|&j| j != i)
@@ -834,7 +834,7 @@ impl SwimModel {
             }
             let ping = Message {
                 from: node_id((i + 1) % n),
-                body: crate::Body::Ping {
+                body: swim_checked_core::Body::Ping {
                     seq: 0,
                     target: node_id(i),
                 },

@@ -13,8 +13,8 @@
 use stateright::Property;
 
 use super::{Host, Life, Setup, State, SwimModel, generation, index_of, node_id_in};
-use crate::suspicion::Bounds;
-use crate::{Member, Status, Timer};
+use swim_checked_core::suspicion::Bounds;
+use swim_checked_core::{Member, Status, Timer};
 
 /// Safety (`always`) or reachability (`sometimes`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -208,7 +208,7 @@ pub fn at_rest(model: &SwimModel, s: &State) -> bool {
 /// of a member still in the cluster. (A tombstone keeps whatever metadata its holder knew when
 /// the verdict arrived, since terminal gossip travels without metadata: the walks found two
 /// members disagreeing there forever, which is harmless.)
-fn key(m: &Member) -> (Status, u64, Option<&crate::Meta>) {
+fn key(m: &Member) -> (Status, u64, Option<&swim_checked_core::Meta>) {
     let meta = (!m.status.is_terminal()).then_some(&m.meta);
     (m.status, m.incarnation, meta)
 }
@@ -232,7 +232,7 @@ pub fn converged(s: &State) -> bool {
 }
 
 /// The host that holds `id` now: its owner, unless the owner rejoined under another id since.
-fn current_owner(s: &State, id: crate::NodeId) -> Option<&Host> {
+fn current_owner(s: &State, id: swim_checked_core::NodeId) -> Option<&Host> {
     index_of(id)
         .and_then(|j| s.hosts.get(j))
         .filter(|h| h.node.id() == id)

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use super::properties::{self, Kind};
 use super::trace::{Input, Step, Trace};
 use super::{Life, Setup, State, SwimModel, generation, index_of};
-use crate::{Body, Effect, Member, MemberEvent, Message, NodeId, Timer};
+use swim_checked_core::{Body, Effect, Member, MemberEvent, Message, NodeId, Timer};
 
 /// `n3` for model nodes (`n3'` after a rejoin), the raw id otherwise.
 pub fn id(id: NodeId) -> String {

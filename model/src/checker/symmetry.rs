@@ -29,7 +29,7 @@ use std::sync::Arc;
 use stateright::Representative;
 
 use super::{Copies, Datagram, Host, Life, State, generation, index_of, node_addr, node_id_in};
-use crate::{Member, Message, NodeId, Timer};
+use swim_checked_core::{Member, Message, NodeId, Timer};
 
 /// A renaming of the model's nodes: `to[i]` is the new index of node `i`.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -15,7 +15,7 @@ use stateright::Path;
 use std::sync::Arc;
 
 use super::{Action, Datagram, Setup, State, SwimModel, Transition, node_addr, node_id};
-use crate::{Config, Effect, Member, Message, Meta, Millis, NodeId, Timer};
+use swim_checked_core::{Config, Effect, Member, Message, Meta, Millis, NodeId, Timer};
 
 /// Version of the trace format.
 pub const FORMAT_VERSION: u32 = 1;

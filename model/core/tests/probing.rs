@@ -4,7 +4,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 
 use common::*;
-use model::{Body, Config, NodeId, Pick, Status, Timer};
+use swim_checked_core::{Body, Config, NodeId, Pick, Status, Timer};
 
 fn node() -> Driver {
     Driver::with_peers(Config::lan(), 2..=5)
@@ -553,7 +553,7 @@ fn the_walked_part_of_a_pass_is_forgotten() {
 #[test]
 fn a_judged_probe_is_fingerprinted_without_its_details() {
     use std::hash::{DefaultHasher, Hash, Hasher};
-    let hash = |n: &model::Node| {
+    let hash = |n: &swim_checked_core::Node| {
         let mut h = DefaultHasher::new();
         n.hash(&mut h);
         h.finish()

@@ -4,8 +4,8 @@ mod common;
 use std::collections::BTreeSet;
 
 use common::*;
-use model::gossip::{Budget, Gossip, retransmit_limit};
-use model::{Body, Config, Effect, Member, Meta, NodeId, Status, Timer, Wire};
+use swim_checked_core::gossip::{Budget, Gossip, retransmit_limit};
+use swim_checked_core::{Body, Config, Effect, Member, Meta, NodeId, Status, Timer, Wire};
 
 /// Every message node 1 sends in answer to `count` pings from peer `from`.
 fn acks(d: &mut Driver, from: u64, count: u32) -> Vec<Effect> {
@@ -235,7 +235,7 @@ fn the_largest_record_the_config_allows_fits_in_every_message_kind() {
     let mut config = Config::lan();
     config.max_datagram = 512;
     config.label = "L".repeat(255);
-    config.max_meta_bytes = model::codec::max_meta_room(&config);
+    config.max_meta_bytes = swim_checked_core::codec::max_meta_room(&config);
     assert!(config.validate().is_ok());
     let wire = Wire::new(&config);
     // Metadata of exactly the limit, worst-case varints and an IPv6 address.
@@ -274,7 +274,7 @@ fn the_largest_record_the_config_allows_fits_in_every_message_kind() {
         },
     ];
     for body in bodies {
-        let msg = model::Message {
+        let msg = swim_checked_core::Message {
             from: NodeId(u64::MAX),
             body,
             gossip: vec![big.clone()],

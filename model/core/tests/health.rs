@@ -2,8 +2,8 @@
 mod common;
 
 use common::*;
-use model::health::Health;
-use model::{Body, Config, Timer};
+use swim_checked_core::health::Health;
+use swim_checked_core::{Body, Config, Timer};
 
 fn node() -> Driver {
     Driver::with_peers(Config::lan(), 2..=5)
@@ -11,7 +11,7 @@ fn node() -> Driver {
 
 /// Run one protocol period starting at `at` whose probe gets `nacks` nacks and no ack; returns
 /// the effects of the tick that judges it.
-fn failed_period(d: &mut Driver, at: u64, nacks: usize) -> Vec<model::Effect> {
+fn failed_period(d: &mut Driver, at: u64, nacks: usize) -> Vec<swim_checked_core::Effect> {
     let (seq, _, _) = d.probe_at(at);
     let out = d.timer_at(at + d.node.probe_timeout(), Timer::ProbeTimeout(seq));
     let helpers = ping_reqs(&out);
@@ -146,7 +146,10 @@ fn a_late_but_in_period_ack_is_a_success() {
     assert_eq!(d.node.health(), 0);
     let out = d.timer_at(3_000, Timer::Tick);
     assert_eq!(d.node.health(), 0, "no penalty for an acked probe");
-    assert_eq!(d.status_of(peer(target)), Some(model::Status::Alive));
+    assert_eq!(
+        d.status_of(peer(target)),
+        Some(swim_checked_core::Status::Alive)
+    );
     assert!(events(&out).is_empty());
 }
 

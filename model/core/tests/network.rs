@@ -10,12 +10,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 
 use common::{Rng, *};
-use model::status::join;
-use model::{
+use proptest::prelude::*;
+use swim_checked_core::status::join;
+use swim_checked_core::{
     Command, Config, Effect, EventKind, Member, Meta, Millis, Node, NodeId, Phase, Status, Timer,
     Wire,
 };
-use proptest::prelude::*;
 
 #[derive(Clone, Debug)]
 enum Op {

@@ -2,12 +2,12 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
-use model::{Command, Config, Effect, Meta, Node, NodeId, Status, Timer};
+use swim_checked_core::{Command, Config, Effect, Meta, Node, NodeId, Status, Timer};
 
 struct Net {
     nodes: Vec<Node>,
     timers: Vec<BTreeMap<Timer, u64>>,
-    inflight: Vec<(u64, usize, SocketAddr, model::Message)>,
+    inflight: Vec<(u64, usize, SocketAddr, swim_checked_core::Message)>,
     crashed: Vec<bool>,
     now: u64,
     seed: u64,

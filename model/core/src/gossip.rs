@@ -191,7 +191,6 @@ impl Gossip {
 
     /// The same queue with every id renamed by `id` (the model checker's symmetry
     /// reduction): same slots, same send order.
-    #[cfg(feature = "checker")]
     pub(crate) fn renamed(&self, id: &dyn Fn(NodeId) -> NodeId) -> Self {
         let mut out = self.clone();
         for entry in out.slab.iter_mut().flatten() {

@@ -7,15 +7,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 
 use common::{Rng, *};
-use model::codec::encoded_len;
-use model::gossip::{Budget, Gossip};
-use model::health::Health;
-use model::status::{join, merge, precedence};
-use model::suspicion::Bounds;
-use model::{
+use proptest::prelude::*;
+use swim_checked_core::codec::encoded_len;
+use swim_checked_core::gossip::{Budget, Gossip};
+use swim_checked_core::health::Health;
+use swim_checked_core::status::{join, merge, precedence};
+use swim_checked_core::suspicion::Bounds;
+use swim_checked_core::{
     Body, Command, Config, Effect, Member, Merge, Message, Meta, NodeId, Phase, Status, Timer, Wire,
 };
-use proptest::prelude::*;
 
 const CAP: usize = 3;
 
@@ -276,7 +276,7 @@ proptest! {
         let wire = roomy_wire("");
         let _ = wire.decode(&bytes);
         // Also behind a valid header, where the body decoder gets to see them.
-        let mut framed = vec![b'S', b'W', model::codec::VERSION, 0];
+        let mut framed = vec![b'S', b'W', swim_checked_core::codec::VERSION, 0];
         framed.extend_from_slice(&bytes);
         if let Ok(msg) = wire.decode(&framed) {
             // Whatever decodes re-encodes to something that decodes to the same message.

@@ -2,7 +2,7 @@
 mod common;
 
 use common::*;
-use model::{Body, Command, CommandError, Config, EventKind, Phase, Status, Timer};
+use swim_checked_core::{Body, Command, CommandError, Config, EventKind, Phase, Status, Timer};
 
 fn node() -> Driver {
     Driver::with_peers(Config::lan(), 2..=5)
@@ -165,7 +165,7 @@ fn a_suspected_node_learns_of_it_from_the_probe_itself_and_refutes() {
             seq_target = Some((seq, out));
             break;
         }
-        a.recv(peer(target), model::Body::Ack { seq }, vec![]);
+        a.recv(peer(target), swim_checked_core::Body::Ack { seq }, vec![]);
     }
     let (seq, out) = seq_target.expect("node 2 is probed within one pass");
     assert_eq!(a.status_of(2), Some(Status::Alive));

@@ -2,8 +2,8 @@
 mod common;
 
 use common::*;
-use model::status::{join, merge};
-use model::{EventKind, Member, MemberEvent, Merge, Meta, NodeId, Status};
+use swim_checked_core::status::{join, merge};
+use swim_checked_core::{EventKind, Member, MemberEvent, Merge, Meta, NodeId, Status};
 
 /// Suspecter cap used in these tests (K + 1 with K = 2).
 const CAP: usize = 3;

@@ -2,8 +2,8 @@
 mod common;
 
 use common::*;
-use model::suspicion::Bounds;
-use model::{Body, Command, Config, EventKind, Status, Timer};
+use swim_checked_core::suspicion::Bounds;
+use swim_checked_core::{Body, Command, Config, EventKind, Status, Timer};
 
 #[test]
 fn bounds_follow_the_formula_exactly() {
@@ -245,7 +245,7 @@ fn a_suspect_learnt_with_its_first_record_gets_a_timer() {
 }
 
 /// Addresses the effects push `id`'s dead record to, alone in a sync datagram.
-fn verdict_pushes(out: &[model::Effect], i: u64) -> Vec<std::net::SocketAddr> {
+fn verdict_pushes(out: &[swim_checked_core::Effect], i: u64) -> Vec<std::net::SocketAddr> {
     sends(out)
         .into_iter()
         .filter(|(_, m)| match &m.body {

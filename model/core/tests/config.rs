@@ -2,8 +2,8 @@
 mod common;
 
 use common::*;
-use model::codec::max_meta_room;
-use model::{Config, ConfigError, Meta, Node};
+use swim_checked_core::codec::max_meta_room;
+use swim_checked_core::{Config, ConfigError, Meta, Node};
 
 /// Apply `change` to the LAN preset and validate.
 fn reject(change: impl FnOnce(&mut Config)) -> ConfigError {
@@ -227,8 +227,11 @@ fn a_new_node_is_alone_alive_at_zero_with_its_timers_armed() {
     assert_eq!(d.me(), &alive(1, 0));
     assert_eq!(d.node.cluster_size(), 1);
     assert_eq!(d.node.members().count(), 1);
-    assert_eq!(timer_set(&out, model::Timer::Tick), Some(1_000));
-    assert_eq!(timer_set(&out, model::Timer::Sync), Some(30_000));
+    assert_eq!(timer_set(&out, swim_checked_core::Timer::Tick), Some(1_000));
+    assert_eq!(
+        timer_set(&out, swim_checked_core::Timer::Sync),
+        Some(30_000)
+    );
     assert_eq!(out.len(), 2);
     let mut no_sync = Config::lan();
     no_sync.sync_interval = 0;

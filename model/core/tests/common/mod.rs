@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 
 use proptest::test_runner::{Config as ProptestConfig, RngSeed};
 
-use model::{
+use swim_checked_core::{
     Body, Command, CommandError, Config, Effect, Member, MemberEvent, Message, Meta, Millis, Node,
     NodeId, Pick, Status, Timer,
 };

@@ -2,8 +2,10 @@
 mod common;
 
 use common::*;
-use model::codec::{MAGIC, MAX_SUSPECTERS, VERSION};
-use model::{Body, Config, DecodeError, EncodeError, Member, Message, Meta, NodeId, Status, Wire};
+use swim_checked_core::codec::{MAGIC, MAX_SUSPECTERS, VERSION};
+use swim_checked_core::{
+    Body, Config, DecodeError, EncodeError, Member, Message, Meta, NodeId, Status, Wire,
+};
 
 fn config(label: &str) -> Config {
     let mut c = Config::lan();

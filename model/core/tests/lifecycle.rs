@@ -4,7 +4,9 @@ mod common;
 use std::net::SocketAddr;
 
 use common::*;
-use model::{Body, Command, CommandError, Config, EventKind, Member, Meta, Phase, Status, Timer};
+use swim_checked_core::{
+    Body, Command, CommandError, Config, EventKind, Member, Meta, Phase, Status, Timer,
+};
 
 fn node() -> Driver {
     Driver::with_peers(Config::lan(), 2..=5)

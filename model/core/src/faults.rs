@@ -3,7 +3,7 @@
 //! Compiled only with the `faults` cargo feature, which nothing enables but this crate's tests
 //! (a self dev-dependency). Each [`Fault`] is one wrong rule; a node carries the set it runs with
 //! ([`crate::Node::set_faults`]), so checker threads and tests running in parallel do not share
-//! any global. Every call site in the core is a single `#[cfg(feature = "faults")] if`.
+//! any global. Every call site in the core is a single `#[cfg(swim_faults)] if`.
 
 use crate::member::Member;
 use crate::status::{Merge, Status, merge, normalize_suspecters, precedence};

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use crate::Millis;
 use crate::codec::{encoded_len, header_len};
 use crate::config::{Config, ConfigError};
-use crate::effect::{Effect, MemberEvent, Timer};
+use crate::effect::{Effect, MemberEvent};
 use crate::gossip::{Budget, Gossip, retransmit_limit};
 use crate::health::Health;
 use crate::member::{Member, Meta, NodeId};
@@ -23,6 +23,7 @@ use crate::pick::{Pick, choose};
 use crate::probe::{Probe, ProbeOrder, Relay};
 use crate::status::{Merge, Status, merge, normalize_suspecters};
 use crate::suspicion::Bounds;
+use crate::timer::Timer;
 
 /// Where a node is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -136,7 +137,7 @@ pub struct Node {
     last_sync: Millis,
     stats: NodeStats,
     /// Deliberate bugs, for the model checker's tests only.
-    #[cfg(feature = "faults")]
+    #[cfg(swim_faults)]
     faults: crate::faults::Faults,
 }
 
@@ -233,7 +234,7 @@ impl Node {
             announce_until: 0,
             last_sync: now,
             stats: NodeStats::default(),
-            #[cfg(feature = "faults")]
+            #[cfg(swim_faults)]
             faults: crate::faults::Faults::NONE,
         };
         node.arm_periodic(now, out);
@@ -293,7 +294,7 @@ impl Node {
     }
 
     /// Run with these deliberate bugs (model checker tests only).
-    #[cfg(feature = "faults")]
+    #[cfg(swim_faults)]
     pub fn set_faults(&mut self, faults: crate::faults::Faults) {
         self.faults = faults;
     }
@@ -301,7 +302,6 @@ impl Node {
     /// The same node with every node id and address renamed, inside its records, queues,
     /// probes and relays too (the model checker's symmetry reduction). Suspecter sets are
     /// re-sorted; the renaming must be a bijection.
-    #[cfg(feature = "checker")]
     pub fn renamed(
         &self,
         id: &dyn Fn(NodeId) -> NodeId,
@@ -378,7 +378,7 @@ impl Node {
         }
         let bounds = Bounds::new(&self.config, self.cluster_size());
         let confirmations = rec.member.suspecters.len().saturating_sub(1);
-        #[cfg(feature = "faults")]
+        #[cfg(swim_faults)]
         let confirmations = if self
             .faults
             .has(crate::faults::Fault::SuspicionIgnoresConfirmations)
@@ -571,7 +571,7 @@ impl Node {
         rng: &mut dyn Pick,
         out: &mut Vec<Effect>,
     ) {
-        #[cfg(feature = "faults")]
+        #[cfg(swim_faults)]
         if self
             .faults
             .has(crate::faults::Fault::AppliesGossipAboutSelf)
@@ -620,7 +620,7 @@ impl Node {
         };
         // Only an `alive -> alive` change of metadata is reported; compare before merging.
         let same_meta = rec.member.meta == incoming.meta;
-        #[cfg(feature = "faults")]
+        #[cfg(swim_faults)]
         let merge = self.faults.merge_or(merge);
         match merge(&mut rec.member, &incoming, cap) {
             Merge::Stale => {}
@@ -679,7 +679,7 @@ impl Node {
         match news.status {
             Status::Alive => {}
             Status::Suspect | Status::Unreachable => {
-                #[cfg(feature = "faults")]
+                #[cfg(swim_faults)]
                 if self.faults.has(crate::faults::Fault::RefutesWithoutRaising) {
                     self.gossip.enqueue(self.me.id);
                     return;
@@ -740,7 +740,7 @@ impl Node {
         let Some(deadline) = self.suspicion_deadline(id) else {
             return; // refuted or already dead: a stale timer
         };
-        #[cfg(feature = "faults")]
+        #[cfg(swim_faults)]
         if self.faults.has(crate::faults::Fault::SuspicionNeverExpires) {
             return;
         }
@@ -906,7 +906,7 @@ impl Node {
             && !rec.member.status.is_terminal()
         {
             let mut suspicion = rec.member.with_status(Status::Suspect, probe.incarnation);
-            #[cfg(feature = "faults")]
+            #[cfg(swim_faults)]
             if self
                 .faults
                 .has(crate::faults::Fault::SuspectsAtHigherIncarnation)
@@ -1002,7 +1002,7 @@ impl Node {
             });
             return;
         }
-        #[cfg(feature = "faults")]
+        #[cfg(swim_faults)]
         if self.faults.has(crate::faults::Fault::IgnoresAcks) {
             return;
         }

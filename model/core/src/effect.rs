@@ -5,28 +5,10 @@ use std::net::SocketAddr;
 use serde::{Deserialize, Serialize};
 
 use crate::Millis;
-use crate::member::{Member, NodeId};
+use crate::member::Member;
 use crate::message::Message;
 use crate::status::Status;
-
-/// A timer the node owns. Setting a timer that is already armed moves its deadline.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub enum Timer {
-    /// Start of the next protocol period.
-    Tick,
-    /// No direct ack for probe `seq`: time to ask helpers.
-    ProbeTimeout(u32),
-    /// Indirect probe `seq` run for someone else: send the nack, later forget it.
-    Relay(u32),
-    /// Suspicion of this member expires.
-    Suspicion(NodeId),
-    /// Next push-pull anti-entropy round.
-    Sync,
-    /// Retry the join if no seed has answered.
-    JoinRetry,
-    /// Stop waiting for the `left` record to spread.
-    LeaveDone,
-}
+use crate::timer::Timer;
 
 /// One output of a transition, to be carried out by the shell in order.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

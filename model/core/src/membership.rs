@@ -153,7 +153,6 @@ impl Membership {
 
     /// The same table with ids renamed by `id` and records by `member` (the model checker's
     /// symmetry reduction).
-    #[cfg(feature = "checker")]
     pub(crate) fn renamed(
         &self,
         id: &dyn Fn(NodeId) -> NodeId,

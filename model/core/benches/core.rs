@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, Criterion, criterion_group};
-use model::{Body, Config, Effect, Member, Message, Meta, Node, NodeId, Timer};
+use swim_checked_core::{Body, Config, Effect, Member, Message, Meta, Node, NodeId, Timer};
 
 /// Counts live heap bytes, so the bench can report bytes per member.
 struct Counting;
@@ -87,7 +87,7 @@ fn node_with(n: usize) -> Node {
 
 /// A ping carrying as much gossip as fits in a datagram (updates the node already knows).
 fn full_ping(node: &Node) -> Message {
-    let wire = model::Wire::new(node.config());
+    let wire = swim_checked_core::Wire::new(node.config());
     let mut msg = Message {
         from: id(1),
         body: Body::Ping {

@@ -96,7 +96,6 @@ impl ProbeOrder {
     }
 
     /// The same order with ids renamed (the model checker's symmetry reduction).
-    #[cfg(feature = "checker")]
     pub(crate) fn renamed(&self, id: &dyn Fn(NodeId) -> NodeId) -> Self {
         let mut rest: VecDeque<NodeId> = self.rest.iter().map(|&i| id(i)).collect();
         if self.drawn {
