@@ -1,7 +1,8 @@
-//! Conformance between the model and the production library (SPEC §11).
+//! Conformance between the model and the production library (PROTOCOL.md §11).
 //!
 //! The model checker's explored runs, exported as traces in `traces/`, are replayed against real
-//! [`swim`] nodes on loopback UDP: see [`replay`] for how, [`corpus`] for running them all.
+//! [`swim-checked`](swim_checked) nodes on loopback UDP: see [`replay`] for how, [`corpus`] for
+//! running them all.
 
 pub mod corpus;
 pub mod generate;

@@ -1,4 +1,4 @@
-//! Recording what real `swim` nodes do: the reverse direction of conformance.
+//! Recording what real `swim-checked` nodes do: the reverse direction of conformance.
 //!
 //! A [`Scenario`] starts a few real nodes on loopback UDP with one [`ManualClock`], a seeded
 //! random source and a lossy transport, then drives the cluster from deadline to deadline

@@ -1,4 +1,4 @@
-//! Replaying one node of a trace against a real `swim` node on loopback UDP.
+//! Replaying one node of a trace against a real `swim-checked` node on loopback UDP.
 //!
 //! Node `i` of the trace runs as a real [`swim_checked::Node`] on its own UDP socket, with a
 //! [`ManualClock`], a [`Picker`] that plays back the trace's picks and an [`Observer`]. Every

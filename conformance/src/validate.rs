@@ -1,8 +1,8 @@
 //! Checking a [`Recording`] of real nodes against the model, step by step.
 //!
-//! The model is the core's transition functions plus its environment rules. For every node,
-//! a replica [`swim_checked_core::Node`] is started the way the recorded node said it started; then every
-//! recorded step must be one the model allows from the replica's state:
+//! The model is the core's transition functions plus its environment rules. For every node, a
+//! replica [`swim_checked_core::Node`] is started the way the recorded node said it started;
+//! then every recorded step must be one the model allows from the replica's state:
 //!
 //! - time never goes backwards;
 //! - a fired timer was armed by an earlier step and was due (`deadline <= now`);

@@ -1,5 +1,5 @@
 //! `cargo test -p conformance`: every node of every trace in `traces/` replayed against a real
-//! `swim` node on loopback UDP. Any divergence fails, with a readable diff.
+//! `swim-checked` node on loopback UDP. Any divergence fails, with a readable diff.
 
 use std::sync::Arc;
 use std::time::Instant;

@@ -1,4 +1,5 @@
-//! The replay bites: each deliberately broken shell (`swim_checked::faults`) diverges from the traces.
+//! The replay bites: each deliberately broken shell (`swim_checked::faults`) diverges from the
+//! traces.
 #![cfg(swim_faults)]
 
 use std::sync::Arc;

@@ -1,4 +1,4 @@
-//! Replays against correct `swim` nodes: every divergence is a failure.
+//! Replays against correct `swim-checked` nodes: every divergence is a failure.
 
 use std::sync::Arc;
 use std::time::Instant;

@@ -1,4 +1,4 @@
-//! The reverse direction of conformance: randomized fault runs of real `swim` nodes (lossy
+//! The reverse direction of conformance: randomized fault runs of real `swim-checked` nodes (lossy
 //! transport, aborted, stalled and leaving nodes, metadata changes), recorded step by step and
 //! validated against the model. Each run is determined by its seed.
 //!

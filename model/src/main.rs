@@ -38,7 +38,7 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Exhaustively check every property of SPEC §9 (exit 0: all hold; 1: a violation).
+    /// Exhaustively check every property of PROTOCOL.md §9 (exit 0: all hold; 1: a violation).
     Check(CheckArgs),
     /// Seeded random walks over a deep world (5 nodes, many faults), same properties.
     Simulate(SimulateArgs),
@@ -77,7 +77,7 @@ struct WorldArgs {
     /// run is lengthened so that a leave can finish and a rejoin follow inside the window.
     #[arg(long)]
     rejoins: Option<u8>,
-    /// Model time a run lasts, in ms (faults stop `settle` ms before it; see the README).
+    /// Model time a run lasts, in ms (faults stop `settle` ms before it; see docs/checker.md).
     #[arg(long)]
     horizon: Option<u64>,
     /// Suspicion timeouts yield `unreachable`; the application confirms deaths.
@@ -176,7 +176,7 @@ struct CheckArgs {
     /// Reductions for large worlds (`on` by default from four nodes): inside an instant, nodes
     /// take their inputs in index order, and the checker keeps a fingerprint only of the
     /// states where a timer instant starts, searching the interleavings between them afresh
-    /// with every property checked on them. See the README.
+    /// with every property checked on them. See docs/checker.md.
     #[arg(long, value_enum)]
     reduce: Option<Reduce>,
     /// Seconds between progress lines.

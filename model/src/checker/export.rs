@@ -1,4 +1,5 @@
-//! The conformance corpus (SPEC §11): runs of the model chosen to cover everything it reaches.
+//! The conformance corpus (PROTOCOL.md §11): runs of the model chosen to cover everything it
+//! reaches.
 //!
 //! Each export world is explored exhaustively, in shell order ([`Setup::shell_order`]), by a
 //! plain depth-first search that remembers, for every [`Feature`] (a kind of step, a lattice

@@ -1,4 +1,4 @@
-//! The properties the checker proves (SPEC §9), as named predicates over one state.
+//! The properties the checker proves (PROTOCOL.md §9), as named predicates over one state.
 //!
 //! Safety properties are stateright `always` properties, checked on every reachable state.
 //! The two about transitions (monotone views, no resurrection) read flags that the step breaking

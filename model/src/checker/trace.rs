@@ -1,4 +1,4 @@
-//! Traces: a run of the model as data (SPEC §11).
+//! Traces: a run of the model as data (PROTOCOL.md §11).
 //!
 //! A [`Trace`] is what `check` writes for a counterexample and what the conformance corpus is
 //! made of: the setup, then one [`Step`] per model action. A step is one input to one node (a
