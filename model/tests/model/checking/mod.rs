@@ -1,6 +1,6 @@
 //! Helpers shared by the checker tests (`checker.rs`, `reduction.rs`): small worlds, the
 //! fingerprint the checker tells states apart by, and the first counterexample of a run.
-#![allow(dead_code)] // each test file uses a different part of this module
+#![allow(dead_code)] // some helpers serve only the `swim_faults` tests
 
 use std::collections::BTreeSet;
 use std::fmt::Debug;

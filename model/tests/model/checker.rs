@@ -4,8 +4,6 @@
 //! Worlds here are small (2 or 3 nodes, short horizons) so that `cargo test` stays fast; the
 //! large ones belong to `cargo run --release -p model -- check`.
 
-mod checking;
-
 use std::collections::HashSet;
 use std::hash::{DefaultHasher, Hasher};
 
@@ -20,9 +18,9 @@ use swim_checked_core::NodeId;
 #[cfg(swim_faults)]
 use swim_checked_core::faults::{Fault, Faults};
 
-use checking::{Outcome, explore, fingerprint, world};
+use crate::checking::{Outcome, explore, fingerprint, world};
 #[cfg(swim_faults)]
-use checking::{Search, counterexample};
+use crate::checking::{Search, counterexample};
 
 /// Explore the whole space; the real core must violate nothing and reach every applicable
 /// reachability property.

@@ -5,13 +5,11 @@
 //! Each reduction is compared with the plain model on small worlds: the same states at every
 //! instant start, the same verdicts, and the same broken cores caught.
 
-mod checking;
-
 use std::collections::{BTreeSet, HashSet};
 
-use model::checker::instants::InstantModel;
 #[cfg(swim_faults)]
 use model::checker::properties::{self, Kind};
+use model::checker::instants::InstantModel;
 use model::checker::{Action, Host, Setup, State, SwimModel};
 use stateright::{Checker, HasDiscoveries, Model};
 #[cfg(swim_faults)]
@@ -19,8 +17,8 @@ use swim_checked_core::faults::{Fault, Faults};
 use swim_checked_core::{Body, Timer};
 
 #[cfg(swim_faults)]
-use checking::{Search, counterexample};
-use checking::{explore, fingerprint, world};
+use crate::checking::{Search, counterexample};
+use crate::checking::{explore, fingerprint, world};
 
 /// Every state reachable right after the clock moves, and how many states were reached in all.
 fn instant_starts(setup: &Setup) -> (BTreeSet<u64>, usize) {
