@@ -13,8 +13,8 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
-use model::checker::instants::InstantModel;
 use model::checker::properties::{self, Kind};
+use model::checker::reduce::instants::InstantModel;
 use model::checker::report::{self, Verdict};
 use model::checker::trace::Trace;
 use model::checker::walk;

@@ -148,12 +148,7 @@ pub fn features(before: &State, action: &Action, after: &State, out: &mut Vec<Fe
             Some(p) if (p.status, p.incarnation) == (m.status, m.incarnation) => {
                 if m.status == Status::Suspect && m.suspecters.len() > p.suspecters.len() {
                     out.push(Feature::Behaviour(CONFIRMATION));
-                    let deadline = |h: &super::Host| {
-                        h.timers
-                            .iter()
-                            .find(|(t, _)| *t == Timer::Suspicion(m.id))
-                            .map(|&(_, at)| at)
-                    };
+                    let deadline = |h: &super::Host| h.timers.get(Timer::Suspicion(m.id));
                     if let (Some(a), Some(b)) = (deadline(old), deadline(new))
                         && b < a
                     {
@@ -345,7 +340,7 @@ pub fn explore(model: &SwimModel, mut progress: impl FnMut(u64, usize)) -> Explo
         if seen.insert(stable_hash(&next)) {
             path.push(action);
             max_depth = max_depth.max(path.len());
-            if seen.len() % (1 << 16) == 0 {
+            if seen.len().is_multiple_of(1 << 16) {
                 progress(seen.len() as u64, max_depth);
             }
             stack.push(Frame {

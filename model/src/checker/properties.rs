@@ -358,9 +358,9 @@ fn confirmation_shortens(_: &SwimModel, s: &State) -> bool {
             .members()
             .filter(|m| m.status == Status::Suspect)
             .any(|m| {
-                let (Some(since), Some(&(_, at))) = (
+                let (Some(since), Some(at)) = (
                     h.node.status_since(m.id),
-                    h.timers.iter().find(|(t, _)| *t == Timer::Suspicion(m.id)),
+                    h.timers.get(Timer::Suspicion(m.id)),
                 ) else {
                     return false;
                 };

@@ -154,7 +154,7 @@ pub fn state(model: &SwimModel, s: &State) -> String {
         let timers: Vec<String> = h
             .timers
             .iter()
-            .map(|&(t, at)| format!("{}@{at}", timer(t)))
+            .map(|(t, at)| format!("{}@{at}", timer(t)))
             .collect();
         write!(
             out,

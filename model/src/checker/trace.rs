@@ -7,15 +7,15 @@
 //! what must follow: the node's effects in order (datagrams sent, timers set with their deadlines
 //! or cancelled, events) and its resulting view.
 
+use std::collections::VecDeque;
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use stateright::Path;
 
-use std::sync::Arc;
-
 use super::{Action, Datagram, Setup, State, SwimModel, Transition, node_addr, node_id};
-use swim_checked_core::{Config, Effect, Member, Message, Meta, Millis, NodeId, Timer};
+use swim_checked_core::{Config, Effect, Member, Message, Meta, Millis, NodeId, Pick, Timer};
 
 /// Version of the trace format.
 pub const FORMAT_VERSION: u32 = 1;
@@ -120,6 +120,92 @@ pub struct PickRecord {
     pub value: usize,
 }
 
+/// Plays back recorded picks, in order, and notes the first way the questions asked differ
+/// from the record: a pick asked beyond the record, a pick asked in another range than
+/// recorded, or recorded picks left over at the end ([`Playback::finish`]). It never fails a
+/// pick: past a difference it answers the recorded value (reduced to the range asked) or 0,
+/// and the caller reports the difference once the step is over.
+///
+/// The checker runs a trace's steps again with it ([`SwimModel::apply_recorded`]); the
+/// conformance suite plays back a trace's picks to a real node, and a recorded node's picks
+/// to the model, with it.
+#[derive(Clone, Debug, Default)]
+pub struct Playback {
+    picks: VecDeque<PickRecord>,
+    /// Picks asked so far.
+    consumed: usize,
+    error: Option<String>,
+}
+
+impl Playback {
+    /// Play back `picks`.
+    pub fn new(picks: impl IntoIterator<Item = PickRecord>) -> Self {
+        Playback {
+            picks: picks.into_iter().collect(),
+            ..Playback::default()
+        }
+    }
+
+    /// Picks asked so far.
+    pub fn consumed(&self) -> usize {
+        self.consumed
+    }
+
+    /// Recorded picks not asked for yet.
+    pub fn left(&self) -> usize {
+        self.picks.len()
+    }
+
+    /// Note a difference found outside [`Pick::pick`] (kept only if it is the first).
+    pub fn fail(&mut self, what: impl Into<String>) {
+        self.error.get_or_insert_with(|| what.into());
+    }
+
+    /// The first difference noted since the last call, if any.
+    pub fn take_error(&mut self) -> Option<String> {
+        self.error.take()
+    }
+
+    /// The end of the playback: the first difference noted, or the recorded picks nobody asked
+    /// for.
+    pub fn finish(mut self) -> Result<(), String> {
+        if let Some(error) = self.take_error() {
+            return Err(error);
+        }
+        match self.left() {
+            0 => Ok(()),
+            left => Err(format!(
+                "{} picks asked, {} recorded: {left} left over",
+                self.consumed,
+                self.consumed + left
+            )),
+        }
+    }
+}
+
+impl Pick for Playback {
+    fn pick(&mut self, n: usize) -> usize {
+        let k = self.consumed;
+        self.consumed += 1;
+        match self.picks.pop_front() {
+            Some(p) if p.n == n => p.value,
+            Some(p) => {
+                self.fail(format!(
+                    "pick {k} asked in 0..{n}, recorded in 0..{} (value {})",
+                    p.n, p.value
+                ));
+                p.value % n.max(1)
+            }
+            None => {
+                self.fail(format!(
+                    "pick {k} asked in 0..{n}, but the record has no more (an extra pick)"
+                ));
+                0
+            }
+        }
+    }
+}
+
 /// One step of a run: the input, the picks it consumed, and what followed.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Step {
@@ -207,17 +293,44 @@ impl Trace {
         init: &State,
         actions: impl IntoIterator<Item = Action>,
     ) -> (Trace, Vec<State>) {
+        let steps = actions.into_iter().map(|a| (a, None));
+        Trace::record_steps(model, init, steps).expect("no recorded picks to differ from")
+    }
+
+    /// Run this trace's steps again on `model`, from its initial state, each with the picks
+    /// the trace recorded for it (played back: a pick asked differently is an error naming the
+    /// step), and record what the model does now.
+    pub fn rerun(&self, model: &SwimModel) -> Result<(Trace, Vec<State>), String> {
+        let actions = (self.actions())
+            .ok_or("a step with no input, or naming a node the setup does not have")?;
+        let steps = (actions.into_iter().zip(&self.steps)).map(|(a, s)| (a, Some(&s.picks[..])));
+        Trace::record_steps(model, &model.initial_state(), steps)
+    }
+
+    /// Run `steps` from `init`, recording each: an action with the picks it carries, or with
+    /// recorded picks to play back.
+    fn record_steps<'p>(
+        model: &SwimModel,
+        init: &State,
+        steps: impl IntoIterator<Item = (Action, Option<&'p [PickRecord]>)>,
+    ) -> Result<(Trace, Vec<State>), String> {
         let s = &model.setup;
         let c = &s.core;
         let mut states = vec![init.clone()];
-        let mut steps = Vec::new();
+        let mut recorded = Vec::new();
         let mut state = init.clone();
-        for action in actions {
+        for (k, (action, picks)) in steps.into_iter().enumerate() {
             let mut step = Step::default();
-            state = model.apply(&state, &action, Some(&mut step));
-            steps.push(step);
+            state = match picks {
+                None => model.apply(&state, &action, Some(&mut step)),
+                Some(picks) => model
+                    .apply_recorded(&state, &action, picks, Some(&mut step))
+                    .map_err(|e| format!("step {k} ({action}): {e}"))?,
+            };
+            recorded.push(step);
             states.push(state.clone());
         }
+        let steps = recorded;
         let trace = Trace {
             format: FORMAT_VERSION,
             property: None,
@@ -259,7 +372,7 @@ impl Trace {
             initial_picks: model.initial_picks(),
             steps,
         };
-        (trace, states)
+        Ok((trace, states))
     }
 
     /// Record a stateright path.

@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use std::hash::{DefaultHasher, Hasher};
 
 use model::checker::properties::{self, Kind};
-use model::checker::symmetry::{Renaming, representative};
+use model::checker::reduce::symmetry::{Renaming, representative};
 #[cfg(swim_faults)]
 use model::checker::trace::Trace;
 use model::checker::walk;

@@ -9,7 +9,7 @@ use std::collections::{BTreeSet, HashSet};
 
 #[cfg(swim_faults)]
 use model::checker::properties::{self, Kind};
-use model::checker::instants::InstantModel;
+use model::checker::reduce::instants::InstantModel;
 use model::checker::{Action, Host, Setup, State, SwimModel};
 use stateright::{Checker, HasDiscoveries, Model};
 #[cfg(swim_faults)]

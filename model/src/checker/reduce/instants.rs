@@ -34,8 +34,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use stateright::{Model, Property};
 
-use super::properties::{Kind, PROPERTIES};
-use super::{Action, State, SwimModel, stable_hash};
+use crate::checker::properties::{Kind, PROPERTIES};
+use crate::checker::{Action, State, SwimModel, stable_hash};
 
 /// A run from one state to the next instant start (or to a state breaking a safety property):
 /// every model step on the way, and the state it ends in.

@@ -19,16 +19,19 @@
 //! every permutation (an order ranks the others), and with `stagger` not at all: three aligned
 //! nodes explore 3x fewer states with the reduction (0.48 million -> 0.16 million).
 //!
-//! It composes with the node-order reduction ([`super::Setup::node_order`]): that one reaches,
-//! from *any* state, every state at which the clock can next move, so continuing from a state
-//! merged with a renamed one loses nothing.
+//! It composes with the node-order reduction
+//! ([`Setup::node_order`](crate::checker::Setup::node_order)): that one reaches, from *any*
+//! state, every state at which the clock can next move, so continuing from a state merged with
+//! a renamed one loses nothing.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use stateright::Representative;
 
-use super::{Copies, Datagram, Host, Life, State, generation, index_of, node_addr, node_id_in};
+use crate::checker::{
+    Copies, Datagram, Host, Life, State, generation, index_of, node_addr, node_id_in, stable_hash,
+};
 use swim_checked_core::{Member, Message, NodeId, Timer};
 
 /// A renaming of the model's nodes: `to[i]` is the new index of node `i`.
@@ -87,12 +90,7 @@ impl Renaming {
     }
 
     fn host(&self, h: &Host) -> Host {
-        let mut timers: Vec<(Timer, u64)> = h
-            .timers
-            .iter()
-            .map(|&(t, at)| (self.timer(t), at))
-            .collect();
-        timers.sort_unstable();
+        let timers = h.timers.iter().map(|(t, at)| (self.timer(t), at)).collect();
         Host::new(
             h.node.renamed(&|id| self.id(id), &|a| self.addr(a)),
             h.life,
@@ -133,7 +131,7 @@ fn signature(s: &State, i: usize) -> u64 {
     let me = node.local_member();
     if let Life::Crashed { .. } = h.life {
         // All a crashed host is to the checker (see `Host`'s hash).
-        return super::stable_hash(&(h.life, me.incarnation, me.status, &me.meta));
+        return stable_hash(&(h.life, me.incarnation, me.status, &me.meta));
     }
     let mut view: Vec<_> = node
         .members()
@@ -143,7 +141,7 @@ fn signature(s: &State, i: usize) -> u64 {
     let mut timers: Vec<(u8, u64)> = h
         .timers
         .iter()
-        .map(|&(t, at)| {
+        .map(|(t, at)| {
             let kind = match t {
                 Timer::Tick => 0,
                 Timer::ProbeTimeout(_) => 1,
@@ -159,7 +157,7 @@ fn signature(s: &State, i: usize) -> u64 {
     timers.sort_unstable();
     let sent = s.net.iter().filter(|(d, _)| d.from == i).count();
     let received = s.net.iter().filter(|(d, _)| d.to == i).count();
-    super::stable_hash(&(
+    stable_hash(&(
         (h.life, node.phase(), me.incarnation, me.status, &me.meta),
         (node.health(), view, timers),
         (sent, received, node.gossip().len()),
@@ -168,7 +166,7 @@ fn signature(s: &State, i: usize) -> u64 {
 }
 
 fn fingerprint(s: &State) -> u64 {
-    super::stable_hash(s)
+    stable_hash(s)
 }
 
 /// Every renaming that sorts the hosts by signature (ties in every order), at most `limit`.

@@ -1,0 +1,272 @@
+//! The world being checked: how many nodes, which faults and commands, how long, on the
+//! scaled-down core configuration; and how model nodes are named (ids and addresses).
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use swim_checked_core::suspicion::Bounds;
+use swim_checked_core::{Config, Millis, NodeId};
+
+#[cfg(doc)]
+use super::SwimModel;
+
+/// What world to check: how many nodes, which faults, how long.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Setup {
+    /// Nodes in the cluster (2 to 5), all members from the start.
+    pub nodes: usize,
+    /// Datagrams the network may lose.
+    pub drops: u8,
+    /// Datagrams the network may deliver twice.
+    pub duplicates: u8,
+    /// Nodes that may crash (for good: a restarted process is a new member).
+    pub crashes: u8,
+    /// Times a node may be paused (a slow node: its timers and deliveries wait).
+    pub pauses: u8,
+    /// Graceful leaves.
+    pub leaves: u8,
+    /// Metadata changes (each raises the owner's incarnation).
+    pub meta_changes: u8,
+    /// Rejoins under a new id, by a node that left or was removed (see [`rejoin_id`]).
+    pub rejoins: u8,
+    /// Model time at which the run ends (milliseconds of the scaled-down config).
+    pub horizon: Millis,
+    /// Node `i` starts `i x stagger` ms after node 0 (0: all protocol periods aligned, the
+    /// most concurrent and the largest space).
+    pub stagger: Millis,
+    /// Explore only the orders a real node task can show (see [`SwimModel::inputs`]): the
+    /// conformance corpus is exported this way.
+    pub shell_order: bool,
+    /// Within an instant, nodes take their inputs in index order: node `j` takes a step only
+    /// once no node before it has a datagram to take or a timer due (see
+    /// [`reduce::node_order`](super::reduce::node_order)). A partial-order reduction for large worlds (`check` turns it
+    /// on from four nodes). It is sound because nothing sent in an instant arrives in it:
+    /// steps of different nodes in one instant touch different hosts and only add to what
+    /// arrives later, so any run of an instant can be reordered node by node, each node
+    /// keeping its own order, into one this rule allows, ending in the same state. So every
+    /// state at which the clock moves is still reached, and every node still goes through
+    /// every sequence of views it can. Crashes and losses, which touch one host or one
+    /// datagram, are ordered the same way: a node crashes between its own inputs or once no
+    /// node has anything left to take, and the datagrams to an up node are lost in their
+    /// order.
+    /// What is not visited are mixes of two nodes at different points of one instant: a
+    /// property relating two nodes' states is checked there at every instant start and as
+    /// each node steps, but a breach that begins and ends inside one millisecond could be
+    /// missed (`tests/model/reduction.rs` shows the reduced search reaching the same instant
+    /// starts, verdicts and broken cores).
+    pub node_order: bool,
+    /// End a run as soon as it is quiet ([`SwimModel::is_quiet`]): nothing can change a view
+    /// any more, so the rest of the horizon adds states but nothing to check. On for `check`;
+    /// off for the conformance corpus, whose traces run to the horizon.
+    pub stop_when_quiet: bool,
+    /// The core's configuration (validated).
+    pub core: Config,
+    /// Deliberate bugs the nodes run with (tests only).
+    #[cfg(swim_faults)]
+    pub faults: swim_checked_core::faults::Faults,
+}
+
+impl Setup {
+    /// The default world of `check`: one drop, one crash, Lifeguard on, protocol periods
+    /// aligned (every node ticks at the same instants: the most concurrent case).
+    pub fn new(nodes: usize) -> Self {
+        let core = Self::scaled_config(false);
+        let mut setup = Setup {
+            nodes,
+            drops: 1,
+            duplicates: 0,
+            crashes: 1,
+            pauses: 0,
+            leaves: 0,
+            meta_changes: 0,
+            rejoins: 0,
+            horizon: 0,
+            stagger: 0,
+            shell_order: false,
+            node_order: false,
+            stop_when_quiet: true,
+            core,
+            #[cfg(swim_faults)]
+            faults: swim_checked_core::faults::Faults::NONE,
+        };
+        setup.horizon = setup.settle() + 2 * setup.core.probe_interval;
+        setup
+    }
+
+    /// The same world without any fault (datagrams may still be duplicated): where accuracy
+    /// is checked.
+    pub fn reliable(mut self) -> Self {
+        self.drops = 0;
+        self.crashes = 0;
+        self.pauses = 0;
+        self
+    }
+
+    /// The core's configuration scaled down so the state space stays small: a 10 ms protocol
+    /// period, one helper per indirect probe, one Lifeguard confirmation (reachable with three
+    /// nodes), suspicion of 1 to 3 periods, LHM up to 1 (periods of 10 or 20 ms), each update
+    /// piggybacked twice, push-pull sync every 3 periods (without it, an update whose few
+    /// transmits all went to one member never reaches the others: the checker shows it). The
+    /// formulas are the production ones.
+    pub fn scaled_config(unreachable: bool) -> Config {
+        let config = Config {
+            probe_interval: 10,
+            probe_timeout: 5,
+            direct_probes: 1,
+            indirect_checks: 1,
+            suspicion_mult: 1,
+            suspicion_max_mult: 3,
+            suspicion_confirmations: 1,
+            max_health: 1,
+            retransmit_mult: 2,
+            max_datagram: 512,
+            sync_interval: 30,
+            tombstone_ttl: swim_checked_core::config::NEVER,
+            purged_memory: 16,
+            max_members: 16,
+            max_meta_bytes: 32,
+            max_relays: 8,
+            unreachable,
+            label: String::new(),
+            join_retry_interval: 10,
+            join_attempts: 1,
+            leave_timeout: 20,
+        };
+        config.validate().expect("the scaled-down config is valid");
+        config
+    }
+
+    /// Whether no datagram is lost, no node crashes and no node pauses.
+    pub fn is_reliable(&self) -> bool {
+        self.drops == 0 && self.crashes == 0 && self.pauses == 0
+    }
+
+    /// The slowest protocol period: the base interval at the worst local health.
+    pub fn slowest_period(&self) -> Millis {
+        self.core.probe_interval * (self.core.max_health as Millis + 1)
+    }
+
+    /// Completeness bound `D`: after a crash (and the last disturbance), every running node holds
+    /// the crashed node dead within `D`. Each survivor probes each of its `n - 1` peers once per
+    /// pass of its probe order, so two probes of the same member are at most `2(n-1) - 1`
+    /// periods apart; the failed probe is judged one period later; one more period absorbs the
+    /// phase of the ticks; the suspicion then lasts at most Lifeguard's maximum. Periods are
+    /// counted at the worst local health.
+    pub fn detection_bound(&self) -> Millis {
+        let n = self.nodes as Millis;
+        let bounds = Bounds::new(&self.core, self.nodes);
+        (2 * (n - 1) + 1) * self.slowest_period() + bounds.max
+    }
+
+    /// Fault-free time every run ends with: detection, then two push-pull rounds to spread
+    /// the last changes.
+    pub fn settle(&self) -> Millis {
+        self.detection_bound() + 2 * self.core.sync_interval.max(self.slowest_period())
+    }
+
+    /// A horizon whose disturbance window fits a leave (one period in), its end and a rejoin.
+    pub fn rejoin_horizon(&self) -> Millis {
+        self.settle() + self.core.leave_timeout + 3 * self.core.probe_interval
+    }
+
+    /// Faults and commands happen strictly before this time.
+    pub fn disturb_until(&self) -> Millis {
+        self.horizon.saturating_sub(self.settle())
+    }
+
+    /// A short description, e.g. `3 nodes, 1 drop, 1 crash, horizon 190 ms`.
+    pub fn describe(&self) -> String {
+        let mut parts = vec![format!("{} nodes", self.nodes)];
+        let mut add = |n: u8, what: &str| {
+            if n > 0 {
+                parts.push(format!("{n} {what}{}", if n > 1 { "s" } else { "" }));
+            }
+        };
+        add(self.drops, "drop");
+        add(self.duplicates, "duplicate");
+        add(self.crashes, "crash");
+        add(self.pauses, "pause");
+        add(self.leaves, "leave");
+        add(self.meta_changes, "metadata change");
+        add(self.rejoins, "rejoin");
+        if self.is_reliable() {
+            parts.push("reliable network".into());
+        }
+        if self.core.unreachable {
+            parts.push("unreachable on".into());
+        }
+        if self.stagger > 0 {
+            parts.push(format!("stagger {} ms", self.stagger));
+        }
+        if self.shell_order {
+            parts.push("shell order".into());
+        }
+        parts.push(format!(
+            "horizon {} ms, faults before {} ms",
+            self.horizon,
+            self.disturb_until()
+        ));
+        parts.join(", ")
+    }
+
+    /// Why this setup cannot be checked, if it cannot.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(2..=5).contains(&self.nodes) {
+            return Err(format!("--nodes {} is outside 2..=5", self.nodes));
+        }
+        self.core.validate().map_err(|e| e.to_string())?;
+        let disturbs = self.drops
+            + self.duplicates
+            + self.crashes
+            + self.pauses
+            + self.leaves
+            + self.meta_changes
+            + self.rejoins;
+        if disturbs > 0 && self.disturb_until() == 0 {
+            return Err(format!(
+                "--horizon {} leaves no time for faults: it must exceed the settle time of {} ms",
+                self.horizon,
+                self.settle()
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Ids of one model node's successive lives are this far apart.
+const GENERATION: u64 = 8;
+
+/// Model node `i` has id `n{i+1}`.
+pub fn node_id(i: usize) -> NodeId {
+    NodeId(i as u64 + 1)
+}
+
+/// The id a model node takes when it rejoins: `n{i+1}` becomes `n{i+1}'`, then `n{i+1}''`
+/// (raw ids `i+1`, `i+1+8`, `i+1+16`, ...).
+pub fn rejoin_id(id: NodeId) -> NodeId {
+    NodeId(id.0 + GENERATION)
+}
+
+/// How many times the node that owns `id` had rejoined when it took it.
+pub fn generation(id: NodeId) -> u64 {
+    id.0.saturating_sub(1) / GENERATION
+}
+
+/// The id of model node `i` in its `g`th life.
+pub fn node_id_in(i: usize, g: u64) -> NodeId {
+    NodeId(node_id(i).0 + g * GENERATION)
+}
+
+/// Model node `i` listens on `127.0.0.1:7001+i`.
+pub fn node_addr(i: usize) -> SocketAddr {
+    SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 7001 + i as u16)
+}
+
+/// The model index of the node that owns (or owned) a node id, if it is one.
+pub fn index_of(id: NodeId) -> Option<usize> {
+    (id.0.checked_sub(1)).map(|v| (v % GENERATION) as usize)
+}
+
+/// The model index of the node listening on `addr`, if it is one.
+pub(crate) fn index_of_addr(addr: SocketAddr) -> Option<usize> {
+    (addr.port() as usize).checked_sub(7001)
+}

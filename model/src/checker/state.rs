@@ -1,0 +1,238 @@
+//! The state of the world: every host (the node, its life, its timers), the datagrams in
+//! flight, the clock, the budgets left and the history the properties need.
+
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use swim_checked_core::{Message, Millis, Node, Phase, TimerTable};
+
+/// Where a node is in its life, as the environment sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Life {
+    Up,
+    /// Slow: its timers and deliveries wait.
+    Paused,
+    /// Gone for good since `at`.
+    Crashed {
+        at: Millis,
+    },
+}
+
+/// A fixed-key hash of anything: states hash the cached hashes of their parts.
+pub(crate) fn stable_hash<T: Hash + ?Sized>(value: &T) -> u64 {
+    ahash::RandomState::with_seeds(7, 11, 13, 17).hash_one(value)
+}
+
+/// One node and what the environment keeps for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Host {
+    /// The core's state machine (shared until a step changes it).
+    pub node: Arc<Node>,
+    /// Hash of `node`, kept up to date: a state hashes only what changed.
+    node_hash: u64,
+    pub life: Life,
+    /// Armed timers and their deadlines.
+    pub timers: TimerTable,
+}
+
+/// A crashed host hashes as its identity, its own record and when it crashed: nothing else it
+/// holds can act or change again, and the properties read nothing else of it (its frozen view
+/// keeps satisfying `incarnation authority`, as incarnations only grow), so runs that differ
+/// only in what a node knew when it crashed are one state to the checker.
+impl Hash for Host {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.life.hash(state);
+        if let Life::Crashed { .. } = self.life {
+            (self.node.id(), self.node.local_member()).hash(state);
+            return;
+        }
+        self.node_hash.hash(state);
+        self.timers.hash(state);
+    }
+}
+
+impl Host {
+    pub fn new(node: Node, life: Life, timers: TimerTable) -> Self {
+        Host {
+            node_hash: stable_hash(&node),
+            node: Arc::new(node),
+            life,
+            timers,
+        }
+    }
+
+    /// Change the node (copied if shared) and rehash it.
+    pub(crate) fn update<R>(&mut self, f: impl FnOnce(&mut Node) -> R) -> R {
+        let r = f(Arc::make_mut(&mut self.node));
+        self.node_hash = stable_hash(&*self.node);
+        r
+    }
+
+    /// Up or paused, and still a member (running or leaving).
+    pub fn participates(&self) -> bool {
+        !matches!(self.life, Life::Crashed { .. })
+            && matches!(self.node.phase(), Phase::Running | Phase::Leaving)
+    }
+
+    /// Up, paused or not, and running.
+    pub fn is_running(&self) -> bool {
+        !matches!(self.life, Life::Crashed { .. }) && self.node.phase() == Phase::Running
+    }
+}
+
+/// A datagram in flight between two model nodes.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Datagram {
+    pub from: usize,
+    pub to: usize,
+    pub msg: Message,
+    /// Hash of the above, computed once.
+    hash: u64,
+}
+
+impl Datagram {
+    pub fn new(from: usize, to: usize, msg: Message) -> Self {
+        let hash = stable_hash(&(from, to, &msg));
+        Datagram {
+            from,
+            to,
+            msg,
+            hash,
+        }
+    }
+}
+
+impl Hash for Datagram {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.hash.hash(state);
+    }
+}
+
+/// Faults and commands still allowed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Budget {
+    pub drops: u8,
+    pub duplicates: u8,
+    pub crashes: u8,
+    pub pauses: u8,
+    pub leaves: u8,
+    pub meta_changes: u8,
+    pub rejoins: u8,
+}
+
+/// History the properties need and the state alone does not show. The two flags are set by
+/// the step that breaks the rule (they stay false in a correct run, so they split no states).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Ghost {
+    /// Time of the last fault or command (completeness counts from the later of this and the
+    /// crash).
+    pub last_disturbance: Millis,
+    /// Some node's record of some member moved down the lattice.
+    pub moved_down: bool,
+    /// Some node held a member dead, then alive or suspect.
+    pub resurrected: bool,
+}
+
+/// The copies of one datagram in flight.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Copies {
+    /// Deliverable now.
+    pub ready: u8,
+    /// Sent this instant: deliverable from the next (one millisecond later).
+    pub fresh: u8,
+}
+
+impl Copies {
+    pub fn total(self) -> u8 {
+        self.ready + self.fresh
+    }
+}
+
+/// The whole world: nodes, network, clock, budgets.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct State {
+    pub now: Millis,
+    pub hosts: Vec<Host>,
+    /// Datagrams in flight with their copies, sorted.
+    pub net: Vec<(Arc<Datagram>, Copies)>,
+    pub budget: Budget,
+    pub ghost: Ghost,
+}
+
+impl State {
+    /// Put one more copy of `dg` on the wire: `fresh` if it was sent this instant.
+    pub(crate) fn add_datagram(&mut self, dg: Datagram, fresh: bool) {
+        let i = match self.net.binary_search_by(|(d, _)| (**d).cmp(&dg)) {
+            Ok(i) => i,
+            Err(i) => {
+                self.net.insert(i, (Arc::new(dg), Copies::default()));
+                i
+            }
+        };
+        let copies = &mut self.net[i].1;
+        if fresh {
+            copies.fresh += 1;
+        } else {
+            copies.ready += 1;
+        }
+    }
+
+    /// Take one deliverable copy of `dg` off the wire.
+    pub(crate) fn remove_datagram(&mut self, dg: &Datagram) {
+        if let Ok(i) = self.net.binary_search_by(|(d, _)| (**d).cmp(dg)) {
+            let copies = &mut self.net[i].1;
+            copies.ready = copies.ready.saturating_sub(1);
+            if copies.total() == 0 {
+                self.net.remove(i);
+            }
+        }
+    }
+
+    /// Datagrams that can be delivered now (one entry per distinct datagram).
+    pub fn deliverable(&self) -> impl Iterator<Item = &Arc<Datagram>> {
+        (self.net.iter())
+            .filter(|(_, c)| c.ready > 0)
+            .map(|(d, _)| d)
+    }
+
+    /// The next instant the clock can move to: the earliest deadline after `now` among up
+    /// nodes, or the next millisecond if a datagram sent this instant waits to arrive.
+    pub fn next_instant(&self) -> Option<Millis> {
+        let arrival = self.in_transit().then_some(self.now + 1);
+        [self.next_deadline(), arrival].into_iter().flatten().min()
+    }
+
+    /// Some datagram sent this instant is on its way.
+    pub fn in_transit(&self) -> bool {
+        self.net.iter().any(|(_, c)| c.fresh > 0)
+    }
+
+    /// Some up node has a timer due.
+    pub fn timer_due(&self) -> bool {
+        (self.hosts.iter()).any(|h| h.life == Life::Up && h.timers.is_due(self.now))
+    }
+
+    /// Whether node `i` has an input it must take before the clock moves: a deliverable
+    /// datagram or a due timer (while it is up).
+    pub fn has_urgent_input(&self, i: usize) -> bool {
+        let h = &self.hosts[i];
+        h.life == Life::Up && (h.timers.is_due(self.now) || self.deliverable().any(|d| d.to == i))
+    }
+
+    /// Earliest deadline after `now` among up nodes.
+    pub fn next_deadline(&self) -> Option<Millis> {
+        self.hosts
+            .iter()
+            .filter(|h| h.life == Life::Up)
+            .flat_map(|h| h.timers.iter().map(|(_, at)| at))
+            .filter(|&at| at > self.now)
+            .min()
+    }
+
+    /// Some datagram can be delivered or some timer can fire.
+    pub(crate) fn has_urgent_step(&self) -> bool {
+        self.deliverable()
+            .any(|d| self.hosts[d.to].life == Life::Up)
+            || self.timer_due()
+    }
+}
