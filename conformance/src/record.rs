@@ -29,12 +29,8 @@ use swim_checked::{
 };
 use tokio::sync::Notify;
 
-/// One random choice the core made: a value in `0..n`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PickRecord {
-    pub n: usize,
-    pub value: usize,
-}
+/// One random choice the core made: a value in `0..n` (the trace format's record).
+pub use model::checker::PickRecord;
 
 /// The input of one recorded transition.
 #[derive(Clone, Debug, PartialEq, Eq)]

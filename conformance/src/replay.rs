@@ -22,10 +22,10 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use model::checker::report;
-use model::checker::{Input, PickRecord, Step, UserCommand};
+use model::checker::{Input, Playback, Step, UserCommand};
 use swim_checked::{Clock, DecodeError, ManualClock, NodeId, Observer, Pick, Picker};
 use swim_checked_core::{
-    Command, CommandError, Effect, Member, MemberEvent, Message, Millis, Timer, Wire,
+    Command, CommandError, Effect, Member, MemberEvent, Message, Millis, Timer, TimerTable, Wire,
 };
 use tokio::sync::mpsc;
 
@@ -133,47 +133,21 @@ enum Report {
     Idle { next: Option<Millis> },
 }
 
-/// The picks of one node, in order: its start's, then those of each of its steps.
-#[derive(Debug, Default)]
-struct Tape {
-    picks: VecDeque<PickRecord>,
-    consumed: usize,
-    error: Option<String>,
-}
-
-/// Plays back the tape; never panics on the node task (an unexpected pick is recorded and
-/// answered with 0, and the harness reports it after the step).
+/// Plays back the picks of one node, in order: its start's, then those of each of its steps.
+/// Never panics on the node task: an unexpected pick is noted and answered all the same (see
+/// [`Playback`]), and the harness reports it after the step.
 #[derive(Clone, Debug)]
-struct TapePicker(Arc<Mutex<Tape>>);
+struct TapePicker(Arc<Mutex<Playback>>);
 
 impl Pick for TapePicker {
     fn pick(&mut self, n: usize) -> usize {
-        let mut tape = lock(&self.0);
-        tape.consumed += 1;
-        match tape.picks.pop_front() {
-            Some(p) if p.n == n => p.value,
-            Some(p) => {
-                let e = format!(
-                    "the node asked for a pick in 0..{n}, the trace's next pick is in 0..{} (value {})",
-                    p.n, p.value
-                );
-                tape.error.get_or_insert(e);
-                p.value % n.max(1)
-            }
-            None => {
-                let e = format!("the node asked for a pick in 0..{n}, the trace has no more");
-                tape.error.get_or_insert(e);
-                0
-            }
-        }
+        lock(&self.0).pick(n)
     }
 }
 
 impl Picker for TapePicker {
     fn node_id(&mut self) -> NodeId {
-        lock(&self.0)
-            .error
-            .get_or_insert("the node asked for a fresh id".into());
+        lock(&self.0).fail("the node asked for a fresh id");
         NodeId(0)
     }
 }
@@ -191,7 +165,7 @@ struct Tap {
     sockets: Arc<Vec<(SocketAddr, UdpSocket)>>,
     node_addr: SocketAddr,
     wire: Wire,
-    tape: Arc<Mutex<Tape>>,
+    tape: Arc<Mutex<Playback>>,
     space: Space,
     /// Picks consumed before the current transition.
     picks_before: Mutex<usize>,
@@ -254,9 +228,9 @@ impl Observer for Tap {
         let (picks, pick_error) = {
             let mut tape = lock(&self.tape);
             let mut before = lock(&self.picks_before);
-            let picks = tape.consumed - *before;
-            *before = tape.consumed;
-            (picks, tape.error.take())
+            let picks = tape.consumed() - *before;
+            *before = tape.consumed();
+            (picks, tape.take_error())
         };
         let observed = Observed {
             now: step.now,
@@ -296,7 +270,7 @@ struct Harness<'a> {
     sockets: Arc<Vec<(SocketAddr, UdpSocket)>>,
     socket_of: Vec<Option<usize>>,
     wire: Wire,
-    tape: Arc<Mutex<Tape>>,
+    tape: Arc<Mutex<Playback>>,
     /// Transitions reported and not yet compared.
     queue: VecDeque<Observed>,
     /// `Some(next deadline)` when the last report was "idle".
@@ -363,14 +337,9 @@ impl<'a> Harness<'a> {
             sockets.push((s.addr, socket));
         }
         let sockets = Arc::new(sockets);
-        let mut tape = Tape::default();
-        tape.picks.extend(me.picks.iter().copied());
-        for step in &script.steps {
-            if step.node == Some(i) {
-                tape.picks.extend(step.picks.iter().copied());
-            }
-        }
-        let tape = Arc::new(Mutex::new(tape));
+        let steps = script.steps.iter().filter(|step| step.node == Some(i));
+        let picks = (me.picks.iter()).chain(steps.flat_map(|step| &step.picks));
+        let tape = Arc::new(Mutex::new(Playback::new(picks.copied())));
         let (tx, rx) = mpsc::unbounded_channel();
         let node_addr = space.to_replay(me.addr);
         let wire = Wire::new(&script.config);
@@ -667,7 +636,7 @@ impl<'a> Harness<'a> {
         }
         // The start's own datagrams (acks of the draining pings) are not part of the run.
         let mut diffs = Vec::new();
-        let consumed = lock(&self.tape).consumed;
+        let consumed = lock(&self.tape).consumed();
         if consumed != me.picks.len() {
             diffs.push(format!(
                 "picks: the trace's start makes {}, the node made {consumed}",
@@ -782,12 +751,7 @@ fn same_input(expected: &Seen, got: &Seen) -> bool {
 }
 
 /// Every difference between the trace's step and the node's transition.
-fn compare(
-    script: &Script,
-    step: &Step,
-    timers: Option<&[(Timer, Millis)]>,
-    o: &Observed,
-) -> Vec<String> {
+fn compare(script: &Script, step: &Step, timers: Option<&TimerTable>, o: &Observed) -> Vec<String> {
     let mut diffs = Vec::new();
     let input_ok = match (&step.input, &o.input) {
         (Input::Deliver { from, msg, .. }, Seen::Message { from: f, msg: m }) => {
@@ -902,8 +866,8 @@ fn datagrams(ours: &[Result<Message, String>], theirs: &[Result<Message, String>
     }
 }
 
-fn diff_timers(diffs: &mut Vec<String>, want: &[(Timer, Millis)], got: &[(Timer, Millis)]) {
-    let mut want = want.to_vec();
+fn diff_timers(diffs: &mut Vec<String>, want: &TimerTable, got: &[(Timer, Millis)]) {
+    let mut want: Vec<_> = want.iter().collect();
     let mut got = got.to_vec();
     want.sort();
     got.sort();

@@ -13,13 +13,15 @@
 //!   exactly the recorded effects (datagrams, timers with deadlines, events) and consumes
 //!   exactly the recorded picks; a command is accepted or refused alike.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
 
-use swim_checked::{Effect, Message, Millis, Pick, Timer};
+use model::checker::Playback;
+use swim_checked::{Effect, Message, Millis};
+use swim_checked_core::TimerTable;
 
-use crate::record::{PickRecord, RecordedInput, RecordedStep, Recording};
+use crate::record::{RecordedInput, RecordedStep, Recording};
 
 /// What a validated recording amounted to.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -55,50 +57,6 @@ impl fmt::Display for Divergence {
 }
 
 impl std::error::Error for Divergence {}
-
-/// Plays back recorded picks and notices any difference in what is asked.
-struct Replay<'a> {
-    picks: &'a [PickRecord],
-    next: usize,
-    error: Option<String>,
-}
-
-impl Pick for Replay<'_> {
-    fn pick(&mut self, n: usize) -> usize {
-        let Some(&record) = self.picks.get(self.next) else {
-            self.error
-                .get_or_insert_with(|| format!("the model asks for an extra pick in 0..{n}"));
-            return 0;
-        };
-        self.next += 1;
-        if record.n != n {
-            self.error.get_or_insert_with(|| {
-                format!(
-                    "pick {} asked in 0..{n} by the model, in 0..{} by the node",
-                    self.next - 1,
-                    record.n
-                )
-            });
-        }
-        record.value
-    }
-}
-
-impl Replay<'_> {
-    fn finish(self) -> Result<(), String> {
-        if let Some(error) = self.error {
-            return Err(error);
-        }
-        if self.next < self.picks.len() {
-            return Err(format!(
-                "the node consumed {} picks, the model {}",
-                self.picks.len(),
-                self.next
-            ));
-        }
-        Ok(())
-    }
-}
 
 /// A datagram as the network saw it.
 type Wire = (SocketAddr, SocketAddr, Message);
@@ -167,7 +125,7 @@ pub fn validate(recording: &Recording) -> Result<Validated, Divergence> {
 #[derive(Default)]
 struct Replica {
     core: Option<(swim_checked_core::Node, SocketAddr)>,
-    timers: BTreeMap<Timer, Millis>,
+    timers: TimerTable,
     now: Millis,
 }
 
@@ -180,11 +138,8 @@ impl Replica {
         self.now = step.now;
         let now = step.now;
         let mut out = Vec::new();
-        let mut replay = Replay {
-            picks: &step.picks,
-            next: 0,
-            error: None,
-        };
+        // The replica's picks are the recorded node's, played back.
+        let mut replay = Playback::new(step.picks.iter().copied());
         match (&mut self.core, &step.input) {
             (None, RecordedInput::Start { id, addr, meta }) => {
                 let node = swim_checked_core::Node::new(
@@ -201,7 +156,7 @@ impl Replica {
             (None, input) => return Err(format!("{input:?} before the node started")),
             (Some(_), RecordedInput::Start { .. }) => return Err("started twice".into()),
             (Some((core, _)), RecordedInput::Timer(timer)) => {
-                match self.timers.remove(timer) {
+                match self.timers.cancel(*timer) {
                     Some(at) if at <= now => {}
                     Some(at) => return Err(format!("{timer:?} fired before its deadline {at}")),
                     None => return Err(format!("{timer:?} fired but was not armed")),
@@ -230,15 +185,7 @@ impl Replica {
             return Err(effects_diff(&out, &step.effects));
         }
         for effect in &out {
-            match effect {
-                Effect::SetTimer { timer, at } => {
-                    self.timers.insert(*timer, *at);
-                }
-                Effect::CancelTimer { timer } => {
-                    self.timers.remove(timer);
-                }
-                _ => {}
-            }
+            self.timers.apply(effect);
         }
         Ok(self.core.as_ref().map(|(_, addr)| *addr).expect("started"))
     }
