@@ -91,6 +91,7 @@
 //! level, drops and send failures at debug, each datagram at trace. With the `metrics` feature,
 //! counters and gauges go through the `metrics` facade (see the `metrics` module).
 
+mod builder;
 mod clock;
 mod error;
 mod events;
@@ -101,15 +102,17 @@ pub mod metrics;
 mod node;
 mod observer;
 mod pick;
+mod shared;
 mod stats;
 mod task;
 mod timers;
 mod transport;
 
+pub use builder::Builder;
 pub use clock::{Clock, ManualClock, Sleep, TokioClock};
 pub use error::Error;
 pub use events::Events;
-pub use node::{Builder, Node, Seed};
+pub use node::{Node, Seed};
 pub use observer::{Input, Observer, Step};
 pub use pick::{Picker, RngPicker};
 pub use stats::{Drops, Stats};

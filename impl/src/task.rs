@@ -17,9 +17,9 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::clock::{Clock, Sleep};
 use crate::error::Error;
-use crate::node::Shared;
 use crate::observer::{Input, Observer, Step};
 use crate::pick::Picker;
+use crate::shared::Shared;
 use crate::transport::Transport;
 
 /// Datagrams read in one go before timers get their turn.
