@@ -15,7 +15,7 @@ use crate::observer::Observer;
 use crate::pick::{Picker, RngPicker};
 use crate::shared::{EventSlot, Shared, State};
 use crate::stats::ShellStats;
-use crate::task::Task;
+use crate::task::{Parts, Task};
 use crate::timers::Timers;
 use crate::transport::{Transport, UdpTransport};
 
@@ -213,17 +213,17 @@ impl<C: Clock, P: Picker> Builder<C, P> {
         let (commands, requests) = mpsc::channel(16);
         let (alive_tx, alive_rx) = watch::channel(());
         let span = tracing::info_span!("swim", node = %id, addr = %addr);
-        let task = Task::new(
-            shared.clone(),
+        let task = Task::new(Parts {
+            shared: shared.clone(),
             transport,
-            self.clock,
-            self.picker,
-            self.observer,
+            clock: self.clock,
+            picker: self.picker,
+            observer: self.observer,
             requests,
-            alive_tx,
-            &self.config,
+            alive: alive_tx,
+            config: self.config.clone(),
             addr,
-        );
+        });
         #[cfg(swim_faults)]
         let task = task.with_fault(self.fault, &self.config);
         let handle = runtime.spawn(

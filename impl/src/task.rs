@@ -127,19 +127,34 @@ pub(crate) struct Task<T, C, P> {
     hooks: crate::faults::Hooks,
 }
 
+/// Everything a node task is made of, handed over by the builder.
+pub(crate) struct Parts<T, C, P> {
+    pub shared: Arc<Shared>,
+    pub transport: T,
+    pub clock: C,
+    pub picker: P,
+    pub observer: Option<Arc<dyn Observer>>,
+    pub requests: mpsc::Receiver<Request>,
+    /// Dropped with the task: handles waiting in `Node::stopped` wake up.
+    pub alive: watch::Sender<()>,
+    pub config: swim_checked_core::Config,
+    /// The advertised address (labels the metrics).
+    pub addr: SocketAddr,
+}
+
 impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        shared: Arc<Shared>,
-        transport: T,
-        clock: C,
-        picker: P,
-        observer: Option<Arc<dyn Observer>>,
-        requests: mpsc::Receiver<Request>,
-        alive: watch::Sender<()>,
-        config: &swim_checked_core::Config,
-        addr: SocketAddr,
-    ) -> Self {
+    pub fn new(parts: Parts<T, C, P>) -> Self {
+        let Parts {
+            shared,
+            transport,
+            clock,
+            picker,
+            observer,
+            requests,
+            alive,
+            config,
+            addr,
+        } = parts;
         let _ = addr;
         let join_wait = config
             .join_retry_interval
@@ -153,7 +168,7 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
             picker,
             observer,
             requests,
-            wire: Wire::new(config),
+            wire: Wire::new(&config),
             recv_len: config.max_datagram + 1,
             effects: Vec::new(),
             sleep: None,
