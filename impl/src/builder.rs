@@ -4,7 +4,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use swim_checked_core::{Config, Meta, NodeId};
+use swim_checked_core::{Config, Meta, NodeId, TimerTable};
 use tokio::sync::{mpsc, watch};
 use tracing::Instrument;
 
@@ -16,7 +16,6 @@ use crate::pick::{Picker, RngPicker};
 use crate::shared::{EventSlot, Shared, State};
 use crate::stats::ShellStats;
 use crate::task::{Parts, Task};
-use crate::timers::Timers;
 use crate::transport::{Transport, UdpTransport};
 
 /// Builds a [`Node`]: configuration, metadata, and the injection points (clock, randomness,
@@ -183,13 +182,9 @@ impl<C: Clock, P: Picker> Builder<C, P> {
             now,
             &mut effects,
         )?;
-        let mut timers = Timers::default();
+        let mut timers = TimerTable::new();
         for effect in &effects {
-            match *effect {
-                swim_checked_core::Effect::SetTimer { timer, at } => timers.set(timer, at),
-                swim_checked_core::Effect::CancelTimer { timer } => timers.cancel(timer),
-                _ => {}
-            }
+            timers.apply(effect);
         }
         let shared = Arc::new(Shared {
             state: Mutex::new(State {

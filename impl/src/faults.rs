@@ -7,7 +7,7 @@
 //! The conformance replay must notice every one of them (`conformance/tests/faults.rs`).
 
 use swim_checked_core::{
-    Body, DecodeError, Member, MemberEvent, Message, Meta, Millis, Status, Timer, Wire,
+    Body, DecodeError, Member, MemberEvent, Message, Meta, Millis, Status, Timer, TimerTable, Wire,
 };
 
 /// One wrong rule of the shell.
@@ -148,6 +148,19 @@ impl Hooks {
             other => other,
         }
     }
+}
+
+/// Disarm and return the latest timer among those of the earliest deadline, if due (timers due
+/// together fire in reverse order).
+pub(crate) fn pop_due_reversed(timers: &mut TimerTable, now: Millis) -> Option<Timer> {
+    let at = timers.next_deadline().filter(|&at| at <= now)?;
+    let timer = timers
+        .iter()
+        .filter(|&(_, deadline)| deadline == at)
+        .map(|(timer, _)| timer)
+        .max()?;
+    timers.cancel(timer);
+    Some(timer)
 }
 
 fn truncate_meta(member: &mut Member) {

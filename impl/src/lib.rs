@@ -105,7 +105,6 @@ mod pick;
 mod shared;
 mod stats;
 mod task;
-mod timers;
 mod transport;
 
 pub use builder::Builder;

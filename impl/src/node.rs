@@ -170,7 +170,9 @@ impl Node {
 
     /// Armed timers and their deadlines (on the node's clock), earliest first.
     pub fn timers(&self) -> Vec<(Timer, Millis)> {
-        self.shared.lock().timers.iter().collect()
+        let mut timers: Vec<_> = self.shared.lock().timers.iter().collect();
+        timers.sort_unstable_by_key(|&(timer, at)| (at, timer));
+        timers
     }
 
     /// Deadline of one timer, if armed.

@@ -2,11 +2,10 @@
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use swim_checked_core::MemberEvent;
+use swim_checked_core::{MemberEvent, TimerTable};
 use tokio::sync::broadcast;
 
 use crate::stats::ShellStats;
-use crate::timers::Timers;
 
 /// State shared by the node task and its handles.
 pub(crate) struct Shared {
@@ -24,7 +23,7 @@ pub(crate) struct EventSlot {
 /// What the task changes and the handles read.
 pub(crate) struct State {
     pub core: swim_checked_core::Node,
-    pub timers: Timers,
+    pub timers: TimerTable,
     pub stats: ShellStats,
 }
 

@@ -256,7 +256,7 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
     }
 
     fn timer_due(&self) -> bool {
-        let next = self.shared.lock().timers.next();
+        let next = self.shared.lock().timers.next_deadline();
         next.is_some_and(|at| at <= self.clock.now())
     }
 
@@ -279,13 +279,13 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
         let mut shared = self.shared.lock();
         #[cfg(swim_faults)]
         if self.hooks.reverses_due() {
-            return shared.timers.pop_due_reversed(now);
+            return crate::faults::pop_due_reversed(&mut shared.timers, now);
         }
         shared.timers.pop_due(now)
     }
 
     fn next_deadline(&self) -> Option<Millis> {
-        let timer = self.shared.lock().timers.next();
+        let timer = self.shared.lock().timers.next_deadline();
         let join = self.join_waiters.iter().map(|w| w.deadline).min();
         match (timer, join) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -462,7 +462,7 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
                         if !self.hooks.cancels() {
                             continue;
                         }
-                        state.timers.cancel(*timer)
+                        state.timers.cancel(*timer);
                     }
                     Effect::Event(event) => {
                         state.stats.events += 1;
