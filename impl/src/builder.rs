@@ -10,6 +10,7 @@ use tracing::Instrument;
 
 use crate::clock::{Clock, TokioClock};
 use crate::error::Error;
+use crate::faults::Hooks;
 use crate::node::Node;
 use crate::observer::Observer;
 use crate::pick::{Picker, RngPicker};
@@ -39,8 +40,7 @@ pub struct Builder<C = TokioClock, P = RngPicker> {
     picker: P,
     observer: Option<Arc<dyn Observer>>,
     event_capacity: usize,
-    #[cfg(swim_faults)]
-    fault: Option<crate::faults::ShellFault>,
+    hooks: Hooks,
 }
 
 impl<C, P> fmt::Debug for Builder<C, P> {
@@ -67,8 +67,7 @@ impl Builder {
             picker: RngPicker::from_os(),
             observer: None,
             event_capacity: 256,
-            #[cfg(swim_faults)]
-            fault: None,
+            hooks: Hooks::default(),
         }
     }
 }
@@ -110,8 +109,7 @@ impl<C: Clock, P: Picker> Builder<C, P> {
             picker: self.picker,
             observer: self.observer,
             event_capacity: self.event_capacity,
-            #[cfg(swim_faults)]
-            fault: self.fault,
+            hooks: self.hooks,
         }
     }
 
@@ -126,8 +124,7 @@ impl<C: Clock, P: Picker> Builder<C, P> {
             picker,
             observer: self.observer,
             event_capacity: self.event_capacity,
-            #[cfg(swim_faults)]
-            fault: self.fault,
+            hooks: self.hooks,
         }
     }
 
@@ -140,7 +137,7 @@ impl<C: Clock, P: Picker> Builder<C, P> {
     /// Run the node with a deliberately broken shell (conformance tests only).
     #[cfg(swim_faults)]
     pub fn fault(mut self, fault: crate::faults::ShellFault) -> Self {
-        self.fault = Some(fault);
+        self.hooks = Hooks::new(Some(fault), &self.config);
         self
     }
 
@@ -218,9 +215,8 @@ impl<C: Clock, P: Picker> Builder<C, P> {
             alive: alive_tx,
             config: self.config.clone(),
             addr,
+            hooks: self.hooks,
         });
-        #[cfg(swim_faults)]
-        let task = task.with_fault(self.fault, &self.config);
         let handle = runtime.spawn(
             async move {
                 tracing::debug!("node started");

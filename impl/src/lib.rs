@@ -97,6 +97,10 @@ mod error;
 mod events;
 #[cfg(swim_faults)]
 pub mod faults;
+// Without the cfg the node task's fault hooks are no-ops (same crate-private API).
+#[cfg(not(swim_faults))]
+#[path = "faults_off.rs"]
+mod faults;
 #[cfg(feature = "metrics")]
 pub mod metrics;
 mod node;

@@ -17,6 +17,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::clock::{Clock, Sleep};
 use crate::error::Error;
+use crate::faults::Hooks;
 use crate::observer::{Input, Observer, Step};
 use crate::pick::Picker;
 use crate::shared::Shared;
@@ -84,6 +85,7 @@ thread_local! {
 fn poll_decode<T: Transport>(
     transport: &mut T,
     wire: &Wire,
+    hooks: &Hooks,
     len: usize,
     cx: &mut Context<'_>,
 ) -> Poll<std::io::Result<Received>> {
@@ -95,7 +97,7 @@ fn poll_decode<T: Transport>(
             got.map(|(len, from)| Received {
                 len,
                 from,
-                decoded: wire.decode(&buf[..len]),
+                decoded: hooks.decoded(wire.decode(&buf[..len]), wire, &buf[..len]),
             })
         })
     })
@@ -123,8 +125,8 @@ pub(crate) struct Task<T, C, P> {
     _alive: watch::Sender<()>,
     #[cfg(feature = "metrics")]
     metrics: crate::metrics::Metrics,
-    #[cfg(swim_faults)]
-    hooks: crate::faults::Hooks,
+    /// Deliberately broken rules (`--cfg swim_faults` only; no-ops otherwise).
+    hooks: Hooks,
 }
 
 /// Everything a node task is made of, handed over by the builder.
@@ -140,6 +142,7 @@ pub(crate) struct Parts<T, C, P> {
     pub config: swim_checked_core::Config,
     /// The advertised address (labels the metrics).
     pub addr: SocketAddr,
+    pub hooks: Hooks,
 }
 
 impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
@@ -154,6 +157,7 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
             alive,
             config,
             addr,
+            hooks,
         } = parts;
         let _ = addr;
         let join_wait = config
@@ -178,20 +182,8 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
             _alive: alive,
             #[cfg(feature = "metrics")]
             metrics: crate::metrics::Metrics::new(addr.to_string()),
-            #[cfg(swim_faults)]
-            hooks: crate::faults::Hooks::default(),
+            hooks,
         }
-    }
-
-    /// Run with a deliberately broken shell (conformance tests only).
-    #[cfg(swim_faults)]
-    pub fn with_fault(
-        mut self,
-        fault: Option<crate::faults::ShellFault>,
-        config: &swim_checked_core::Config,
-    ) -> Self {
-        self.hooks = crate::faults::Hooks::new(fault, config);
-        self
     }
 
     /// Run until shut down (returns the shutdown reply, to send once the socket is closed) or
@@ -220,12 +212,12 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
             let wake = {
                 let requests = &mut self.requests;
                 let transport = &mut self.transport;
-                let (wire, len) = (&self.wire, self.recv_len);
+                let (wire, hooks, len) = (&self.wire, &self.hooks, self.recv_len);
                 let sleep = &mut self.sleep;
                 tokio::select! {
                     biased;
                     request = requests.recv() => Wake::Request(request),
-                    got = std::future::poll_fn(|cx| poll_decode(transport, wire, len, cx)) => Wake::Datagram(got),
+                    got = std::future::poll_fn(|cx| poll_decode(transport, wire, hooks, len, cx)) => Wake::Datagram(got),
                     () = async { sleep.as_mut().expect("guarded").1.as_mut().await }, if sleep.is_some() => Wake::Deadline,
                 }
             };
@@ -244,7 +236,13 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
     fn drain(&mut self) {
         let mut cx = Context::from_waker(Waker::noop());
         for _ in 0..DRAIN_BATCH {
-            match poll_decode(&mut self.transport, &self.wire, self.recv_len, &mut cx) {
+            match poll_decode(
+                &mut self.transport,
+                &self.wire,
+                &self.hooks,
+                self.recv_len,
+                &mut cx,
+            ) {
                 Poll::Ready(Ok(received)) => self.datagram(received),
                 Poll::Ready(Err(e)) => {
                     self.count_recv_error(&e);
@@ -276,12 +274,7 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
 
     /// The next due timer, earliest deadline first (ties in timer order).
     fn pop_due_timer(&self, now: Millis) -> Option<Timer> {
-        let mut shared = self.shared.lock();
-        #[cfg(swim_faults)]
-        if self.hooks.reverses_due() {
-            return crate::faults::pop_due_reversed(&mut shared.timers, now);
-        }
-        shared.timers.pop_due(now)
+        self.hooks.pop_due(&mut self.shared.lock().timers, now)
     }
 
     fn next_deadline(&self) -> Option<Millis> {
@@ -394,9 +387,6 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
 
     fn datagram(&mut self, received: Received) {
         let Received { len, from, decoded } = received;
-        #[cfg(swim_faults)]
-        let decoded =
-            RECV_BUF.with_borrow(|buf| self.hooks.decoded(decoded, &self.wire, &buf[..len]));
         let now = self.clock.now();
         {
             let mut state = self.shared.lock();
@@ -420,10 +410,8 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
         };
         tracing::trace!(%from, kind = msg.body.kind(), gossip = msg.gossip.len(), "received");
         let observed = self.observer.is_some().then(|| msg.clone());
-        #[cfg(swim_faults)]
         let twice = self.hooks.applies_twice();
         let _ = self.step(|core, picker, out| {
-            #[cfg(swim_faults)]
             if twice {
                 core.handle_message(now, from, msg.clone(), picker, out);
             }
@@ -453,16 +441,13 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
             for effect in &self.effects {
                 match effect {
                     Effect::SetTimer { timer, at } => {
-                        #[cfg(swim_faults)]
-                        let at = &self.hooks.deadline(*timer, *at, self.clock.now());
-                        state.timers.set(*timer, *at)
+                        let at = self.hooks.deadline(*timer, *at, || self.clock.now());
+                        state.timers.set(*timer, at)
                     }
                     Effect::CancelTimer { timer } => {
-                        #[cfg(swim_faults)]
-                        if !self.hooks.cancels() {
-                            continue;
+                        if self.hooks.cancels() {
+                            state.timers.cancel(*timer);
                         }
-                        state.timers.cancel(*timer);
                     }
                     Effect::Event(event) => {
                         state.stats.events += 1;
@@ -480,12 +465,10 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
         for effect in &effects {
             match effect {
                 Effect::Send { to, msg } => {
-                    #[cfg(swim_faults)]
-                    let outgoing = self.hooks.outgoing(msg);
-                    #[cfg(swim_faults)]
-                    let Some(msg) = outgoing.as_ref() else {
+                    let Some(msg) = self.hooks.outgoing(msg) else {
                         continue;
                     };
+                    let msg = &*msg;
                     let transport = &mut self.transport;
                     let wire = &self.wire;
                     SEND_BUF.with_borrow_mut(|buf| {
@@ -508,7 +491,6 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
                     });
                 }
                 Effect::Event(event) => {
-                    #[cfg(swim_faults)]
                     if !self.hooks.publishes(event) {
                         continue;
                     }
