@@ -15,7 +15,7 @@ use crate::node::Node;
 use crate::observer::Observer;
 use crate::pick::{Picker, RngPicker};
 use crate::shared::{EventSlot, Shared, State};
-use crate::stats::ShellStats;
+use crate::stats::{IoCounters, ShellStats};
 use crate::task::{Parts, Task};
 use crate::transport::{Transport, UdpTransport};
 
@@ -188,11 +188,12 @@ impl<C: Clock, P: Picker> Builder<C, P> {
                 core,
                 timers,
                 stats: ShellStats::default(),
+                events: EventSlot {
+                    sender: None,
+                    closed: false,
+                },
             }),
-            events: Mutex::new(EventSlot {
-                sender: None,
-                closed: false,
-            }),
+            io: IoCounters::default(),
             event_capacity: self.event_capacity,
         });
         if let Some(observer) = &self.observer {

@@ -103,6 +103,10 @@ pub mod faults;
 mod faults;
 #[cfg(feature = "metrics")]
 pub mod metrics;
+// Without the feature the node task's counters and gauges are no-ops (same crate-private API).
+#[cfg(not(feature = "metrics"))]
+#[path = "metrics_off.rs"]
+mod metrics;
 mod node;
 mod observer;
 mod pick;

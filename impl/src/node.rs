@@ -162,6 +162,7 @@ impl Node {
     pub fn stats(&self) -> Stats {
         let state = self.shared.lock();
         state.stats.snapshot(
+            &self.shared.io,
             state.core.stats(),
             state.core.health(),
             state.core.gossip().len(),
@@ -196,7 +197,8 @@ impl Node {
     /// A stream of member events from now on (joined, suspect, alive again, dead, left,
     /// metadata changed), including this node's own removal or departure.
     pub fn subscribe(&self) -> Events {
-        let mut slot = self.shared.events();
+        let mut state = self.shared.lock();
+        let slot = &mut state.events;
         if slot.closed {
             let (tx, rx) = broadcast::channel(1);
             drop(tx);

@@ -11,16 +11,18 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use swim_checked_core::{
-    Command, CommandError, Effect, MemberEvent, Millis, NodeId, Phase, Status, Timer, Wire,
+    Command, CommandError, Effect, MemberEvent, Millis, NodeId, Phase, Pick, Wire,
 };
+use tokio::sync::broadcast::Sender;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::clock::{Clock, Sleep};
 use crate::error::Error;
 use crate::faults::Hooks;
+use crate::metrics::Metrics;
 use crate::observer::{Input, Observer, Step};
 use crate::pick::Picker;
-use crate::shared::Shared;
+use crate::shared::{Shared, State};
 use crate::transport::Transport;
 
 /// Datagrams read in one go before timers get their turn.
@@ -123,8 +125,10 @@ pub(crate) struct Task<T, C, P> {
     join_wait: Millis,
     /// Dropped with the task: handles waiting in `Node::stopped` wake up.
     _alive: watch::Sender<()>,
-    #[cfg(feature = "metrics")]
-    metrics: crate::metrics::Metrics,
+    /// The deadline of the earliest armed timer, noted after each step.
+    next_timer: Option<Millis>,
+    /// Counters and gauges of the `metrics` feature (no-ops without it).
+    metrics: Metrics,
     /// Deliberately broken rules (`--cfg swim_faults` only; no-ops otherwise).
     hooks: Hooks,
 }
@@ -159,7 +163,7 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
             addr,
             hooks,
         } = parts;
-        let _ = addr;
+        let next_timer = shared.lock().timers.next_deadline();
         let join_wait = config
             .join_retry_interval
             .saturating_mul(config.join_attempts.max(1) as Millis)
@@ -180,8 +184,8 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
             leave_waiters: Vec::new(),
             join_wait,
             _alive: alive,
-            #[cfg(feature = "metrics")]
-            metrics: crate::metrics::Metrics::new(addr.to_string()),
+            next_timer,
+            metrics: Metrics::new(addr),
             hooks,
         }
     }
@@ -253,34 +257,34 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
         }
     }
 
+    /// Whether a timer is due (the task alone changes the timer map, so the deadline it noted
+    /// after its last step is current).
     fn timer_due(&self) -> bool {
-        let next = self.shared.lock().timers.next_deadline();
-        next.is_some_and(|at| at <= self.clock.now())
+        self.next_timer.is_some_and(|at| at <= self.clock.now())
     }
 
     fn fire_due_timers(&mut self) {
         for _ in 0..TIMER_BATCH {
             let now = self.clock.now();
-            let Some(timer) = self.pop_due_timer(now) else {
+            if !self.next_timer.is_some_and(|at| at <= now) {
+                return;
+            }
+            // The next due timer, earliest deadline first (ties in timer order).
+            let fired = self.step(|state, picker, hooks, out| {
+                let timer = hooks.pop_due(&mut state.timers, now)?;
+                state.core.handle_timer(now, timer, picker, out);
+                Some(timer)
+            });
+            let Some(timer) = fired else {
                 return;
             };
-            let _ = self.step(|core, picker, out| {
-                core.handle_timer(now, timer, picker, out);
-                Ok(())
-            });
             self.observe(now, Input::Timer(timer));
         }
     }
 
-    /// The next due timer, earliest deadline first (ties in timer order).
-    fn pop_due_timer(&self, now: Millis) -> Option<Timer> {
-        self.hooks.pop_due(&mut self.shared.lock().timers, now)
-    }
-
     fn next_deadline(&self) -> Option<Millis> {
-        let timer = self.shared.lock().timers.next_deadline();
         let join = self.join_waiters.iter().map(|w| w.deadline).min();
-        match (timer, join) {
+        match (self.next_timer, join) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
@@ -372,7 +376,11 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
 
     fn command(&mut self, now: Millis, command: Command) -> Result<(), CommandError> {
         let observed = self.observer.is_some().then(|| command.clone());
-        let result = self.step(|core, picker, out| core.handle_command(now, command, picker, out));
+        let result = self
+            .step(|state, picker, _, out| {
+                Some(state.core.handle_command(now, command, picker, out))
+            })
+            .expect("a command is always a step");
         if let Some(command) = &observed {
             self.observe(
                 now,
@@ -388,19 +396,11 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
     fn datagram(&mut self, received: Received) {
         let Received { len, from, decoded } = received;
         let now = self.clock.now();
-        {
-            let mut state = self.shared.lock();
-            state.stats.datagrams_in += 1;
-            state.stats.bytes_in += len as u64;
-            if let Err(e) = &decoded {
-                state.stats.dropped.record(e);
-            }
-        }
-        #[cfg(feature = "metrics")]
         self.metrics.received(len, decoded.as_ref().err());
         let msg = match decoded {
             Ok(msg) => msg,
             Err(error) => {
+                self.shared.lock().stats.received(len, Some(&error));
                 tracing::debug!(%from, len, reason = error.reason(), %error, "dropped datagram");
                 if let Some(observer) = &self.observer {
                     observer.on_drop(now, from, len, &error);
@@ -410,39 +410,40 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
         };
         tracing::trace!(%from, kind = msg.body.kind(), gossip = msg.gossip.len(), "received");
         let observed = self.observer.is_some().then(|| msg.clone());
-        let twice = self.hooks.applies_twice();
-        let _ = self.step(|core, picker, out| {
-            if twice {
-                core.handle_message(now, from, msg.clone(), picker, out);
+        let _ = self.step(|state, picker, hooks, out| {
+            state.stats.received(len, None);
+            if hooks.applies_twice() {
+                state
+                    .core
+                    .handle_message(now, from, msg.clone(), picker, out);
             }
-            core.handle_message(now, from, msg, picker, out);
-            Ok(())
+            state.core.handle_message(now, from, msg, picker, out);
+            Some(())
         });
         if let Some(msg) = &observed {
             self.observe(now, Input::Message { from, msg });
         }
     }
 
-    /// Feed one input to the core under the lock, update the timer map and counters, then
-    /// (outside the lock) send datagrams and publish events. The effects stay in
+    /// One step, under one lock: `input` feeds the core (or finds nothing to feed it and returns
+    /// `None`), then the timer map, the counters and the gauges take in the effects. Outside the
+    /// lock, datagrams are sent and events published in the order of the effects, which stay in
     /// `self.effects` for the observer.
-    fn step(
+    fn step<R>(
         &mut self,
-        input: impl FnOnce(
-            &mut swim_checked_core::Node,
-            &mut dyn swim_checked_core::Pick,
-            &mut Vec<Effect>,
-        ) -> Result<(), CommandError>,
-    ) -> Result<(), CommandError> {
+        input: impl FnOnce(&mut State, &mut dyn Pick, &Hooks, &mut Vec<Effect>) -> Option<R>,
+    ) -> Option<R> {
         self.effects.clear();
-        let result = {
-            let mut state = self.shared.lock();
-            let result = input(&mut state.core, &mut self.picker, &mut self.effects);
+        let (result, subscribers) = {
+            let mut guard = self.shared.lock();
+            let state = &mut *guard;
+            let result = input(state, &mut self.picker, &self.hooks, &mut self.effects)?;
+            let mut events = false;
             for effect in &self.effects {
                 match effect {
                     Effect::SetTimer { timer, at } => {
                         let at = self.hooks.deadline(*timer, *at, || self.clock.now());
-                        state.timers.set(*timer, at)
+                        state.timers.set(*timer, at);
                     }
                     Effect::CancelTimer { timer } => {
                         if self.hooks.cancels() {
@@ -450,15 +451,20 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
                         }
                     }
                     Effect::Event(event) => {
-                        state.stats.events += 1;
-                        if event.from == Some(Status::Suspect) && event.to == Status::Alive {
-                            state.stats.suspicions_refuted += 1;
-                        }
+                        events = true;
+                        state.stats.event(event);
                     }
                     Effect::Send { .. } => {}
                 }
             }
-            result
+            self.next_timer = state.timers.next_deadline();
+            self.metrics.gauges(&state.core);
+            let subscribers = if events {
+                state.events.sender.clone()
+            } else {
+                None
+            };
+            (result, subscribers)
         };
         let effects = std::mem::take(&mut self.effects);
         let (mut sent, mut bytes, mut errors, mut too_large) = (0u64, 0u64, 0u64, 0u64);
@@ -491,30 +497,17 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
                     });
                 }
                 Effect::Event(event) => {
-                    if !self.hooks.publishes(event) {
-                        continue;
+                    if self.hooks.publishes(event) {
+                        self.publish(event, subscribers.as_ref());
                     }
-                    self.publish(event)
                 }
                 _ => {}
             }
         }
-        if sent + errors + too_large > 0 {
-            let mut state = self.shared.lock();
-            state.stats.datagrams_out += sent;
-            state.stats.bytes_out += bytes;
-            state.stats.send_errors += errors;
-            state.stats.encode_errors += too_large;
-        }
-        #[cfg(feature = "metrics")]
-        {
-            self.metrics.sent(sent, bytes, errors);
-            let state = self.shared.lock();
-            self.metrics
-                .gauges(state.core.health(), state.core.cluster_size());
-        }
+        self.shared.io.sent(sent, bytes, errors, too_large);
+        self.metrics.sent(sent, bytes, errors);
         self.effects = effects;
-        result
+        Some(result)
     }
 
     /// Give back the memory of an unusually large step (a full sync) once it is done.
@@ -534,7 +527,9 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
         }
     }
 
-    fn publish(&self, event: &MemberEvent) {
+    /// Log and count `event`, and hand it to the subscribers (`sender`: the event channel as it
+    /// was when the step took the lock; `None` if nobody had subscribed yet).
+    fn publish(&self, event: &MemberEvent, sender: Option<&Sender<Arc<MemberEvent>>>) {
         tracing::info!(
             member = %event.member.id,
             addr = %event.member.addr,
@@ -544,10 +539,8 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
             "member {:?}",
             event.kind(),
         );
-        #[cfg(feature = "metrics")]
         self.metrics.event(event);
-        let slot = self.shared.events();
-        if let Some(sender) = &slot.sender
+        if let Some(sender) = sender
             && sender.receiver_count() > 0
         {
             let _ = sender.send(Arc::new(event.clone()));
@@ -555,7 +548,7 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
     }
 
     fn count_recv_error(&self, error: &std::io::Error) {
-        self.shared.lock().stats.recv_errors += 1;
+        self.shared.io.recv_error();
         tracing::debug!(%error, "receive failed");
     }
 
@@ -571,9 +564,9 @@ struct CloseEvents(Arc<Shared>);
 
 impl Drop for CloseEvents {
     fn drop(&mut self) {
-        let mut slot = self.0.events();
-        slot.closed = true;
-        slot.sender = None;
+        let mut state = self.0.lock();
+        state.events.closed = true;
+        state.events.sender = None;
     }
 }
 
