@@ -74,7 +74,7 @@
 //! - **Faults**: [`Node::abort`] kills the task as a crash would (no leave), [`Node::stall`]
 //!   blocks it for a while as a stopped process would.
 //!
-//! Driving a node step by step (what `impl/tests/manual.rs` does, and what a conformance
+//! Driving a node step by step (what `impl/tests/shell/manual.rs` does, and what a conformance
 //! replay needs): give every node a [`ManualClock`], a seeded or scripted [`Picker`] and an
 //! [`Observer`]. After changing the clock or sending a datagram, wait until the network is
 //! quiet: every datagram sent to a node was handled ([`Input::Message`] or
