@@ -67,7 +67,7 @@ impl Builder {
             picker: RngPicker::from_os(),
             observer: None,
             event_capacity: 256,
-            hooks: Hooks::default(),
+            hooks: Hooks::correct(),
         }
     }
 }

@@ -66,6 +66,11 @@ pub(crate) struct Hooks {
 }
 
 impl Hooks {
+    /// The hooks of a correct shell (no fault).
+    pub fn correct() -> Self {
+        Hooks::default()
+    }
+
     pub fn new(fault: Option<ShellFault>, config: &swim_checked_core::Config) -> Self {
         Hooks {
             fault,

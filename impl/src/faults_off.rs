@@ -11,6 +11,12 @@ use swim_checked_core::{DecodeError, MemberEvent, Message, Millis, Timer, TimerT
 pub(crate) struct Hooks;
 
 impl Hooks {
+    /// The hooks of a correct shell.
+    #[inline(always)]
+    pub fn correct() -> Self {
+        Hooks
+    }
+
     /// The deadline the timer map stores for `SetTimer { timer, at }`: `at`.
     #[inline(always)]
     pub fn deadline(&self, _timer: Timer, at: Millis, _now: impl FnOnce() -> Millis) -> Millis {

@@ -266,7 +266,7 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
     fn fire_due_timers(&mut self) {
         for _ in 0..TIMER_BATCH {
             let now = self.clock.now();
-            if !self.next_timer.is_some_and(|at| at <= now) {
+            if self.next_timer.is_none_or(|at| at > now) {
                 return;
             }
             // The next due timer, earliest deadline first (ties in timer order).
@@ -496,10 +496,8 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
                         }
                     });
                 }
-                Effect::Event(event) => {
-                    if self.hooks.publishes(event) {
-                        self.publish(event, subscribers.as_ref());
-                    }
+                Effect::Event(event) if self.hooks.publishes(event) => {
+                    self.publish(event, subscribers.as_ref());
                 }
                 _ => {}
             }
