@@ -91,6 +91,8 @@
 //! level, drops and send failures at debug, each datagram at trace. With the `metrics` feature,
 //! counters and gauges go through the `metrics` facade (see the `metrics` module).
 
+#![warn(missing_docs)]
+
 mod builder;
 mod clock;
 mod error;

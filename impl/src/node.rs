@@ -19,7 +19,10 @@ use crate::task::Request;
 /// A seed to join through: a socket address, or `host:port` resolved at join time.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Seed {
+    /// A socket address, used as is.
     Addr(SocketAddr),
+    /// A `host:port` name, resolved when joining (to its addresses of the node's own IP family,
+    /// if it has any).
     Host(String),
 }
 
