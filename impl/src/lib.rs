@@ -47,7 +47,10 @@
 //! time and a random source, and carries out the effects: [`Effect::Send`] is encoded with
 //! [`Wire`] (a header with magic, protocol version and cluster label, then the core's postcard
 //! codec; never more than `Config::max_datagram` bytes) and sent; [`Effect::SetTimer`] and
-//! [`Effect::CancelTimer`] update a timer map; [`Effect::Event`] is published to subscribers.
+//! [`Effect::CancelTimer`] update its [`TimerTable`](swim_checked_core::TimerTable);
+//! [`Effect::Event`] is published to subscribers. Each input is one step under one short lock
+//! of the node's state (the view, the timers, the counters); datagrams go out and events are
+//! published once the lock is released, in the order of the effects.
 //!
 //! A datagram that does not decode (random bytes, truncated, oversized, another protocol
 //! version, another cluster label, a malformed body, broken limits) is dropped, counted by
