@@ -3,13 +3,13 @@
 //!
 //! ```sh
 //! # three terminals:
-//! cargo run -p swim --example agent -- --bind 127.0.0.1:7946 --name a
-//! cargo run -p swim --example agent -- --bind 127.0.0.1:7947 --name b --join 127.0.0.1:7946
-//! cargo run -p swim --example agent -- --bind 127.0.0.1:7948 --name c --join localhost:7946 --meta role=db
+//! cargo run -p swim-checked --example agent -- --bind 127.0.0.1:7946 --name a
+//! cargo run -p swim-checked --example agent -- --bind 127.0.0.1:7947 --name b --join 127.0.0.1:7946
+//! cargo run -p swim-checked --example agent -- --bind 127.0.0.1:7948 --name c --join localhost:7946 --meta role=db
 //! ```
 //!
 //! Kill one (Ctrl-\ or `kill -9`) and the others report it suspect, then dead. Ctrl-C leaves
-//! gracefully: the others report it left. Logs go to stderr (`RUST_LOG=swim=debug`).
+//! gracefully: the others report it left. Logs go to stderr (`RUST_LOG=swim_checked=debug`).
 
 use std::net::SocketAddr;
 use std::time::Duration;

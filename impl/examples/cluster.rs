@@ -2,7 +2,7 @@
 //! graceful departure.
 //!
 //! ```sh
-//! cargo run -p swim --example cluster -- 5
+//! cargo run -p swim-checked --example cluster -- 5
 //! ```
 
 use std::collections::BTreeSet;

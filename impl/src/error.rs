@@ -19,13 +19,21 @@ pub enum Error {
     /// reach: set [`Builder::advertise`](crate::Builder::advertise).
     UnspecifiedAddr(SocketAddr),
     /// A seed host name did not resolve.
-    Resolve { seed: String, error: io::Error },
+    Resolve {
+        /// The `host:port` given.
+        seed: String,
+        /// What the resolver said.
+        error: io::Error,
+    },
     /// `join` was given no usable seed address.
     NoSeeds,
     /// The core refused the command (the node left, metadata too large, ...).
     Rejected(CommandError),
     /// No seed answered within `join_attempts x join_retry_interval`.
-    JoinTimeout { seeds: Vec<SocketAddr> },
+    JoinTimeout {
+        /// The seed addresses tried.
+        seeds: Vec<SocketAddr>,
+    },
     /// The node task has stopped (shut down, aborted, or every handle was dropped).
     Stopped,
 }

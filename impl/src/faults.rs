@@ -1,13 +1,15 @@
 //! Deliberately broken shells, for the conformance harness's own tests.
 //!
-//! Compiled only with the `faults` cargo feature, which nothing enables but the tests of the
-//! `conformance` package. Each [`ShellFault`] is one wrong rule of the shell (encoding, the timer
+//! Compiled only with `--cfg swim_faults` (`RUSTFLAGS="--cfg swim_faults"`), which nothing sets
+//! but the tests of the `conformance` package; without it the node task's hooks are no-ops. Each [`ShellFault`] is one wrong rule of the shell (encoding, the timer
 //! map, events, decoding), never of the core; a node runs with at most one, chosen through
 //! [`Builder::fault`](crate::Builder::fault), so nodes of one process do not share any global.
 //! The conformance replay must notice every one of them (`conformance/tests/faults.rs`).
 
+use std::borrow::Cow;
+
 use swim_checked_core::{
-    Body, DecodeError, Member, MemberEvent, Message, Meta, Millis, Status, Timer, Wire,
+    Body, DecodeError, Member, MemberEvent, Message, Meta, Millis, Status, Timer, TimerTable, Wire,
 };
 
 /// One wrong rule of the shell.
@@ -58,12 +60,17 @@ impl ShellFault {
 /// The fault a node task runs with, and what its hooks need to know.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Hooks {
-    pub fault: Option<ShellFault>,
+    fault: Option<ShellFault>,
     label: String,
     interval: Millis,
 }
 
 impl Hooks {
+    /// The hooks of a correct shell (no fault).
+    pub fn correct() -> Self {
+        Hooks::default()
+    }
+
     pub fn new(fault: Option<ShellFault>, config: &swim_checked_core::Config) -> Self {
         Hooks {
             fault,
@@ -72,10 +79,10 @@ impl Hooks {
         }
     }
 
-    /// The deadline the timer map stores for `SetTimer { timer, at }` at time `now`.
-    pub fn deadline(&self, timer: Timer, at: Millis, now: Millis) -> Millis {
+    /// The deadline the timer map stores for `SetTimer { timer, at }` at time `now()`.
+    pub fn deadline(&self, timer: Timer, at: Millis, now: impl FnOnce() -> Millis) -> Millis {
         match self.fault {
-            Some(ShellFault::UnscaledTick) if timer == Timer::Tick => now + self.interval,
+            Some(ShellFault::UnscaledTick) if timer == Timer::Tick => now() + self.interval,
             Some(ShellFault::DeadlineLate) => at + 1,
             _ => at,
         }
@@ -86,9 +93,14 @@ impl Hooks {
         self.fault != Some(ShellFault::CancelIgnored)
     }
 
-    /// Whether due timers are popped latest first among those of the earliest deadline.
-    pub fn reverses_due(&self) -> bool {
-        self.fault == Some(ShellFault::DueTimersReversed)
+    /// The timer that fires next, if due: (deadline, timer) order, or latest first among those
+    /// of the earliest deadline.
+    pub fn pop_due(&self, timers: &mut TimerTable, now: Millis) -> Option<Timer> {
+        if self.fault == Some(ShellFault::DueTimersReversed) {
+            pop_due_reversed(timers, now)
+        } else {
+            timers.pop_due(now)
+        }
     }
 
     /// Whether the event is published.
@@ -102,7 +114,7 @@ impl Hooks {
     }
 
     /// The message the broken encoder puts on the wire instead of `msg` (`None`: nothing).
-    pub fn outgoing(&self, msg: &Message) -> Option<Message> {
+    pub fn outgoing<'m>(&self, msg: &'m Message) -> Option<Cow<'m, Message>> {
         let mut msg = msg.clone();
         match self.fault {
             Some(ShellFault::AckWrongSeq) => {
@@ -122,7 +134,7 @@ impl Hooks {
             }
             _ => {}
         }
-        Some(msg)
+        Some(Cow::Owned(msg))
     }
 
     /// What a shell that skips the label check makes of a datagram whose label did not match:
@@ -148,6 +160,19 @@ impl Hooks {
             other => other,
         }
     }
+}
+
+/// Disarm and return the latest timer among those of the earliest deadline, if due (timers due
+/// together fire in reverse order).
+fn pop_due_reversed(timers: &mut TimerTable, now: Millis) -> Option<Timer> {
+    let at = timers.next_deadline().filter(|&at| at <= now)?;
+    let timer = timers
+        .iter()
+        .filter(|&(_, deadline)| deadline == at)
+        .map(|(timer, _)| timer)
+        .max()?;
+    timers.cancel(timer);
+    Some(timer)
 }
 
 fn truncate_meta(member: &mut Member) {

@@ -47,7 +47,10 @@
 //! time and a random source, and carries out the effects: [`Effect::Send`] is encoded with
 //! [`Wire`] (a header with magic, protocol version and cluster label, then the core's postcard
 //! codec; never more than `Config::max_datagram` bytes) and sent; [`Effect::SetTimer`] and
-//! [`Effect::CancelTimer`] update a timer map; [`Effect::Event`] is published to subscribers.
+//! [`Effect::CancelTimer`] update its [`TimerTable`](swim_checked_core::TimerTable);
+//! [`Effect::Event`] is published to subscribers. Each input is one step under one short lock
+//! of the node's state (the view, the timers, the counters); datagrams go out and events are
+//! published once the lock is released, in the order of the effects.
 //!
 //! A datagram that does not decode (random bytes, truncated, oversized, another protocol
 //! version, another cluster label, a malformed body, broken limits) is dropped, counted by
@@ -74,7 +77,7 @@
 //! - **Faults**: [`Node::abort`] kills the task as a crash would (no leave), [`Node::stall`]
 //!   blocks it for a while as a stopped process would.
 //!
-//! Driving a node step by step (what `impl/tests/manual.rs` does, and what a conformance
+//! Driving a node step by step (what `impl/tests/shell/manual.rs` does, and what a conformance
 //! replay needs): give every node a [`ManualClock`], a seeded or scripted [`Picker`] and an
 //! [`Observer`]. After changing the clock or sending a datagram, wait until the network is
 //! quiet: every datagram sent to a node was handled ([`Input::Message`] or
@@ -91,25 +94,37 @@
 //! level, drops and send failures at debug, each datagram at trace. With the `metrics` feature,
 //! counters and gauges go through the `metrics` facade (see the `metrics` module).
 
+#![warn(missing_docs)]
+
+mod builder;
 mod clock;
 mod error;
 mod events;
 #[cfg(swim_faults)]
 pub mod faults;
+// Without the cfg the node task's fault hooks are no-ops (same crate-private API).
+#[cfg(not(swim_faults))]
+#[path = "faults_off.rs"]
+mod faults;
 #[cfg(feature = "metrics")]
 pub mod metrics;
+// Without the feature the node task's counters and gauges are no-ops (same crate-private API).
+#[cfg(not(feature = "metrics"))]
+#[path = "metrics_off.rs"]
+mod metrics;
 mod node;
 mod observer;
 mod pick;
+mod shared;
 mod stats;
 mod task;
-mod timers;
 mod transport;
 
+pub use builder::Builder;
 pub use clock::{Clock, ManualClock, Sleep, TokioClock};
 pub use error::Error;
 pub use events::Events;
-pub use node::{Builder, Node, Seed};
+pub use node::{Node, Seed};
 pub use observer::{Input, Observer, Step};
 pub use pick::{Picker, RngPicker};
 pub use stats::{Drops, Stats};

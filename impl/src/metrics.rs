@@ -14,6 +14,8 @@
 //!
 //! Every series also carries a `node` label: the node's advertised address.
 
+use std::net::SocketAddr;
+
 use metrics::{Counter, Gauge, counter, gauge};
 use swim_checked_core::{DecodeError, EventKind, MemberEvent};
 
@@ -42,7 +44,8 @@ const KINDS: [&str; 7] = [
 ];
 
 impl Metrics {
-    pub fn new(node: String) -> Self {
+    pub fn new(addr: SocketAddr) -> Self {
+        let node = addr.to_string();
         let labels = [("node", node.clone())];
         Metrics {
             received: counter!("swim_datagrams_received_total", &labels),
@@ -96,8 +99,8 @@ impl Metrics {
         self.events[i].increment(1);
     }
 
-    pub fn gauges(&self, health: u8, cluster_size: usize) {
-        self.health.set(health as f64);
-        self.cluster_size.set(cluster_size as f64);
+    pub fn gauges(&self, core: &swim_checked_core::Node) {
+        self.health.set(core.health() as f64);
+        self.cluster_size.set(core.cluster_size() as f64);
     }
 }

@@ -1,289 +1,28 @@
-//! The node handle and its builder.
+//! The node handle.
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
-use swim_checked_core::{Config, Member, MemberEvent, Meta, Millis, NodeId, Phase, Status, Timer};
+use swim_checked_core::{Config, Member, Meta, Millis, NodeId, Phase, Status, Timer};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::AbortHandle;
-use tracing::Instrument;
 
-use crate::clock::{Clock, TokioClock};
+use crate::builder::Builder;
 use crate::error::Error;
 use crate::events::Events;
-use crate::observer::Observer;
-use crate::pick::{Picker, RngPicker};
-use crate::stats::{ShellStats, Stats};
-use crate::task::{Request, Task};
-use crate::timers::Timers;
-use crate::transport::{Transport, UdpTransport};
-
-/// State shared by the node task and its handles.
-pub(crate) struct Shared {
-    pub state: Mutex<State>,
-    /// Created on the first `subscribe`; taken (closing every stream) when the task stops.
-    pub events: Mutex<EventSlot>,
-    pub event_capacity: usize,
-}
-
-pub(crate) struct EventSlot {
-    pub sender: Option<broadcast::Sender<Arc<MemberEvent>>>,
-    pub closed: bool,
-}
-
-/// What the task changes and the handles read.
-pub(crate) struct State {
-    pub core: swim_checked_core::Node,
-    pub timers: Timers,
-    pub stats: ShellStats,
-}
-
-impl Shared {
-    pub fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    pub fn events(&self) -> MutexGuard<'_, EventSlot> {
-        self.events.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-/// Builds a [`Node`]: configuration, metadata, and the injection points (clock, randomness,
-/// observer, transport).
-///
-/// ```no_run
-/// # async fn demo() -> Result<(), swim_checked::Error> {
-/// use swim_checked::{Config, Meta, Node};
-/// let node = Node::builder(Config::lan())
-///     .meta(Meta::from_pairs([("role", "db")]))
-///     .bind("10.0.0.5:7946")
-///     .await?;
-/// # Ok(()) }
-/// ```
-pub struct Builder<C = TokioClock, P = RngPicker> {
-    config: Config,
-    meta: Meta,
-    id: Option<NodeId>,
-    advertise: Option<SocketAddr>,
-    clock: C,
-    picker: P,
-    observer: Option<Arc<dyn Observer>>,
-    event_capacity: usize,
-    #[cfg(swim_faults)]
-    fault: Option<crate::faults::ShellFault>,
-}
-
-impl<C, P> fmt::Debug for Builder<C, P> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Builder")
-            .field("config", &self.config)
-            .field("meta", &self.meta)
-            .field("id", &self.id)
-            .field("advertise", &self.advertise)
-            .field("observer", &self.observer.is_some())
-            .field("event_capacity", &self.event_capacity)
-            .finish()
-    }
-}
-
-impl Builder {
-    fn new(config: Config) -> Self {
-        Builder {
-            config,
-            meta: Meta::default(),
-            id: None,
-            advertise: None,
-            clock: TokioClock::new(),
-            picker: RngPicker::from_os(),
-            observer: None,
-            event_capacity: 256,
-            #[cfg(swim_faults)]
-            fault: None,
-        }
-    }
-}
-
-impl<C: Clock, P: Picker> Builder<C, P> {
-    /// The node's starting metadata.
-    pub fn meta(mut self, meta: Meta) -> Self {
-        self.meta = meta;
-        self
-    }
-
-    /// Use this id instead of a random one from the picker.
-    pub fn id(mut self, id: NodeId) -> Self {
-        self.id = Some(id);
-        self
-    }
-
-    /// The address peers should use to reach this node, when it differs from the bound one
-    /// (required when binding `0.0.0.0` or `::`).
-    pub fn advertise(mut self, addr: SocketAddr) -> Self {
-        self.advertise = Some(addr);
-        self
-    }
-
-    /// Buffer of each event subscriber (default 256 events).
-    pub fn event_capacity(mut self, capacity: usize) -> Self {
-        self.event_capacity = capacity.max(1);
-        self
-    }
-
-    /// Replace the clock (default: [`TokioClock`]).
-    pub fn clock<C2: Clock>(self, clock: C2) -> Builder<C2, P> {
-        Builder {
-            config: self.config,
-            meta: self.meta,
-            id: self.id,
-            advertise: self.advertise,
-            clock,
-            picker: self.picker,
-            observer: self.observer,
-            event_capacity: self.event_capacity,
-            #[cfg(swim_faults)]
-            fault: self.fault,
-        }
-    }
-
-    /// Replace the random source (default: [`RngPicker::from_os`]).
-    pub fn picker<P2: Picker>(self, picker: P2) -> Builder<C, P2> {
-        Builder {
-            config: self.config,
-            meta: self.meta,
-            id: self.id,
-            advertise: self.advertise,
-            clock: self.clock,
-            picker,
-            observer: self.observer,
-            event_capacity: self.event_capacity,
-            #[cfg(swim_faults)]
-            fault: self.fault,
-        }
-    }
-
-    /// Watch every transition of the node (see [`Observer`]).
-    pub fn observer(mut self, observer: Arc<dyn Observer>) -> Self {
-        self.observer = Some(observer);
-        self
-    }
-
-    /// Run the node with a deliberately broken shell (conformance tests only).
-    #[cfg(swim_faults)]
-    pub fn fault(mut self, fault: crate::faults::ShellFault) -> Self {
-        self.fault = Some(fault);
-        self
-    }
-
-    /// Bind a UDP socket to `addr` and start the node on it (alone until
-    /// [`join`](Node::join)). Port 0 picks a free port; [`Node::local_addr`] tells which.
-    pub async fn bind(self, addr: impl tokio::net::ToSocketAddrs) -> Result<Node, Error> {
-        self.config.validate()?;
-        let transport = UdpTransport::bind(addr).await?;
-        self.start(transport)
-    }
-
-    /// Start the node on a transport of your own (a wrapped socket, a test network). Must be
-    /// called from within a tokio runtime: the node runs as one task on it.
-    pub fn start<T: Transport>(mut self, transport: T) -> Result<Node, Error> {
-        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
-            Error::Io(std::io::Error::other(
-                "swim_checked::Node must be started from within a tokio runtime",
-            ))
-        })?;
-        self.config.validate()?;
-        let addr = match self.advertise {
-            Some(addr) => addr,
-            None => transport.local_addr()?,
-        };
-        if addr.ip().is_unspecified() || addr.port() == 0 {
-            return Err(Error::UnspecifiedAddr(addr));
-        }
-        let id = match self.id {
-            Some(id) => id,
-            None => self.picker.node_id(),
-        };
-        let now = self.clock.now();
-        let mut effects = Vec::new();
-        let core = swim_checked_core::Node::new(
-            self.config.clone(),
-            id,
-            addr,
-            self.meta,
-            now,
-            &mut effects,
-        )?;
-        let mut timers = Timers::default();
-        for effect in &effects {
-            match *effect {
-                swim_checked_core::Effect::SetTimer { timer, at } => timers.set(timer, at),
-                swim_checked_core::Effect::CancelTimer { timer } => timers.cancel(timer),
-                _ => {}
-            }
-        }
-        let shared = Arc::new(Shared {
-            state: Mutex::new(State {
-                core,
-                timers,
-                stats: ShellStats::default(),
-            }),
-            events: Mutex::new(EventSlot {
-                sender: None,
-                closed: false,
-            }),
-            event_capacity: self.event_capacity,
-        });
-        if let Some(observer) = &self.observer {
-            observer.on_step(&crate::Step {
-                now,
-                input: crate::Input::Start,
-                effects: &effects,
-            });
-        }
-        let (commands, requests) = mpsc::channel(16);
-        let (alive_tx, alive_rx) = watch::channel(());
-        let span = tracing::info_span!("swim", node = %id, addr = %addr);
-        let task = Task::new(
-            shared.clone(),
-            transport,
-            self.clock,
-            self.picker,
-            self.observer,
-            requests,
-            alive_tx,
-            &self.config,
-            addr,
-        );
-        #[cfg(swim_faults)]
-        let task = task.with_fault(self.fault, &self.config);
-        let handle = runtime.spawn(
-            async move {
-                tracing::debug!("node started");
-                let mut task = task;
-                let reply = task.run().await;
-                drop(task); // closes the socket before the shutdown reply
-                tracing::debug!("node stopped");
-                if let Some(reply) = reply {
-                    let _ = reply.send(());
-                }
-            }
-            .instrument(span),
-        );
-        Ok(Node {
-            shared,
-            commands,
-            abort: handle.abort_handle(),
-            alive: alive_rx,
-            addr,
-        })
-    }
-}
+use crate::shared::Shared;
+use crate::stats::Stats;
+use crate::task::Request;
 
 /// A seed to join through: a socket address, or `host:port` resolved at join time.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Seed {
+    /// A socket address, used as is.
     Addr(SocketAddr),
+    /// A `host:port` name, resolved when joining (to its addresses of the node's own IP family,
+    /// if it has any).
     Host(String),
 }
 
@@ -336,11 +75,11 @@ impl fmt::Display for Seed {
 /// [`shutdown`](Node::shutdown), [`abort`](Node::abort), or when every handle is dropped.
 #[derive(Clone)]
 pub struct Node {
-    shared: Arc<Shared>,
-    commands: mpsc::Sender<Request>,
-    abort: AbortHandle,
-    alive: watch::Receiver<()>,
-    addr: SocketAddr,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) commands: mpsc::Sender<Request>,
+    pub(crate) abort: AbortHandle,
+    pub(crate) alive: watch::Receiver<()>,
+    pub(crate) addr: SocketAddr,
 }
 
 impl fmt::Debug for Node {
@@ -426,6 +165,7 @@ impl Node {
     pub fn stats(&self) -> Stats {
         let state = self.shared.lock();
         state.stats.snapshot(
+            &self.shared.io,
             state.core.stats(),
             state.core.health(),
             state.core.gossip().len(),
@@ -434,7 +174,9 @@ impl Node {
 
     /// Armed timers and their deadlines (on the node's clock), earliest first.
     pub fn timers(&self) -> Vec<(Timer, Millis)> {
-        self.shared.lock().timers.iter().collect()
+        let mut timers: Vec<_> = self.shared.lock().timers.iter().collect();
+        timers.sort_unstable_by_key(|&(timer, at)| (at, timer));
+        timers
     }
 
     /// Deadline of one timer, if armed.
@@ -458,7 +200,8 @@ impl Node {
     /// A stream of member events from now on (joined, suspect, alive again, dead, left,
     /// metadata changed), including this node's own removal or departure.
     pub fn subscribe(&self) -> Events {
-        let mut slot = self.shared.events();
+        let mut state = self.shared.lock();
+        let slot = &mut state.events;
         if slot.closed {
             let (tx, rx) = broadcast::channel(1);
             drop(tx);

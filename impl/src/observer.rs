@@ -10,12 +10,19 @@ pub enum Input<'a> {
     /// The node was created (`Node::new` of the core).
     Start,
     /// A datagram decoded to `msg`, from the source address `from`.
-    Message { from: SocketAddr, msg: &'a Message },
+    Message {
+        /// The datagram's source address.
+        from: SocketAddr,
+        /// What it decoded to.
+        msg: &'a Message,
+    },
     /// A timer came due.
     Timer(Timer),
     /// A user command; `result` is the core's answer.
     Command {
+        /// The command.
         command: &'a Command,
+        /// Whether the core accepted it.
         result: &'a Result<(), swim_checked_core::CommandError>,
     },
 }
@@ -25,6 +32,7 @@ pub enum Input<'a> {
 pub struct Step<'a> {
     /// The time passed to the core.
     pub now: Millis,
+    /// What the core was fed.
     pub input: Input<'a>,
     /// The core's effects, in order; by the time the observer sees them, datagrams were handed
     /// to the transport, timers updated and events published.

@@ -1,6 +1,8 @@
 //! Counters of one node: traffic, drops by reason, and the core's protocol counters.
 
-use swim_checked_core::{DecodeError, NodeStats};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use swim_checked_core::{DecodeError, MemberEvent, NodeStats, Status};
 
 /// Datagrams dropped before reaching the core, by reason (see [`DecodeError::reason`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -116,32 +118,83 @@ pub struct Stats {
     pub core: NodeStats,
 }
 
-/// The shell's own counters (the rest comes from the core when a snapshot is taken).
+/// The shell's own counters that a step changes under the node's lock (the rest comes from the
+/// core, and from [`IoCounters`], when a snapshot is taken).
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct ShellStats {
-    pub datagrams_in: u64,
-    pub bytes_in: u64,
-    pub datagrams_out: u64,
-    pub bytes_out: u64,
-    pub dropped: Drops,
-    pub send_errors: u64,
-    pub recv_errors: u64,
-    pub encode_errors: u64,
-    pub suspicions_refuted: u64,
-    pub events: u64,
+    datagrams_in: u64,
+    bytes_in: u64,
+    dropped: Drops,
+    suspicions_refuted: u64,
+    events: u64,
+}
+
+/// The shell's counters of what happens outside the node's lock: datagrams handed to the
+/// transport after a step, and receive errors.
+#[derive(Debug, Default)]
+pub(crate) struct IoCounters {
+    datagrams_out: AtomicU64,
+    bytes_out: AtomicU64,
+    send_errors: AtomicU64,
+    encode_errors: AtomicU64,
+    recv_errors: AtomicU64,
+}
+
+impl IoCounters {
+    /// After a step: datagrams and bytes sent, sends refused, messages that did not encode.
+    pub fn sent(&self, datagrams: u64, bytes: u64, errors: u64, too_large: u64) {
+        for (counter, n) in [
+            (&self.datagrams_out, datagrams),
+            (&self.bytes_out, bytes),
+            (&self.send_errors, errors),
+            (&self.encode_errors, too_large),
+        ] {
+            if n > 0 {
+                counter.fetch_add(n, Ordering::Relaxed);
+            }
+        }
+    }
+
+    pub fn recv_error(&self) {
+        self.recv_errors.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 impl ShellStats {
-    pub fn snapshot(&self, core: NodeStats, health: u8, gossip_queued: usize) -> Stats {
+    /// A datagram of `len` bytes arrived; `error`: why it was dropped.
+    pub fn received(&mut self, len: usize, error: Option<&DecodeError>) {
+        self.datagrams_in += 1;
+        self.bytes_in += len as u64;
+        if let Some(error) = error {
+            self.dropped.record(error);
+        }
+    }
+
+    /// The core emitted `event`.
+    pub fn event(&mut self, event: &MemberEvent) {
+        self.events += 1;
+        if event.from == Some(Status::Suspect) && event.to == Status::Alive {
+            self.suspicions_refuted += 1;
+        }
+    }
+
+    pub fn snapshot(
+        &self,
+        io: &IoCounters,
+        core: NodeStats,
+        health: u8,
+        gossip_queued: usize,
+    ) -> Stats {
+        let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
         Stats {
             datagrams_in: self.datagrams_in,
             bytes_in: self.bytes_in,
-            datagrams_out: self.datagrams_out,
-            bytes_out: self.bytes_out,
+            datagrams_out: load(&io.datagrams_out),
+            bytes_out: load(&io.bytes_out),
             dropped: self.dropped,
-            send_errors: self.send_errors,
-            recv_errors: self.recv_errors,
-            encode_errors: self.encode_errors,
+            send_errors: load(&io.send_errors),
+            recv_errors: load(&io.recv_errors),
+            encode_errors: load(&io.encode_errors),
             health,
             gossip_queued,
             probes_sent: core.probes_sent,

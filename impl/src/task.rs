@@ -11,15 +11,18 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use swim_checked_core::{
-    Command, CommandError, Effect, MemberEvent, Millis, NodeId, Phase, Status, Timer, Wire,
+    Command, CommandError, Effect, MemberEvent, Millis, NodeId, Phase, Pick, Wire,
 };
+use tokio::sync::broadcast::Sender;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::clock::{Clock, Sleep};
 use crate::error::Error;
-use crate::node::Shared;
+use crate::faults::Hooks;
+use crate::metrics::Metrics;
 use crate::observer::{Input, Observer, Step};
 use crate::pick::Picker;
+use crate::shared::{Shared, State};
 use crate::transport::Transport;
 
 /// Datagrams read in one go before timers get their turn.
@@ -84,6 +87,7 @@ thread_local! {
 fn poll_decode<T: Transport>(
     transport: &mut T,
     wire: &Wire,
+    hooks: &Hooks,
     len: usize,
     cx: &mut Context<'_>,
 ) -> Poll<std::io::Result<Received>> {
@@ -95,7 +99,7 @@ fn poll_decode<T: Transport>(
             got.map(|(len, from)| Received {
                 len,
                 from,
-                decoded: wire.decode(&buf[..len]),
+                decoded: hooks.decoded(wire.decode(&buf[..len]), wire, &buf[..len]),
             })
         })
     })
@@ -121,26 +125,45 @@ pub(crate) struct Task<T, C, P> {
     join_wait: Millis,
     /// Dropped with the task: handles waiting in `Node::stopped` wake up.
     _alive: watch::Sender<()>,
-    #[cfg(feature = "metrics")]
-    metrics: crate::metrics::Metrics,
-    #[cfg(swim_faults)]
-    hooks: crate::faults::Hooks,
+    /// The deadline of the earliest armed timer, noted after each step.
+    next_timer: Option<Millis>,
+    /// Counters and gauges of the `metrics` feature (no-ops without it).
+    metrics: Metrics,
+    /// Deliberately broken rules (`--cfg swim_faults` only; no-ops otherwise).
+    hooks: Hooks,
+}
+
+/// Everything a node task is made of, handed over by the builder.
+pub(crate) struct Parts<T, C, P> {
+    pub shared: Arc<Shared>,
+    pub transport: T,
+    pub clock: C,
+    pub picker: P,
+    pub observer: Option<Arc<dyn Observer>>,
+    pub requests: mpsc::Receiver<Request>,
+    /// Dropped with the task: handles waiting in `Node::stopped` wake up.
+    pub alive: watch::Sender<()>,
+    pub config: swim_checked_core::Config,
+    /// The advertised address (labels the metrics).
+    pub addr: SocketAddr,
+    pub hooks: Hooks,
 }
 
 impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        shared: Arc<Shared>,
-        transport: T,
-        clock: C,
-        picker: P,
-        observer: Option<Arc<dyn Observer>>,
-        requests: mpsc::Receiver<Request>,
-        alive: watch::Sender<()>,
-        config: &swim_checked_core::Config,
-        addr: SocketAddr,
-    ) -> Self {
-        let _ = addr;
+    pub fn new(parts: Parts<T, C, P>) -> Self {
+        let Parts {
+            shared,
+            transport,
+            clock,
+            picker,
+            observer,
+            requests,
+            alive,
+            config,
+            addr,
+            hooks,
+        } = parts;
+        let next_timer = shared.lock().timers.next_deadline();
         let join_wait = config
             .join_retry_interval
             .saturating_mul(config.join_attempts.max(1) as Millis)
@@ -153,7 +176,7 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
             picker,
             observer,
             requests,
-            wire: Wire::new(config),
+            wire: Wire::new(&config),
             recv_len: config.max_datagram + 1,
             effects: Vec::new(),
             sleep: None,
@@ -161,22 +184,10 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
             leave_waiters: Vec::new(),
             join_wait,
             _alive: alive,
-            #[cfg(feature = "metrics")]
-            metrics: crate::metrics::Metrics::new(addr.to_string()),
-            #[cfg(swim_faults)]
-            hooks: crate::faults::Hooks::default(),
+            next_timer,
+            metrics: Metrics::new(addr),
+            hooks,
         }
-    }
-
-    /// Run with a deliberately broken shell (conformance tests only).
-    #[cfg(swim_faults)]
-    pub fn with_fault(
-        mut self,
-        fault: Option<crate::faults::ShellFault>,
-        config: &swim_checked_core::Config,
-    ) -> Self {
-        self.hooks = crate::faults::Hooks::new(fault, config);
-        self
     }
 
     /// Run until shut down (returns the shutdown reply, to send once the socket is closed) or
@@ -205,12 +216,12 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
             let wake = {
                 let requests = &mut self.requests;
                 let transport = &mut self.transport;
-                let (wire, len) = (&self.wire, self.recv_len);
+                let (wire, hooks, len) = (&self.wire, &self.hooks, self.recv_len);
                 let sleep = &mut self.sleep;
                 tokio::select! {
                     biased;
                     request = requests.recv() => Wake::Request(request),
-                    got = std::future::poll_fn(|cx| poll_decode(transport, wire, len, cx)) => Wake::Datagram(got),
+                    got = std::future::poll_fn(|cx| poll_decode(transport, wire, hooks, len, cx)) => Wake::Datagram(got),
                     () = async { sleep.as_mut().expect("guarded").1.as_mut().await }, if sleep.is_some() => Wake::Deadline,
                 }
             };
@@ -229,7 +240,13 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
     fn drain(&mut self) {
         let mut cx = Context::from_waker(Waker::noop());
         for _ in 0..DRAIN_BATCH {
-            match poll_decode(&mut self.transport, &self.wire, self.recv_len, &mut cx) {
+            match poll_decode(
+                &mut self.transport,
+                &self.wire,
+                &self.hooks,
+                self.recv_len,
+                &mut cx,
+            ) {
                 Poll::Ready(Ok(received)) => self.datagram(received),
                 Poll::Ready(Err(e)) => {
                     self.count_recv_error(&e);
@@ -240,39 +257,34 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
         }
     }
 
+    /// Whether a timer is due (the task alone changes the timer map, so the deadline it noted
+    /// after its last step is current).
     fn timer_due(&self) -> bool {
-        let next = self.shared.lock().timers.next();
-        next.is_some_and(|at| at <= self.clock.now())
+        self.next_timer.is_some_and(|at| at <= self.clock.now())
     }
 
     fn fire_due_timers(&mut self) {
         for _ in 0..TIMER_BATCH {
             let now = self.clock.now();
-            let Some(timer) = self.pop_due_timer(now) else {
+            if self.next_timer.is_none_or(|at| at > now) {
+                return;
+            }
+            // The next due timer, earliest deadline first (ties in timer order).
+            let fired = self.step(|state, picker, hooks, out| {
+                let timer = hooks.pop_due(&mut state.timers, now)?;
+                state.core.handle_timer(now, timer, picker, out);
+                Some(timer)
+            });
+            let Some(timer) = fired else {
                 return;
             };
-            let _ = self.step(|core, picker, out| {
-                core.handle_timer(now, timer, picker, out);
-                Ok(())
-            });
             self.observe(now, Input::Timer(timer));
         }
     }
 
-    /// The next due timer, earliest deadline first (ties in timer order).
-    fn pop_due_timer(&self, now: Millis) -> Option<Timer> {
-        let mut shared = self.shared.lock();
-        #[cfg(swim_faults)]
-        if self.hooks.reverses_due() {
-            return shared.timers.pop_due_reversed(now);
-        }
-        shared.timers.pop_due(now)
-    }
-
     fn next_deadline(&self) -> Option<Millis> {
-        let timer = self.shared.lock().timers.next();
         let join = self.join_waiters.iter().map(|w| w.deadline).min();
-        match (timer, join) {
+        match (self.next_timer, join) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
@@ -364,7 +376,11 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
 
     fn command(&mut self, now: Millis, command: Command) -> Result<(), CommandError> {
         let observed = self.observer.is_some().then(|| command.clone());
-        let result = self.step(|core, picker, out| core.handle_command(now, command, picker, out));
+        let result = self
+            .step(|state, picker, _, out| {
+                Some(state.core.handle_command(now, command, picker, out))
+            })
+            .expect("a command is always a step");
         if let Some(command) = &observed {
             self.observe(
                 now,
@@ -379,23 +395,12 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
 
     fn datagram(&mut self, received: Received) {
         let Received { len, from, decoded } = received;
-        #[cfg(swim_faults)]
-        let decoded =
-            RECV_BUF.with_borrow(|buf| self.hooks.decoded(decoded, &self.wire, &buf[..len]));
         let now = self.clock.now();
-        {
-            let mut state = self.shared.lock();
-            state.stats.datagrams_in += 1;
-            state.stats.bytes_in += len as u64;
-            if let Err(e) = &decoded {
-                state.stats.dropped.record(e);
-            }
-        }
-        #[cfg(feature = "metrics")]
         self.metrics.received(len, decoded.as_ref().err());
         let msg = match decoded {
             Ok(msg) => msg,
             Err(error) => {
+                self.shared.lock().stats.received(len, Some(&error));
                 tracing::debug!(%from, len, reason = error.reason(), %error, "dropped datagram");
                 if let Some(observer) = &self.observer {
                     observer.on_drop(now, from, len, &error);
@@ -405,72 +410,71 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
         };
         tracing::trace!(%from, kind = msg.body.kind(), gossip = msg.gossip.len(), "received");
         let observed = self.observer.is_some().then(|| msg.clone());
-        #[cfg(swim_faults)]
-        let twice = self.hooks.applies_twice();
-        let _ = self.step(|core, picker, out| {
-            #[cfg(swim_faults)]
-            if twice {
-                core.handle_message(now, from, msg.clone(), picker, out);
+        let _ = self.step(|state, picker, hooks, out| {
+            state.stats.received(len, None);
+            if hooks.applies_twice() {
+                state
+                    .core
+                    .handle_message(now, from, msg.clone(), picker, out);
             }
-            core.handle_message(now, from, msg, picker, out);
-            Ok(())
+            state.core.handle_message(now, from, msg, picker, out);
+            Some(())
         });
         if let Some(msg) = &observed {
             self.observe(now, Input::Message { from, msg });
         }
     }
 
-    /// Feed one input to the core under the lock, update the timer map and counters, then
-    /// (outside the lock) send datagrams and publish events. The effects stay in
+    /// One step, under one lock: `input` feeds the core (or finds nothing to feed it and returns
+    /// `None`), then the timer map, the counters and the gauges take in the effects. Outside the
+    /// lock, datagrams are sent and events published in the order of the effects, which stay in
     /// `self.effects` for the observer.
-    fn step(
+    fn step<R>(
         &mut self,
-        input: impl FnOnce(
-            &mut swim_checked_core::Node,
-            &mut dyn swim_checked_core::Pick,
-            &mut Vec<Effect>,
-        ) -> Result<(), CommandError>,
-    ) -> Result<(), CommandError> {
+        input: impl FnOnce(&mut State, &mut dyn Pick, &Hooks, &mut Vec<Effect>) -> Option<R>,
+    ) -> Option<R> {
         self.effects.clear();
-        let result = {
-            let mut state = self.shared.lock();
-            let result = input(&mut state.core, &mut self.picker, &mut self.effects);
+        let (result, subscribers) = {
+            let mut guard = self.shared.lock();
+            let state = &mut *guard;
+            let result = input(state, &mut self.picker, &self.hooks, &mut self.effects)?;
+            let mut events = false;
             for effect in &self.effects {
                 match effect {
                     Effect::SetTimer { timer, at } => {
-                        #[cfg(swim_faults)]
-                        let at = &self.hooks.deadline(*timer, *at, self.clock.now());
-                        state.timers.set(*timer, *at)
+                        let at = self.hooks.deadline(*timer, *at, || self.clock.now());
+                        state.timers.set(*timer, at);
                     }
                     Effect::CancelTimer { timer } => {
-                        #[cfg(swim_faults)]
-                        if !self.hooks.cancels() {
-                            continue;
+                        if self.hooks.cancels() {
+                            state.timers.cancel(*timer);
                         }
-                        state.timers.cancel(*timer)
                     }
                     Effect::Event(event) => {
-                        state.stats.events += 1;
-                        if event.from == Some(Status::Suspect) && event.to == Status::Alive {
-                            state.stats.suspicions_refuted += 1;
-                        }
+                        events = true;
+                        state.stats.event(event);
                     }
                     Effect::Send { .. } => {}
                 }
             }
-            result
+            self.next_timer = state.timers.next_deadline();
+            self.metrics.gauges(&state.core);
+            let subscribers = if events {
+                state.events.sender.clone()
+            } else {
+                None
+            };
+            (result, subscribers)
         };
         let effects = std::mem::take(&mut self.effects);
         let (mut sent, mut bytes, mut errors, mut too_large) = (0u64, 0u64, 0u64, 0u64);
         for effect in &effects {
             match effect {
                 Effect::Send { to, msg } => {
-                    #[cfg(swim_faults)]
-                    let outgoing = self.hooks.outgoing(msg);
-                    #[cfg(swim_faults)]
-                    let Some(msg) = outgoing.as_ref() else {
+                    let Some(msg) = self.hooks.outgoing(msg) else {
                         continue;
                     };
+                    let msg = &*msg;
                     let transport = &mut self.transport;
                     let wire = &self.wire;
                     SEND_BUF.with_borrow_mut(|buf| {
@@ -492,32 +496,16 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
                         }
                     });
                 }
-                Effect::Event(event) => {
-                    #[cfg(swim_faults)]
-                    if !self.hooks.publishes(event) {
-                        continue;
-                    }
-                    self.publish(event)
+                Effect::Event(event) if self.hooks.publishes(event) => {
+                    self.publish(event, subscribers.as_ref());
                 }
                 _ => {}
             }
         }
-        if sent + errors + too_large > 0 {
-            let mut state = self.shared.lock();
-            state.stats.datagrams_out += sent;
-            state.stats.bytes_out += bytes;
-            state.stats.send_errors += errors;
-            state.stats.encode_errors += too_large;
-        }
-        #[cfg(feature = "metrics")]
-        {
-            self.metrics.sent(sent, bytes, errors);
-            let state = self.shared.lock();
-            self.metrics
-                .gauges(state.core.health(), state.core.cluster_size());
-        }
+        self.shared.io.sent(sent, bytes, errors, too_large);
+        self.metrics.sent(sent, bytes, errors);
         self.effects = effects;
-        result
+        Some(result)
     }
 
     /// Give back the memory of an unusually large step (a full sync) once it is done.
@@ -537,7 +525,9 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
         }
     }
 
-    fn publish(&self, event: &MemberEvent) {
+    /// Log and count `event`, and hand it to the subscribers (`sender`: the event channel as it
+    /// was when the step took the lock; `None` if nobody had subscribed yet).
+    fn publish(&self, event: &MemberEvent, sender: Option<&Sender<Arc<MemberEvent>>>) {
         tracing::info!(
             member = %event.member.id,
             addr = %event.member.addr,
@@ -547,10 +537,8 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
             "member {:?}",
             event.kind(),
         );
-        #[cfg(feature = "metrics")]
         self.metrics.event(event);
-        let slot = self.shared.events();
-        if let Some(sender) = &slot.sender
+        if let Some(sender) = sender
             && sender.receiver_count() > 0
         {
             let _ = sender.send(Arc::new(event.clone()));
@@ -558,7 +546,7 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
     }
 
     fn count_recv_error(&self, error: &std::io::Error) {
-        self.shared.lock().stats.recv_errors += 1;
+        self.shared.io.recv_error();
         tracing::debug!(%error, "receive failed");
     }
 
@@ -574,9 +562,9 @@ struct CloseEvents(Arc<Shared>);
 
 impl Drop for CloseEvents {
     fn drop(&mut self) {
-        let mut slot = self.0.events();
-        slot.closed = true;
-        slot.sender = None;
+        let mut state = self.0.lock();
+        state.events.closed = true;
+        state.events.sender = None;
     }
 }
 

@@ -1,7 +1,8 @@
 //! Cluster benchmarks: every node in this process on 127.0.0.1, real UDP, real time.
 //!
 //! ```sh
-//! cargo run --release -p swim --example bench -- detect   # or loss, idle, join, all
+//! cargo bench -p swim-checked --bench cluster -- detect   # or loss, idle, join, all
+//! cargo bench -p swim-checked --bench cluster -- detect --reps 50
 //! ```
 //!
 //! Prints one JSON line per scenario. Settings: probe interval 200 ms, probe timeout 100 ms,
@@ -21,16 +22,16 @@
 //!
 //! `BENCH_VERBOSE=1` prints each `detect` repetition's events about the victim to stderr.
 
-// A counting global allocator (to report live heap per node) is the one place that needs
-// `unsafe`.
+// A counting global allocator (to report live heap per node, in `measure`) is the one place
+// that needs `unsafe`.
 #![allow(unsafe_code)]
 
-use std::alloc::{GlobalAlloc, Layout, System};
+mod measure;
+
 use std::collections::BTreeMap;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicIsize, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -42,48 +43,10 @@ use swim_checked::{
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-/// Counts live heap bytes.
-struct Counting;
-
-static HEAP: AtomicIsize = AtomicIsize::new(0);
-/// Highest `HEAP` since the last [`reset_peak`].
-static PEAK: AtomicIsize = AtomicIsize::new(0);
-
-fn grow(by: isize) {
-    let now = HEAP.fetch_add(by, Ordering::Relaxed) + by;
-    PEAK.fetch_max(now, Ordering::Relaxed);
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        grow(layout.size() as isize);
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        HEAP.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        grow(new_size as isize - layout.size() as isize);
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
-
-fn heap_bytes() -> i64 {
-    HEAP.load(Ordering::Relaxed) as i64
-}
-
-/// Start a new peak measurement at the current heap size.
-fn reset_peak() {
-    PEAK.store(HEAP.load(Ordering::Relaxed), Ordering::Relaxed);
-}
-
-fn peak_heap_bytes() -> i64 {
-    PEAK.load(Ordering::Relaxed) as i64
-}
+use measure::{
+    KINDS, Traffic, cpu_seconds, heap_bytes, malloc_trim, max, median, peak_heap_bytes, reset_peak,
+    round, rss_bytes, summary,
+};
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -106,6 +69,9 @@ struct Args {
     /// each repetition in a fresh process this way).
     #[arg(long, hide = true)]
     idle_rep: bool,
+    /// Passed by `cargo bench` to every bench target; ignored.
+    #[arg(long, hide = true)]
+    bench: bool,
 }
 
 /// The issue's settings; everything else at the defaults (`Config::default()`, the LAN preset:
@@ -161,131 +127,6 @@ fn main() {
 
 fn emit(line: Value) {
     println!("{line}");
-}
-
-// ----- statistics -----
-
-fn summary(values: &[f64]) -> Value {
-    let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    if v.is_empty() {
-        return json!({ "median": null, "min": null, "max": null, "values": values });
-    }
-    let median = if v.len() % 2 == 1 {
-        v[v.len() / 2]
-    } else {
-        (v[v.len() / 2 - 1] + v[v.len() / 2]) / 2.0
-    };
-    json!({
-        "median": round(median),
-        "min": round(v[0]),
-        "max": round(v[v.len() - 1]),
-        "values": values.iter().map(|x| round(*x)).collect::<Vec<_>>(),
-    })
-}
-
-fn median(values: &[f64]) -> f64 {
-    summary(values)["median"].as_f64().unwrap_or(f64::NAN)
-}
-
-fn max(values: &[f64]) -> f64 {
-    summary(values)["max"].as_f64().unwrap_or(f64::NAN)
-}
-
-/// Four significant digits.
-fn round(x: f64) -> f64 {
-    if x == 0.0 || !x.is_finite() {
-        return x;
-    }
-    let scale = 10f64.powi(3 - x.abs().log10().floor() as i32);
-    (x * scale).round() / scale
-}
-
-// ----- process measurements -----
-
-/// CPU time of the whole process (user + sys), in seconds: the sum over its threads of the
-/// nanosecond counters in /proc (falls back to the tick counters).
-fn cpu_seconds() -> f64 {
-    let mut total = 0u64;
-    let mut found = false;
-    if let Ok(dir) = std::fs::read_dir("/proc/self/task") {
-        for entry in dir.flatten() {
-            if let Ok(s) = std::fs::read_to_string(entry.path().join("schedstat"))
-                && let Some(ns) = s
-                    .split_whitespace()
-                    .next()
-                    .and_then(|x| x.parse::<u64>().ok())
-            {
-                total += ns;
-                found = true;
-            }
-        }
-    }
-    if found {
-        return total as f64 / 1e9;
-    }
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let after = stat.rsplit(')').next().unwrap_or("");
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks: u64 = fields
-        .get(11..13)
-        .map(|f| f.iter().filter_map(|x| x.parse::<u64>().ok()).sum())
-        .unwrap_or(0);
-    ticks as f64 / 100.0
-}
-
-/// Resident memory of the process, in bytes.
-fn rss_bytes() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|kb| kb.parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024)
-}
-
-/// Ask glibc to give freed memory back to the OS (the join leaves the heap fragmented); the
-/// RSS measured after it is the steady state of a long-running process.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn malloc_trim() {
-    unsafe extern "C" {
-        fn malloc_trim(pad: usize) -> std::ffi::c_int;
-    }
-    // SAFETY: malloc_trim only releases free memory of the allocator.
-    unsafe {
-        malloc_trim(0);
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn malloc_trim() {}
-
-// ----- traffic by message kind -----
-
-/// Counts bytes sent by message kind (reads the body tag after the header; no decoding).
-#[derive(Default)]
-struct Traffic {
-    by_kind: [AtomicU64; 6],
-}
-
-const KINDS: [&str; 6] = ["ping", "ping_req", "ack", "nack", "sync", "other"];
-
-impl Traffic {
-    fn add(&self, header: usize, datagram: &[u8]) {
-        // After the header: `from` as a varint, then the body's variant index.
-        let body = datagram.get(header..).unwrap_or(&[]);
-        let tag = body
-            .iter()
-            .position(|b| b & 0x80 == 0)
-            .and_then(|end| body.get(end + 1))
-            .map_or(5, |&t| (t as usize).min(5));
-        self.by_kind[tag].fetch_add(datagram.len() as u64, Ordering::Relaxed);
-    }
-
-    fn snapshot(&self) -> [u64; 6] {
-        std::array::from_fn(|i| self.by_kind[i].load(Ordering::Relaxed))
-    }
 }
 
 /// The bench's transport: UDP, optionally lossy, counting bytes by kind.

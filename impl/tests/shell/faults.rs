@@ -1,13 +1,11 @@
 //! Faults on loopback: a lossy network, a paused node, malformed datagrams.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Cluster, SOON, sees_alive, wait_for};
+use crate::common::{Cluster, SOON, sees_alive, wait_for};
 use swim_checked::{
     Body, Config, DecodeError, EventKind, LossControl, Lossy, Member, Message, Meta, Millis, Node,
     NodeId, Observer, Status, UdpTransport, Wire,

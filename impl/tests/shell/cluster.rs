@@ -1,11 +1,9 @@
 //! Real nodes on loopback UDP in real time: convergence, crash detection, leave, metadata,
 //! restart and rejoin. Every wait is on events, with generous timeouts.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{Cluster, SOON, sees_alive, wait_for};
+use crate::common::{Cluster, SOON, sees_alive, wait_for};
 use swim_checked::swim_checked_core::suspicion::Bounds;
 use swim_checked::{Config, EventKind, Meta, Node, Phase, Status};
 use tokio::time::Instant;

@@ -1,11 +1,9 @@
 //! The handle's API around the protocol: configuration errors, addresses, seeds by name, join
 //! failures, lifecycle after shutdown, statistics.
 
-mod common;
-
 use std::collections::BTreeSet;
 
-use common::{SOON, sees_alive, wait_for};
+use crate::common::{SOON, sees_alive, wait_for};
 use swim_checked::{Config, Error, EventKind, Meta, Node, NodeId, Status};
 
 #[tokio::test]

@@ -1,0 +1,242 @@
+//! The builder of a [`Node`]: configuration, metadata and the injection points.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use swim_checked_core::{Config, Meta, NodeId, TimerTable};
+use tokio::sync::{mpsc, watch};
+use tracing::Instrument;
+
+use crate::clock::{Clock, TokioClock};
+use crate::error::Error;
+use crate::faults::Hooks;
+use crate::node::Node;
+use crate::observer::Observer;
+use crate::pick::{Picker, RngPicker};
+use crate::shared::{EventSlot, Shared, State};
+use crate::stats::{IoCounters, ShellStats};
+use crate::task::{Parts, Task};
+use crate::transport::{Transport, UdpTransport};
+
+/// Builds a [`Node`]: configuration, metadata, and the injection points (clock, randomness,
+/// observer, transport).
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), swim_checked::Error> {
+/// use swim_checked::{Config, Meta, Node};
+/// let node = Node::builder(Config::lan())
+///     .meta(Meta::from_pairs([("role", "db")]))
+///     .bind("10.0.0.5:7946")
+///     .await?;
+/// # Ok(()) }
+/// ```
+pub struct Builder<C = TokioClock, P = RngPicker> {
+    config: Config,
+    meta: Meta,
+    id: Option<NodeId>,
+    advertise: Option<SocketAddr>,
+    clock: C,
+    picker: P,
+    observer: Option<Arc<dyn Observer>>,
+    event_capacity: usize,
+    hooks: Hooks,
+}
+
+impl<C, P> fmt::Debug for Builder<C, P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("config", &self.config)
+            .field("meta", &self.meta)
+            .field("id", &self.id)
+            .field("advertise", &self.advertise)
+            .field("observer", &self.observer.is_some())
+            .field("event_capacity", &self.event_capacity)
+            .finish()
+    }
+}
+
+impl Builder {
+    pub(crate) fn new(config: Config) -> Self {
+        Builder {
+            config,
+            meta: Meta::default(),
+            id: None,
+            advertise: None,
+            clock: TokioClock::new(),
+            picker: RngPicker::from_os(),
+            observer: None,
+            event_capacity: 256,
+            hooks: Hooks::correct(),
+        }
+    }
+}
+
+impl<C: Clock, P: Picker> Builder<C, P> {
+    /// The node's starting metadata.
+    pub fn meta(mut self, meta: Meta) -> Self {
+        self.meta = meta;
+        self
+    }
+
+    /// Use this id instead of a random one from the picker.
+    pub fn id(mut self, id: NodeId) -> Self {
+        self.id = Some(id);
+        self
+    }
+
+    /// The address peers should use to reach this node, when it differs from the bound one
+    /// (required when binding `0.0.0.0` or `::`).
+    pub fn advertise(mut self, addr: SocketAddr) -> Self {
+        self.advertise = Some(addr);
+        self
+    }
+
+    /// Buffer of each event subscriber (default 256 events).
+    pub fn event_capacity(mut self, capacity: usize) -> Self {
+        self.event_capacity = capacity.max(1);
+        self
+    }
+
+    /// Replace the clock (default: [`TokioClock`]).
+    pub fn clock<C2: Clock>(self, clock: C2) -> Builder<C2, P> {
+        Builder {
+            config: self.config,
+            meta: self.meta,
+            id: self.id,
+            advertise: self.advertise,
+            clock,
+            picker: self.picker,
+            observer: self.observer,
+            event_capacity: self.event_capacity,
+            hooks: self.hooks,
+        }
+    }
+
+    /// Replace the random source (default: [`RngPicker::from_os`]).
+    pub fn picker<P2: Picker>(self, picker: P2) -> Builder<C, P2> {
+        Builder {
+            config: self.config,
+            meta: self.meta,
+            id: self.id,
+            advertise: self.advertise,
+            clock: self.clock,
+            picker,
+            observer: self.observer,
+            event_capacity: self.event_capacity,
+            hooks: self.hooks,
+        }
+    }
+
+    /// Watch every transition of the node (see [`Observer`]).
+    pub fn observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    /// Run the node with a deliberately broken shell (conformance tests only).
+    #[cfg(swim_faults)]
+    pub fn fault(mut self, fault: crate::faults::ShellFault) -> Self {
+        self.hooks = Hooks::new(Some(fault), &self.config);
+        self
+    }
+
+    /// Bind a UDP socket to `addr` and start the node on it (alone until
+    /// [`join`](Node::join)). Port 0 picks a free port; [`Node::local_addr`] tells which.
+    pub async fn bind(self, addr: impl tokio::net::ToSocketAddrs) -> Result<Node, Error> {
+        self.config.validate()?;
+        let transport = UdpTransport::bind(addr).await?;
+        self.start(transport)
+    }
+
+    /// Start the node on a transport of your own (a wrapped socket, a test network). Must be
+    /// called from within a tokio runtime: the node runs as one task on it.
+    pub fn start<T: Transport>(mut self, transport: T) -> Result<Node, Error> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
+            Error::Io(std::io::Error::other(
+                "swim_checked::Node must be started from within a tokio runtime",
+            ))
+        })?;
+        self.config.validate()?;
+        let addr = match self.advertise {
+            Some(addr) => addr,
+            None => transport.local_addr()?,
+        };
+        if addr.ip().is_unspecified() || addr.port() == 0 {
+            return Err(Error::UnspecifiedAddr(addr));
+        }
+        let id = match self.id {
+            Some(id) => id,
+            None => self.picker.node_id(),
+        };
+        let now = self.clock.now();
+        let mut effects = Vec::new();
+        let core = swim_checked_core::Node::new(
+            self.config.clone(),
+            id,
+            addr,
+            self.meta,
+            now,
+            &mut effects,
+        )?;
+        let mut timers = TimerTable::new();
+        for effect in &effects {
+            timers.apply(effect);
+        }
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                core,
+                timers,
+                stats: ShellStats::default(),
+                events: EventSlot {
+                    sender: None,
+                    closed: false,
+                },
+            }),
+            io: IoCounters::default(),
+            event_capacity: self.event_capacity,
+        });
+        if let Some(observer) = &self.observer {
+            observer.on_step(&crate::Step {
+                now,
+                input: crate::Input::Start,
+                effects: &effects,
+            });
+        }
+        let (commands, requests) = mpsc::channel(16);
+        let (alive_tx, alive_rx) = watch::channel(());
+        let span = tracing::info_span!("swim", node = %id, addr = %addr);
+        let task = Task::new(Parts {
+            shared: shared.clone(),
+            transport,
+            clock: self.clock,
+            picker: self.picker,
+            observer: self.observer,
+            requests,
+            alive: alive_tx,
+            config: self.config.clone(),
+            addr,
+            hooks: self.hooks,
+        });
+        let handle = runtime.spawn(
+            async move {
+                tracing::debug!("node started");
+                let mut task = task;
+                let reply = task.run().await;
+                drop(task); // closes the socket before the shutdown reply
+                tracing::debug!("node stopped");
+                if let Some(reply) = reply {
+                    let _ = reply.send(());
+                }
+            }
+            .instrument(span),
+        );
+        Ok(Node {
+            shared,
+            commands,
+            abort: handle.abort_handle(),
+            alive: alive_rx,
+            addr,
+        })
+    }
+}

@@ -1,0 +1,14 @@
+//! The integration tests of the shell, in one test binary (one link instead of one per file).
+//!
+//! - `api`: the handle's API around the protocol (configuration errors, seeds, lifecycle, stats).
+//! - `cluster`: real nodes on loopback in real time (convergence, crashes, leave, rejoin).
+//! - `faults`: a lossy network, a paused node, malformed datagrams.
+//! - `manual`: deterministic time with a `ManualClock`, driven as the conformance harness does.
+//!
+//! `common` holds the helpers they share (loopback clusters, waiting on events).
+
+mod api;
+mod cluster;
+mod common;
+mod faults;
+mod manual;
