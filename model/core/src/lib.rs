@@ -23,6 +23,8 @@ pub mod config;
 pub mod effect;
 #[cfg(swim_faults)]
 pub mod faults;
+#[cfg(not(swim_faults))]
+mod faults;
 pub mod gossip;
 pub mod health;
 pub mod member;

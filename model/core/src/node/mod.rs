@@ -14,6 +14,7 @@ use crate::Millis;
 use crate::codec::{encoded_len, header_len};
 use crate::config::{Config, ConfigError};
 use crate::effect::{Effect, MemberEvent};
+use crate::faults::{Fault, Faults};
 use crate::gossip::{Budget, Gossip, retransmit_limit};
 use crate::health::Health;
 use crate::member::{Member, Meta, NodeId};
@@ -136,9 +137,8 @@ pub struct Node {
     /// current sync interval later, which grows with the cluster.
     last_sync: Millis,
     stats: NodeStats,
-    /// Deliberate bugs, for the model checker's tests only.
-    #[cfg(swim_faults)]
-    faults: crate::faults::Faults,
+    /// Deliberate bugs, for the model checker's tests only (none without `--cfg swim_faults`).
+    faults: Faults,
 }
 
 impl PartialEq for Node {
@@ -234,8 +234,7 @@ impl Node {
             announce_until: 0,
             last_sync: now,
             stats: NodeStats::default(),
-            #[cfg(swim_faults)]
-            faults: crate::faults::Faults::NONE,
+            faults: Faults::NONE,
         };
         node.arm_periodic(now, out);
         Ok(node)
@@ -295,7 +294,7 @@ impl Node {
 
     /// Run with these deliberate bugs (model checker tests only).
     #[cfg(swim_faults)]
-    pub fn set_faults(&mut self, faults: crate::faults::Faults) {
+    pub fn set_faults(&mut self, faults: Faults) {
         self.faults = faults;
     }
 
@@ -377,15 +376,10 @@ impl Node {
             return None;
         }
         let bounds = Bounds::new(&self.config, self.cluster_size());
-        let confirmations = rec.member.suspecters.len().saturating_sub(1);
-        #[cfg(swim_faults)]
-        let confirmations = if self
-            .faults
-            .has(crate::faults::Fault::SuspicionIgnoresConfirmations)
-        {
+        let confirmations = if self.faults.has(Fault::SuspicionIgnoresConfirmations) {
             0
         } else {
-            confirmations
+            rec.member.suspecters.len().saturating_sub(1)
         };
         Some(rec.since.saturating_add(bounds.timeout(confirmations)))
     }
@@ -571,12 +565,7 @@ impl Node {
         rng: &mut dyn Pick,
         out: &mut Vec<Effect>,
     ) {
-        #[cfg(swim_faults)]
-        if self
-            .faults
-            .has(crate::faults::Fault::AppliesGossipAboutSelf)
-            && incoming.id == self.me.id
-        {
+        if self.faults.has(Fault::AppliesGossipAboutSelf) && incoming.id == self.me.id {
             merge(&mut self.me, &incoming, usize::MAX);
             return;
         }
@@ -620,7 +609,6 @@ impl Node {
         };
         // Only an `alive -> alive` change of metadata is reported; compare before merging.
         let same_meta = rec.member.meta == incoming.meta;
-        #[cfg(swim_faults)]
         let merge = self.faults.merge_or(merge);
         match merge(&mut rec.member, &incoming, cap) {
             Merge::Stale => {}
@@ -679,8 +667,7 @@ impl Node {
         match news.status {
             Status::Alive => {}
             Status::Suspect | Status::Unreachable => {
-                #[cfg(swim_faults)]
-                if self.faults.has(crate::faults::Fault::RefutesWithoutRaising) {
+                if self.faults.has(Fault::RefutesWithoutRaising) {
                     self.gossip.enqueue(self.me.id);
                     return;
                 }
@@ -740,8 +727,7 @@ impl Node {
         let Some(deadline) = self.suspicion_deadline(id) else {
             return; // refuted or already dead: a stale timer
         };
-        #[cfg(swim_faults)]
-        if self.faults.has(crate::faults::Fault::SuspicionNeverExpires) {
+        if self.faults.has(Fault::SuspicionNeverExpires) {
             return;
         }
         if deadline > now {
@@ -906,11 +892,7 @@ impl Node {
             && !rec.member.status.is_terminal()
         {
             let mut suspicion = rec.member.with_status(Status::Suspect, probe.incarnation);
-            #[cfg(swim_faults)]
-            if self
-                .faults
-                .has(crate::faults::Fault::SuspectsAtHigherIncarnation)
-            {
+            if self.faults.has(Fault::SuspectsAtHigherIncarnation) {
                 suspicion.incarnation += 1;
             }
             suspicion.suspecters.push(self.me.id);
@@ -1002,8 +984,7 @@ impl Node {
             });
             return;
         }
-        #[cfg(swim_faults)]
-        if self.faults.has(crate::faults::Fault::IgnoresAcks) {
+        if self.faults.has(Fault::IgnoresAcks) {
             return;
         }
         if let Some(probe) = self.probes.get_mut(&seq)
