@@ -14,6 +14,23 @@ use crate::timer::Timer;
 
 use super::{CommandError, Node, Phase};
 
+/// What only a join needs: the seeds to contact, the retries left, and the announce window.
+///
+/// Created by a join or rejoin and dropped when the node stops. Once the retries are over the
+/// seeds (with a single attempt) or the window's end stay behind: nothing reads them any more,
+/// but they are part of the node's identity, as they always were for the model checker.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(super) struct Joining {
+    /// Where to send our view; cleared when the retries give up.
+    pub(super) seeds: Vec<SocketAddr>,
+    /// Retries left after the current attempt.
+    attempts_left: u32,
+    /// Until this time every live member we learn of from a sync is told about us directly,
+    /// so a join storm converges in a round trip, not in gossip rounds. Never 0 once set, so a
+    /// node that joined never equals one that did not.
+    announce_until: Millis,
+}
+
 impl Node {
     /// `Command::Join`: contact the seeds (not ourselves), retrying until one answers.
     pub(super) fn join(
@@ -26,18 +43,31 @@ impl Node {
         if seeds.is_empty() {
             return Err(CommandError::NoSeeds);
         }
-        self.seeds = seeds;
-        self.join_attempts_left = self.config.join_attempts.saturating_sub(1);
-        self.contact_seeds(now, out);
+        self.start_join(now, seeds, out);
         Ok(())
     }
 
+    /// Contact `seeds` now, and up to `join_attempts - 1` more times while nobody answers.
+    fn start_join(&mut self, now: Millis, seeds: Vec<SocketAddr>, out: &mut Vec<Effect>) {
+        self.joining = Some(Joining {
+            seeds,
+            attempts_left: self.config.join_attempts.saturating_sub(1),
+            announce_until: 0,
+        });
+        self.contact_seeds(now, out);
+    }
+
     fn contact_seeds(&mut self, now: Millis, out: &mut Vec<Effect>) {
-        self.announce_until = now + 2 * self.config.probe_interval;
-        for seed in self.seeds.clone() {
+        let probe_interval = self.config.probe_interval;
+        let Some(joining) = self.joining.as_mut() else {
+            return;
+        };
+        joining.announce_until = now + 2 * probe_interval;
+        let (seeds, retry) = (joining.seeds.clone(), joining.attempts_left > 0);
+        for seed in seeds {
             self.send_view(seed, true, out);
         }
-        if self.join_attempts_left > 0 {
+        if retry {
             out.push(Effect::SetTimer {
                 timer: Timer::JoinRetry,
                 at: now + self.config.join_retry_interval,
@@ -46,13 +76,23 @@ impl Node {
     }
 
     pub(super) fn join_retry(&mut self, now: Millis, out: &mut Vec<Effect>) {
-        if self.phase != Phase::Running || self.members.live() > 0 || self.join_attempts_left == 0 {
-            self.seeds.clear();
-            self.join_attempts_left = 0;
+        let Some(joining) = self.joining.as_mut() else {
+            return;
+        };
+        if self.phase != Phase::Running || self.members.live() > 0 || joining.attempts_left == 0 {
+            joining.seeds.clear();
+            joining.attempts_left = 0;
             return;
         }
-        self.join_attempts_left -= 1;
+        joining.attempts_left -= 1;
         self.contact_seeds(now, out);
+    }
+
+    /// Whether a member we learn of now from a sync is to be told about us directly.
+    pub(super) fn announcing(&self, now: Millis) -> bool {
+        self.joining
+            .as_ref()
+            .is_some_and(|joining| now < joining.announce_until)
     }
 
     /// `Command::SetMeta`: new metadata at a raised incarnation.
@@ -165,7 +205,8 @@ impl Node {
             .filter(|r| !r.member.status.is_terminal())
             .map(|r| r.member.addr)
             .collect();
-        for seed in std::mem::take(&mut self.seeds) {
+        let unfinished = self.joining.take().map(|joining| joining.seeds);
+        for seed in unfinished.unwrap_or_default() {
             if !seeds.contains(&seed) {
                 seeds.push(seed);
             }
@@ -188,9 +229,7 @@ impl Node {
             self.arm_suspicion(now, suspect, rng, out);
         }
         if !seeds.is_empty() {
-            self.seeds = seeds;
-            self.join_attempts_left = self.config.join_attempts.saturating_sub(1);
-            self.contact_seeds(now, out);
+            self.start_join(now, seeds, out);
         }
         Ok(())
     }
@@ -221,9 +260,7 @@ impl Node {
         );
         self.probes.clear();
         self.relays.clear();
-        self.seeds.clear();
-        self.join_attempts_left = 0;
-        self.announce_until = 0;
+        self.joining = None;
         self.last_sync = 0;
         out.extend(
             timers

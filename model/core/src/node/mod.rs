@@ -37,6 +37,8 @@ mod send;
 mod suspect;
 mod sync;
 
+use lifecycle::Joining;
+
 /// Where a node is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Phase {
@@ -139,11 +141,8 @@ pub struct Node {
     relays: BTreeMap<u32, Relay>,
     next_seq: u32,
     health: Health,
-    seeds: Vec<SocketAddr>,
-    join_attempts_left: u32,
-    /// Until this time (a join in progress), every live member we learn of from a sync is
-    /// told about us directly, so a join storm converges in a round trip, not in gossip rounds.
-    announce_until: Millis,
+    /// From a join (or rejoin) until the node stops; `None` if it never joined.
+    joining: Option<Joining>,
     /// When our last push-pull round ran (or we started): the next one is due a whole
     /// current sync interval later, which grows with the cluster.
     last_sync: Millis,
@@ -164,9 +163,7 @@ impl PartialEq for Node {
             && self.relays == other.relays
             && self.next_seq == other.next_seq
             && self.health == other.health
-            && self.seeds == other.seeds
-            && self.join_attempts_left == other.join_attempts_left
-            && self.announce_until == other.announce_until
+            && self.joining == other.joining
             && self.last_sync == other.last_sync
     }
 }
@@ -198,9 +195,7 @@ impl Hash for Node {
         self.relays.hash(state);
         self.next_seq.hash(state);
         self.health.hash(state);
-        self.seeds.hash(state);
-        self.join_attempts_left.hash(state);
-        self.announce_until.hash(state);
+        self.joining.hash(state);
         self.last_sync.hash(state);
     }
 }
@@ -240,9 +235,7 @@ impl Node {
             probes: BTreeMap::new(),
             relays: BTreeMap::new(),
             next_seq: 0,
-            seeds: Vec::new(),
-            join_attempts_left: 0,
-            announce_until: 0,
+            joining: None,
             last_sync: now,
             stats: NodeStats::default(),
             faults: Faults::NONE,
@@ -335,7 +328,9 @@ impl Node {
             relay.origin = addr(relay.origin);
             relay.origin_id = id(relay.origin_id);
         }
-        node.seeds = self.seeds.iter().map(|&a| addr(a)).collect();
+        if let Some(joining) = &mut node.joining {
+            joining.seeds = joining.seeds.iter().map(|&a| addr(a)).collect();
+        }
         node
     }
 

@@ -76,7 +76,7 @@ impl Node {
     ) {
         for update in members {
             let (id, addr) = (update.id, update.addr);
-            let announce = now < self.announce_until
+            let announce = self.announcing(now)
                 && update.status == Status::Alive
                 && id != self.me.id
                 && addr != from
