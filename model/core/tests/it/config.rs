@@ -1,7 +1,6 @@
 //! Configuration presets and validation: every rejection names its field and says why.
-mod common;
 
-use common::*;
+use crate::common::*;
 use swim_checked_core::codec::max_meta_room;
 use swim_checked_core::{Config, ConfigError, Meta, Node};
 

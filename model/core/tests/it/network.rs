@@ -4,12 +4,11 @@
 //! monotone views, no resurrection, self always alive at its own incarnation while running,
 //! no incarnation above its owner's. Deterministic tests add accuracy on a reliable network,
 //! completeness after a crash, and convergence once the network heals.
-mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 
-use common::{Rng, *};
+use crate::common::{Rng, *};
 use proptest::prelude::*;
 use swim_checked_core::status::join;
 use swim_checked_core::{

@@ -1,7 +1,6 @@
 //! The status lattice and the merge of records (SPEC §2).
-mod common;
 
-use common::*;
+use crate::common::*;
 use swim_checked_core::status::{join, merge};
 use swim_checked_core::{EventKind, Member, MemberEvent, Merge, Meta, NodeId, Status};
 
