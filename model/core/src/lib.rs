@@ -18,6 +18,8 @@
 //! # let _ = &mut node;
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod codec;
 pub mod config;
 pub mod effect;

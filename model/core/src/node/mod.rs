@@ -56,7 +56,10 @@ pub enum Phase {
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Command {
     /// Send our view (and ask for theirs) to these seed addresses, retrying until one answers.
-    Join { seeds: Vec<SocketAddr> },
+    Join {
+        /// Addresses to contact (our own is ignored).
+        seeds: Vec<SocketAddr>,
+    },
     /// Leave gracefully: gossip `left` at a raised incarnation, then stop.
     Leave,
     /// Replace our metadata (raises our incarnation).
@@ -64,7 +67,10 @@ pub enum Command {
     /// Declare a member dead (typically after it became `unreachable`).
     ConfirmDead(NodeId),
     /// Come back under a new id after being removed or after leaving.
-    Rejoin { id: NodeId },
+    Rejoin {
+        /// The new id: it must differ from the current one.
+        id: NodeId,
+    },
 }
 
 /// Why a command was refused.
@@ -77,7 +83,12 @@ pub enum CommandError {
     /// Join without any seed address (other than our own).
     NoSeeds,
     /// Metadata over the configured limit.
-    MetaTooLarge { len: usize, max: usize },
+    MetaTooLarge {
+        /// Encoded length of the metadata.
+        len: usize,
+        /// `Config::max_meta_bytes`.
+        max: usize,
+    },
     /// No such member in the view.
     UnknownMember(NodeId),
     /// The member is already dead or left.
@@ -112,14 +123,23 @@ impl std::error::Error for CommandError {}
 /// Counters about this node's protocol activity (not part of its state's identity).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct NodeStats {
+    /// Probes started (one direct ping each).
     pub probes_sent: u64,
+    /// Probes that ended without an ack.
     pub probes_failed: u64,
+    /// Ping-reqs sent to helpers.
     pub ping_reqs_sent: u64,
+    /// Nacks sent for indirect probes whose target stayed silent.
     pub nacks_sent: u64,
+    /// Suspicions raised by our own failed probes.
     pub suspicions_raised: u64,
+    /// Suspicions of ourselves refuted by raising our incarnation.
     pub refutations: u64,
+    /// Pings for another id that reached us (a stale address).
     pub misdirected: u64,
+    /// New members ignored because the table was full (`Config::max_members`).
     pub dropped_table_full: u64,
+    /// Ping-reqs ignored because too many relays ran (`Config::max_relays`).
     pub dropped_relays_full: u64,
 }
 
@@ -246,18 +266,22 @@ impl Node {
 
     // ----- inspection -----
 
+    /// Our id.
     pub fn id(&self) -> NodeId {
         self.me.id
     }
 
+    /// Our address.
     pub fn addr(&self) -> SocketAddr {
         self.me.addr
     }
 
+    /// The configuration the node runs with.
     pub fn config(&self) -> &Config {
         &self.config
     }
 
+    /// Where the node is in its life.
     pub fn phase(&self) -> Phase {
         self.phase
     }
@@ -292,6 +316,7 @@ impl Node {
         self.health.score()
     }
 
+    /// Counters of protocol activity since the node started.
     pub fn stats(&self) -> NodeStats {
         self.stats
     }
