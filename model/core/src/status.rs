@@ -1,4 +1,4 @@
-//! The status lattice and the merge of member records (SPEC §2).
+//! The status lattice and the merge of member records (PROTOCOL.md §2).
 //!
 //! Knowledge about one member is ordered
 //! `alive(0) < suspect(0) < unreachable(0) < alive(1) < ... < dead/left`.

@@ -1,4 +1,4 @@
-//! Dissemination (SPEC §6): retransmit budget, replacement, ordering, buddy system, byte budget.
+//! Dissemination (PROTOCOL.md §6): retransmit budget, replacement, ordering, buddy system, byte budget.
 
 use std::collections::BTreeSet;
 

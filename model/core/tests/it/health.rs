@@ -1,4 +1,4 @@
-//! Lifeguard's local health multiplier (SPEC §5): increments, decrements, clamping, scaling.
+//! Lifeguard's local health multiplier (PROTOCOL.md §5): increments, decrements, clamping, scaling.
 
 use crate::common::*;
 use swim_checked_core::health::Health;

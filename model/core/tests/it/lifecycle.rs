@@ -1,4 +1,4 @@
-//! Join, leave, metadata, confirm_dead, tombstones and rejoin (SPEC §3, §6, §7).
+//! Join, leave, metadata, confirm_dead, tombstones and rejoin (PROTOCOL.md §3, §6, §7).
 
 use std::net::SocketAddr;
 

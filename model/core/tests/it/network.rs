@@ -1,6 +1,6 @@
 //! N cores wired through an in-memory network that loses, delays, reorders and duplicates
 //! datagrams (every one goes through the codec), under random user commands, crashes and
-//! spurious timers. After every step the SPEC §9 safety properties are checked:
+//! spurious timers. After every step the PROTOCOL.md §9 safety properties are checked:
 //! monotone views, no resurrection, self always alive at its own incarnation while running,
 //! no incarnation above its owner's. Deterministic tests add accuracy on a reliable network,
 //! completeness after a crash, and convergence once the network heals.
@@ -161,7 +161,7 @@ impl Sim {
         }
     }
 
-    /// SPEC §9 safety properties 1-4, for observer `o`.
+    /// PROTOCOL.md §9 safety properties 1-4, for observer `o`.
     fn check(&mut self, o: usize) {
         let node = &self.nodes[o];
         let me = node.local_member();

@@ -1,4 +1,4 @@
-//! Failure detection (SPEC §4): pings, indirect probes, nacks, late acks, probe order.
+//! Failure detection (PROTOCOL.md §4): pings, indirect probes, nacks, late acks, probe order.
 
 use std::collections::{BTreeMap, BTreeSet};
 

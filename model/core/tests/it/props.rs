@@ -298,7 +298,7 @@ proptest! {
 
 // ----- the dissemination queue against its specification -----
 
-/// The queue as SPEC §6 describes it, written the obvious way: least-sent first, oldest first
+/// The queue as PROTOCOL.md §6 describes it, written the obvious way: least-sent first, oldest first
 /// among equals; each pack spends one transmit per update sent; an update leaves at `limit`.
 #[derive(Default)]
 struct RefQueue {

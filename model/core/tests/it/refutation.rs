@@ -1,4 +1,4 @@
-//! Gossip about oneself (SPEC §3): refutation, re-gossip of older news, removal.
+//! Gossip about oneself (PROTOCOL.md §3): refutation, re-gossip of older news, removal.
 
 use crate::common::*;
 use swim_checked_core::{Body, Command, CommandError, Config, EventKind, Phase, Status, Timer};

@@ -1,4 +1,4 @@
-//! Lifeguard's local-health-aware suspicion (SPEC §5): bounds, confirmations, expiry.
+//! Lifeguard's local-health-aware suspicion (PROTOCOL.md §5): bounds, confirmations, expiry.
 
 use crate::common::*;
 use swim_checked_core::suspicion::Bounds;
