@@ -1,8 +1,8 @@
 //! Core benchmarks: the cost of one transition at 10, 1,000 and 10,000 members, and the memory
 //! a member record takes.
 //!
-//! `cargo bench -p model` (criterion). The memory figures are printed first, measured with a
-//! counting global allocator.
+//! `cargo bench -p swim-checked-core --bench core` (criterion). The memory figures are printed
+//! first, measured with a counting global allocator.
 
 // A counting global allocator is the one place that needs `unsafe`.
 #![allow(unsafe_code)]

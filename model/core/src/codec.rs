@@ -65,7 +65,12 @@ pub struct Wire {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EncodeError {
     /// The encoded message would exceed the datagram size.
-    TooLarge { len: usize, max: usize },
+    TooLarge {
+        /// Encoded length, header included.
+        len: usize,
+        /// The configured datagram size.
+        max: usize,
+    },
 }
 
 impl fmt::Display for EncodeError {
@@ -84,9 +89,17 @@ impl std::error::Error for EncodeError {}
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DecodeError {
     /// Shorter than a header.
-    Truncated { len: usize },
+    Truncated {
+        /// Bytes received.
+        len: usize,
+    },
     /// Longer than the configured datagram size.
-    Oversized { len: usize, max: usize },
+    Oversized {
+        /// Bytes received.
+        len: usize,
+        /// The configured datagram size.
+        max: usize,
+    },
     /// Does not start with the magic bytes: not ours.
     BadMagic,
     /// A protocol version this build does not speak.

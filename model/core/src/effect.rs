@@ -13,9 +13,26 @@ use crate::timer::Timer;
 /// One output of a transition, to be carried out by the shell in order.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Effect {
-    Send { to: SocketAddr, msg: Message },
-    SetTimer { timer: Timer, at: Millis },
-    CancelTimer { timer: Timer },
+    /// Send `msg` in one datagram to `to`.
+    Send {
+        /// Destination address.
+        to: SocketAddr,
+        /// The message, to encode with [`crate::Wire`].
+        msg: Message,
+    },
+    /// Arm `timer` (moving it if armed) to be handed back at `at`.
+    SetTimer {
+        /// Which timer.
+        timer: Timer,
+        /// Its deadline on the caller's clock.
+        at: Millis,
+    },
+    /// Disarm `timer` if armed.
+    CancelTimer {
+        /// Which timer.
+        timer: Timer,
+    },
+    /// Report a change in the view to the application.
     Event(MemberEvent),
 }
 
@@ -27,18 +44,26 @@ pub struct MemberEvent {
     pub member: Member,
     /// Status before the change; `None` when the member was not known.
     pub from: Option<Status>,
+    /// Status after the change.
     pub to: Status,
 }
 
 /// The kind of change an event reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum EventKind {
+    /// A member we did not know, not dead or left.
     Joined,
+    /// A member became suspect.
     Suspect,
+    /// A suspicion timed out; the application decides (see [`crate::Command::ConfirmDead`]).
     Unreachable,
+    /// A suspect or unreachable member is alive again (it refuted).
     AliveAgain,
+    /// A member was declared dead.
     Dead,
+    /// A member left gracefully.
     Left,
+    /// An alive member changed its metadata.
     MetadataChanged,
 }
 

@@ -1,14 +1,23 @@
 //! Deliberately broken variants of the core, for the model checker's own tests.
 //!
-//! Compiled only with the `faults` cargo feature, which nothing enables but this crate's tests
-//! (a self dev-dependency). Each [`Fault`] is one wrong rule; a node carries the set it runs with
-//! ([`crate::Node::set_faults`]), so checker threads and tests running in parallel do not share
-//! any global. Every call site in the core is a single `#[cfg(swim_faults)] if`.
+//! The broken rules exist only under `--cfg swim_faults` (see `docs/checker.md`). Each
+//! [`Fault`] is one wrong rule; a node carries the set it runs with
+//! ([`crate::Node::set_faults`]), so checker threads and tests running in parallel share no
+//! global. Without the cfg this module is private and its `Faults` is a zero-sized set whose
+//! `has` is a `const fn` returning `false`: the core's call sites are plain `if`s that compile
+//! away.
 
 use crate::member::Member;
-use crate::status::{Merge, Status, merge, normalize_suspecters, precedence};
+use crate::status::Merge;
+
+#[cfg(swim_faults)]
+pub use broken::Faults;
+#[cfg(not(swim_faults))]
+pub(crate) use real::Faults;
 
 /// One wrong protocol rule.
+// Without the cfg, the merge faults are named only by the broken merge selection.
+#[cfg_attr(not(swim_faults), allow(dead_code))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Fault {
     /// Merge takes whatever record arrives (last writer wins), ignoring the incarnation order.
@@ -31,106 +40,139 @@ pub enum Fault {
     RefutesWithoutRaising,
 }
 
-impl Fault {
-    /// Every fault, in declaration order.
-    pub const ALL: [Fault; 9] = [
-        Fault::MergeLastWriterWins,
-        Fault::MergeRevivesDead,
-        Fault::AppliesGossipAboutSelf,
-        Fault::SuspectsAtHigherIncarnation,
-        Fault::IgnoresAcks,
-        Fault::MergeForgetsMetadata,
-        Fault::SuspicionNeverExpires,
-        Fault::SuspicionIgnoresConfirmations,
-        Fault::RefutesWithoutRaising,
-    ];
-
-    fn bit(self) -> u16 {
-        1 << (self as u16)
-    }
-}
-
-/// A set of faults (empty: the real core).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Faults(u16);
-
 /// The signature of [`crate::status::merge`].
 pub type MergeFn = fn(&mut Member, &Member, usize) -> Merge;
 
-impl Faults {
-    /// No fault: the real core.
-    pub const NONE: Faults = Faults(0);
+/// The real core: no fault can be set.
+#[cfg(not(swim_faults))]
+mod real {
+    use super::{Fault, MergeFn};
 
-    /// This set plus `fault`.
-    pub fn with(self, fault: Fault) -> Self {
-        Faults(self.0 | fault.bit())
-    }
+    /// The empty set, and the only one.
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+    pub(crate) struct Faults;
 
-    /// Whether `fault` is in the set.
-    pub fn has(self, fault: Fault) -> bool {
-        self.0 & fault.bit() != 0
-    }
+    impl Faults {
+        /// No fault: the real core.
+        pub(crate) const NONE: Faults = Faults;
 
-    pub fn is_empty(self) -> bool {
-        self.0 == 0
-    }
+        /// Never: every fault check in the core is a constant `false`.
+        pub(crate) const fn has(self, _fault: Fault) -> bool {
+            false
+        }
 
-    /// The merge this node runs: a broken one if a merge fault is set, else `real`.
-    pub fn merge_or(self, real: MergeFn) -> MergeFn {
-        if self.has(Fault::MergeLastWriterWins) {
-            merge_last_writer_wins
-        } else if self.has(Fault::MergeRevivesDead) {
-            merge_reviving_dead
-        } else if self.has(Fault::MergeForgetsMetadata) {
-            merge_forgetting_metadata
-        } else {
+        /// The real merge.
+        pub(crate) const fn merge_or(self, real: MergeFn) -> MergeFn {
             real
         }
     }
 }
 
-impl From<Fault> for Faults {
-    fn from(fault: Fault) -> Self {
-        Faults::NONE.with(fault)
-    }
-}
+#[cfg(swim_faults)]
+mod broken {
+    use super::{Fault, MergeFn};
+    use crate::member::Member;
+    use crate::status::{Merge, Status, merge, normalize_suspecters, precedence};
 
-fn take(local: &mut Member, incoming: &Member, cap: usize) -> Merge {
-    let from = local.status;
-    let meta = local.meta.clone();
-    *local = incoming.clone();
-    normalize_suspecters(&mut local.suspecters, cap);
-    if incoming.status.is_terminal() && incoming.meta.is_empty() {
+    impl Fault {
+        /// Every fault, in declaration order.
+        pub const ALL: [Fault; 9] = [
+            Fault::MergeLastWriterWins,
+            Fault::MergeRevivesDead,
+            Fault::AppliesGossipAboutSelf,
+            Fault::SuspectsAtHigherIncarnation,
+            Fault::IgnoresAcks,
+            Fault::MergeForgetsMetadata,
+            Fault::SuspicionNeverExpires,
+            Fault::SuspicionIgnoresConfirmations,
+            Fault::RefutesWithoutRaising,
+        ];
+
+        fn bit(self) -> u16 {
+            1 << (self as u16)
+        }
+    }
+
+    /// A set of faults (empty: the real core).
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+    pub struct Faults(u16);
+
+    impl Faults {
+        /// No fault: the real core.
+        pub const NONE: Faults = Faults(0);
+
+        /// This set plus `fault`.
+        pub fn with(self, fault: Fault) -> Self {
+            Faults(self.0 | fault.bit())
+        }
+
+        /// Whether `fault` is in the set.
+        pub fn has(self, fault: Fault) -> bool {
+            self.0 & fault.bit() != 0
+        }
+
+        /// Whether the set is empty (the real core).
+        pub fn is_empty(self) -> bool {
+            self.0 == 0
+        }
+
+        /// The merge this node runs: a broken one if a merge fault is set, else `real`.
+        pub fn merge_or(self, real: MergeFn) -> MergeFn {
+            if self.has(Fault::MergeLastWriterWins) {
+                merge_last_writer_wins
+            } else if self.has(Fault::MergeRevivesDead) {
+                merge_reviving_dead
+            } else if self.has(Fault::MergeForgetsMetadata) {
+                merge_forgetting_metadata
+            } else {
+                real
+            }
+        }
+    }
+
+    impl From<Fault> for Faults {
+        fn from(fault: Fault) -> Self {
+            Faults::NONE.with(fault)
+        }
+    }
+
+    fn take(local: &mut Member, incoming: &Member, cap: usize) -> Merge {
+        let from = local.status;
+        let meta = local.meta.clone();
+        *local = incoming.clone();
+        normalize_suspecters(&mut local.suspecters, cap);
+        if incoming.status.is_terminal() && incoming.meta.is_empty() {
+            local.meta = meta;
+        }
+        Merge::Advanced { from }
+    }
+
+    /// Broken: any different record wins, older or not (terminal records still stick).
+    fn merge_last_writer_wins(local: &mut Member, incoming: &Member, cap: usize) -> Merge {
+        let differs = (local.incarnation, local.status) != (incoming.incarnation, incoming.status);
+        if local.status.is_terminal() || !differs {
+            return merge(local, incoming, cap);
+        }
+        take(local, incoming, cap)
+    }
+
+    /// Broken: `dead` is just another status, ordered by incarnation like the others.
+    fn merge_reviving_dead(local: &mut Member, incoming: &Member, cap: usize) -> Merge {
+        let key = |m: &Member| {
+            let (_, incarnation, rank) = precedence(m.status, m.incarnation);
+            (incarnation, m.status == Status::Dead, rank)
+        };
+        if local.status.is_terminal() && key(incoming) > key(local) {
+            return take(local, incoming, cap);
+        }
+        merge(local, incoming, cap)
+    }
+
+    /// Broken: the metadata of the old record survives a newer incarnation.
+    fn merge_forgetting_metadata(local: &mut Member, incoming: &Member, cap: usize) -> Merge {
+        let meta = local.meta.clone();
+        let outcome = merge(local, incoming, cap);
         local.meta = meta;
+        outcome
     }
-    Merge::Advanced { from }
-}
-
-/// Broken: any different record wins, older or not (terminal records still stick).
-fn merge_last_writer_wins(local: &mut Member, incoming: &Member, cap: usize) -> Merge {
-    let differs = (local.incarnation, local.status) != (incoming.incarnation, incoming.status);
-    if local.status.is_terminal() || !differs {
-        return merge(local, incoming, cap);
-    }
-    take(local, incoming, cap)
-}
-
-/// Broken: `dead` is just another status, ordered by incarnation like the others.
-fn merge_reviving_dead(local: &mut Member, incoming: &Member, cap: usize) -> Merge {
-    let key = |m: &Member| {
-        let (_, incarnation, rank) = precedence(m.status, m.incarnation);
-        (incarnation, m.status == Status::Dead, rank)
-    };
-    if local.status.is_terminal() && key(incoming) > key(local) {
-        return take(local, incoming, cap);
-    }
-    merge(local, incoming, cap)
-}
-
-/// Broken: the metadata of the old record survives a newer incarnation.
-fn merge_forgetting_metadata(local: &mut Member, incoming: &Member, cap: usize) -> Merge {
-    let meta = local.meta.clone();
-    let outcome = merge(local, incoming, cap);
-    local.meta = meta;
-    outcome
 }

@@ -185,6 +185,7 @@ impl Gossip {
         self.index.len()
     }
 
+    /// Whether no update is queued.
     pub fn is_empty(&self) -> bool {
         self.index.is_empty()
     }

@@ -11,6 +11,7 @@ pub struct Health {
 }
 
 impl Health {
+    /// Healthy (0), capped at `max`.
     pub fn new(max: u8) -> Self {
         Health { score: 0, max }
     }

@@ -18,11 +18,15 @@
 //! # let _ = &mut node;
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod codec;
 pub mod config;
 pub mod effect;
 #[cfg(swim_faults)]
 pub mod faults;
+#[cfg(not(swim_faults))]
+mod faults;
 pub mod gossip;
 pub mod health;
 pub mod member;

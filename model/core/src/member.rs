@@ -99,13 +99,18 @@ impl fmt::Debug for Meta {
 /// `addr` and `meta` are payload attached to the member and its incarnation.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Member {
+    /// Who: fixed for the life of a process (a rejoin takes a new one).
     pub id: NodeId,
+    /// Where it receives datagrams.
     pub addr: SocketAddr,
+    /// Raised only by the member itself, to refute a suspicion or publish new metadata.
     pub incarnation: u64,
+    /// What this observer believes of it at this incarnation.
     pub status: Status,
     /// Who suspects this member at this incarnation (sorted, capped at K+1): Lifeguard's
     /// independent confirmations. Empty unless `status` is suspect.
     pub suspecters: Vec<NodeId>,
+    /// The application's metadata, as of this incarnation.
     pub meta: Meta,
 }
 

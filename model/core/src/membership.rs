@@ -11,6 +11,7 @@ use crate::status::Status;
 /// A member as this node knows it, and since when its status holds.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Record {
+    /// The member's latest record here.
     pub member: Member,
     /// When the current status began here (suspicion start, time of death).
     pub since: Millis,
@@ -54,10 +55,12 @@ impl Membership {
         self.records.binary_search_by_key(&id, |r| r.member.id)
     }
 
+    /// The record of `id`, if known (tombstones included).
     pub fn get(&self, id: NodeId) -> Option<&Record> {
         self.position(id).ok().map(|i| &self.records[i])
     }
 
+    /// The record of `id`, to change in place (then report the change: [`Self::status_changed`]).
     pub fn get_mut(&mut self, id: NodeId) -> Option<&mut Record> {
         self.position(id).ok().map(|i| &mut self.records[i])
     }
@@ -72,6 +75,7 @@ impl Membership {
         self.records.len()
     }
 
+    /// Whether no member is known, not even a tombstone.
     pub fn is_empty(&self) -> bool {
         self.records.is_empty()
     }

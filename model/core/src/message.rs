@@ -11,6 +11,7 @@ use crate::member::{Member, NodeId};
 pub struct Message {
     /// The sender's id (replies go to the datagram's source address).
     pub from: NodeId,
+    /// What the message asks.
     pub body: Body,
     /// Piggybacked updates, least-sent first (a suspect or dead destination's own record first).
     pub gossip: Vec<Member>,
@@ -20,20 +21,39 @@ pub struct Message {
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Body {
     /// Are you alive? `target` guards against a restarted process answering for its old id.
-    Ping { seq: u32, target: NodeId },
+    Ping {
+        /// The prober's sequence number, echoed in the ack.
+        seq: u32,
+        /// Whom the prober means to reach.
+        target: NodeId,
+    },
     /// Please probe `target` for me and forward its ack (or a nack if it stays silent).
     PingReq {
+        /// The origin's sequence number, echoed in the forwarded ack or nack.
         seq: u32,
+        /// The member to probe.
         target: NodeId,
+        /// Where to probe it.
         target_addr: SocketAddr,
     },
     /// Answer to `ping(seq)`, sent directly or forwarded by a helper.
-    Ack { seq: u32 },
+    Ack {
+        /// The sequence number of the ping answered.
+        seq: u32,
+    },
     /// A helper's "still no answer" at 80% of its timeout: the helper itself is healthy.
-    Nack { seq: u32 },
+    Nack {
+        /// The sequence number of the origin's ping-req.
+        seq: u32,
+    },
     /// Part of a full view (push-pull anti-entropy, join, leave). `reply` asks the receiver to
     /// answer with its own full view.
-    Sync { reply: bool, members: Vec<Member> },
+    Sync {
+        /// Whether the receiver should answer with its own full view.
+        reply: bool,
+        /// Records from the sender's view.
+        members: Vec<Member>,
+    },
 }
 
 impl Message {

@@ -122,10 +122,13 @@ impl ProbeOrder {
 /// A probe this node started, alive until the end of its protocol period.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Probe {
+    /// The member probed.
     pub target: NodeId,
+    /// Where it was probed.
     pub target_addr: SocketAddr,
     /// Incarnation of the target when probed: a suspicion raised for this probe uses it.
     pub incarnation: u64,
+    /// An ack came, directly or through a helper.
     pub acked: bool,
     /// Judged failed before the period ended (every helper nacked); kept until the tick.
     pub failed: bool,
@@ -145,8 +148,11 @@ impl Probe {
 /// An indirect probe run for another node.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Relay {
+    /// Where the ping-req came from: the ack or nack goes there.
     pub origin: SocketAddr,
+    /// Who asked.
     pub origin_id: NodeId,
+    /// The origin's sequence number, echoed back.
     pub origin_seq: u32,
     /// The nack went out; the relay now only waits to forward a late ack.
     pub nacked: bool,

@@ -1,4 +1,4 @@
-//! The status lattice and the merge of member records (SPEC §2).
+//! The status lattice and the merge of member records (PROTOCOL.md §2).
 //!
 //! Knowledge about one member is ordered
 //! `alive(0) < suspect(0) < unreachable(0) < alive(1) < ... < dead/left`.
@@ -13,7 +13,9 @@ use crate::member::{Member, NodeId};
 /// The status of a member as seen by one observer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Status {
+    /// Believed up.
     Alive,
+    /// A probe failed: it has until the suspicion times out to refute.
     Suspect,
     /// Suspicion timed out and the application decides (only with `Config::unreachable`).
     Unreachable,
@@ -63,7 +65,10 @@ pub enum Merge {
     /// Same suspicion, more independent suspecters: a Lifeguard confirmation.
     Confirmed,
     /// The record moved up the lattice; `from` is the status it had before.
-    Advanced { from: Status },
+    Advanced {
+        /// The status before the merge.
+        from: Status,
+    },
 }
 
 impl Merge {

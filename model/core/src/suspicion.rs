@@ -15,6 +15,7 @@ pub struct Bounds {
 }
 
 impl Bounds {
+    /// The bounds `config` gives a cluster of `n` members.
     pub fn new(config: &Config, n: usize) -> Self {
         let scale = (n.max(1) as f64).log10().max(1.0);
         let scale_milli = (scale * 1000.0) as u64;

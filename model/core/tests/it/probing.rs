@@ -1,9 +1,8 @@
-//! Failure detection (SPEC §4): pings, indirect probes, nacks, late acks, probe order.
-mod common;
+//! Failure detection (PROTOCOL.md §4): pings, indirect probes, nacks, late acks, probe order.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use common::*;
+use crate::common::*;
 use swim_checked_core::{Body, Config, NodeId, Pick, Status, Timer};
 
 fn node() -> Driver {

@@ -1,7 +1,6 @@
-//! Lifeguard's local-health-aware suspicion (SPEC §5): bounds, confirmations, expiry.
-mod common;
+//! Lifeguard's local-health-aware suspicion (PROTOCOL.md §5): bounds, confirmations, expiry.
 
-use common::*;
+use crate::common::*;
 use swim_checked_core::suspicion::Bounds;
 use swim_checked_core::{Body, Command, Config, EventKind, Status, Timer};
 

@@ -1,7 +1,6 @@
 //! The wire format: round trips and every way a datagram is refused (never a panic).
-mod common;
 
-use common::*;
+use crate::common::*;
 use swim_checked_core::codec::{MAGIC, MAX_SUSPECTERS, VERSION};
 use swim_checked_core::{
     Body, Config, DecodeError, EncodeError, Member, Message, Meta, NodeId, Status, Wire,

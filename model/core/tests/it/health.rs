@@ -1,7 +1,6 @@
-//! Lifeguard's local health multiplier (SPEC §5): increments, decrements, clamping, scaling.
-mod common;
+//! Lifeguard's local health multiplier (PROTOCOL.md §5): increments, decrements, clamping, scaling.
 
-use common::*;
+use crate::common::*;
 use swim_checked_core::health::Health;
 use swim_checked_core::{Body, Config, Timer};
 

@@ -1,7 +1,6 @@
-//! Gossip about oneself (SPEC §3): refutation, re-gossip of older news, removal.
-mod common;
+//! Gossip about oneself (PROTOCOL.md §3): refutation, re-gossip of older news, removal.
 
-use common::*;
+use crate::common::*;
 use swim_checked_core::{Body, Command, CommandError, Config, EventKind, Phase, Status, Timer};
 
 fn node() -> Driver {

@@ -2,7 +2,6 @@
 //! look at the effects it returns.
 //!
 //! Conventions: the node under test is `id(1)` at `addr(1)`; peer `i` is `id(i)` at `addr(i)`.
-#![allow(dead_code)] // each test file uses a different part of this module
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;

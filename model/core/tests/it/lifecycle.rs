@@ -1,9 +1,8 @@
-//! Join, leave, metadata, confirm_dead, tombstones and rejoin (SPEC §3, §6, §7).
-mod common;
+//! Join, leave, metadata, confirm_dead, tombstones and rejoin (PROTOCOL.md §3, §6, §7).
 
 use std::net::SocketAddr;
 
-use common::*;
+use crate::common::*;
 use swim_checked_core::{
     Body, Command, CommandError, Config, EventKind, Member, Meta, Phase, Status, Timer,
 };

@@ -1,12 +1,11 @@
 //! Property tests: the merge is a join-semilattice, the codec round-trips and never panics, the
 //! dissemination queue behaves like its simple specification, and one node under random inputs
 //! keeps its invariants.
-mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 
-use common::{Rng, *};
+use crate::common::{Rng, *};
 use proptest::prelude::*;
 use swim_checked_core::codec::encoded_len;
 use swim_checked_core::gossip::{Budget, Gossip};
@@ -299,7 +298,7 @@ proptest! {
 
 // ----- the dissemination queue against its specification -----
 
-/// The queue as SPEC §6 describes it, written the obvious way: least-sent first, oldest first
+/// The queue as PROTOCOL.md §6 describes it, written the obvious way: least-sent first, oldest first
 /// among equals; each pack spends one transmit per update sent; an update leaves at `limit`.
 #[derive(Default)]
 struct RefQueue {

@@ -1,7 +1,6 @@
 //! Configuration presets and validation: every rejection names its field and says why.
-mod common;
 
-use common::*;
+use crate::common::*;
 use swim_checked_core::codec::max_meta_room;
 use swim_checked_core::{Config, ConfigError, Meta, Node};
 
@@ -43,7 +42,7 @@ fn presets_are_valid_and_sensible() {
             lan.suspicion_confirmations
         ),
         (3, 4, 6, 2),
-        "SPEC defaults: k = 3, alpha = 4, beta = 6, K = alpha - 2"
+        "PROTOCOL.md §4-§5 defaults: k = 3, alpha = 4, beta = 6, K = alpha - 2"
     );
     assert_eq!((lan.max_health, lan.retransmit_mult), (8, 4));
     assert_eq!((lan.max_datagram, lan.max_meta_bytes), (1_400, 512));

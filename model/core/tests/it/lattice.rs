@@ -1,14 +1,13 @@
-//! The status lattice and the merge of records (SPEC §2).
-mod common;
+//! The status lattice and the merge of records (PROTOCOL.md §2).
 
-use common::*;
+use crate::common::*;
 use swim_checked_core::status::{join, merge};
 use swim_checked_core::{EventKind, Member, MemberEvent, Merge, Meta, NodeId, Status};
 
 /// Suspecter cap used in these tests (K + 1 with K = 2).
 const CAP: usize = 3;
 
-/// SPEC §2's order written out as an explicit chain, lowest first: non-terminal records by
+/// PROTOCOL.md §2's order written out as an explicit chain, lowest first: non-terminal records by
 /// incarnation then alive < suspect < unreachable, then every terminal record above all of them.
 fn chain() -> Vec<Member> {
     let mut v = Vec::new();

@@ -1,9 +1,8 @@
-//! Dissemination (SPEC §6): retransmit budget, replacement, ordering, buddy system, byte budget.
-mod common;
+//! Dissemination (PROTOCOL.md §6): retransmit budget, replacement, ordering, buddy system, byte budget.
 
 use std::collections::BTreeSet;
 
-use common::*;
+use crate::common::*;
 use swim_checked_core::gossip::{Budget, Gossip, retransmit_limit};
 use swim_checked_core::{Body, Config, Effect, Member, Meta, NodeId, Status, Timer, Wire};
 

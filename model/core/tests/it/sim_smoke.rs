@@ -1,12 +1,11 @@
 //! Smoke test: a few cores wired through a perfect in-memory network.
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
-use swim_checked_core::{Command, Config, Effect, Meta, Node, NodeId, Status, Timer};
+use swim_checked_core::{Command, Config, Effect, Meta, Node, NodeId, Status, TimerTable};
 
 struct Net {
     nodes: Vec<Node>,
-    timers: Vec<BTreeMap<Timer, u64>>,
+    timers: Vec<TimerTable>,
     inflight: Vec<(u64, usize, SocketAddr, swim_checked_core::Message)>,
     crashed: Vec<bool>,
     now: u64,
@@ -39,7 +38,7 @@ impl Net {
             )
             .unwrap();
             net.nodes.push(node);
-            net.timers.push(BTreeMap::new());
+            net.timers.push(TimerTable::new());
             net.apply(i, out);
         }
         net
@@ -57,15 +56,11 @@ impl Net {
     }
     fn apply(&mut self, i: usize, out: Vec<Effect>) {
         for e in out {
-            match e {
-                Effect::Send { to, msg } => self.inflight.push((self.now + 1, i, to, msg)),
-                Effect::SetTimer { timer, at } => {
-                    self.timers[i].insert(timer, at);
-                }
-                Effect::CancelTimer { timer } => {
-                    self.timers[i].remove(&timer);
-                }
-                Effect::Event(_) => {}
+            if self.timers[i].apply(&e) {
+                continue;
+            }
+            if let Effect::Send { to, msg } = e {
+                self.inflight.push((self.now + 1, i, to, msg));
             }
         }
     }
@@ -95,13 +90,7 @@ impl Net {
                 if self.crashed[i] {
                     continue;
                 }
-                let due: Vec<Timer> = self.timers[i]
-                    .iter()
-                    .filter(|(_, at)| **at <= self.now)
-                    .map(|(t, _)| *t)
-                    .collect();
-                for t in due {
-                    self.timers[i].remove(&t);
+                while let Some(t) = self.timers[i].pop_due(self.now) {
                     let mut out = vec![];
                     let mut rng = self.rng();
                     self.nodes[i].handle_timer(self.now, t, &mut rng, &mut out);

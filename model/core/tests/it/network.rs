@@ -1,20 +1,19 @@
 //! N cores wired through an in-memory network that loses, delays, reorders and duplicates
 //! datagrams (every one goes through the codec), under random user commands, crashes and
-//! spurious timers. After every step the SPEC §9 safety properties are checked:
+//! spurious timers. After every step the PROTOCOL.md §9 safety properties are checked:
 //! monotone views, no resurrection, self always alive at its own incarnation while running,
 //! no incarnation above its owner's. Deterministic tests add accuracy on a reliable network,
 //! completeness after a crash, and convergence once the network heals.
-mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 
-use common::{Rng, *};
+use crate::common::{Rng, *};
 use proptest::prelude::*;
 use swim_checked_core::status::join;
 use swim_checked_core::{
     Command, Config, Effect, EventKind, Member, Meta, Millis, Node, NodeId, Phase, Status, Timer,
-    Wire,
+    TimerTable, Wire,
 };
 
 #[derive(Clone, Debug)]
@@ -48,7 +47,7 @@ struct Sim {
     wire: Wire,
     cap: usize,
     nodes: Vec<Node>,
-    timers: Vec<BTreeMap<Timer, Millis>>,
+    timers: Vec<TimerTable>,
     crashed: Vec<bool>,
     /// (delivery time, sequence) -> (destination index, source address, datagram)
     net: BTreeMap<(Millis, u64), (usize, SocketAddr, Vec<u8>)>,
@@ -73,7 +72,7 @@ impl Sim {
             wire: Wire::new(&config),
             cap: config.suspicion_confirmations + 1,
             nodes: Vec::new(),
-            timers: vec![BTreeMap::new(); n],
+            timers: vec![TimerTable::new(); n],
             crashed: vec![false; n],
             net: BTreeMap::new(),
             sent: 0,
@@ -120,6 +119,12 @@ impl Sim {
     /// Carry out the effects of a step of node `i`, then check the properties.
     fn after(&mut self, i: usize, out: Vec<Effect>) {
         for e in out {
+            if let Effect::SetTimer { timer, at } = e {
+                assert!(at > self.now, "{timer:?} armed in the past");
+            }
+            if self.timers[i].apply(&e) {
+                continue;
+            }
             match e {
                 Effect::Send { to, msg } => {
                     assert_eq!(msg.from, self.nodes[i].id());
@@ -141,18 +146,12 @@ impl Sim {
                             .insert((at, self.sent), (j, addr(i as u64 + 1), bytes.clone()));
                     }
                 }
-                Effect::SetTimer { timer, at } => {
-                    assert!(at > self.now, "{timer:?} armed in the past");
-                    self.timers[i].insert(timer, at);
-                }
-                Effect::CancelTimer { timer } => {
-                    self.timers[i].remove(&timer);
-                }
                 Effect::Event(ev) => {
                     if ev.kind() == EventKind::Suspect {
                         self.suspicions += 1;
                     }
                 }
+                Effect::SetTimer { .. } | Effect::CancelTimer { .. } => {} // applied above
             }
         }
         self.check(i);
@@ -162,7 +161,7 @@ impl Sim {
         }
     }
 
-    /// SPEC §9 safety properties 1-4, for observer `o`.
+    /// PROTOCOL.md §9 safety properties 1-4, for observer `o`.
     fn check(&mut self, o: usize) {
         let node = &self.nodes[o];
         let me = node.local_member();
@@ -262,7 +261,7 @@ impl Sim {
     fn next_timer(&self) -> Option<(Millis, usize, Timer)> {
         (0..self.nodes.len())
             .filter(|&i| !self.crashed[i])
-            .flat_map(|i| self.timers[i].iter().map(move |(t, at)| (*at, i, *t)))
+            .filter_map(|i| self.timers[i].next().map(|(t, at)| (at, i, t)))
             .min()
     }
 
@@ -292,7 +291,7 @@ impl Sim {
                 self.after(j, out);
             } else if let Some((t_at, i, t)) = timer.filter(|t| t.0 == at) {
                 debug_assert_eq!(t_at, at);
-                self.timers[i].remove(&t);
+                self.timers[i].cancel(t);
                 self.fire(i, t);
             } else {
                 let (_, i, op) = ops.remove(0);

@@ -1,0 +1,271 @@
+//! Joining, leaving and rejoining (PROTOCOL.md §3, §7), the other user commands, and the timers
+//! a node arms when it starts and cancels when it stops.
+
+use std::net::SocketAddr;
+
+use crate::Millis;
+use crate::effect::{Effect, MemberEvent};
+use crate::gossip::Gossip;
+use crate::health::Health;
+use crate::member::{Member, Meta, NodeId};
+use crate::pick::{Pick, choose};
+use crate::status::Status;
+use crate::timer::Timer;
+
+use super::{CommandError, Node, Phase};
+
+/// What only a join needs: the seeds to contact, the retries left, and the announce window.
+///
+/// Created by a join or rejoin and dropped when the node stops. Once the retries are over the
+/// seeds (with a single attempt) or the window's end stay behind: nothing reads them any more,
+/// but they are part of the node's identity, as they always were for the model checker.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(super) struct Joining {
+    /// Where to send our view; cleared when the retries give up.
+    pub(super) seeds: Vec<SocketAddr>,
+    /// Retries left after the current attempt.
+    attempts_left: u32,
+    /// Until this time every live member we learn of from a sync is told about us directly,
+    /// so a join storm converges in a round trip, not in gossip rounds. Never 0 once set, so a
+    /// node that joined never equals one that did not.
+    announce_until: Millis,
+}
+
+impl Node {
+    /// `Command::Join`: contact the seeds (not ourselves), retrying until one answers.
+    pub(super) fn join(
+        &mut self,
+        now: Millis,
+        seeds: Vec<SocketAddr>,
+        out: &mut Vec<Effect>,
+    ) -> Result<(), CommandError> {
+        let seeds: Vec<SocketAddr> = seeds.into_iter().filter(|s| *s != self.me.addr).collect();
+        if seeds.is_empty() {
+            return Err(CommandError::NoSeeds);
+        }
+        self.start_join(now, seeds, out);
+        Ok(())
+    }
+
+    /// Contact `seeds` now, and up to `join_attempts - 1` more times while nobody answers.
+    fn start_join(&mut self, now: Millis, seeds: Vec<SocketAddr>, out: &mut Vec<Effect>) {
+        self.joining = Some(Joining {
+            seeds,
+            attempts_left: self.config.join_attempts.saturating_sub(1),
+            announce_until: 0,
+        });
+        self.contact_seeds(now, out);
+    }
+
+    fn contact_seeds(&mut self, now: Millis, out: &mut Vec<Effect>) {
+        let probe_interval = self.config.probe_interval;
+        let Some(joining) = self.joining.as_mut() else {
+            return;
+        };
+        joining.announce_until = now + 2 * probe_interval;
+        let (seeds, retry) = (joining.seeds.clone(), joining.attempts_left > 0);
+        for seed in seeds {
+            self.send_view(seed, true, out);
+        }
+        if retry {
+            out.push(Effect::SetTimer {
+                timer: Timer::JoinRetry,
+                at: now + self.config.join_retry_interval,
+            });
+        }
+    }
+
+    pub(super) fn join_retry(&mut self, now: Millis, out: &mut Vec<Effect>) {
+        let Some(joining) = self.joining.as_mut() else {
+            return;
+        };
+        if self.phase != Phase::Running || self.members.live() > 0 || joining.attempts_left == 0 {
+            joining.seeds.clear();
+            joining.attempts_left = 0;
+            return;
+        }
+        joining.attempts_left -= 1;
+        self.contact_seeds(now, out);
+    }
+
+    /// Whether a member we learn of now from a sync is to be told about us directly.
+    pub(super) fn announcing(&self, now: Millis) -> bool {
+        self.joining
+            .as_ref()
+            .is_some_and(|joining| now < joining.announce_until)
+    }
+
+    /// `Command::SetMeta`: new metadata at a raised incarnation.
+    pub(super) fn set_meta(&mut self, meta: Meta) -> Result<(), CommandError> {
+        let len = meta.encoded_len();
+        if len > self.config.max_meta_bytes {
+            return Err(CommandError::MetaTooLarge {
+                len,
+                max: self.config.max_meta_bytes,
+            });
+        }
+        self.me.meta = meta;
+        self.me.incarnation += 1;
+        self.gossip.enqueue(self.me.id);
+        Ok(())
+    }
+
+    /// `Command::ConfirmDead`: the application's verdict, merged like any `dead` record.
+    pub(super) fn confirm_dead(
+        &mut self,
+        now: Millis,
+        id: NodeId,
+        rng: &mut dyn Pick,
+        out: &mut Vec<Effect>,
+    ) -> Result<(), CommandError> {
+        if id == self.me.id {
+            return Err(CommandError::IsSelf);
+        }
+        let rec = self
+            .members
+            .get(id)
+            .ok_or(CommandError::UnknownMember(id))?;
+        if rec.member.status.is_terminal() {
+            return Err(CommandError::AlreadyDead(id));
+        }
+        let dead = rec.member.with_status(Status::Dead, rec.member.incarnation);
+        self.apply(now, dead, rng, out);
+        Ok(())
+    }
+
+    pub(super) fn leave(&mut self, now: Millis, rng: &mut dyn Pick, out: &mut Vec<Effect>) {
+        self.phase = Phase::Leaving;
+        self.me.incarnation += 1;
+        self.me.status = Status::Left;
+        self.gossip.enqueue(self.me.id);
+        // Tell k members directly; probes and acks carry the rest.
+        let mut peers: Vec<(NodeId, SocketAddr)> = self
+            .members
+            .iter()
+            .filter(|r| r.member.status == Status::Alive)
+            .map(|r| (r.member.id, r.member.addr))
+            .collect();
+        let k = choose(rng, &mut peers, self.config.indirect_checks.max(1));
+        for &(_, addr) in &peers[..k] {
+            out.push(self.sync_message(addr, false, vec![self.me.clone()]));
+        }
+        if self.members.live() == 0 {
+            self.finish_leave(out);
+            return;
+        }
+        out.push(Effect::SetTimer {
+            timer: Timer::LeaveDone,
+            at: now + self.config.leave_timeout,
+        });
+    }
+
+    /// The wait for our `left` record to spread is over.
+    pub(super) fn leave_timer(&mut self, out: &mut Vec<Effect>) {
+        if self.phase == Phase::Leaving {
+            self.finish_leave(out);
+        }
+    }
+
+    pub(super) fn finish_leave(&mut self, out: &mut Vec<Effect>) {
+        self.phase = Phase::Left;
+        self.stop_timers(out);
+        out.push(Effect::Event(MemberEvent {
+            member: self.me.clone(),
+            from: Some(Status::Alive),
+            to: Status::Left,
+        }));
+    }
+
+    pub(super) fn rejoin(
+        &mut self,
+        now: Millis,
+        id: NodeId,
+        rng: &mut dyn Pick,
+        out: &mut Vec<Effect>,
+    ) -> Result<(), CommandError> {
+        if matches!(self.phase, Phase::Running | Phase::Leaving) {
+            return Err(CommandError::StillMember);
+        }
+        if id == self.me.id {
+            return Err(CommandError::SameId);
+        }
+        // Our old self is dead for ever; remember it like any tombstone (a `left` record stays
+        // `left`: our view of the old id only moves up the lattice).
+        let old = if self.me.status.is_terminal() {
+            self.me.clone()
+        } else {
+            self.me.with_status(Status::Dead, self.me.incarnation)
+        };
+        if self.members.len() < self.config.max_members {
+            self.members.insert(old, now);
+        }
+        let mut seeds: Vec<SocketAddr> = self
+            .members
+            .iter()
+            .filter(|r| !r.member.status.is_terminal())
+            .map(|r| r.member.addr)
+            .collect();
+        let unfinished = self.joining.take().map(|joining| joining.seeds);
+        for seed in unfinished.unwrap_or_default() {
+            if !seeds.contains(&seed) {
+                seeds.push(seed);
+            }
+        }
+        self.me = Member::alive(id, self.me.addr, 0, self.me.meta.clone());
+        self.phase = Phase::Running;
+        self.gossip = Gossip::default();
+        self.probes.clear();
+        self.relays.clear();
+        self.health = Health::new(self.config.max_health);
+        self.arm_periodic(now, out);
+        // Suspicions still pending lost their timers when we stopped: resume them.
+        let suspects: Vec<NodeId> = self
+            .members
+            .iter()
+            .filter(|r| r.member.status == Status::Suspect)
+            .map(|r| r.member.id)
+            .collect();
+        for suspect in suspects {
+            self.arm_suspicion(now, suspect, rng, out);
+        }
+        if !seeds.is_empty() {
+            self.start_join(now, seeds, out);
+        }
+        Ok(())
+    }
+
+    pub(super) fn arm_periodic(&self, now: Millis, out: &mut Vec<Effect>) {
+        out.push(Effect::SetTimer {
+            timer: Timer::Tick,
+            at: now + self.probe_interval(),
+        });
+        if self.config.sync_interval > 0 {
+            out.push(Effect::SetTimer {
+                timer: Timer::Sync,
+                at: now + self.sync_interval(),
+            });
+        }
+    }
+
+    /// Cancel every timer this node may have armed: it stops taking part.
+    pub(super) fn stop_timers(&mut self, out: &mut Vec<Effect>) {
+        let mut timers = vec![Timer::Tick, Timer::Sync, Timer::JoinRetry, Timer::LeaveDone];
+        timers.extend(self.probes.keys().map(|&s| Timer::ProbeTimeout(s)));
+        timers.extend(self.relays.keys().map(|&s| Timer::Relay(s)));
+        timers.extend(
+            self.members
+                .iter()
+                .filter(|r| r.member.status == Status::Suspect)
+                .map(|r| Timer::Suspicion(r.member.id)),
+        );
+        self.probes.clear();
+        self.relays.clear();
+        self.joining = None;
+        self.last_sync = 0;
+        out.extend(
+            timers
+                .into_iter()
+                .map(|timer| Effect::CancelTimer { timer }),
+        );
+    }
+}

@@ -1,0 +1,132 @@
+//! Merging gossip into the view (PROTOCOL.md §2, §3): events, dissemination and suspicion
+//! timers follow from what changed; news about ourselves is refuted, never applied.
+
+use crate::Millis;
+use crate::effect::{Effect, MemberEvent};
+use crate::faults::Fault;
+use crate::member::Member;
+use crate::pick::Pick;
+use crate::status::{Merge, Status, merge, normalize_suspecters};
+use crate::timer::Timer;
+
+use super::{Node, Phase};
+
+impl Node {
+    /// Merge one record into the view: events, dissemination, probe order and suspicion
+    /// timers follow from what changed.
+    pub(super) fn apply(
+        &mut self,
+        now: Millis,
+        mut incoming: Member,
+        rng: &mut dyn Pick,
+        out: &mut Vec<Effect>,
+    ) {
+        if self.faults.has(Fault::AppliesGossipAboutSelf) && incoming.id == self.me.id {
+            merge(&mut self.me, &incoming, usize::MAX);
+            return;
+        }
+        if incoming.id == self.me.id {
+            self.news_about_self(incoming, out);
+            return;
+        }
+        if incoming.status == Status::Unreachable && !self.config.unreachable {
+            incoming.status = Status::Dead;
+        }
+        if incoming.status == Status::Suspect {
+            normalize_suspecters(&mut incoming.suspecters, self.suspecter_cap());
+        } else {
+            incoming.suspecters.clear();
+        }
+        let id = incoming.id;
+        if self.members.is_purged(id) {
+            return;
+        }
+        let cap = self.suspecter_cap();
+        let Some(rec) = self.members.get_mut(id) else {
+            if self.members.len() >= self.config.max_members {
+                self.stats.dropped_table_full += 1;
+                return;
+            }
+            let status = incoming.status;
+            self.members.insert(incoming.clone(), now);
+            self.gossip.enqueue(id);
+            if !status.is_terminal() {
+                self.order.insert(id, rng);
+                out.push(Effect::Event(MemberEvent {
+                    member: incoming,
+                    from: None,
+                    to: status,
+                }));
+                if status == Status::Suspect {
+                    self.arm_suspicion(now, id, rng, out);
+                }
+            }
+            return;
+        };
+        // Only an `alive -> alive` change of metadata is reported; compare before merging.
+        let same_meta = rec.member.meta == incoming.meta;
+        let merge = self.faults.merge_or(merge);
+        match merge(&mut rec.member, &incoming, cap) {
+            Merge::Stale => {}
+            Merge::Confirmed => {
+                self.gossip.enqueue(id);
+                self.arm_suspicion(now, id, rng, out);
+            }
+            Merge::Advanced { from } => {
+                let member = rec.member.clone();
+                let to = member.status;
+                self.members.status_changed(id, from, now);
+                self.gossip.enqueue(id);
+                if from == Status::Suspect && to != Status::Suspect {
+                    out.push(Effect::CancelTimer {
+                        timer: Timer::Suspicion(id),
+                    });
+                }
+                let quiet = (from.is_terminal() && to.is_terminal())
+                    || (from == to && to == Status::Alive && same_meta);
+                if !quiet {
+                    out.push(Effect::Event(MemberEvent {
+                        member,
+                        from: Some(from),
+                        to,
+                    }));
+                }
+                if to == Status::Suspect {
+                    self.arm_suspicion(now, id, rng, out);
+                }
+            }
+        }
+    }
+
+    /// Gossip about ourselves is never applied: refute suspicions, leave when declared dead.
+    fn news_about_self(&mut self, news: Member, out: &mut Vec<Effect>) {
+        if self.phase != Phase::Running {
+            return;
+        }
+        match news.status {
+            Status::Alive => {}
+            Status::Suspect | Status::Unreachable => {
+                if self.faults.has(Fault::RefutesWithoutRaising) {
+                    self.gossip.enqueue(self.me.id);
+                    return;
+                }
+                if news.incarnation >= self.me.incarnation {
+                    self.me.incarnation = news.incarnation.saturating_add(1);
+                    self.health.apply(1);
+                    self.stats.refutations += 1;
+                }
+                // Newer or older, our current `alive` is the answer.
+                self.gossip.enqueue(self.me.id);
+            }
+            Status::Dead | Status::Left => {
+                self.phase = Phase::Removed;
+                self.stop_timers(out);
+                out.push(Effect::Event(MemberEvent {
+                    member: self.me.with_status(Status::Dead, self.me.incarnation),
+                    from: Some(Status::Alive),
+                    to: Status::Dead,
+                }));
+            }
+        }
+    }
+}

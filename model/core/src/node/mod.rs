@@ -1,0 +1,487 @@
+//! The per-node state machine: every protocol decision lives here.
+//!
+//! Inputs are [`Node::handle_message`], [`Node::handle_timer`] and [`Node::handle_command`],
+//! each given the current time and a [`Pick`] for randomness; outputs are [`Effect`]s appended
+//! to the caller's vector, to be carried out in order.
+//!
+//! This file holds the state, its identity for the model checker, the accessors and the entry
+//! points, which only dispatch. The rules live by family: `detect` (probing), `suspect`
+//! (suspicion and verdicts), `merge` (gossip and refutation), `send` (packing datagrams), `sync`
+//! (push-pull) and `lifecycle` (join, leave, rejoin, commands).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use crate::Millis;
+use crate::codec::header_len;
+use crate::config::{Config, ConfigError};
+use crate::effect::Effect;
+use crate::faults::Faults;
+use crate::gossip::Gossip;
+use crate::health::Health;
+use crate::member::{Member, Meta, NodeId};
+use crate::membership::Membership;
+use crate::message::{Body, Message};
+use crate::pick::Pick;
+use crate::probe::{Probe, ProbeOrder, Relay};
+use crate::status::Status;
+use crate::timer::Timer;
+
+mod detect;
+mod lifecycle;
+mod merge;
+mod send;
+mod suspect;
+mod sync;
+
+use lifecycle::Joining;
+
+/// Where a node is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Phase {
+    /// A member of the cluster.
+    Running,
+    /// Spreading its `left` record before stopping.
+    Leaving,
+    /// Left gracefully; only [`Command::Rejoin`] brings it back, under a new id.
+    Left,
+    /// Declared dead by the cluster; only [`Command::Rejoin`] brings it back, under a new id.
+    Removed,
+}
+
+/// What the application asks of its node.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Command {
+    /// Send our view (and ask for theirs) to these seed addresses, retrying until one answers.
+    Join {
+        /// Addresses to contact (our own is ignored).
+        seeds: Vec<SocketAddr>,
+    },
+    /// Leave gracefully: gossip `left` at a raised incarnation, then stop.
+    Leave,
+    /// Replace our metadata (raises our incarnation).
+    SetMeta(Meta),
+    /// Declare a member dead (typically after it became `unreachable`).
+    ConfirmDead(NodeId),
+    /// Come back under a new id after being removed or after leaving.
+    Rejoin {
+        /// The new id: it must differ from the current one.
+        id: NodeId,
+    },
+}
+
+/// Why a command was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CommandError {
+    /// The node is not running (it left or was removed).
+    NotRunning(Phase),
+    /// Rejoin is only for a node that left or was removed.
+    StillMember,
+    /// Join without any seed address (other than our own).
+    NoSeeds,
+    /// Metadata over the configured limit.
+    MetaTooLarge {
+        /// Encoded length of the metadata.
+        len: usize,
+        /// `Config::max_meta_bytes`.
+        max: usize,
+    },
+    /// No such member in the view.
+    UnknownMember(NodeId),
+    /// The member is already dead or left.
+    AlreadyDead(NodeId),
+    /// A node cannot declare itself dead.
+    IsSelf,
+    /// The new id is the current one.
+    SameId,
+}
+
+impl fmt::Display for CommandError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CommandError::NotRunning(p) => write!(f, "node is not running (phase {p:?})"),
+            CommandError::StillMember => {
+                write!(f, "node is still a member; rejoin needs it removed or left")
+            }
+            CommandError::NoSeeds => write!(f, "no seed address to join through"),
+            CommandError::MetaTooLarge { len, max } => {
+                write!(f, "metadata of {len} bytes exceeds the {max}-byte limit")
+            }
+            CommandError::UnknownMember(id) => write!(f, "unknown member {id}"),
+            CommandError::AlreadyDead(id) => write!(f, "member {id} is already dead or left"),
+            CommandError::IsSelf => write!(f, "a node cannot declare itself dead"),
+            CommandError::SameId => write!(f, "rejoin needs a new id"),
+        }
+    }
+}
+
+impl std::error::Error for CommandError {}
+
+/// Counters about this node's protocol activity (not part of its state's identity).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NodeStats {
+    /// Probes started (one direct ping each).
+    pub probes_sent: u64,
+    /// Probes that ended without an ack.
+    pub probes_failed: u64,
+    /// Ping-reqs sent to helpers.
+    pub ping_reqs_sent: u64,
+    /// Nacks sent for indirect probes whose target stayed silent.
+    pub nacks_sent: u64,
+    /// Suspicions raised by our own failed probes.
+    pub suspicions_raised: u64,
+    /// Suspicions of ourselves refuted by raising our incarnation.
+    pub refutations: u64,
+    /// Pings for another id that reached us (a stale address).
+    pub misdirected: u64,
+    /// New members ignored because the table was full (`Config::max_members`).
+    pub dropped_table_full: u64,
+    /// Ping-reqs ignored because too many relays ran (`Config::max_relays`).
+    pub dropped_relays_full: u64,
+}
+
+/// One member's protocol state machine.
+#[derive(Clone, Debug)]
+pub struct Node {
+    config: Arc<Config>,
+    header_len: usize,
+    me: Member,
+    phase: Phase,
+    members: Membership,
+    gossip: Gossip,
+    order: ProbeOrder,
+    /// Push-pull partners: members alive or dead, round-robin in random passes.
+    sync_order: ProbeOrder,
+    /// Probes started this period, by sequence number.
+    probes: BTreeMap<u32, Probe>,
+    /// Indirect probes run for others, by our sequence number.
+    relays: BTreeMap<u32, Relay>,
+    next_seq: u32,
+    health: Health,
+    /// From a join (or rejoin) until the node stops; `None` if it never joined.
+    joining: Option<Joining>,
+    /// When our last push-pull round ran (or we started): the next one is due a whole
+    /// current sync interval later, which grows with the cluster.
+    last_sync: Millis,
+    stats: NodeStats,
+    /// Deliberate bugs, for the model checker's tests only (none without `--cfg swim_faults`).
+    faults: Faults,
+}
+
+impl PartialEq for Node {
+    fn eq(&self, other: &Self) -> bool {
+        self.me == other.me
+            && self.phase == other.phase
+            && self.members == other.members
+            && self.gossip == other.gossip
+            && self.order == other.order
+            && self.sync_order == other.sync_order
+            && self.probes == other.probes
+            && self.relays == other.relays
+            && self.next_seq == other.next_seq
+            && self.health == other.health
+            && self.joining == other.joining
+            && self.last_sync == other.last_sync
+    }
+}
+
+impl Eq for Node {}
+
+/// Hashes the protocol state that decides what the node does next (not the configuration, the
+/// counters, or times nothing reads any more), deterministically.
+impl Hash for Node {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.me.hash(state);
+        self.phase.hash(state);
+        (self.members).hash_behaviour(self.config.tombstone_ttl, state);
+        self.gossip.hash(state);
+        // Members dead or gone are passed over when their turn comes: only the others count.
+        let status = |id| self.members.get(id).map(|r| r.member.status);
+        (self.order).hash_behaviour(|id| status(id).is_some_and(Status::is_terminal), state);
+        (self.sync_order).hash_behaviour(|id| status(id) == Some(Status::Left), state);
+        // A probe judged this period (acked, or failed on its helpers' nacks) waits only for
+        // the tick, which skips it, and late answers to it are ignored: its target, sequence
+        // number and helpers are read by nothing any more.
+        for (seq, probe) in &self.probes {
+            if probe.acked || probe.failed {
+                (probe.acked, probe.failed).hash(state);
+            } else {
+                (seq, probe).hash(state);
+            }
+        }
+        self.relays.hash(state);
+        self.next_seq.hash(state);
+        self.health.hash(state);
+        self.joining.hash(state);
+        self.last_sync.hash(state);
+    }
+}
+
+impl Node {
+    /// Start a node: it is alone, alive at incarnation 0, and arms its first probe tick (and
+    /// sync round). Join a cluster with [`Command::Join`].
+    pub fn new(
+        config: Config,
+        id: NodeId,
+        addr: SocketAddr,
+        meta: Meta,
+        now: Millis,
+        out: &mut Vec<Effect>,
+    ) -> Result<Self, ConfigError> {
+        config.validate()?;
+        let len = meta.encoded_len();
+        if len > config.max_meta_bytes {
+            return Err(ConfigError {
+                field: "meta",
+                reason: format!(
+                    "{len} bytes exceeds max_meta_bytes ({})",
+                    config.max_meta_bytes
+                ),
+            });
+        }
+        let node = Node {
+            header_len: header_len(&config.label),
+            health: Health::new(config.max_health),
+            config: Arc::new(config),
+            me: Member::alive(id, addr, 0, meta),
+            phase: Phase::Running,
+            members: Membership::default(),
+            gossip: Gossip::default(),
+            order: ProbeOrder::default(),
+            sync_order: ProbeOrder::default(),
+            probes: BTreeMap::new(),
+            relays: BTreeMap::new(),
+            next_seq: 0,
+            joining: None,
+            last_sync: now,
+            stats: NodeStats::default(),
+            faults: Faults::NONE,
+        };
+        node.arm_periodic(now, out);
+        Ok(node)
+    }
+
+    // ----- inspection -----
+
+    /// Our id.
+    pub fn id(&self) -> NodeId {
+        self.me.id
+    }
+
+    /// Our address.
+    pub fn addr(&self) -> SocketAddr {
+        self.me.addr
+    }
+
+    /// The configuration the node runs with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Where the node is in its life.
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    /// Our own record: `alive(incarnation)` while running.
+    pub fn local_member(&self) -> &Member {
+        &self.me
+    }
+
+    /// Our record of `id` (ourselves included).
+    pub fn member(&self, id: NodeId) -> Option<&Member> {
+        record(&self.me, &self.members, id)
+    }
+
+    /// When our current record of `id` took its status (suspicion start, time of death).
+    pub fn status_since(&self, id: NodeId) -> Option<Millis> {
+        self.members.get(id).map(|r| r.since)
+    }
+
+    /// The whole view: ourselves first, then every known member (tombstones included) in id order.
+    pub fn members(&self) -> impl Iterator<Item = &Member> {
+        std::iter::once(&self.me).chain(self.members.iter().map(|r| &r.member))
+    }
+
+    /// Members believed in the cluster (not dead, not left), ourselves included: Lifeguard's `n`.
+    pub fn cluster_size(&self) -> usize {
+        self.members.live() + 1
+    }
+
+    /// The local health multiplier.
+    pub fn health(&self) -> u8 {
+        self.health.score()
+    }
+
+    /// Counters of protocol activity since the node started.
+    pub fn stats(&self) -> NodeStats {
+        self.stats
+    }
+
+    /// Run with these deliberate bugs (model checker tests only).
+    #[cfg(swim_faults)]
+    pub fn set_faults(&mut self, faults: Faults) {
+        self.faults = faults;
+    }
+
+    /// The same node with every node id and address renamed, inside its records, queues,
+    /// probes and relays too (the model checker's symmetry reduction). Suspecter sets are
+    /// re-sorted; the renaming must be a bijection.
+    pub fn renamed(
+        &self,
+        id: &dyn Fn(NodeId) -> NodeId,
+        addr: &dyn Fn(SocketAddr) -> SocketAddr,
+    ) -> Node {
+        let member = |m: &Member| m.renamed(id, addr);
+        let mut node = self.clone();
+        node.me = member(&self.me);
+        node.members = self.members.renamed(id, &member);
+        node.gossip = self.gossip.renamed(id);
+        node.order = self.order.renamed(id);
+        node.sync_order = self.sync_order.renamed(id);
+        for probe in node.probes.values_mut() {
+            probe.target = id(probe.target);
+            probe.target_addr = addr(probe.target_addr);
+            for helper in &mut probe.awaiting {
+                *helper = id(*helper);
+            }
+        }
+        for relay in node.relays.values_mut() {
+            relay.origin = addr(relay.origin);
+            relay.origin_id = id(relay.origin_id);
+        }
+        if let Some(joining) = &mut node.joining {
+            joining.seeds = joining.seeds.iter().map(|&a| addr(a)).collect();
+        }
+        node
+    }
+
+    /// The dissemination queue.
+    pub fn gossip(&self) -> &Gossip {
+        &self.gossip
+    }
+
+    /// The probe order.
+    pub fn probe_order(&self) -> &ProbeOrder {
+        &self.order
+    }
+
+    /// Probes of the current period.
+    pub fn probes(&self) -> &BTreeMap<u32, Probe> {
+        &self.probes
+    }
+
+    /// Indirect probes run for others.
+    pub fn relays(&self) -> &BTreeMap<u32, Relay> {
+        &self.relays
+    }
+
+    /// Current probe interval (base scaled by LHM).
+    pub fn probe_interval(&self) -> Millis {
+        self.health.scale(self.config.probe_interval)
+    }
+
+    /// Current probe timeout (base scaled by LHM).
+    pub fn probe_timeout(&self) -> Millis {
+        self.health.scale(self.config.probe_timeout)
+    }
+
+    // ----- inputs -----
+
+    /// A message arrived from `from` (the datagram's source address).
+    pub fn handle_message(
+        &mut self,
+        now: Millis,
+        from: SocketAddr,
+        msg: Message,
+        rng: &mut dyn Pick,
+        out: &mut Vec<Effect>,
+    ) {
+        if !matches!(self.phase, Phase::Running | Phase::Leaving) {
+            return;
+        }
+        let Message {
+            from: sender,
+            body,
+            gossip,
+        } = msg;
+        for update in gossip {
+            self.apply(now, update, rng, out);
+        }
+        if !matches!(self.phase, Phase::Running | Phase::Leaving) {
+            return; // the gossip told us we are dead
+        }
+        match body {
+            Body::Ping { seq, target } => self.on_ping(from, sender, seq, target, out),
+            Body::PingReq {
+                seq,
+                target,
+                target_addr,
+            } => self.relay_probe(now, from, sender, seq, target, target_addr, out),
+            Body::Ack { seq } => self.on_ack(seq, out),
+            Body::Nack { seq } => self.on_nack(now, sender, seq, rng, out),
+            Body::Sync { reply, members } => self.on_sync(now, from, reply, members, rng, out),
+        }
+    }
+
+    /// A timer armed by an earlier [`Effect::SetTimer`] is due.
+    pub fn handle_timer(
+        &mut self,
+        now: Millis,
+        timer: Timer,
+        rng: &mut dyn Pick,
+        out: &mut Vec<Effect>,
+    ) {
+        if !matches!(self.phase, Phase::Running | Phase::Leaving) {
+            return;
+        }
+        match timer {
+            Timer::Tick => self.tick(now, rng, out),
+            Timer::ProbeTimeout(seq) => self.probe_timeout_fired(seq, rng, out),
+            Timer::Relay(seq) => self.relay_timer(now, seq, out),
+            Timer::Suspicion(id) => self.suspicion_timer(now, id, rng, out),
+            Timer::Sync => self.sync_timer(now, rng, out),
+            Timer::JoinRetry => self.join_retry(now, out),
+            Timer::LeaveDone => self.leave_timer(out),
+        }
+    }
+
+    /// The application's request.
+    pub fn handle_command(
+        &mut self,
+        now: Millis,
+        command: Command,
+        rng: &mut dyn Pick,
+        out: &mut Vec<Effect>,
+    ) -> Result<(), CommandError> {
+        if let Command::Rejoin { id } = command {
+            return self.rejoin(now, id, rng, out);
+        }
+        if self.phase != Phase::Running {
+            return Err(CommandError::NotRunning(self.phase));
+        }
+        match command {
+            Command::Join { seeds } => self.join(now, seeds, out),
+            Command::Leave => {
+                self.leave(now, rng, out);
+                Ok(())
+            }
+            Command::SetMeta(meta) => self.set_meta(meta),
+            Command::ConfirmDead(id) => self.confirm_dead(now, id, rng, out),
+            Command::Rejoin { .. } => unreachable!("handled above"),
+        }
+    }
+}
+
+/// Our current record of `id`: our own for our id, the table's otherwise. A free function so
+/// that packing gossip (which borrows the queue mutably) can look records up too.
+fn record<'a>(me: &'a Member, members: &'a Membership, id: NodeId) -> Option<&'a Member> {
+    if id == me.id {
+        Some(me)
+    } else {
+        members.get(id).map(|r| &r.member)
+    }
+}

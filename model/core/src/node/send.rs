@@ -1,0 +1,107 @@
+//! Packing datagrams (PROTOCOL.md §6): piggybacked gossip within the byte budget, the buddy
+//! record first, and full views split over sync datagrams.
+
+use std::net::SocketAddr;
+
+use crate::codec::encoded_len;
+use crate::effect::Effect;
+use crate::gossip::{Budget, retransmit_limit};
+use crate::member::{Member, NodeId};
+use crate::message::{Body, Message};
+use crate::status::Status;
+
+use super::{Node, record};
+
+impl Node {
+    /// Send `body` to `to`, filling the rest of the datagram with gossip. If the destination is
+    /// suspect (or dead) here, its own record goes first without spending transmits (buddy
+    /// system: it learns of the suspicion at once and can refute it).
+    pub(super) fn send(
+        &mut self,
+        to: SocketAddr,
+        to_id: Option<NodeId>,
+        body: Body,
+        out: &mut Vec<Effect>,
+    ) {
+        let mut msg = Message {
+            from: self.me.id,
+            body,
+            gossip: Vec::new(),
+        };
+        let base = self.header_len + encoded_len(&msg);
+        let mut budget = Budget {
+            free: self.config.max_datagram.saturating_sub(base),
+            count: 0,
+        };
+        let mut buddy = None;
+        if let Some(t) = to_id
+            && let Some(rec) = self.members.get(t)
+            && rec.member.status != Status::Alive
+            && budget.take(encoded_len(&rec.member))
+        {
+            msg.gossip.push(rec.member.clone());
+            buddy = Some(t);
+        }
+        let limit = retransmit_limit(self.config.retransmit_mult, self.cluster_size());
+        let (me, members) = (&self.me, &self.members);
+        let current = |id: NodeId| record(me, members, id);
+        self.gossip
+            .pack(&mut budget, limit, buddy, &current, &mut msg.gossip);
+        out.push(Effect::Send { to, msg });
+    }
+
+    /// Our full view (ourselves and every record, tombstones included), split over as many
+    /// sync datagrams as it takes. Only the first asks for a reply.
+    pub(super) fn send_view(&mut self, to: SocketAddr, reply: bool, out: &mut Vec<Effect>) {
+        let empty = Message {
+            from: self.me.id,
+            body: Body::Sync {
+                reply,
+                members: Vec::new(),
+            },
+            gossip: Vec::new(),
+        };
+        let room = self
+            .config
+            .max_datagram
+            .saturating_sub(self.header_len + encoded_len(&empty));
+        let mut chunk: Vec<Member> = Vec::new();
+        let mut budget = Budget {
+            free: room,
+            count: 0,
+        };
+        let mut first = true;
+        let view: Vec<&Member> = self.members().collect();
+        for member in view {
+            let size = encoded_len(member);
+            if !budget.take(size) {
+                if !chunk.is_empty() {
+                    out.push(self.sync_message(to, reply && first, std::mem::take(&mut chunk)));
+                    first = false;
+                }
+                budget = Budget {
+                    free: room,
+                    count: 0,
+                };
+                if !budget.take(size) {
+                    continue; // cannot happen with a validated config
+                }
+            }
+            chunk.push(member.clone());
+        }
+        if !chunk.is_empty() {
+            out.push(self.sync_message(to, reply && first, chunk));
+        }
+    }
+
+    pub(super) fn sync_message(&self, to: SocketAddr, reply: bool, members: Vec<Member>) -> Effect {
+        Effect::Send {
+            to,
+            msg: Message {
+                from: self.me.id,
+                body: Body::Sync { reply, members },
+                gossip: Vec::new(),
+            },
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! Suspicion and verdicts (PROTOCOL.md §5): Lifeguard's shrinking suspicion timeout, and the
+//! push of a verdict once a suspicion expires here.
+
+use crate::Millis;
+use crate::effect::Effect;
+use crate::faults::Fault;
+use crate::member::NodeId;
+use crate::pick::Pick;
+use crate::status::Status;
+use crate::suspicion::Bounds;
+use crate::timer::Timer;
+
+use super::Node;
+
+impl Node {
+    /// Deadline of the suspicion of `id`, if it is suspect here.
+    pub fn suspicion_deadline(&self, id: NodeId) -> Option<Millis> {
+        let rec = self.members.get(id)?;
+        if rec.member.status != Status::Suspect {
+            return None;
+        }
+        let bounds = Bounds::new(&self.config, self.cluster_size());
+        let confirmations = if self.faults.has(Fault::SuspicionIgnoresConfirmations) {
+            0
+        } else {
+            rec.member.suspecters.len().saturating_sub(1)
+        };
+        Some(rec.since.saturating_add(bounds.timeout(confirmations)))
+    }
+
+    pub(super) fn suspecter_cap(&self) -> usize {
+        self.config.suspicion_confirmations + 1
+    }
+
+    /// Arm (or re-arm) the suspicion timer of `id` from its start and confirmations; expire it
+    /// now if the deadline already passed.
+    pub(super) fn arm_suspicion(
+        &mut self,
+        now: Millis,
+        id: NodeId,
+        rng: &mut dyn Pick,
+        out: &mut Vec<Effect>,
+    ) {
+        let Some(deadline) = self.suspicion_deadline(id) else {
+            return;
+        };
+        if deadline <= now {
+            self.suspicion_timer(now, id, rng, out);
+        } else {
+            out.push(Effect::SetTimer {
+                timer: Timer::Suspicion(id),
+                at: deadline,
+            });
+        }
+    }
+
+    pub(super) fn suspicion_timer(
+        &mut self,
+        now: Millis,
+        id: NodeId,
+        rng: &mut dyn Pick,
+        out: &mut Vec<Effect>,
+    ) {
+        let Some(deadline) = self.suspicion_deadline(id) else {
+            return; // refuted or already dead: a stale timer
+        };
+        if self.faults.has(Fault::SuspicionNeverExpires) {
+            return;
+        }
+        if deadline > now {
+            out.push(Effect::SetTimer {
+                timer: Timer::Suspicion(id),
+                at: deadline,
+            });
+            return;
+        }
+        let rec = &self.members.get(id).expect("suspect member").member;
+        let status = if self.config.unreachable {
+            Status::Unreachable
+        } else {
+            Status::Dead
+        };
+        let verdict = rec.with_status(status, rec.incarnation);
+        self.apply(now, verdict, rng, out);
+        self.push_verdict(id, out);
+    }
+
+    /// Our own suspicion timer declared a member dead (or unreachable): tell every member we
+    /// hold alive or suspect at once, one small sync datagram each, besides piggybacking it.
+    /// The first suspecter's timer fires first and the others then hear the verdict from it and
+    /// cancel theirs, so a death costs about `n` datagrams, and every view holds it one round
+    /// trip after the first (gossip remains the fallback for a lost push).
+    fn push_verdict(&mut self, id: NodeId, out: &mut Vec<Effect>) {
+        let Some(rec) = self.members.get(id) else {
+            return;
+        };
+        let verdict = &rec.member;
+        for r in self.members.iter() {
+            if matches!(r.member.status, Status::Alive | Status::Suspect) {
+                out.push(self.sync_message(r.member.addr, false, vec![verdict.clone()]));
+            }
+        }
+    }
+}
