@@ -3,6 +3,7 @@
 //! - `api`: the handle's API around the protocol (configuration errors, seeds, lifecycle, stats).
 //! - `cluster`: real nodes on loopback in real time (convergence, crashes, leave, rejoin).
 //! - `faults`: a lossy network, a paused node, malformed datagrams.
+//! - `hostile`: a flood of hostile datagrams at one node of a real cluster (CI-sized campaign).
 //! - `manual`: deterministic time with a `ManualClock`, driven as the conformance harness does.
 //!
 //! `common` holds the helpers they share (loopback clusters, waiting on events).
@@ -11,4 +12,5 @@ mod api;
 mod cluster;
 mod common;
 mod faults;
+mod hostile;
 mod manual;
