@@ -90,6 +90,7 @@ pub fn kind(input: &Input) -> &'static str {
         Input::Deliver { .. } => "deliver",
         Input::Drop { .. } => "drop",
         Input::Duplicate { .. } => "duplicate",
+        Input::Replay { .. } => "replay",
         Input::Timer { .. } => "timer",
         Input::Advance { .. } => "advance",
         Input::Crash { .. } => "crash",

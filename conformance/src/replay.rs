@@ -5,7 +5,9 @@
 //! other model node `j` is a harness-owned UDP socket at `j`'s address: the harness delivers
 //! datagrams to node `i` from there, exactly as the trace's steps say, and reads what node `i`
 //! sends there. Steps of the other nodes are not run: what they send to `i` is taken from the
-//! trace (and checked to be in flight when the trace delivers it).
+//! trace (and checked to be in flight when the trace delivers it). A duplicated or replayed
+//! datagram is one more copy in flight (a replay must be of a datagram sent to `i` earlier in
+//! the trace); its delivery sends node `i` the same bytes again.
 //!
 //! Time moves only when node `i` is about to take its next step: the clock is set to the
 //! step's time, and if timers are due the shell fires them at once, in (deadline, timer) order.
@@ -277,6 +279,8 @@ struct Harness<'a> {
     idle: Option<Option<Millis>>,
     /// Datagrams to node `i` in flight in the model: (sender, message).
     in_flight: Vec<(usize, Message)>,
+    /// Every datagram ever sent to node `i` in the trace: what the network may replay.
+    sent_to_me: Vec<(usize, Message)>,
     done: Replayed,
 }
 
@@ -386,6 +390,7 @@ impl<'a> Harness<'a> {
             queue: VecDeque::new(),
             idle: None,
             in_flight: Vec::new(),
+            sent_to_me: Vec::new(),
             done: Replayed::default(),
         })
     }
@@ -506,6 +511,24 @@ impl<'a> Harness<'a> {
                 Input::Duplicate { from, to, msg } if *to == i => {
                     self.in_flight.push((*from, msg.clone()));
                 }
+                // A replayed datagram is one more copy in flight; its `deliver` step sends the
+                // node the same bytes again.
+                Input::Replay { from, to, msg } if *to == i => {
+                    let sent = (self.sent_to_me.iter()).any(|(f, m)| f == from && m == msg);
+                    if !sent {
+                        return Err(self.fail_at(
+                            k,
+                            vec![format!(
+                                "trace inconsistent: n{} never sent {} to n{}, so it cannot be \
+                                 replayed",
+                                from + 1,
+                                report::message(msg),
+                                i + 1
+                            )],
+                        ));
+                    }
+                    self.in_flight.push((*from, msg.clone()));
+                }
                 Input::Crash { node } if *node == i => {
                     self.settle().await.map_err(|e| self.fail_at(k, vec![e]))?;
                     if let Some(o) = self.queue.pop_front() {
@@ -525,6 +548,7 @@ impl<'a> Harness<'a> {
                                 && *to == me
                             {
                                 self.in_flight.push((j, msg.clone()));
+                                self.sent_to_me.push((j, msg.clone()));
                             }
                         }
                     }

@@ -49,7 +49,8 @@ enum Command {
 }
 
 /// The world to check. Without any fault or command option, `check` runs its two default
-/// worlds (faults; reliable network with commands); with one, it runs that single world.
+/// worlds (faults; reliable network with commands; one replay in each); with one, it runs that
+/// single world.
 #[derive(Args, Debug, Clone)]
 struct WorldArgs {
     /// Nodes in the cluster.
@@ -67,6 +68,10 @@ struct WorldArgs {
     /// Times a node may be paused (its timers and deliveries wait).
     #[arg(long)]
     pauses: Option<u8>,
+    /// Datagrams the network may deliver again: any datagram sent earlier in the run,
+    /// replayed to its destination (what an outsider on the wire can still do with encryption).
+    #[arg(long)]
+    replays: Option<u8>,
     /// Graceful leaves.
     #[arg(long)]
     leaves: Option<u8>,
@@ -94,6 +99,7 @@ impl WorldArgs {
             || self.duplicates.is_some()
             || self.crashes.is_some()
             || self.pauses.is_some()
+            || self.replays.is_some()
             || self.leaves.is_some()
             || self.meta.is_some()
             || self.rejoins.is_some()
@@ -117,6 +123,7 @@ impl WorldArgs {
         set(&mut setup.duplicates, self.duplicates);
         set(&mut setup.crashes, self.crashes);
         set(&mut setup.pauses, self.pauses);
+        set(&mut setup.replays, self.replays);
         set(&mut setup.leaves, self.leaves);
         set(&mut setup.meta_changes, self.meta);
         set(&mut setup.rejoins, self.rejoins);
@@ -141,6 +148,9 @@ impl WorldArgs {
         if self.customized() {
             return vec![("custom".into(), self.apply(base))];
         }
+        // An outsider on the wire may replay one datagram in both worlds (a custom world
+        // replays only with --replays).
+        base.replays = 1;
         let mut reliable = base.clone().reliable();
         // Aligned periods with commands make a 10-million-state world: start nodes 1 ms apart.
         reliable.stagger = 1;

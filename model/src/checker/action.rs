@@ -29,6 +29,9 @@ pub enum Action {
     Drop(Arc<Datagram>),
     /// Deliver a datagram twice (one more copy in flight).
     Duplicate(Arc<Datagram>),
+    /// Deliver again a datagram sent earlier in the run (from [`State::history`]): one more
+    /// copy in flight, arriving one millisecond later like any datagram sent now.
+    Replay(Arc<Datagram>),
     /// Node `i` stops for good.
     Crash(usize),
     /// Node `i` stops taking steps for a while.
@@ -41,7 +44,9 @@ impl Action {
     /// The node that takes the step (none for the clock).
     pub fn node(&self) -> Option<usize> {
         match self {
-            Action::Deliver(d, _) | Action::Drop(d) | Action::Duplicate(d) => Some(d.to),
+            Action::Deliver(d, _) | Action::Drop(d) | Action::Duplicate(d) | Action::Replay(d) => {
+                Some(d.to)
+            }
             Action::Fire(i, ..)
             | Action::Resume(i)
             | Action::Crash(i)
@@ -109,6 +114,13 @@ impl fmt::Display for Action {
             Action::Duplicate(d) => write!(
                 f,
                 "duplicate {} n{}->n{}",
+                report::message(&d.msg),
+                d.from + 1,
+                d.to + 1
+            ),
+            Action::Replay(d) => write!(
+                f,
+                "replay {} n{}->n{}",
                 report::message(&d.msg),
                 d.from + 1,
                 d.to + 1

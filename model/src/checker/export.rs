@@ -20,7 +20,8 @@ use std::hash::BuildHasherDefault;
 use std::time::Instant;
 
 use super::walk::{SplitMix, walk_seed};
-use super::{Action, Setup, State, SwimModel, Trace, UserCommand, stable_hash};
+use super::{Action, Datagram, Setup, State, SwimModel, Trace, UserCommand, stable_hash};
+use swim_checked_core::status::precedence;
 use swim_checked_core::{Body, Member, Message, Status, Timer};
 
 /// One thing a step can show.
@@ -50,6 +51,8 @@ pub const SHORTENED: &str = "suspicion shortened by a confirmation";
 pub const LEAVING: &str = "phase running -> leaving";
 pub const LEFT: &str = "phase leaving -> left";
 pub const REMOVED: &str = "phase running -> removed";
+/// A replay hands a node a record older than the one it holds (the node must ignore it).
+pub const STALE_REPLAY: &str = "replay of an older record than the receiver holds";
 /// A node that left or was removed came back under a new id.
 pub const REJOINED: &str = "phase left -> running";
 pub const REJOINED_REMOVED: &str = "phase removed -> running";
@@ -63,6 +66,8 @@ pub fn required() -> Vec<Feature> {
         step("command set_meta"),
         step("command confirm_dead"),
         step("command rejoin"),
+        step("replay ping"),
+        Feature::Behaviour(STALE_REPLAY),
         Feature::Behaviour(REJOINED),
         Feature::Behaviour(REFUTATION),
         Feature::Behaviour(SHORTENED),
@@ -114,6 +119,7 @@ pub fn step_kind(action: &Action) -> String {
         ),
         Action::Drop(d) => format!("drop {}", body(&d.msg)),
         Action::Duplicate(d) => format!("duplicate {}", body(&d.msg)),
+        Action::Replay(d) => format!("replay {}", body(&d.msg)),
         Action::Advance(_) => "advance".into(),
         Action::Crash(_) => "crash".into(),
         Action::Pause(_) => "pause".into(),
@@ -137,6 +143,11 @@ fn timer_kind(timer: Timer) -> &'static str {
 pub fn features(before: &State, action: &Action, after: &State, out: &mut Vec<Feature>) {
     let kind = step_kind(action);
     let Some(i) = action.node().filter(|_| action.is_node_input()) else {
+        if let Action::Replay(d) = action
+            && carries_older(before, d)
+        {
+            out.push(Feature::Behaviour(STALE_REPLAY));
+        }
         out.push(Feature::Step(kind));
         return;
     };
@@ -183,6 +194,23 @@ pub fn features(before: &State, action: &Action, after: &State, out: &mut Vec<Fe
     out.push(Feature::Step(kind));
 }
 
+/// Whether `d` carries a record of some member (other than its receiver) older than the one
+/// its receiver holds in `s`.
+fn carries_older(s: &State, d: &Datagram) -> bool {
+    let node = &s.hosts[d.to].node;
+    let members: &[Member] = match &d.msg.body {
+        Body::Sync { members, .. } => members,
+        _ => &[],
+    };
+    (members.iter().chain(&d.msg.gossip))
+        .filter(|m| m.id != node.id())
+        .any(|m| {
+            node.member(m.id).is_some_and(|held| {
+                precedence(m.status, m.incarnation) < precedence(held.status, held.incarnation)
+            })
+        })
+}
+
 /// A world of the corpus: its name (used in file names) and setup.
 #[derive(Clone, Debug)]
 pub struct World {
@@ -191,8 +219,9 @@ pub struct World {
 }
 
 /// The worlds explored exhaustively, all in shell order: faults (one drop, one crash), a
-/// paused node, a reliable network with duplicates and commands, and `unreachable` with
-/// confirmations by the application, and a leave followed by a rejoin under a new id.
+/// paused node, a reliable network with duplicates and commands, `unreachable` with
+/// confirmations by the application, a leave followed by a rejoin under a new id, and a
+/// replayed datagram ([`replay_world`]).
 pub fn worlds() -> Vec<World> {
     let mut faults = Setup::new(3);
     faults.shell_order = true;
@@ -221,6 +250,7 @@ pub fn worlds() -> Vec<World> {
     rejoin.rejoins = 1;
     rejoin.horizon = rejoin.rejoin_horizon();
     rejoin.shell_order = true;
+    let replay = replay_world();
     let mut worlds = vec![
         World {
             name: "faults",
@@ -242,12 +272,31 @@ pub fn worlds() -> Vec<World> {
             name: "rejoin",
             setup: rejoin,
         },
+        World {
+            name: "replay",
+            setup: replay,
+        },
     ];
     // The traces run to the horizon: the quiet end is what the replay checks the longest.
     for world in &mut worlds {
         world.setup.stop_when_quiet = false;
     }
     worlds
+}
+
+/// The replay world of the corpus: a reliable network, one metadata change and one replay,
+/// with push-pull every 15 ms so that full views (each member's record at incarnation 0) are
+/// sent inside the disturbance window (28 ms) and a replay can hand one to a node after it
+/// learned the newer record: the real node must ignore the old one.
+pub fn replay_world() -> Setup {
+    let mut replay = Setup::new(3).reliable();
+    replay.core.sync_interval = 15;
+    replay.stagger = 1;
+    replay.meta_changes = 1;
+    replay.replays = 1;
+    replay.horizon = replay.settle() + 28;
+    replay.shell_order = true;
+    replay
 }
 
 /// The world of the seeded walks: four nodes, staggered, every kind of fault.

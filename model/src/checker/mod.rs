@@ -2,8 +2,8 @@
 //!
 //! The state is `N` [`Node`](swim_checked_core::Node)s (the very state machine production
 //! runs) plus their environment: the datagrams in flight (a multiset), each node's pending
-//! timers with their deadlines, a discrete clock, each node's life (up, paused, crashed) and
-//! budgets for faults and user commands. Every action is one input to one node, or one move of
+//! timers with their deadlines, a discrete clock, each node's life (up, paused, crashed),
+//! budgets for faults and user commands, and, while a replay is left, the datagrams sent so far. Every action is one input to one node, or one move of
 //! the environment:
 //!
 //! | action | when |
@@ -13,6 +13,7 @@
 //! | resume a paused node | always (and before the clock may pass the disturbance window) |
 //! | advance the clock | nothing above is enabled: one millisecond if a datagram is on its way, else to the next deadline (within the horizon) |
 //! | drop / duplicate a datagram, crash / pause a node | budget left, inside the disturbance window |
+//! | replay a datagram sent earlier ([`State::history`]) | budget left, inside the disturbance window, once nothing but the clock can move |
 //! | leave, set metadata, confirm dead, rejoin (user commands) | budget left, inside the disturbance window |
 //!
 //! A datagram takes one millisecond: sent at `t`, it is delivered (or dropped, or duplicated)

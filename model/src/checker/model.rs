@@ -145,11 +145,13 @@ impl SwimModel {
                 duplicates: s.duplicates,
                 crashes: s.crashes,
                 pauses: s.pauses,
+                replays: s.replays,
                 leaves: s.leaves,
                 meta_changes: s.meta_changes,
                 rejoins: s.rejoins,
             },
             ghost: Ghost::default(),
+            history: Vec::new(),
         }
     }
 
@@ -252,11 +254,19 @@ impl SwimModel {
                 next.budget.duplicates -= 1;
                 true
             }
+            Action::Replay(d) => {
+                // Sent now, by the wire: it arrives in the next millisecond, like any datagram
+                // sent in this instant (so nothing sent in an instant arrives in it).
+                next.add_datagram((**d).clone(), true);
+                next.budget.replays -= 1;
+                true
+            }
             Action::Crash(i) => {
                 let host = &mut next.hosts[*i];
                 host.life = Life::Crashed { at: now };
                 host.timers.clear();
                 next.net.retain(|(d, _)| d.to != *i);
+                next.history.retain(|d| d.to != *i);
                 next.budget.crashes -= 1;
                 true
             }
@@ -268,6 +278,11 @@ impl SwimModel {
         };
         if disturbance {
             next.ghost.last_disturbance = now;
+        }
+        // No replay can happen any more: forget what was sent, so that runs which differ only
+        // in it are one state.
+        if next.budget.replays == 0 || next.now >= self.disturb_until {
+            next.history.clear();
         }
         // The time of the last disturbance is read only by completeness, as `max(crash, it) + D`
         // for a crashed host whose deadline is still ahead. Forget it otherwise (a later crash
@@ -310,7 +325,11 @@ impl SwimModel {
                     if matches!(next.hosts[j].life, Life::Crashed { .. }) {
                         continue; // lost: nobody listens there any more
                     }
-                    next.add_datagram(Datagram::new(i, j, msg.clone()), true);
+                    let dg = Datagram::new(i, j, msg.clone());
+                    if next.budget.replays > 0 && next.now < self.disturb_until {
+                        next.record_sent(&dg);
+                    }
+                    next.add_datagram(dg, true);
                 }
                 // Timers go into its table; events change nothing in the environment.
                 other => {
@@ -463,6 +482,15 @@ impl SwimModel {
             }
             if b.duplicates > 0 {
                 out.push(Action::Duplicate(d.clone()));
+            }
+        }
+        // A replay, only once the instant's steps are done (where the clock may move): its
+        // copy arrives in the next millisecond wherever in the instant it was put on the wire,
+        // and the history then holds everything sent in the instant, so replaying earlier in
+        // it would reach no other state at which the clock moves.
+        if b.replays > 0 && !s.has_urgent_step() {
+            for d in &s.history {
+                out.push(Action::Replay(d.clone()));
             }
         }
         for (i, h) in s.hosts.iter().enumerate() {

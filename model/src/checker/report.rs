@@ -91,6 +91,9 @@ pub fn input(input: &Input) -> String {
         Input::Duplicate { from, to, msg } => {
             format!("network duplicates {} {}->{}", message(msg), n(from), n(to))
         }
+        Input::Replay { from, to, msg } => {
+            format!("network replays {} {}->{}", message(msg), n(from), n(to))
+        }
         Input::Timer { node, timer: t } => format!("{} timer {} fires", n(node), timer(*t)),
         Input::Advance { to } => format!("clock advances to {to} ms"),
         Input::Crash { node } => format!("{} crashes", n(node)),
@@ -133,7 +136,7 @@ pub fn step(step: &Step) -> String {
 pub fn state(model: &SwimModel, s: &State) -> String {
     let b = &s.budget;
     let mut out = format!(
-        "t={} (horizon {}, faults before {}); left: {} drops, {} dups, {} crashes, {} pauses, {} leaves, {} meta, {} rejoins",
+        "t={} (horizon {}, faults before {}); left: {} drops, {} dups, {} crashes, {} pauses, {} replays, {} leaves, {} meta, {} rejoins",
         s.now,
         model.setup.horizon,
         model.disturb_until,
@@ -141,6 +144,7 @@ pub fn state(model: &SwimModel, s: &State) -> String {
         b.duplicates,
         b.crashes,
         b.pauses,
+        b.replays,
         b.leaves,
         b.meta_changes,
         b.rejoins
@@ -183,6 +187,14 @@ pub fn state(model: &SwimModel, s: &State) -> String {
             d.from + 1,
             d.to + 1,
             message(&d.msg)
+        )
+        .ok();
+    }
+    if !s.history.is_empty() {
+        write!(
+            out,
+            "\n  replayable: {} datagrams sent so far",
+            s.history.len()
         )
         .ok();
     }

@@ -22,6 +22,12 @@ pub struct Setup {
     pub crashes: u8,
     /// Times a node may be paused (a slow node: its timers and deliveries wait).
     pub pauses: u8,
+    /// Datagrams the network (an outsider on the wire) may deliver again: any datagram sent
+    /// earlier in the run, to its destination, arriving one millisecond after the replay. What
+    /// an attacker can still do once datagrams are authenticated and encrypted. While a replay
+    /// is left, the state keeps every distinct datagram sent inside the disturbance window
+    /// ([`State::history`](super::State::history)).
+    pub replays: u8,
     /// Graceful leaves.
     pub leaves: u8,
     /// Metadata changes (each raises the owner's incarnation).
@@ -47,7 +53,8 @@ pub struct Setup {
     /// every sequence of views it can. Crashes and losses, which touch one host or one
     /// datagram, are ordered the same way: a node crashes between its own inputs or once no
     /// node has anything left to take, and the datagrams to an up node are lost in their
-    /// order.
+    /// order. A replay, whose copy arrives in the next instant, comes once no node has anything
+    /// left to take (it always does: see [`SwimModel::inputs`]).
     /// What is not visited are mixes of two nodes at different points of one instant: a
     /// property relating two nodes' states is checked there at every instant start and as
     /// each node steps, but a breach that begins and ends inside one millisecond could be
@@ -76,6 +83,7 @@ impl Setup {
             duplicates: 0,
             crashes: 1,
             pauses: 0,
+            replays: 0,
             leaves: 0,
             meta_changes: 0,
             rejoins: 0,
@@ -92,8 +100,8 @@ impl Setup {
         setup
     }
 
-    /// The same world without any fault (datagrams may still be duplicated): where accuracy
-    /// is checked.
+    /// The same world without any fault (datagrams may still be duplicated or replayed): where
+    /// accuracy is checked.
     pub fn reliable(mut self) -> Self {
         self.drops = 0;
         self.crashes = 0;
@@ -135,7 +143,8 @@ impl Setup {
         config
     }
 
-    /// Whether no datagram is lost, no node crashes and no node pauses.
+    /// Whether no datagram is lost, no node crashes and no node pauses (a duplicate or a
+    /// replay loses nothing: accuracy must hold under them).
     pub fn is_reliable(&self) -> bool {
         self.drops == 0 && self.crashes == 0 && self.pauses == 0
     }
@@ -185,6 +194,7 @@ impl Setup {
         add(self.duplicates, "duplicate");
         add(self.crashes, "crash");
         add(self.pauses, "pause");
+        add(self.replays, "replay");
         add(self.leaves, "leave");
         add(self.meta_changes, "metadata change");
         add(self.rejoins, "rejoin");
@@ -218,6 +228,7 @@ impl Setup {
             + self.duplicates
             + self.crashes
             + self.pauses
+            + self.replays
             + self.leaves
             + self.meta_changes
             + self.rejoins;

@@ -115,6 +115,7 @@ pub struct Budget {
     pub duplicates: u8,
     pub crashes: u8,
     pub pauses: u8,
+    pub replays: u8,
     pub leaves: u8,
     pub meta_changes: u8,
     pub rejoins: u8,
@@ -157,6 +158,13 @@ pub struct State {
     pub net: Vec<(Arc<Datagram>, Copies)>,
     pub budget: Budget,
     pub ghost: Ghost,
+    /// What a replay may deliver again: every distinct datagram sent so far inside the
+    /// disturbance window, sorted, except those to a crashed node (nobody listens there).
+    /// Kept only while a replay is left and the window is open, and emptied otherwise, so
+    /// that runs which differ only in what they sent merge again once no replay can happen.
+    /// A replay is only possible of something in it, so it belongs to the state (and to the
+    /// fingerprint) while it can be used.
+    pub history: Vec<Arc<Datagram>>,
 }
 
 impl State {
@@ -174,6 +182,13 @@ impl State {
             copies.fresh += 1;
         } else {
             copies.ready += 1;
+        }
+    }
+
+    /// Note that `dg` was sent (once is enough: a replay may deliver it any number of times).
+    pub(crate) fn record_sent(&mut self, dg: &Datagram) {
+        if let Err(i) = self.history.binary_search_by(|d| (**d).cmp(dg)) {
+            self.history.insert(i, Arc::new(dg.clone()));
         }
     }
 
@@ -230,7 +245,7 @@ impl State {
     }
 
     /// Some datagram can be delivered or some timer can fire.
-    pub(crate) fn has_urgent_step(&self) -> bool {
+    pub fn has_urgent_step(&self) -> bool {
         self.deliverable()
             .any(|d| self.hosts[d.to].life == Life::Up)
             || self.timer_due()

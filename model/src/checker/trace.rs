@@ -3,7 +3,7 @@
 //! A [`Trace`] is what `check` writes for a counterexample and what the conformance corpus is
 //! made of: the setup, then one [`Step`] per model action. A step is one input to one node (a
 //! delivered datagram, a fired timer, a user command) or one move of the environment (drop,
-//! duplicate, advance the clock, crash, pause, resume), the random picks the node consumed, and
+//! duplicate, replay, advance the clock, crash, pause, resume), the random picks the node consumed, and
 //! what must follow: the node's effects in order (datagrams sent, timers set with their deadlines
 //! or cancelled, events) and its resulting view.
 
@@ -67,6 +67,14 @@ pub enum Input {
         to: usize,
         msg: Message,
     },
+    /// The network delivers `msg` again, a datagram node `from` sent to node `to` earlier in
+    /// the run: one more copy in flight, handed over by a later `deliver` step (PROTOCOL.md
+    /// §12: what an outsider on the wire can still do once datagrams are authenticated).
+    Replay {
+        from: usize,
+        to: usize,
+        msg: Message,
+    },
     /// A timer of node `node` fires.
     Timer { node: usize, timer: Timer },
     /// The clock moves to `to`.
@@ -96,6 +104,10 @@ impl Input {
             Action::Duplicate(d) => {
                 let (from, to, msg) = dg(d);
                 Input::Duplicate { from, to, msg }
+            }
+            Action::Replay(d) => {
+                let (from, to, msg) = dg(d);
+                Input::Replay { from, to, msg }
             }
             Action::Fire(node, timer, _) => Input::Timer {
                 node: *node,
@@ -245,6 +257,9 @@ pub struct TraceSetup {
     pub meta_changes: u8,
     #[serde(default, skip_serializing_if = "is_zero")]
     pub rejoins: u8,
+    /// Absent (0) in traces of worlds without replays, so older traces read the same.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub replays: u8,
     pub horizon: Millis,
     pub disturb_until: Millis,
     pub stagger: Millis,
@@ -343,6 +358,7 @@ impl Trace {
                 leaves: s.leaves,
                 meta_changes: s.meta_changes,
                 rejoins: s.rejoins,
+                replays: s.replays,
                 horizon: s.horizon,
                 disturb_until: s.disturb_until(),
                 stagger: s.stagger,
@@ -401,6 +417,7 @@ impl Trace {
                     }
                     Input::Drop { from, to, msg } => Action::Drop(dg(*from, *to, msg)?),
                     Input::Duplicate { from, to, msg } => Action::Duplicate(dg(*from, *to, msg)?),
+                    Input::Replay { from, to, msg } => Action::Replay(dg(*from, *to, msg)?),
                     Input::Timer { node: i, timer } => Action::Fire(node(*i)?, *timer, picks(step)),
                     Input::Advance { to } => Action::Advance(*to),
                     Input::Crash { node: i } => Action::Crash(node(*i)?),
@@ -480,6 +497,7 @@ impl Setup {
         setup.leaves = t.leaves;
         setup.meta_changes = t.meta_changes;
         setup.rejoins = t.rejoins;
+        setup.replays = t.replays;
         setup.horizon = t.horizon;
         setup.stagger = t.stagger;
         setup.shell_order = t.shell_order;

@@ -18,7 +18,7 @@ use swim_checked_core::NodeId;
 #[cfg(swim_faults)]
 use swim_checked_core::faults::{Fault, Faults};
 
-use crate::checking::{Outcome, explore, fingerprint, world};
+use crate::checking::{Outcome, explore, fingerprint, replayed_full_view, world};
 #[cfg(swim_faults)]
 use crate::checking::{Search, counterexample};
 
@@ -93,6 +93,33 @@ fn real_core_two_nodes_with_a_pause_and_unreachable() {
     }));
 }
 
+#[test]
+fn real_core_ignores_a_replayed_old_record() {
+    let outcome = assert_all_hold(replayed_full_view(1));
+    let without = explore(replayed_full_view(0), HasDiscoveries::AnyFailures, false);
+    assert!(outcome.unique > without.unique);
+}
+
+/// Three aligned nodes, a crash and a replay: every property holds, and the symmetry reduction
+/// (which renames the replay history like the datagrams in flight) finds the same with fewer
+/// states.
+#[test]
+fn real_core_three_nodes_with_a_replay_and_a_crash() {
+    let setup = world(3, 10, |s| {
+        s.crashes = 1;
+        s.replays = 1;
+    });
+    let plain = assert_all_hold(setup.clone());
+    let reduced = explore(setup, HasDiscoveries::AnyFailures, true);
+    assert_eq!(plain.found, reduced.found);
+    assert!(
+        reduced.unique * 2 < plain.unique,
+        "symmetry: {} states, without: {}",
+        reduced.unique,
+        plain.unique
+    );
+}
+
 // ----- each safety property catches a broken core -----
 
 #[cfg(swim_faults)]
@@ -104,6 +131,40 @@ fn monotone_views_catches_last_writer_wins_merge() {
         Fault::MergeLastWriterWins,
         properties::MONOTONE_VIEWS
     ));
+}
+
+/// A merge that takes whatever record arrives is caught in a world whose only disturbance on
+/// the wire is one replay, and not in the same world without it: it is the replay that bites.
+#[cfg(swim_faults)]
+#[test]
+fn monotone_views_catches_last_writer_wins_only_thanks_to_a_replay() {
+    assert!(
+        !discovers(
+            replayed_full_view(0),
+            Fault::MergeLastWriterWins,
+            properties::MONOTONE_VIEWS
+        ),
+        "without a replay no old record arrives after a newer one"
+    );
+    let mut setup = replayed_full_view(1);
+    setup.faults = Fault::MergeLastWriterWins.into();
+    let model = SwimModel::new(setup);
+    let path = counterexample(&model, properties::MONOTONE_VIEWS, Search::Bfs);
+    let (trace, _) = Trace::from_path(&model, &path);
+    let replays = (trace.steps.iter())
+        .filter(|s| matches!(s.input, model::checker::Input::Replay { .. }))
+        .count();
+    assert_eq!(replays, 1, "the counterexample replays one datagram");
+    assert!(
+        !(trace.steps.iter()).any(|s| matches!(
+            s.input,
+            model::checker::Input::Drop { .. }
+                | model::checker::Input::Duplicate { .. }
+                | model::checker::Input::Crash { .. }
+                | model::checker::Input::Pause { .. }
+        )),
+        "no other fault on the wire"
+    );
 }
 
 #[cfg(swim_faults)]
@@ -336,6 +397,7 @@ fn representatives_are_canonical() {
         s.drops = 1;
         s.crashes = 1;
         s.meta_changes = 1;
+        s.replays = 1;
     });
     setup.stagger = 0;
     let model = SwimModel::new(setup);

@@ -18,7 +18,7 @@ use swim_checked_core::{Body, Timer};
 
 #[cfg(swim_faults)]
 use crate::checking::{Search, counterexample};
-use crate::checking::{explore, fingerprint, world};
+use crate::checking::{explore, fingerprint, replayed_full_view, world};
 
 /// Every state reachable right after the clock moves, and how many states were reached in all.
 fn instant_starts(setup: &Setup) -> (BTreeSet<u64>, usize) {
@@ -116,6 +116,49 @@ fn a_datagram_sent_in_an_instant_arrives_one_millisecond_later() {
 }
 
 #[test]
+fn a_replay_sends_an_old_datagram_again_and_the_history_goes_with_the_budget() {
+    let model = SwimModel::new(world(2, 20, |s| s.replays = 1));
+    let first_but_replay =
+        |s: &State| (model.inputs(s).into_iter()).find(|a| !matches!(a, Action::Replay(_)));
+    // Up to the first ping's arrival and answer (the ticks are at 10 ms).
+    let mut s = model.initial_state();
+    while s.now < 12 {
+        let a = first_but_replay(&s).expect("the run goes on");
+        s = model.apply(&s, &a, None);
+    }
+    let ping = (s.history.iter())
+        .find(|d| d.from == 0 && matches!(d.msg.body, Body::Ping { .. }))
+        .cloned()
+        .expect("n1's ping is in the history");
+    assert!(!s.net.iter().any(|(d, _)| *d == ping), "delivered already");
+    // Replays are offered once nothing is left to take in the instant.
+    let replay = Action::Replay(ping.clone());
+    while s.has_urgent_step() {
+        assert!(!model.inputs(&s).contains(&replay));
+        let a = first_but_replay(&s).unwrap();
+        s = model.apply(&s, &a, None);
+    }
+    assert!(model.inputs(&s).contains(&replay));
+    let replayed = model.apply(&s, &replay, None);
+    assert_eq!(replayed.budget.replays, 0);
+    assert!(
+        replayed.history.is_empty(),
+        "no replay left: nothing to keep"
+    );
+    assert!(replayed.in_transit(), "it arrives in the next millisecond");
+    let now = replayed.now;
+    let arrived = model.apply(&replayed, &Action::Advance(now + 1), None);
+    assert!(arrived.deliverable().any(|d| *d == ping));
+    // Without the replay, the history is dropped when the window closes.
+    while s.now < model.disturb_until {
+        let a = first_but_replay(&s).unwrap();
+        s = model.apply(&s, &a, None);
+    }
+    assert_eq!(s.budget.replays, 1);
+    assert!(s.history.is_empty(), "no replay possible past the window");
+}
+
+#[test]
 fn a_crashed_host_is_only_its_identity_to_the_checker() {
     let model = SwimModel::new(Setup::new(3));
     let start = model.initial_state();
@@ -164,6 +207,12 @@ fn node_order_reaches_every_instant_start_with_fewer_states() {
         world(2, 30, |s| {
             s.drops = 1;
             s.pauses = 1;
+        }),
+        // A replay, after the instant's steps: also where a node's inputs are ordered.
+        replayed_full_view(1),
+        world(3, 10, |s| {
+            s.replays = 1;
+            s.crashes = 1;
         }),
     ];
     for setup in worlds {
@@ -233,6 +282,11 @@ fn node_order_still_catches_every_broken_core() {
             Fault::SuspicionNeverExpires.into(),
             properties::COMPLETENESS,
         ),
+        (
+            replayed_full_view(1),
+            Fault::MergeLastWriterWins.into(),
+            properties::MONOTONE_VIEWS,
+        ),
     ];
     for (setup, faults, property) in cases {
         let mut setup = ordered(setup);
@@ -258,6 +312,10 @@ fn storing_instants_gives_the_same_verdicts_with_fewer_states() {
             s.meta_changes = 1;
         }),
         world(3, 10, |s| s.crashes = 1),
+        world(2, 20, |s| {
+            s.drops = 1;
+            s.replays = 1;
+        }),
     ];
     for setup in worlds {
         for setup in [setup.clone(), ordered(setup)] {

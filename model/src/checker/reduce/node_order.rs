@@ -21,6 +21,9 @@ pub fn retain(s: &State, inputs: &mut Vec<Action>) {
                 && (s.hosts[d.to].life != Life::Up
                     || s.deliverable().all(|e| e.to != d.to || e >= d))
         }
+        // A replay is offered only once nothing is left to take in the instant (its copy
+        // arrives in the next one): after every node's steps already.
+        Action::Replay(_) => first.is_none(),
         _ => a.node().is_none_or(|j| first.is_none_or(|f| j <= f)),
     });
 }

@@ -3,8 +3,9 @@
 //! Nodes are interchangeable: the model gives node `i` the id `n{i+1}` and the address
 //! `127.0.0.1:7001+i`, and nothing else tells them apart. A permutation `p` of the indices moves
 //! host `i` to position `p[i]` and renames every id and address *inside* every node (its view,
-//! suspecter sets, gossip queue, probe order, probes, relays), every datagram in flight (sender,
-//! receiver, message body and gossip) and every timer (`Suspicion(id)`).
+//! suspecter sets, gossip queue, probe order, probes, relays), every datagram in flight or in
+//! the replay history ([`State::history`]: sender, receiver, message body and gossip) and every
+//! timer (`Suspicion(id)`).
 //!
 //! The representative of a state is the renaming, among those that sort the hosts by an
 //! id-free signature, whose result has the smallest fingerprint: equivalent states get the same
@@ -111,6 +112,14 @@ impl Renaming {
             })
             .collect();
         net.sort_unstable();
+        // What a replay may deliver again is renamed like what is in flight.
+        let mut history: Vec<Arc<Datagram>> = (s.history.iter())
+            .map(|d| {
+                let d = Datagram::new(self.index(d.from), self.index(d.to), self.message(&d.msg));
+                Arc::new(d)
+            })
+            .collect();
+        history.sort_unstable();
         State {
             now: s.now,
             hosts: hosts
@@ -120,6 +129,7 @@ impl Renaming {
             net,
             budget: s.budget,
             ghost: s.ghost,
+            history,
         }
     }
 }
@@ -157,10 +167,12 @@ fn signature(s: &State, i: usize) -> u64 {
     timers.sort_unstable();
     let sent = s.net.iter().filter(|(d, _)| d.from == i).count();
     let received = s.net.iter().filter(|(d, _)| d.to == i).count();
+    let replayable = (s.history.iter().filter(|d| d.from == i).count())
+        + (s.history.iter().filter(|d| d.to == i).count() << 16);
     stable_hash(&(
         (h.life, node.phase(), me.incarnation, me.status, &me.meta),
         (node.health(), view, timers),
-        (sent, received, node.gossip().len()),
+        (sent, received, replayable, node.gossip().len()),
         (node.probes().len(), node.relays().len()),
     ))
 }

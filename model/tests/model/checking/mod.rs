@@ -19,6 +19,21 @@ pub fn world(nodes: usize, window: u64, tweak: impl FnOnce(&mut Setup)) -> Setup
     setup
 }
 
+/// Two aligned nodes whose only disturbance on the wire is one replay (`replays`: 0 or 1),
+/// with one metadata change. Push-pull runs every 15 ms, so each node sends its full view
+/// (with its own record at incarnation 0) at 15 and 16 ms, alone in its instant, and nothing
+/// else carries an old record: inside the 28 ms window no node sends a full view and another
+/// datagram in the same instant (the ticks are at 10 and 20 ms, the next push-pull at 30), so
+/// without a replay no node can receive a record older than one it already holds. A replay
+/// can: the view sent at 15 ms, delivered again after the newer record arrived with a ping.
+pub fn replayed_full_view(replays: u8) -> Setup {
+    world(2, 28, |s| {
+        s.core.sync_interval = 15;
+        s.meta_changes = 1;
+        s.replays = replays;
+    })
+}
+
 /// What a checker run found: the properties discovered and the unique states.
 pub struct Outcome {
     pub found: BTreeSet<&'static str>,
