@@ -61,6 +61,20 @@ fn a_seed_answers_a_join_with_its_whole_view() {
     let ev = events(&out);
     assert_eq!(ev.len(), 1);
     assert_eq!((ev[0].member.id, ev[0].kind()), (id(9), EventKind::Joined));
+    // The joiner's address has not proved it receives our datagrams: the first answer stays
+    // within 3x the request's bytes (our own record first) and a ping checks the address.
+    let first = sends(&out);
+    assert!(first.iter().all(|(to, _)| *to == addr(9)));
+    let Some(&(_, seq, target)) = pings(&out).first() else {
+        panic!("a validation ping")
+    };
+    assert_eq!(target, id(9));
+    let Body::Sync { members, .. } = &first[0].1.body else {
+        panic!("sync expected")
+    };
+    assert_eq!(members[0].id, id(1), "our own record first");
+    // Its ack validates it, and the whole view follows.
+    let out = seed.recv(9, Body::Ack { seq }, vec![]);
     let s = sends(&out);
     assert_eq!(s.len(), 1);
     assert_eq!(s[0].0, addr(9));
