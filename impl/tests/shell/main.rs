@@ -4,6 +4,7 @@
 //! - `cluster`: real nodes on loopback in real time (convergence, crashes, leave, rejoin).
 //! - `faults`: a lossy network, a paused node, malformed datagrams.
 //! - `manual`: deterministic time with a `ManualClock`, driven as the conformance harness does.
+//! - `seal`: authenticated encryption (forgeries, bit flips, key rotation, rollout).
 //!
 //! `common` holds the helpers they share (loopback clusters, waiting on events).
 
@@ -12,3 +13,4 @@ mod cluster;
 mod common;
 mod faults;
 mod manual;
+mod seal;
