@@ -14,6 +14,7 @@ use crate::faults::Hooks;
 use crate::node::Node;
 use crate::observer::Observer;
 use crate::pick::{Picker, RngPicker};
+use crate::seal::{Encryption, KeyState, Keyring};
 use crate::shared::{EventSlot, Shared, State};
 use crate::stats::{IoCounters, ShellStats};
 use crate::task::{Parts, Task};
@@ -41,6 +42,8 @@ pub struct Builder<C = TokioClock, P = RngPicker> {
     observer: Option<Arc<dyn Observer>>,
     event_capacity: usize,
     hooks: Hooks,
+    keyring: Option<Keyring>,
+    encryption: Option<Encryption>,
 }
 
 impl<C, P> fmt::Debug for Builder<C, P> {
@@ -52,6 +55,8 @@ impl<C, P> fmt::Debug for Builder<C, P> {
             .field("advertise", &self.advertise)
             .field("observer", &self.observer.is_some())
             .field("event_capacity", &self.event_capacity)
+            .field("keyring", &self.keyring)
+            .field("encryption", &self.encryption)
             .finish()
     }
 }
@@ -68,6 +73,8 @@ impl Builder {
             observer: None,
             event_capacity: 256,
             hooks: Hooks::correct(),
+            keyring: None,
+            encryption: None,
         }
     }
 }
@@ -98,6 +105,21 @@ impl<C: Clock, P: Picker> Builder<C, P> {
         self
     }
 
+    /// Seal every datagram with the keyring's primary key and accept only datagrams one of its
+    /// keys opens (unless [`encryption`](Builder::encryption) says otherwise). The keys can
+    /// change later on the running node ([`Node::install_key`] and the like).
+    pub fn keyring(mut self, keyring: Keyring) -> Self {
+        self.keyring = Some(keyring);
+        self
+    }
+
+    /// What to send and accept (default: [`Encryption::Require`] with a keyring,
+    /// [`Encryption::Off`] without). Modes other than `Off` need a keyring.
+    pub fn encryption(mut self, mode: Encryption) -> Self {
+        self.encryption = Some(mode);
+        self
+    }
+
     /// Replace the clock (default: [`TokioClock`]).
     pub fn clock<C2: Clock>(self, clock: C2) -> Builder<C2, P> {
         Builder {
@@ -110,6 +132,8 @@ impl<C: Clock, P: Picker> Builder<C, P> {
             observer: self.observer,
             event_capacity: self.event_capacity,
             hooks: self.hooks,
+            keyring: self.keyring,
+            encryption: self.encryption,
         }
     }
 
@@ -125,6 +149,8 @@ impl<C: Clock, P: Picker> Builder<C, P> {
             observer: self.observer,
             event_capacity: self.event_capacity,
             hooks: self.hooks,
+            keyring: self.keyring,
+            encryption: self.encryption,
         }
     }
 
@@ -145,6 +171,12 @@ impl<C: Clock, P: Picker> Builder<C, P> {
     /// [`join`](Node::join)). Port 0 picks a free port; [`Node::local_addr`] tells which.
     pub async fn bind(self, addr: impl tokio::net::ToSocketAddrs) -> Result<Node, Error> {
         self.config.validate()?;
+        if let Some(mode) = self
+            .encryption
+            .filter(|m| m.needs_key() && self.keyring.is_none())
+        {
+            return Err(crate::seal::KeyError::NoKey(mode).into());
+        }
         let transport = UdpTransport::bind(addr).await?;
         self.start(transport)
     }
@@ -158,6 +190,12 @@ impl<C: Clock, P: Picker> Builder<C, P> {
             ))
         })?;
         self.config.validate()?;
+        let mode = self.encryption.unwrap_or(if self.keyring.is_some() {
+            Encryption::Require
+        } else {
+            Encryption::Off
+        });
+        let keys = Arc::new(KeyState::new(mode, self.keyring)?);
         let addr = match self.advertise {
             Some(addr) => addr,
             None => transport.local_addr()?,
@@ -195,6 +233,7 @@ impl<C: Clock, P: Picker> Builder<C, P> {
             }),
             io: IoCounters::default(),
             event_capacity: self.event_capacity,
+            keys,
         });
         if let Some(observer) = &self.observer {
             observer.on_step(&crate::Step {

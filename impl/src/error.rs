@@ -6,6 +6,8 @@ use std::net::SocketAddr;
 
 use swim_checked_core::{CommandError, ConfigError};
 
+use crate::seal::KeyError;
+
 /// What went wrong.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -36,6 +38,9 @@ pub enum Error {
     },
     /// The node task has stopped (shut down, aborted, or every handle was dropped).
     Stopped,
+    /// A key operation or encryption mode was refused (removing the primary key, a mode that
+    /// needs a key without one, ...).
+    Key(KeyError),
 }
 
 impl fmt::Display for Error {
@@ -52,6 +57,7 @@ impl fmt::Display for Error {
             Error::Rejected(e) => write!(f, "command rejected: {e}"),
             Error::JoinTimeout { seeds } => write!(f, "no answer from seeds {seeds:?}"),
             Error::Stopped => write!(f, "the node has stopped"),
+            Error::Key(e) => write!(f, "key refused: {e}"),
         }
     }
 }
@@ -63,6 +69,7 @@ impl std::error::Error for Error {
             Error::Io(e) => Some(e),
             Error::Resolve { error, .. } => Some(error),
             Error::Rejected(e) => Some(e),
+            Error::Key(e) => Some(e),
             _ => None,
         }
     }
@@ -71,6 +78,12 @@ impl std::error::Error for Error {
 impl From<ConfigError> for Error {
     fn from(e: ConfigError) -> Self {
         Error::Config(e)
+    }
+}
+
+impl From<KeyError> for Error {
+    fn from(e: KeyError) -> Self {
+        Error::Key(e)
     }
 }
 

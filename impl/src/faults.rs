@@ -61,7 +61,7 @@ impl ShellFault {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Hooks {
     fault: Option<ShellFault>,
-    label: String,
+    config: Option<swim_checked_core::Config>,
     interval: Millis,
 }
 
@@ -74,7 +74,7 @@ impl Hooks {
     pub fn new(fault: Option<ShellFault>, config: &swim_checked_core::Config) -> Self {
         Hooks {
             fault,
-            label: config.label.clone(),
+            config: Some(config.clone()),
             interval: config.probe_interval,
         }
     }
@@ -138,24 +138,27 @@ impl Hooks {
     }
 
     /// What a shell that skips the label check makes of a datagram whose label did not match:
-    /// `bytes` decoded as if their header carried our label.
+    /// `bytes` decoded (in the clear) under the label their header carries, as if it were ours.
     pub fn decoded(
         &self,
         decoded: Result<Message, DecodeError>,
-        wire: &Wire,
+        _wire: &Wire,
         bytes: &[u8],
     ) -> Result<Message, DecodeError> {
         match decoded {
             Err(DecodeError::LabelMismatch) if self.fault == Some(ShellFault::LabelUnchecked) => {
                 let theirs = bytes.get(3).map_or(0, |&l| l as usize);
-                let Some(body) = bytes.get(4 + theirs..) else {
+                let Some(label) = bytes.get(4..4 + theirs) else {
                     return Err(DecodeError::LabelMismatch);
                 };
-                let mut patched = bytes[..3].to_vec();
-                patched.push(self.label.len() as u8);
-                patched.extend_from_slice(self.label.as_bytes());
-                patched.extend_from_slice(body);
-                wire.decode(&patched)
+                let (Ok(label), Some(config)) = (std::str::from_utf8(label), &self.config) else {
+                    return Err(DecodeError::LabelMismatch);
+                };
+                let config = swim_checked_core::Config {
+                    label: label.to_owned(),
+                    ..config.clone()
+                };
+                Wire::new(&config).decode(bytes)
             }
             other => other,
         }

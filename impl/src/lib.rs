@@ -53,8 +53,49 @@
 //! published once the lock is released, in the order of the effects.
 //!
 //! A datagram that does not decode (random bytes, truncated, oversized, another protocol
-//! version, another cluster label, a malformed body, broken limits) is dropped, counted by
-//! reason in [`Stats::dropped`] and logged at debug level; it never reaches the core.
+//! version, another cluster label, a bad checksum, a malformed body, broken limits) is dropped,
+//! counted by reason in [`Stats::dropped`] and logged at debug level; it never reaches the core.
+//!
+//! # Encryption
+//!
+//! Give the node a [`Keyring`] ([`Builder::keyring`]) and every datagram is sealed with
+//! XChaCha20-Poly1305 under the primary key (a fresh random nonce from the OS each time); a
+//! datagram no installed key opens is dropped as `unauthenticated`, a plaintext one as
+//! `plaintext_refused`. Keys rotate on a running node ([`Node::install_key`],
+//! [`Node::use_key`], [`Node::remove_key`]); [`Encryption`] rolls encryption out member by
+//! member. Without a key, datagrams carry a CRC-32C. See `docs/security.md`.
+//!
+//! ```
+//! use swim_checked::{Config, Key, Keyring, Node};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), swim_checked::Error> {
+//! // In production, read the key from a secret store: `head -c 32 /dev/urandom | base64`.
+//! let key = Key::from_base64("q83vASNFZ4mrze8BI0VniavN7wEjRWeJq83vASNFZ4k=")?;
+//! let a = Node::builder(Config::local())
+//!     .keyring(Keyring::new(key.clone()))
+//!     .bind("127.0.0.1:0")
+//!     .await?;
+//! let b = Node::builder(Config::local())
+//!     .keyring(Keyring::new(key))
+//!     .bind("127.0.0.1:0")
+//!     .await?;
+//! b.join([a.local_addr()]).await?;
+//! // Rotate: install the new key everywhere, use it everywhere, remove the old one.
+//! let new = Key::generate()?;
+//! for node in [&a, &b] {
+//!     node.install_key(new.clone())?;
+//! }
+//! let old = a.keys()[0].clone();
+//! for node in [&a, &b] {
+//!     node.use_key(&new)?;
+//! }
+//! for node in [&a, &b] {
+//!     node.remove_key(&old)?;
+//! }
+//! # a.shutdown().await?; b.shutdown().await?;
+//! # Ok(()) }
+//! ```
 //!
 //! # Injection points
 //!
@@ -115,6 +156,7 @@ mod metrics;
 mod node;
 mod observer;
 mod pick;
+mod seal;
 mod shared;
 mod stats;
 mod task;
@@ -127,6 +169,7 @@ pub use events::Events;
 pub use node::{Node, Seed};
 pub use observer::{Input, Observer, Step};
 pub use pick::{Picker, RngPicker};
+pub use seal::{Encryption, KEY_LEN, Key, KeyError, Keyring, MAX_KEYS};
 pub use stats::{Drops, Stats};
 pub use transport::{LossControl, Lossy, Transport, UdpTransport};
 

@@ -24,7 +24,7 @@ use crate::stats::Drops;
 pub(crate) struct Metrics {
     received: Counter,
     bytes_received: Counter,
-    dropped: [Counter; 8],
+    dropped: [Counter; Drops::REASONS.len()],
     sent: Counter,
     bytes_sent: Counter,
     send_errors: Counter,

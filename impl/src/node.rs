@@ -12,6 +12,7 @@ use tokio::task::AbortHandle;
 use crate::builder::Builder;
 use crate::error::Error;
 use crate::events::Events;
+use crate::seal::{Encryption, Key, KeyError};
 use crate::shared::Shared;
 use crate::stats::Stats;
 use crate::task::Request;
@@ -193,6 +194,66 @@ impl Node {
     /// Whether the node task is still running.
     pub fn is_running(&self) -> bool {
         !self.commands.is_closed()
+    }
+
+    // ----- keys -----
+
+    /// Install a key that opens received datagrams at once; it seals nothing until
+    /// [`use_key`](Node::use_key) makes it primary. The first key installed on a node without
+    /// one becomes its primary (the mode stays as it is: see
+    /// [`set_encryption`](Node::set_encryption)). Installing a key already there does nothing.
+    pub fn install_key(&self, key: Key) -> Result<(), Error> {
+        self.shared.keys.update(|ring, _| match ring {
+            Some(ring) => ring.install(key),
+            None => {
+                *ring = Some(crate::Keyring::new(key));
+                Ok(())
+            }
+        })?;
+        Ok(())
+    }
+
+    /// Make an installed key the primary: every datagram sent from now on is sealed with it.
+    pub fn use_key(&self, key: &Key) -> Result<(), Error> {
+        self.shared.keys.update(|ring, _| match ring {
+            Some(ring) => ring.use_key(key),
+            None => Err(KeyError::UnknownKey),
+        })?;
+        Ok(())
+    }
+
+    /// Remove an installed key: datagrams sealed with it are dropped from now on. The primary
+    /// key cannot be removed ([`KeyError::PrimaryKey`]).
+    pub fn remove_key(&self, key: &Key) -> Result<(), Error> {
+        self.shared.keys.update(|ring, _| match ring {
+            Some(ring) => ring.remove(key),
+            None => Err(KeyError::UnknownKey),
+        })?;
+        Ok(())
+    }
+
+    /// The installed keys, the primary first (empty without a keyring).
+    pub fn keys(&self) -> Vec<Key> {
+        self.shared
+            .keys
+            .keyring()
+            .map(|ring| ring.keys().to_vec())
+            .unwrap_or_default()
+    }
+
+    /// What the node sends and accepts now.
+    pub fn encryption(&self) -> Encryption {
+        self.shared.keys.mode()
+    }
+
+    /// Change what the node sends and accepts, at once (the rollout steps of
+    /// `docs/security.md`). Modes other than [`Encryption::Off`] need a key.
+    pub fn set_encryption(&self, mode: Encryption) -> Result<(), Error> {
+        self.shared.keys.update(|_, m| {
+            *m = mode;
+            Ok(())
+        })?;
+        Ok(())
     }
 
     // ----- events -----

@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use swim_checked_core::{MemberEvent, TimerTable};
 use tokio::sync::broadcast;
 
+use crate::seal::KeyState;
 use crate::stats::{IoCounters, ShellStats};
 
 /// State shared by the node task and its handles.
@@ -14,6 +15,8 @@ pub(crate) struct Shared {
     /// What the task counts after a step, once it released the lock: datagrams sent and receive
     /// errors.
     pub io: IoCounters,
+    /// The keys and encryption mode, changed by handles, read by the task.
+    pub keys: Arc<KeyState>,
     pub event_capacity: usize,
 }
 

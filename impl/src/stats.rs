@@ -23,11 +23,20 @@ pub struct Drops {
     pub trailing_bytes: u64,
     /// Decodes, but breaks a limit (metadata size, suspecters).
     pub invalid: u64,
+    /// A plaintext datagram whose CRC-32C does not match (corrupted).
+    pub bad_checksum: u64,
+    /// A sealed datagram that no installed key opens (forged, corrupted, another key), or any
+    /// sealed datagram with encryption off.
+    pub unauthenticated: u64,
+    /// A plaintext datagram while only sealed ones are accepted (`Encryption::Require`).
+    pub plaintext_refused: u64,
+    /// An envelope kind this build does not know.
+    pub unknown_envelope: u64,
 }
 
 impl Drops {
     /// The reasons, in field order, as [`DecodeError::reason`] names them.
-    pub const REASONS: [&'static str; 8] = [
+    pub const REASONS: [&'static str; 12] = [
         "truncated",
         "oversized",
         "bad_magic",
@@ -36,6 +45,10 @@ impl Drops {
         "malformed",
         "trailing_bytes",
         "invalid",
+        "bad_checksum",
+        "unauthenticated",
+        "plaintext_refused",
+        "unknown_envelope",
     ];
 
     /// All drops.
@@ -59,6 +72,10 @@ impl Drops {
             self.malformed,
             self.trailing_bytes,
             self.invalid,
+            self.bad_checksum,
+            self.unauthenticated,
+            self.plaintext_refused,
+            self.unknown_envelope,
         ];
         Self::REASONS.into_iter().zip(counts)
     }
@@ -73,6 +90,10 @@ impl Drops {
             DecodeError::Malformed(_) => &mut self.malformed,
             DecodeError::TrailingBytes(_) => &mut self.trailing_bytes,
             DecodeError::Invalid(_) => &mut self.invalid,
+            DecodeError::BadChecksum => &mut self.bad_checksum,
+            DecodeError::Unauthenticated => &mut self.unauthenticated,
+            DecodeError::PlaintextRefused => &mut self.plaintext_refused,
+            DecodeError::UnknownEnvelope(_) => &mut self.unknown_envelope,
         };
         *slot += 1;
     }

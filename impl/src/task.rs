@@ -22,6 +22,7 @@ use crate::faults::Hooks;
 use crate::metrics::Metrics;
 use crate::observer::{Input, Observer, Step};
 use crate::pick::Picker;
+use crate::seal::Codec;
 use crate::shared::{Shared, State};
 use crate::transport::Transport;
 
@@ -83,10 +84,11 @@ thread_local! {
     static SEND_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Receive one datagram into this thread's buffer and decode it there.
+/// Receive one datagram into this thread's buffer and decode it there (opening a sealed one in
+/// place).
 fn poll_decode<T: Transport>(
     transport: &mut T,
-    wire: &Wire,
+    codec: &mut Codec,
     hooks: &Hooks,
     len: usize,
     cx: &mut Context<'_>,
@@ -96,10 +98,14 @@ fn poll_decode<T: Transport>(
             buf.resize(len, 0);
         }
         transport.poll_recv(cx, &mut buf[..len]).map(|got| {
-            got.map(|(len, from)| Received {
-                len,
-                from,
-                decoded: hooks.decoded(wire.decode(&buf[..len]), wire, &buf[..len]),
+            got.map(|(len, from)| {
+                codec.refresh();
+                let decoded = codec.decode(&mut buf[..len]);
+                Received {
+                    len,
+                    from,
+                    decoded: hooks.decoded(decoded, codec.wire(), &buf[..len]),
+                }
             })
         })
     })
@@ -115,7 +121,8 @@ pub(crate) struct Task<T, C, P> {
     picker: P,
     observer: Option<Arc<dyn Observer>>,
     requests: mpsc::Receiver<Request>,
-    wire: Wire,
+    /// The wire format and the keys in force.
+    codec: Codec,
     /// One byte longer than the largest datagram, so that oversized ones show as such.
     recv_len: usize,
     effects: Vec<Effect>,
@@ -168,6 +175,7 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
             .join_retry_interval
             .saturating_mul(config.join_attempts.max(1) as Millis)
             .saturating_add(config.probe_timeout);
+        let codec = Codec::new(Wire::new(&config), shared.keys.clone());
         Task {
             _close_events: CloseEvents(shared.clone()),
             shared,
@@ -176,7 +184,7 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
             picker,
             observer,
             requests,
-            wire: Wire::new(&config),
+            codec,
             recv_len: config.max_datagram + 1,
             effects: Vec::new(),
             sleep: None,
@@ -216,12 +224,12 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
             let wake = {
                 let requests = &mut self.requests;
                 let transport = &mut self.transport;
-                let (wire, hooks, len) = (&self.wire, &self.hooks, self.recv_len);
+                let (codec, hooks, len) = (&mut self.codec, &self.hooks, self.recv_len);
                 let sleep = &mut self.sleep;
                 tokio::select! {
                     biased;
                     request = requests.recv() => Wake::Request(request),
-                    got = std::future::poll_fn(|cx| poll_decode(transport, wire, hooks, len, cx)) => Wake::Datagram(got),
+                    got = std::future::poll_fn(|cx| poll_decode(transport, codec, hooks, len, cx)) => Wake::Datagram(got),
                     () = async { sleep.as_mut().expect("guarded").1.as_mut().await }, if sleep.is_some() => Wake::Deadline,
                 }
             };
@@ -242,7 +250,7 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
         for _ in 0..DRAIN_BATCH {
             match poll_decode(
                 &mut self.transport,
-                &self.wire,
+                &mut self.codec,
                 &self.hooks,
                 self.recv_len,
                 &mut cx,
@@ -467,6 +475,7 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
             (result, subscribers)
         };
         let effects = std::mem::take(&mut self.effects);
+        self.codec.refresh();
         let (mut sent, mut bytes, mut errors, mut too_large) = (0u64, 0u64, 0u64, 0u64);
         for effect in &effects {
             match effect {
@@ -476,9 +485,9 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
                     };
                     let msg = &*msg;
                     let transport = &mut self.transport;
-                    let wire = &self.wire;
+                    let codec = &self.codec;
                     SEND_BUF.with_borrow_mut(|buf| {
-                        if let Err(error) = wire.encode_into(msg, buf) {
+                        if let Err(error) = codec.encode_into(msg, buf) {
                             too_large += 1;
                             tracing::warn!(%to, %error, kind = msg.body.kind(), "message not sent");
                             return;

@@ -65,6 +65,9 @@ struct Args {
     /// tokio worker threads (0: a current-thread runtime).
     #[arg(long, default_value_t = 2)]
     threads: usize,
+    /// Seal every datagram with a random key (XChaCha20-Poly1305, `Encryption::Require`).
+    #[arg(long)]
+    key: bool,
     /// Internal: run one idle repetition and print its raw figures (the parent process runs
     /// each repetition in a fresh process this way).
     #[arg(long, hide = true)]
@@ -100,6 +103,12 @@ fn main() {
             .build()
             .unwrap()
     };
+    if args.key {
+        let key = swim_checked::Key::generate().expect("a random key");
+        KEYRING
+            .set(swim_checked::Keyring::new(key))
+            .expect("set once");
+    }
     runtime.block_on(async {
         if args.idle_rep {
             let rep = idle_rep(args.n.unwrap_or(200), args.secs.unwrap_or(30)).await;
@@ -124,6 +133,9 @@ fn main() {
         }
     });
 }
+
+/// The keyring of every node (`--key`), none without.
+static KEYRING: std::sync::OnceLock<swim_checked::Keyring> = std::sync::OnceLock::new();
 
 fn emit(line: Value) {
     println!("{line}");
@@ -176,10 +188,11 @@ impl Cluster {
                 traffic: traffic.clone(),
                 header,
             };
-            let node = Node::builder(config.clone())
-                .event_capacity(subscribe_capacity)
-                .start(transport)
-                .unwrap();
+            let mut builder = Node::builder(config.clone()).event_capacity(subscribe_capacity);
+            if let Some(keyring) = KEYRING.get() {
+                builder = builder.keyring(keyring.clone());
+            }
+            let node = builder.start(transport).unwrap();
             nodes.push(node);
             // Spread the starts over one period, as independent processes would be: nodes
             // started in the same millisecond tick in lockstep for ever.
@@ -484,6 +497,7 @@ async fn idle(n: usize, duration: u64, reps: usize, threads: usize) -> Value {
                     "--threads",
                     &threads.to_string(),
                 ])
+                .args(KEYRING.get().map(|_| "--key"))
                 .output()
                 .expect("run one idle repetition");
             assert!(output.status.success(), "an idle repetition failed");
@@ -502,6 +516,7 @@ async fn idle(n: usize, duration: u64, reps: usize, threads: usize) -> Value {
     let kinds: BTreeMap<String, f64> = kinds.into_iter().map(|(k, v)| (k, round(v))).collect();
     json!({
         "scenario": "idle",
+        "key": KEYRING.get().is_some(),
         "n": n,
         "secs": duration,
         "reps": reps,

@@ -149,18 +149,24 @@ pub(crate) fn malloc_trim() {}
 
 // ----- traffic by message kind -----
 
-/// Counts bytes sent by message kind (reads the body tag after the header; no decoding).
+/// Counts bytes sent by message kind (reads the body tag after the header and the envelope
+/// kind; no decoding). Sealed datagrams cannot be read: they count as `sealed`.
 #[derive(Debug, Default)]
 pub(crate) struct Traffic {
-    by_kind: [AtomicU64; 6],
+    by_kind: [AtomicU64; 7],
 }
 
-pub(crate) const KINDS: [&str; 6] = ["ping", "ping_req", "ack", "nack", "sync", "other"];
+pub(crate) const KINDS: [&str; 7] = ["ping", "ping_req", "ack", "nack", "sync", "other", "sealed"];
 
 impl Traffic {
     pub(crate) fn add(&self, header: usize, datagram: &[u8]) {
-        // After the header: `from` as a varint, then the body's variant index.
-        let body = datagram.get(header..).unwrap_or(&[]);
+        if datagram.get(header) == Some(&swim_checked::swim_checked_core::codec::KIND_SEALED) {
+            self.by_kind[6].fetch_add(datagram.len() as u64, Ordering::Relaxed);
+            return;
+        }
+        // After the header and the envelope kind: `from` as a varint, then the body's variant
+        // index.
+        let body = datagram.get(header + 1..).unwrap_or(&[]);
         let tag = body
             .iter()
             .position(|b| b & 0x80 == 0)
@@ -169,7 +175,7 @@ impl Traffic {
         self.by_kind[tag].fetch_add(datagram.len() as u64, Ordering::Relaxed);
     }
 
-    pub(crate) fn snapshot(&self) -> [u64; 6] {
+    pub(crate) fn snapshot(&self) -> [u64; 7] {
         std::array::from_fn(|i| self.by_kind[i].load(Ordering::Relaxed))
     }
 }

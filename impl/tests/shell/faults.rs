@@ -190,12 +190,28 @@ async fn malformed_datagrams_are_counted_and_ignored() {
         ..config.clone()
     });
     bad.push(("label_mismatch", red.encode(&ping).unwrap()));
-    let mut garbage = valid[..header].to_vec();
+    // Edits with the checksum recomputed, so that the edit is what is refused.
+    let rechecked = |mut bytes: Vec<u8>| {
+        bytes.extend_from_slice(&swim_checked::swim_checked_core::codec::checksum(&bytes));
+        bytes
+    };
+    let body_end = valid.len() - 4;
+    let mut garbage = valid[..header + 1].to_vec();
     garbage.extend_from_slice(&[0xff; 16]);
-    bad.push(("malformed", garbage));
-    let mut trailing = valid.clone();
+    bad.push(("malformed", rechecked(garbage)));
+    let mut trailing = valid[..body_end].to_vec();
     trailing.push(0);
-    bad.push(("trailing_bytes", trailing));
+    bad.push(("trailing_bytes", rechecked(trailing)));
+    let mut corrupted = valid.clone();
+    corrupted[header + 3] ^= 0x10;
+    bad.push(("bad_checksum", corrupted));
+    let mut kind = valid[..body_end].to_vec();
+    kind[header] = 9;
+    bad.push(("unknown_envelope", rechecked(kind)));
+    let mut sealed = valid[..header].to_vec();
+    sealed.push(swim_checked::swim_checked_core::codec::KIND_SEALED);
+    sealed.extend_from_slice(&[0x42; 64]);
+    bad.push(("unauthenticated", sealed));
     let roomy = Wire::new(&Config {
         max_meta_bytes: 1_000,
         ..config.clone()

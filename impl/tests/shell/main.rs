@@ -6,6 +6,7 @@
 //! - `faults`: a lossy network, a paused node, malformed datagrams.
 //! - `hostile`: a flood of hostile datagrams at one node of a real cluster (CI-sized campaign).
 //! - `manual`: deterministic time with a `ManualClock`, driven as the conformance harness does.
+//! - `seal`: authenticated encryption (forgeries, bit flips, key rotation, rollout).
 //!
 //! `common` holds the helpers they share (loopback clusters, waiting on events).
 
@@ -16,3 +17,4 @@ mod common;
 mod faults;
 mod hostile;
 mod manual;
+mod seal;

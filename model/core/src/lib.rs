@@ -39,7 +39,7 @@ pub mod status;
 pub mod suspicion;
 pub mod timer;
 
-pub use codec::{DecodeError, EncodeError, Wire};
+pub use codec::{DecodeError, EncodeError, Envelope, SealedLayout, Wire};
 pub use config::{Config, ConfigError};
 pub use effect::{Effect, EventKind, MemberEvent};
 pub use member::{Member, Meta, NodeId};

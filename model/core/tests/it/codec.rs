@@ -1,7 +1,10 @@
 //! The wire format: round trips and every way a datagram is refused (never a panic).
 
 use crate::common::*;
-use swim_checked_core::codec::{MAGIC, MAX_SUSPECTERS, VERSION};
+use swim_checked_core::codec::{
+    CHECKSUM_LEN, ENVELOPE_RESERVE, KIND_PLAIN, KIND_SEALED, MAGIC, MAX_SUSPECTERS, NONCE_LEN,
+    TAG_LEN, VERSION, checksum,
+};
 use swim_checked_core::{
     Body, Config, DecodeError, EncodeError, Member, Message, Meta, NodeId, Status, Wire,
 };
@@ -10,6 +13,15 @@ fn config(label: &str) -> Config {
     let mut c = Config::lan();
     c.label = label.into();
     c
+}
+
+/// A plaintext datagram edited by hand: its checksum recomputed, so that what is tested is the
+/// edit, not the checksum.
+fn rechecked(mut bytes: Vec<u8>) -> Vec<u8> {
+    bytes.truncate(bytes.len() - CHECKSUM_LEN);
+    let sum = checksum(&bytes);
+    bytes.extend_from_slice(&sum);
+    bytes
 }
 
 fn sample() -> Message {
@@ -62,6 +74,7 @@ fn every_message_kind_round_trips() {
             assert_eq!(bytes[2], VERSION);
             assert_eq!(bytes[3] as usize, label.len());
             assert_eq!(&bytes[4..4 + label.len()], label.as_bytes());
+            assert_eq!(bytes[4 + label.len()], KIND_PLAIN);
             assert_eq!(wire.decode(&bytes), Ok(msg));
         }
     }
@@ -78,8 +91,9 @@ fn encode_into_reuses_the_buffer() {
 #[test]
 fn too_short_for_a_header_is_truncated() {
     let wire = Wire::new(&config(""));
-    for len in 0..4 {
-        let bytes = &[b'S', b'W', VERSION, 0][..len];
+    for len in 0..5 {
+        let bytes = &[b'S', b'W', VERSION, 0][..len.min(4)];
+        let len = bytes.len();
         assert_eq!(wire.decode(bytes), Err(DecodeError::Truncated { len }));
     }
     // The label is cut short.
@@ -95,12 +109,99 @@ fn too_short_for_a_header_is_truncated() {
 fn a_truncated_body_is_malformed() {
     let wire = Wire::new(&config(""));
     let bytes = wire.encode(&sample()).unwrap();
-    for len in 4..bytes.len() {
-        match wire.decode(&bytes[..len]) {
+    // With its checksum recomputed, a cut body does not decode.
+    for len in 5..bytes.len() - CHECKSUM_LEN {
+        let mut cut = bytes[..len].to_vec();
+        cut.extend_from_slice(&checksum(&cut));
+        match wire.decode(&cut) {
             Err(DecodeError::Malformed(why)) => assert!(!why.is_empty()),
             other => panic!("prefix of {len} bytes: {other:?}"),
         }
     }
+    // As received, a cut datagram fails its checksum (or is too short for one).
+    for len in 4..bytes.len() {
+        assert!(
+            matches!(
+                wire.decode(&bytes[..len]),
+                Err(DecodeError::BadChecksum | DecodeError::Truncated { .. })
+            ),
+            "prefix of {len} bytes"
+        );
+    }
+}
+
+#[test]
+fn no_single_bit_flip_decodes() {
+    for label in ["", "prod-eu"] {
+        let wire = Wire::new(&config(label));
+        for body in all_bodies() {
+            let msg = Message { body, ..sample() };
+            let bytes = wire.encode(&msg).unwrap();
+            for bit in 0..bytes.len() * 8 {
+                let mut flipped = bytes.clone();
+                flipped[bit / 8] ^= 1 << (bit % 8);
+                let got = wire.decode(&flipped);
+                assert!(got.is_err(), "bit {bit} of {label:?}: {got:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn sealed_datagrams_lay_out_nonce_body_and_tag() {
+    let wire = Wire::new(&config("x"));
+    let msg = sample();
+    let nonce = [7u8; NONCE_LEN];
+    let mut buf = Vec::new();
+    let mut aad_seen = Vec::new();
+    wire.encode_sealed_into(&msg, &nonce, &mut buf, |aad, n, body| {
+        aad_seen = aad.to_vec();
+        assert_eq!(n, &nonce);
+        body.iter_mut().for_each(|b| *b ^= 0x55); // a stand-in cipher
+        [9u8; TAG_LEN]
+    })
+    .unwrap();
+    assert_eq!(buf.len(), wire.sealed_len(&msg));
+    assert_eq!(
+        aad_seen,
+        [&MAGIC[..], &[VERSION, 1, b'x', KIND_SEALED]].concat()
+    );
+    let Ok(swim_checked_core::Envelope::Sealed(layout)) = wire.open(&buf) else {
+        panic!("a sealed envelope");
+    };
+    assert_eq!(&buf[layout.aad.clone()], &aad_seen[..]);
+    assert_eq!(&buf[layout.nonce.clone()], &nonce);
+    assert_eq!(&buf[layout.tag.clone()], &[9u8; TAG_LEN]);
+    let body: Vec<u8> = buf[layout.ciphertext.clone()]
+        .iter()
+        .map(|b| b ^ 0x55)
+        .collect();
+    assert_eq!(wire.decode_body(&body), Ok(msg));
+    // The plaintext decoder does not take it.
+    assert_eq!(wire.decode(&buf), Err(DecodeError::Unauthenticated));
+    // Both envelopes fit in the reserve the packing budget sets aside.
+    assert!(
+        wire.sealed_len(&sample())
+            - wire.header_len()
+            - swim_checked_core::codec::encoded_len(&sample())
+            <= ENVELOPE_RESERVE
+    );
+    assert!(
+        wire.datagram_len(&sample())
+            - wire.header_len()
+            - swim_checked_core::codec::encoded_len(&sample())
+            <= ENVELOPE_RESERVE
+    );
+    // Too short to hold a nonce and a tag.
+    let short = &buf[..wire.header_len() + 1 + NONCE_LEN + TAG_LEN];
+    assert!(matches!(
+        wire.open(short),
+        Err(DecodeError::Truncated { .. })
+    ));
+    // An unknown envelope kind.
+    let mut odd = wire.encode(&sample()).unwrap();
+    odd[wire.header_len()] = 7;
+    assert_eq!(wire.decode(&odd), Err(DecodeError::UnknownEnvelope(7)));
 }
 
 #[test]
@@ -170,7 +271,10 @@ fn another_clusters_label_is_refused() {
 fn trailing_bytes_are_refused() {
     let wire = Wire::new(&config(""));
     let mut bytes = wire.encode(&sample()).unwrap();
+    bytes.truncate(bytes.len() - CHECKSUM_LEN);
     bytes.extend_from_slice(&[0, 0, 0]);
+    bytes.extend_from_slice(&[0; CHECKSUM_LEN]); // replaced by the checksum
+    let bytes = rechecked(bytes);
     assert_eq!(wire.decode(&bytes), Err(DecodeError::TrailingBytes(3)));
 }
 
@@ -238,9 +342,9 @@ fn garbage_after_a_valid_header_is_malformed() {
     let wire = Wire::new(&config(""));
     // An enum tag that does not exist.
     let mut bytes = wire.encode(&sample()).unwrap();
-    bytes[5] = 0x7F; // the body's variant tag (after the 1-byte sender id)
+    bytes[6] = 0x7F; // the body's variant tag (after the kind and the 1-byte sender id)
     assert!(matches!(
-        wire.decode(&bytes),
+        wire.decode(&rechecked(bytes)),
         Err(DecodeError::Malformed(_))
     ));
     // An invalid status tag deep inside a record.
@@ -250,11 +354,11 @@ fn garbage_after_a_valid_header_is_malformed() {
         gossip: vec![alive(2, 0)],
     };
     let mut bytes = wire.encode(&msg).unwrap();
-    let status_at = bytes.len() - 3; // status, empty suspecters, meta None
+    let status_at = bytes.len() - CHECKSUM_LEN - 3; // status, empty suspecters, meta None
     assert_eq!(bytes[status_at], 0);
     bytes[status_at] = 9;
     assert!(matches!(
-        wire.decode(&bytes),
+        wire.decode(&rechecked(bytes)),
         Err(DecodeError::Malformed(_))
     ));
 }
@@ -270,12 +374,16 @@ fn errors_have_stable_reasons_and_readable_messages() {
         DecodeError::Malformed("eof".into()),
         DecodeError::TrailingBytes(3),
         DecodeError::Invalid("why"),
+        DecodeError::BadChecksum,
+        DecodeError::Unauthenticated,
+        DecodeError::PlaintextRefused,
+        DecodeError::UnknownEnvelope(9),
     ];
     let reasons: std::collections::BTreeSet<_> = errors.iter().map(|e| e.reason()).collect();
     assert_eq!(reasons.len(), errors.len(), "distinct counters");
     assert_eq!(
         errors[3].to_string(),
-        "unsupported protocol version 7 (this build speaks 1)"
+        "unsupported protocol version 7 (this build speaks 2)"
     );
     assert_eq!(
         errors[1].to_string(),
@@ -292,6 +400,12 @@ fn errors_have_stable_reasons_and_readable_messages() {
 fn header_length_matches_the_label() {
     assert_eq!(Wire::new(&config("")).header_len(), 4);
     assert_eq!(Wire::new(&config("abc")).header_len(), 7);
+    // The packing budget's overhead: the header and the larger envelope.
+    assert_eq!(
+        swim_checked_core::codec::header_len("abc"),
+        7 + ENVELOPE_RESERVE
+    );
+    assert_eq!(ENVELOPE_RESERVE, 1 + NONCE_LEN + TAG_LEN);
     assert_eq!(Wire::new(&config("")).max_datagram(), 1_400);
 }
 
@@ -306,9 +420,11 @@ fn an_empty_metadata_map_is_no_metadata() {
         gossip: vec![alive(2, 0)],
     };
     let mut bytes = wire.encode(&msg).unwrap();
+    bytes.truncate(bytes.len() - CHECKSUM_LEN);
     assert_eq!(bytes.pop(), Some(0)); // meta: None
     bytes.extend_from_slice(&[1, 0]); // meta: Some(empty map)
-    let decoded = wire.decode(&bytes).unwrap();
+    bytes.extend_from_slice(&[0; CHECKSUM_LEN]);
+    let decoded = wire.decode(&rechecked(bytes)).unwrap();
     assert!(decoded.gossip[0].meta.is_empty());
     assert_eq!(decoded, msg);
 }
