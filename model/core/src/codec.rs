@@ -44,6 +44,9 @@ pub const ENVELOPE_RESERVE: usize = 1 + if NONCE_LEN + TAG_LEN > CHECKSUM_LEN {
 } else {
     CHECKSUM_LEN
 };
+/// Bytes of the smaller envelope besides the body, the kind byte included (a plaintext
+/// datagram's checksum): the least a datagram of a given message can take on the wire.
+pub const MIN_ENVELOPE: usize = 1 + CHECKSUM_LEN;
 /// Longest cluster label.
 pub const MAX_LABEL: usize = 255;
 /// Smallest `max_datagram` accepted by [`Config::validate`].
@@ -58,16 +61,20 @@ const RECORD_OVERHEAD: usize = 96;
 /// Largest metadata the configuration can carry in one datagram.
 pub fn max_meta_room(config: &Config) -> usize {
     let fixed =
-        header_len(&config.label) + RECORD_OVERHEAD + 10 * (config.suspicion_confirmations + 1);
+        datagram_overhead(&config.label) + RECORD_OVERHEAD + 10 * (config.suspicion_confirmations + 1);
     config.max_datagram.saturating_sub(fixed)
 }
 
 /// Bytes a datagram of cluster `label` spends besides the postcard message, at most: the header
 /// (magic, version, label) and [`ENVELOPE_RESERVE`]. The node packs gossip against
-/// `max_datagram - header_len(label) - encoded message`. [`Wire::header_len`] is the header
-/// alone.
-pub fn header_len(label: &str) -> usize {
+/// `max_datagram - datagram_overhead(label) - encoded message`.
+pub fn datagram_overhead(label: &str) -> usize {
     prefix_len(label) + ENVELOPE_RESERVE
+}
+
+/// Bytes of the header alone (magic, version, label length and label), as [`Wire::header_len`].
+pub fn header_len(label: &str) -> usize {
+    prefix_len(label)
 }
 
 /// Bytes of the header alone: magic, version, label length and label.

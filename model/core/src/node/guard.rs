@@ -102,9 +102,11 @@ impl Node {
         }
     }
 
-    /// The encoded size of `msg` as a datagram, header included.
+    /// The size of `msg` as a datagram we send, at most (header and the larger envelope
+    /// included): bytes sent are charged high, bytes received credited low
+    /// (`least_overhead`), so what a stranger gets stays within its budget on the wire.
     pub(super) fn datagram_len(&self, msg: &Message) -> usize {
-        self.header_len + encoded_len(msg)
+        self.overhead + encoded_len(msg)
     }
 
     /// A datagram of `len` bytes arrived from `from`: credit an unvalidated source.

@@ -16,7 +16,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use crate::Millis;
-use crate::codec::header_len;
+use crate::codec::{MIN_ENVELOPE, datagram_overhead, encoded_len, header_len};
 use crate::config::{Config, ConfigError};
 use crate::effect::Effect;
 use crate::faults::Faults;
@@ -162,7 +162,10 @@ pub struct NodeStats {
 #[derive(Clone, Debug)]
 pub struct Node {
     config: Arc<Config>,
-    header_len: usize,
+    /// Most bytes a datagram spends besides its message (header and larger envelope).
+    overhead: usize,
+    /// Least bytes a received datagram spent besides its message (header and checksum).
+    least_overhead: usize,
     me: Member,
     phase: Phase,
     members: Membership,
@@ -264,7 +267,8 @@ impl Node {
             });
         }
         let node = Node {
-            header_len: header_len(&config.label),
+            overhead: datagram_overhead(&config.label),
+            least_overhead: header_len(&config.label) + MIN_ENVELOPE,
             health: Health::new(config.max_health),
             config: Arc::new(config),
             me: Member::alive(id, addr, 0, meta),
@@ -429,7 +433,7 @@ impl Node {
         }
         let validated = self.is_validated(from);
         if !validated {
-            let len = self.datagram_len(&msg);
+            let len = self.least_overhead + encoded_len(&msg);
             self.note_received(from, len);
         }
         self.intake = Some(self.intake(now, from, &msg.body, validated));
