@@ -44,9 +44,6 @@ pub const ENVELOPE_RESERVE: usize = 1 + if NONCE_LEN + TAG_LEN > CHECKSUM_LEN {
 } else {
     CHECKSUM_LEN
 };
-/// Bytes of the smaller envelope besides the body, the kind byte included (a plaintext
-/// datagram's checksum): the least a datagram of a given message can take on the wire.
-pub const MIN_ENVELOPE: usize = 1 + CHECKSUM_LEN;
 /// Longest cluster label.
 pub const MAX_LABEL: usize = 255;
 /// Smallest `max_datagram` accepted by [`Config::validate`].
@@ -60,8 +57,9 @@ const RECORD_OVERHEAD: usize = 96;
 
 /// Largest metadata the configuration can carry in one datagram.
 pub fn max_meta_room(config: &Config) -> usize {
-    let fixed =
-        datagram_overhead(&config.label) + RECORD_OVERHEAD + 10 * (config.suspicion_confirmations + 1);
+    let fixed = datagram_overhead(&config.label)
+        + RECORD_OVERHEAD
+        + 10 * (config.suspicion_confirmations + 1);
     config.max_datagram.saturating_sub(fixed)
 }
 

@@ -102,9 +102,9 @@ impl Node {
         }
     }
 
-    /// The size of `msg` as a datagram we send, at most (header and the larger envelope
-    /// included): bytes sent are charged high, bytes received credited low
-    /// (`least_overhead`), so what a stranger gets stays within its budget on the wire.
+    /// The size of `msg` as a datagram, header and the larger (sealed) envelope included. Bytes
+    /// received and sent are both counted so: exact on the wire when the cluster seals, and in
+    /// the clear a request of `r` bytes can buy up to `3 (r + 36)` (see PROTOCOL.md §12).
     pub(super) fn datagram_len(&self, msg: &Message) -> usize {
         self.overhead + encoded_len(msg)
     }

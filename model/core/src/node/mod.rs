@@ -16,7 +16,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use crate::Millis;
-use crate::codec::{MIN_ENVELOPE, datagram_overhead, encoded_len, header_len};
+use crate::codec::datagram_overhead;
 use crate::config::{Config, ConfigError};
 use crate::effect::Effect;
 use crate::faults::Faults;
@@ -162,10 +162,8 @@ pub struct NodeStats {
 #[derive(Clone, Debug)]
 pub struct Node {
     config: Arc<Config>,
-    /// Most bytes a datagram spends besides its message (header and larger envelope).
+    /// Bytes a datagram spends besides its message, at most (header and larger envelope).
     overhead: usize,
-    /// Least bytes a received datagram spent besides its message (header and checksum).
-    least_overhead: usize,
     me: Member,
     phase: Phase,
     members: Membership,
@@ -268,7 +266,6 @@ impl Node {
         }
         let node = Node {
             overhead: datagram_overhead(&config.label),
-            least_overhead: header_len(&config.label) + MIN_ENVELOPE,
             health: Health::new(config.max_health),
             config: Arc::new(config),
             me: Member::alive(id, addr, 0, meta),
@@ -433,7 +430,7 @@ impl Node {
         }
         let validated = self.is_validated(from);
         if !validated {
-            let len = self.least_overhead + encoded_len(&msg);
+            let len = self.datagram_len(&msg);
             self.note_received(from, len);
         }
         self.intake = Some(self.intake(now, from, &msg.body, validated));
