@@ -15,20 +15,16 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use chacha20poly1305::aead::AeadInPlace;
+use chacha20poly1305::{KeyInit, XChaCha20Poly1305, XNonce};
 use rand::rngs::StdRng;
 use rand::{Rng, RngCore, SeedableRng};
-use swim_checked::swim_checked_core::codec::VERSION;
+use swim_checked::swim_checked_core::Envelope;
+use swim_checked::swim_checked_core::codec::{NONCE_LEN, TAG_LEN, VERSION};
 use swim_checked::{
-    Body, Config, DecodeError, Input, Member, Message, Meta, Millis, Node, NodeId, Observer,
-    RngPicker, Stats, Status, Step, Transport, UdpTransport, Wire,
+    Body, Config, DecodeError, Input, KEY_LEN, Key, Keyring, Member, Message, Meta, Millis, Node,
+    NodeId, Observer, RngPicker, Stats, Status, Step, Transport, UdpTransport, Wire,
 };
-
-/// Whether this build of the library can run a cluster with a key (the keyring of issue "Only
-/// key holders can change a view"). While it cannot, forged well-formed records are accepted
-/// by design and the campaign reports them as an expected-vulnerable class; once the keyring
-/// lands, set this and fill in [`keyed`] and [`Hostile::wrong_key`], and forgeries become
-/// must-be-dropped classes.
-pub const KEYRING: bool = false;
 
 /// Receive buffer of the victim's socket: deep enough that the sender's window never
 /// overflows it (the kernel caps it at `net.core.rmem_max`).
@@ -65,8 +61,6 @@ pub enum Expect {
     Processed,
     /// Known to change views (plaintext cluster): reported, not asserted.
     Vulnerable,
-    /// Cannot be produced by this build.
-    Unavailable,
 }
 
 impl fmt::Display for Expect {
@@ -75,7 +69,6 @@ impl fmt::Display for Expect {
             Expect::Dropped => "dropped",
             Expect::Processed => "processed",
             Expect::Vulnerable => "expected-vulnerable",
-            Expect::Unavailable => "unavailable",
         })
     }
 }
@@ -114,15 +107,146 @@ impl Class {
             Class::Replay => Expect::Processed,
             Class::Forged if keyed => Expect::Dropped,
             Class::Forged => Expect::Vulnerable,
-            Class::WrongKey if keyed => Expect::Dropped,
-            Class::WrongKey => Expect::Unavailable,
+            // Sealed under a key the node does not hold; without a key, any sealed datagram.
+            Class::WrongKey => Expect::Dropped,
+        }
+    }
+
+    /// The one drop reason every datagram of this class must be counted under, when there is
+    /// one (random and mutated datagrams fail in many ways).
+    pub fn reason(self, keyed: bool) -> Option<&'static str> {
+        match self {
+            Class::WrongLabel => Some("label_mismatch"),
+            Class::WrongVersion => Some("unsupported_version"),
+            Class::WrongKey => Some("unauthenticated"),
+            Class::Forged if keyed => Some("plaintext_refused"),
+            _ => None,
         }
     }
 }
 
-/// Run the node with the cluster key (a no-op until the keyring lands; see [`KEYRING`]).
-pub fn keyed(builder: swim_checked::Builder) -> swim_checked::Builder {
-    builder
+/// The cluster key of a keyed lab, derived from the seed (reproducible runs).
+pub fn lab_key(seed: u64) -> [u8; KEY_LEN] {
+    let mut key = [0u8; KEY_LEN];
+    StdRng::seed_from_u64(seed ^ 0x6b65_795f_6c61_625f).fill_bytes(&mut key);
+    key
+}
+
+/// A key the cluster does not hold (for [`Class::WrongKey`]), derived from the seed.
+pub fn wrong_key(seed: u64) -> [u8; KEY_LEN] {
+    let mut key = [0u8; KEY_LEN];
+    StdRng::seed_from_u64(seed ^ 0x7772_6f6e_675f_6b79).fill_bytes(&mut key);
+    if key == lab_key(seed) {
+        key[0] ^= 1;
+    }
+    key
+}
+
+/// Run the node with the cluster key (the keyring's default mode, `Encryption::Require`:
+/// seal everything, accept only what the key opens), or in plaintext without one.
+pub fn keyed(builder: swim_checked::Builder, key: Option<&[u8; KEY_LEN]>) -> swim_checked::Builder {
+    match key {
+        Some(key) => builder.keyring(Keyring::new(Key::from_bytes(*key))),
+        None => builder,
+    }
+}
+
+/// The lab's codec: the wire format plus the cluster key if there is one. Encodes as a node of
+/// the cluster does (sealed under the key, or plaintext) and decodes as the victim does
+/// (`Encryption::Require` with a key: plaintext refused, sealed opened with the key; without a
+/// key: plaintext only), the same steps as the library's `seal::Codec`.
+#[derive(Clone)]
+pub struct Sealer {
+    wire: Wire,
+    cipher: Option<XChaCha20Poly1305>,
+}
+
+impl fmt::Debug for Sealer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sealer")
+            .field("keyed", &self.cipher.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Sealer {
+    pub fn new(config: &Config, key: Option<&[u8; KEY_LEN]>) -> Sealer {
+        Sealer {
+            wire: Wire::new(config),
+            cipher: key.map(|k| XChaCha20Poly1305::new(k.into())),
+        }
+    }
+
+    /// The same key under another wire format (another label).
+    pub fn with_wire(&self, wire: Wire) -> Sealer {
+        Sealer {
+            wire,
+            cipher: self.cipher.clone(),
+        }
+    }
+
+    pub fn keyed(&self) -> bool {
+        self.cipher.is_some()
+    }
+
+    pub fn wire(&self) -> &Wire {
+        &self.wire
+    }
+
+    /// Encode `msg` into `out` as a cluster member would: sealed under the key with `nonce`,
+    /// or plaintext without a key.
+    pub fn encode_into(
+        &self,
+        msg: &Message,
+        nonce: &[u8; NONCE_LEN],
+        out: &mut Vec<u8>,
+    ) -> Result<(), swim_checked::swim_checked_core::EncodeError> {
+        match &self.cipher {
+            Some(cipher) => seal_into(&self.wire, cipher, msg, nonce, out),
+            None => self.wire.encode_into(msg, out),
+        }
+    }
+
+    /// Decode a datagram as the victim does.
+    pub fn decode(&self, bytes: &[u8]) -> Result<Message, DecodeError> {
+        let layout = match self.wire.open(bytes)? {
+            Envelope::Plain { body } => {
+                if self.cipher.is_some() {
+                    return Err(DecodeError::PlaintextRefused);
+                }
+                return self.wire.decode_body(body);
+            }
+            Envelope::Sealed(layout) => layout,
+        };
+        let Some(cipher) = &self.cipher else {
+            return Err(DecodeError::Unauthenticated);
+        };
+        let mut body = bytes[layout.ciphertext.clone()].to_vec();
+        let nonce = XNonce::from_slice(&bytes[layout.nonce]);
+        let tag = chacha20poly1305::Tag::from_slice(&bytes[layout.tag]);
+        cipher
+            .decrypt_in_place_detached(nonce, &bytes[layout.aad], &mut body, tag)
+            .map_err(|_| DecodeError::Unauthenticated)?;
+        self.wire.decode_body(&body)
+    }
+}
+
+/// Seal `msg` under `cipher` with `nonce` into `out` (as `seal::Codec::encode_into` does).
+fn seal_into(
+    wire: &Wire,
+    cipher: &XChaCha20Poly1305,
+    msg: &Message,
+    nonce: &[u8; NONCE_LEN],
+    out: &mut Vec<u8>,
+) -> Result<(), swim_checked::swim_checked_core::EncodeError> {
+    wire.encode_sealed_into(msg, nonce, out, |aad, nonce, body| {
+        let tag = cipher
+            .encrypt_in_place_detached(XNonce::from_slice(nonce), aad, body)
+            .expect("a datagram is far below the cipher's length limit");
+        let mut tag_bytes = [0u8; TAG_LEN];
+        tag_bytes.copy_from_slice(&tag);
+        tag_bytes
+    })
 }
 
 // ----- the lab cluster -----
@@ -239,6 +363,9 @@ impl Observer for Tally {
 /// attacker's socket is bound.
 pub struct Lab {
     pub config: Config,
+    /// The cluster key (`None`: the cluster runs in plaintext).
+    pub key: Option<[u8; KEY_LEN]>,
+    pub seed: u64,
     pub nodes: Vec<Node>,
     pub recorder: Arc<Recorder>,
     pub tally: Arc<Tally>,
@@ -247,8 +374,16 @@ pub struct Lab {
 
 impl Lab {
     /// Start `members` nodes (ids from `seed`), join them through the victim, wait until every
-    /// node holds all alive, then until at least `genuine` datagrams were recorded.
-    pub async fn start(config: Config, members: usize, seed: u64, genuine: usize) -> Lab {
+    /// node holds all alive, then until at least `genuine` datagrams were recorded. With
+    /// `keyed`, every node holds the key [`lab_key`]`(seed)` (and so seals everything).
+    pub async fn start(
+        config: Config,
+        members: usize,
+        seed: u64,
+        genuine: usize,
+        with_key: bool,
+    ) -> Lab {
+        let key = with_key.then(|| lab_key(seed));
         assert!(
             members >= 2,
             "a lab needs the victim and at least one other member"
@@ -267,7 +402,7 @@ impl Lab {
                 inner: UdpTransport::from_socket(socket),
                 log: recorder.clone(),
             };
-            let mut builder = keyed(Node::builder(config.clone()))
+            let mut builder = keyed(Node::builder(config.clone()), key.as_ref())
                 .picker(RngPicker::seeded(seed.wrapping_add(i as u64)));
             if i == 0 {
                 builder = builder.observer(tally.clone());
@@ -283,6 +418,8 @@ impl Lab {
         }
         let lab = Lab {
             config,
+            key,
+            seed,
             nodes,
             recorder,
             tally,
@@ -296,6 +433,16 @@ impl Lab {
 
     pub fn victim(&self) -> &Node {
         &self.nodes[0]
+    }
+
+    /// Whether the cluster runs with a key.
+    pub fn keyed(&self) -> bool {
+        self.key.is_some()
+    }
+
+    /// Encodes and decodes as a member of this cluster.
+    pub fn sealer(&self) -> Sealer {
+        Sealer::new(&self.config, self.key.as_ref())
     }
 
     /// Whether every node holds every node alive (and nothing else).
@@ -325,6 +472,8 @@ impl Lab {
         Hostile::new(
             seed,
             &self.config,
+            self.sealer(),
+            wrong_key(self.seed),
             self.recorder.take(),
             live,
             self.victim().id(),
@@ -359,9 +508,10 @@ pub async fn poll_until(within: Duration, what: &str, mut cond: impl FnMut() -> 
     }
 }
 
-/// Whether the node at `addr` answers a ping for `id` within `within` (from a fresh socket).
-pub fn answers_ping(config: &Config, addr: SocketAddr, id: NodeId, within: Duration) -> bool {
-    let wire = Wire::new(config);
+/// Whether the node at `addr` answers a ping for `id` within `within` (from a fresh socket;
+/// the ping is encoded, and the ack decoded, with `sealer`: with the cluster key if any).
+pub fn answers_ping(sealer: &Sealer, addr: SocketAddr, id: NodeId, within: Duration) -> bool {
+    let mut rng = StdRng::seed_from_u64(id.0 ^ 0x0b5e_47e5);
     let socket = UdpSocket::bind("127.0.0.1:0").expect("probe socket");
     socket.connect(addr).unwrap();
     let seq = 0x5eed_0001;
@@ -375,14 +525,18 @@ pub fn answers_ping(config: &Config, addr: SocketAddr, id: NodeId, within: Durat
     let mut next_ping = Instant::now();
     while Instant::now() < deadline {
         if Instant::now() >= next_ping {
-            socket.send(&wire.encode(&ping).unwrap()).unwrap();
+            let mut nonce = [0u8; NONCE_LEN];
+            rng.fill_bytes(&mut nonce);
+            let mut datagram = Vec::new();
+            sealer.encode_into(&ping, &nonce, &mut datagram).unwrap();
+            socket.send(&datagram).unwrap();
             next_ping = Instant::now() + Duration::from_millis(500);
         }
         socket
             .set_read_timeout(Some(Duration::from_millis(100)))
             .unwrap();
         if let Ok(n) = socket.recv(&mut buf)
-            && let Ok(msg) = wire.decode(&buf[..n])
+            && let Ok(msg) = sealer.decode(&buf[..n])
             && msg.from == id
             && msg.body == (Body::Ack { seq })
         {
@@ -398,8 +552,12 @@ pub fn answers_ping(config: &Config, addr: SocketAddr, id: NodeId, within: Durat
 pub struct Hostile {
     rng: StdRng,
     config: Config,
-    wire: Wire,
-    others: Vec<Wire>,
+    /// The cluster's codec (with its key, if any).
+    sealer: Sealer,
+    /// The same key under other labels.
+    others: Vec<Sealer>,
+    /// A key the cluster does not hold.
+    wrong: XChaCha20Poly1305,
     genuine: Vec<Vec<u8>>,
     messages: Vec<Message>,
     live: Vec<Member>,
@@ -418,20 +576,21 @@ impl fmt::Debug for Hostile {
 }
 
 impl Hostile {
-    /// A generator over `genuine` datagrams (those that decode are kept) of a cluster whose
-    /// live members are `live`.
+    /// A generator over `genuine` datagrams (those that `sealer` decodes, i.e. opens with the
+    /// cluster key if there is one, are kept) of a cluster whose live members are `live`.
     pub fn new(
         seed: u64,
         config: &Config,
+        sealer: Sealer,
+        wrong: [u8; KEY_LEN],
         genuine: Vec<Vec<u8>>,
         live: Vec<Member>,
         victim: NodeId,
     ) -> Hostile {
-        let wire = Wire::new(config);
         let mut kept = Vec::new();
         let mut messages = Vec::new();
         for datagram in genuine {
-            if let Ok(msg) = wire.decode(&datagram) {
+            if let Ok(msg) = sealer.decode(&datagram) {
                 kept.push(datagram);
                 messages.push(msg);
             }
@@ -441,17 +600,18 @@ impl Hostile {
             .into_iter()
             .filter(|label| *label != config.label)
             .map(|label| {
-                Wire::new(&Config {
+                sealer.with_wire(Wire::new(&Config {
                     label: label.into(),
                     ..config.clone()
-                })
+                }))
             })
             .collect();
         Hostile {
             rng: StdRng::seed_from_u64(seed),
             config: config.clone(),
-            wire,
+            sealer,
             others,
+            wrong: XChaCha20Poly1305::new((&wrong).into()),
             genuine: kept,
             messages,
             live,
@@ -491,7 +651,7 @@ impl Hostile {
                 Class::WrongKey => self.wrong_key(out),
             }
             let must_fail = matches!(class, Class::Random | Class::Mutated);
-            if must_fail && self.wire.decode(out).is_ok() {
+            if must_fail && self.sealer.decode(out).is_ok() {
                 self.still_valid += 1;
                 continue;
             }
@@ -503,7 +663,7 @@ impl Hostile {
         let len = self.rng.random_range(0..=2 * self.config.max_datagram);
         out.resize(len, 0);
         self.rng.fill_bytes(out);
-        let header = self.wire.header_len();
+        let header = self.sealer.wire().header_len();
         if len >= header && self.rng.random_bool(0.5) {
             out[..header].copy_from_slice(&self.genuine[0][..header]);
         }
@@ -538,13 +698,22 @@ impl Hostile {
         }
     }
 
+    fn nonce(&mut self) -> [u8; NONCE_LEN] {
+        let mut nonce = [0u8; NONCE_LEN];
+        self.rng.fill_bytes(&mut nonce);
+        nonce
+    }
+
+    /// A genuine message encoded (sealed under the cluster key, if any) under another label.
     fn wrong_label(&mut self, out: &mut Vec<u8>) {
+        let nonce = self.nonce();
         let msg = &self.messages[self.rng.random_range(0..self.messages.len())];
-        let wire = &self.others[self.rng.random_range(0..self.others.len())];
-        match wire.encode(msg) {
-            Ok(datagram) => out.extend_from_slice(&datagram),
+        let other = &self.others[self.rng.random_range(0..self.others.len())];
+        match other.encode_into(msg, &nonce, out) {
+            Ok(()) => {}
             // Too large under the longer label: the genuine datagram with the label patched.
             Err(_) => {
+                out.clear();
                 out.extend_from_slice(&self.genuine[0]);
                 out[4] ^= 0x20;
             }
@@ -561,7 +730,8 @@ impl Hostile {
         out[2] = version;
     }
 
-    /// A well-formed ping at the victim whose gossip carries one forged record.
+    /// A well-formed plaintext ping at the victim whose gossip carries one forged record (an
+    /// attacker without the key can only send plaintext, or [`Class::WrongKey`]).
     fn forged(&mut self, out: &mut Vec<u8>) {
         let rng = &mut self.rng;
         let subject = &self.live[rng.random_range(0..self.live.len())];
@@ -589,14 +759,19 @@ impl Hostile {
             },
             gossip: vec![record],
         };
-        self.wire
+        self.sealer
+            .wire()
             .encode_into(&msg, out)
             .expect("a forged ping fits");
     }
 
-    /// A genuine message sealed with a key the cluster does not hold: needs the keyring.
-    fn wrong_key(&mut self, _out: &mut Vec<u8>) {
-        unimplemented!("no keyring in this build (KEYRING = false)")
+    /// A genuine message sealed with a key the cluster does not hold (without a key: any
+    /// sealed datagram).
+    fn wrong_key(&mut self, out: &mut Vec<u8>) {
+        let nonce = self.nonce();
+        let msg = &self.messages[self.rng.random_range(0..self.messages.len())];
+        seal_into(self.sealer.wire(), &self.wrong, msg, &nonce, out)
+            .expect("a genuine message fits sealed");
     }
 }
 
