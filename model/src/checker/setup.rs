@@ -138,7 +138,6 @@ impl Setup {
             join_retry_interval: 10,
             join_attempts: 1,
             leave_timeout: 20,
-            ..Config::lan()
         };
         config.validate().expect("the scaled-down config is valid");
         config

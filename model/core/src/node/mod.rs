@@ -16,7 +16,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use crate::Millis;
-use crate::codec::datagram_overhead;
+use crate::codec::header_len;
 use crate::config::{Config, ConfigError};
 use crate::effect::Effect;
 use crate::faults::Faults;
@@ -31,14 +31,12 @@ use crate::status::Status;
 use crate::timer::Timer;
 
 mod detect;
-mod guard;
 mod lifecycle;
 mod merge;
 mod send;
 mod suspect;
 mod sync;
 
-use guard::{Guard, Intake};
 use lifecycle::Joining;
 
 /// Where a node is in its life.
@@ -143,27 +141,13 @@ pub struct NodeStats {
     pub dropped_table_full: u64,
     /// Ping-reqs ignored because too many relays ran (`Config::max_relays`).
     pub dropped_relays_full: u64,
-    /// Records dropped for an incarnation more than `Config::max_incarnation_jump` above the
-    /// highest seen for their member.
-    pub dropped_incarnation_jump: u64,
-    /// New members ignored over `Config::max_new_per_datagram` in one datagram.
-    pub dropped_new_per_datagram: u64,
-    /// New members ignored over `Config::max_new_per_source` from one address in a period.
-    pub dropped_new_per_source: u64,
-    /// New members ignored because `Config::max_unanswered` members never answered a probe.
-    pub dropped_unanswered_full: u64,
-    /// Replies to unvalidated addresses cut or withheld by the amplification budget.
-    pub replies_limited: u64,
-    /// Unvalidated addresses validated by answering our ping.
-    pub strangers_validated: u64,
 }
 
 /// One member's protocol state machine.
 #[derive(Clone, Debug)]
 pub struct Node {
     config: Arc<Config>,
-    /// Bytes a datagram spends besides its message, at most (header and larger envelope).
-    overhead: usize,
+    header_len: usize,
     me: Member,
     phase: Phase,
     members: Membership,
@@ -182,10 +166,6 @@ pub struct Node {
     /// When our last push-pull round ran (or we started): the next one is due a whole
     /// current sync interval later, which grows with the cluster.
     last_sync: Millis,
-    /// Anti-amplification and intake bounds (PROTOCOL.md §12).
-    guard: Guard,
-    /// The datagram being handled, while it is (not part of the state).
-    intake: Option<Intake>,
     stats: NodeStats,
     /// Deliberate bugs, for the model checker's tests only (none without `--cfg swim_faults`).
     faults: Faults,
@@ -205,7 +185,6 @@ impl PartialEq for Node {
             && self.health == other.health
             && self.joining == other.joining
             && self.last_sync == other.last_sync
-            && self.guard == other.guard
     }
 }
 
@@ -238,7 +217,6 @@ impl Hash for Node {
         self.health.hash(state);
         self.joining.hash(state);
         self.last_sync.hash(state);
-        self.guard.hash(state);
     }
 }
 
@@ -265,7 +243,7 @@ impl Node {
             });
         }
         let node = Node {
-            overhead: datagram_overhead(&config.label),
+            header_len: header_len(&config.label),
             health: Health::new(config.max_health),
             config: Arc::new(config),
             me: Member::alive(id, addr, 0, meta),
@@ -279,8 +257,6 @@ impl Node {
             next_seq: 0,
             joining: None,
             last_sync: now,
-            guard: Guard::default(),
-            intake: None,
             stats: NodeStats::default(),
             faults: Faults::NONE,
         };
@@ -377,7 +353,6 @@ impl Node {
             relay.origin = addr(relay.origin);
             relay.origin_id = id(relay.origin_id);
         }
-        node.guard = self.guard.renamed(id, addr);
         if let Some(joining) = &mut node.joining {
             joining.seeds = joining.seeds.iter().map(|&a| addr(a)).collect();
         }
@@ -428,24 +403,6 @@ impl Node {
         if !matches!(self.phase, Phase::Running | Phase::Leaving) {
             return;
         }
-        let validated = self.is_validated(from);
-        if !validated {
-            let len = self.datagram_len(&msg);
-            self.note_received(from, len);
-        }
-        self.intake = Some(self.intake(now, from, &msg.body, validated));
-        self.dispatch(now, from, msg, rng, out);
-        self.intake = None;
-    }
-
-    fn dispatch(
-        &mut self,
-        now: Millis,
-        from: SocketAddr,
-        msg: Message,
-        rng: &mut dyn Pick,
-        out: &mut Vec<Effect>,
-    ) {
         let Message {
             from: sender,
             body,
@@ -464,15 +421,9 @@ impl Node {
                 target,
                 target_addr,
             } => self.relay_probe(now, from, sender, seq, target, target_addr, out),
-            Body::Ack { seq } => {
-                if !self.validation_ack(from, seq, out) {
-                    self.on_ack(seq, out);
-                }
-            }
+            Body::Ack { seq } => self.on_ack(seq, out),
             Body::Nack { seq } => self.on_nack(now, sender, seq, rng, out),
-            Body::Sync { reply, members } => {
-                self.on_sync(now, from, sender, reply, members, rng, out)
-            }
+            Body::Sync { reply, members } => self.on_sync(now, from, reply, members, rng, out),
         }
     }
 

@@ -6,7 +6,6 @@ mod codec;
 mod common;
 mod config;
 mod gossip;
-mod guard;
 mod health;
 mod lattice;
 mod lifecycle;
