@@ -108,6 +108,13 @@ impl Sealed {
             .collect()
     }
 
+    /// Send `bytes` to `node` from a socket outside the cluster; the drop reason reported.
+    async fn drop_reason_of(&mut self, node: &Node, bytes: &[u8]) -> Option<&'static str> {
+        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        socket.send_to(bytes, node.local_addr()).await.unwrap();
+        tokio::time::timeout(SOON, self.drops.recv()).await.unwrap()
+    }
+
     /// No drop reported and no suspicion (or death) event so far.
     fn assert_quiet(&mut self) {
         if let Ok(reason) = self.drops.try_recv() {
@@ -124,6 +131,18 @@ impl Sealed {
             assert_eq!(stats.dropped.total(), 0, "{:?}", stats.dropped);
             assert_eq!(stats.suspicions_raised, 0);
         }
+    }
+}
+
+/// A ping at `node` from an id outside the cluster.
+fn outsider_ping(node: &Node) -> Message {
+    Message {
+        from: NodeId(9),
+        body: Body::Ping {
+            seq: 1,
+            target: node.id(),
+        },
+        gossip: vec![],
     }
 }
 
@@ -295,22 +314,8 @@ async fn keys_rotate_under_traffic_without_a_drop() {
     // The old key opens nothing any more.
     let wire = Wire::new(&Config::local());
     let node = sealed.nodes()[0].clone();
-    let ping = Message {
-        from: NodeId(9),
-        body: Body::Ping {
-            seq: 1,
-            target: node.id(),
-        },
-        gossip: vec![],
-    };
-    let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    socket
-        .send_to(&seal(&wire, &old, &ping, 1), node.local_addr())
-        .await
-        .unwrap();
-    let reason = tokio::time::timeout(SOON, sealed.drops.recv())
-        .await
-        .unwrap();
+    let bytes = seal(&wire, &old, &outsider_ping(&node), 1);
+    let reason = sealed.drop_reason_of(&node, &bytes).await;
     assert_eq!(reason, Some("unauthenticated"));
 }
 
@@ -335,22 +340,8 @@ async fn a_plaintext_cluster_rolls_out_to_require_without_suspicion() {
     // Plaintext is refused now.
     let wire = Wire::new(&Config::local());
     let node = sealed.nodes()[2].clone();
-    let ping = Message {
-        from: NodeId(9),
-        body: Body::Ping {
-            seq: 1,
-            target: node.id(),
-        },
-        gossip: vec![],
-    };
-    let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    socket
-        .send_to(&wire.encode(&ping).unwrap(), node.local_addr())
-        .await
-        .unwrap();
-    let reason = tokio::time::timeout(SOON, sealed.drops.recv())
-        .await
-        .unwrap();
+    let bytes = wire.encode(&outsider_ping(&node)).unwrap();
+    let reason = sealed.drop_reason_of(&node, &bytes).await;
     assert_eq!(reason, Some("plaintext_refused"));
 }
 
