@@ -57,16 +57,17 @@ const RECORD_OVERHEAD: usize = 96;
 
 /// Largest metadata the configuration can carry in one datagram.
 pub fn max_meta_room(config: &Config) -> usize {
-    let fixed =
-        header_len(&config.label) + RECORD_OVERHEAD + 10 * (config.suspicion_confirmations + 1);
+    let fixed = datagram_overhead(&config.label)
+        + RECORD_OVERHEAD
+        + 10 * (config.suspicion_confirmations + 1);
     config.max_datagram.saturating_sub(fixed)
 }
 
 /// Bytes a datagram of cluster `label` spends besides the postcard message, at most: the header
 /// (magic, version, label) and [`ENVELOPE_RESERVE`]. The node packs gossip against
-/// `max_datagram - header_len(label) - encoded message`. [`Wire::header_len`] is the header
-/// alone.
-pub fn header_len(label: &str) -> usize {
+/// `max_datagram - datagram_overhead(label) - encoded message`. [`Wire::header_len`] is the
+/// header alone.
+pub fn datagram_overhead(label: &str) -> usize {
     prefix_len(label) + ENVELOPE_RESERVE
 }
 

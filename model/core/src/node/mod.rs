@@ -16,7 +16,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use crate::Millis;
-use crate::codec::header_len;
+use crate::codec::datagram_overhead;
 use crate::config::{Config, ConfigError};
 use crate::effect::Effect;
 use crate::faults::Faults;
@@ -147,7 +147,8 @@ pub struct NodeStats {
 #[derive(Clone, Debug)]
 pub struct Node {
     config: Arc<Config>,
-    header_len: usize,
+    /// Bytes a datagram spends besides its message: header and the larger envelope.
+    overhead: usize,
     me: Member,
     phase: Phase,
     members: Membership,
@@ -243,7 +244,7 @@ impl Node {
             });
         }
         let node = Node {
-            header_len: header_len(&config.label),
+            overhead: datagram_overhead(&config.label),
             health: Health::new(config.max_health),
             config: Arc::new(config),
             me: Member::alive(id, addr, 0, meta),

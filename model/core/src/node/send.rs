@@ -28,7 +28,7 @@ impl Node {
             body,
             gossip: Vec::new(),
         };
-        let base = self.header_len + encoded_len(&msg);
+        let base = self.overhead + encoded_len(&msg);
         let mut budget = Budget {
             free: self.config.max_datagram.saturating_sub(base),
             count: 0,
@@ -64,7 +64,7 @@ impl Node {
         let room = self
             .config
             .max_datagram
-            .saturating_sub(self.header_len + encoded_len(&empty));
+            .saturating_sub(self.overhead + encoded_len(&empty));
         let mut chunk: Vec<Member> = Vec::new();
         let mut budget = Budget {
             free: room,

@@ -402,7 +402,7 @@ fn header_length_matches_the_label() {
     assert_eq!(Wire::new(&config("abc")).header_len(), 7);
     // The packing budget's overhead: the header and the larger envelope.
     assert_eq!(
-        swim_checked_core::codec::header_len("abc"),
+        swim_checked_core::codec::datagram_overhead("abc"),
         7 + ENVELOPE_RESERVE
     );
     assert_eq!(ENVELOPE_RESERVE, 1 + NONCE_LEN + TAG_LEN);
