@@ -198,3 +198,24 @@ async fn fifty_nodes_converge() {
     }
     cluster.shutdown().await;
 }
+
+/// A hundred nodes join through one seed at once, with push-pull pushed out of the test's reach:
+/// the joins and gossip alone must bring every node the whole view. Every joiner is a stranger
+/// to the seed (PROTOCOL.md §12): its view must follow the validation round trip, and the
+/// intake bounds must not drop the storm's news.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_join_storm_converges_without_push_pull() {
+    let config = Config {
+        sync_interval: 3_600_000,
+        ..Config::local()
+    };
+    let cluster = Cluster::start(100, config).await;
+    let ids = cluster.ids();
+    for node in &cluster.nodes {
+        assert!(sees_alive(node, &ids));
+        let stats = node.with_core(|core| core.stats());
+        assert_eq!(stats.dropped_new_per_datagram, 0, "{stats:?}");
+        assert_eq!(stats.dropped_new_per_source, 0, "{stats:?}");
+    }
+    cluster.shutdown().await;
+}

@@ -1,5 +1,6 @@
 //! The integration tests of the shell, in one test binary (one link instead of one per file).
 //!
+//! - `amplification`: a forged-source sync gets at most 3x its bytes until validated.
 //! - `api`: the handle's API around the protocol (configuration errors, seeds, lifecycle, stats).
 //! - `cluster`: real nodes on loopback in real time (convergence, crashes, leave, rejoin).
 //! - `faults`: a lossy network, a paused node, malformed datagrams.
@@ -9,6 +10,7 @@
 //!
 //! `common` holds the helpers they share (loopback clusters, waiting on events).
 
+mod amplification;
 mod api;
 mod cluster;
 mod common;

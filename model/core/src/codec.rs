@@ -71,6 +71,12 @@ pub fn datagram_overhead(label: &str) -> usize {
     prefix_len(label) + ENVELOPE_RESERVE
 }
 
+/// Bytes a plaintext datagram of cluster `label` spends besides the postcard message: the
+/// header, the envelope kind and the CRC-32C (the smallest envelope).
+pub fn plaintext_overhead(label: &str) -> usize {
+    prefix_len(label) + 1 + CHECKSUM_LEN
+}
+
 /// Bytes of the header alone: magic, version, label length and label.
 fn prefix_len(label: &str) -> usize {
     MAGIC.len() + 2 + label.len()

@@ -54,6 +54,25 @@ pub struct Config {
     pub join_attempts: u32,
     /// Leave: longest wait for the `left` record to spread before stopping.
     pub leave_timeout: Millis,
+    /// Anti-amplification: until an address has proved it receives our datagrams, we send it at
+    /// most this many times the bytes we received from it (QUIC's rule; PROTOCOL.md §12).
+    pub amplification_factor: usize,
+    /// Unvalidated addresses whose bytes received and sent are remembered (oldest forgotten).
+    pub max_strangers: usize,
+    /// Addresses validated by answering our ping, remembered (oldest forgotten).
+    pub max_validated: usize,
+    /// New members one datagram may introduce (a reply to our own sync request is exempt).
+    pub max_new_per_datagram: usize,
+    /// New members one source address may introduce per protocol period (same exemption).
+    pub max_new_per_source: usize,
+    /// Live members that never answered a probe of ours, at most; further ones are ignored.
+    pub max_unanswered: usize,
+    /// While more members than this never answered a probe, they leave the regular probe
+    /// order and get one extra probe slot per period between them.
+    pub unanswered_free: usize,
+    /// A record more than this above the highest incarnation seen for its member (for an
+    /// unknown member: above this) is dropped, so a member can always refute.
+    pub max_incarnation_jump: u64,
 }
 
 impl Config {
@@ -81,6 +100,14 @@ impl Config {
             join_retry_interval: 1_000,
             join_attempts: 10,
             leave_timeout: 5_000,
+            amplification_factor: 3,
+            max_strangers: 1_024,
+            max_validated: 256,
+            max_new_per_datagram: 64,
+            max_new_per_source: 256,
+            max_unanswered: 4_096,
+            unanswered_free: 16,
+            max_incarnation_jump: 1 << 32,
         }
     }
 
@@ -225,6 +252,48 @@ impl Config {
         }
         if self.leave_timeout == 0 {
             return fail("leave_timeout", "must be greater than zero".into());
+        }
+        if self.amplification_factor == 0 {
+            return fail(
+                "amplification_factor",
+                "must be at least 1 or no stranger is ever answered".into(),
+            );
+        }
+        if self.max_strangers == 0 {
+            return fail("max_strangers", "must be at least 1".into());
+        }
+        if self.max_validated == 0 {
+            return fail("max_validated", "must be at least 1".into());
+        }
+        if self.max_new_per_datagram == 0 {
+            return fail(
+                "max_new_per_datagram",
+                "must be at least 1 or no member can join".into(),
+            );
+        }
+        if self.max_new_per_source < self.max_new_per_datagram {
+            return fail(
+                "max_new_per_source",
+                format!(
+                    "{} is below max_new_per_datagram ({})",
+                    self.max_new_per_source, self.max_new_per_datagram
+                ),
+            );
+        }
+        if self.unanswered_free == 0 || self.max_unanswered < self.unanswered_free {
+            return fail(
+                "unanswered_free",
+                format!(
+                    "{} must be at least 1 and at most max_unanswered ({})",
+                    self.unanswered_free, self.max_unanswered
+                ),
+            );
+        }
+        if self.max_incarnation_jump == 0 {
+            return fail(
+                "max_incarnation_jump",
+                "must be at least 1 or no member can refute".into(),
+            );
         }
         Ok(())
     }

@@ -1,7 +1,8 @@
 //! The membership table: one record per known member, tombstones for the dead.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::hash::{Hash, Hasher};
+use std::net::SocketAddr;
 
 use crate::Millis;
 use crate::config::NEVER;
@@ -31,6 +32,9 @@ pub struct Membership {
     /// Ids purged after their tombstone expired, still refused (bounded, oldest forgotten).
     purged: BTreeSet<NodeId>,
     purged_order: VecDeque<NodeId>,
+    /// How many records (tombstones included) hold each address: derived from `records`, so
+    /// that "is this address a member's?" (the anti-amplification rule) is a lookup.
+    addrs: BTreeMap<SocketAddr, u32>,
 }
 
 impl Membership {
@@ -85,6 +89,11 @@ impl Membership {
         self.live
     }
 
+    /// Whether some record (tombstones included) holds the address `addr`.
+    pub fn has_addr(&self, addr: SocketAddr) -> bool {
+        self.addrs.contains_key(&addr)
+    }
+
     /// Whether `id` was purged and must stay unknown.
     pub fn is_purged(&self, id: NodeId) -> bool {
         self.purged.contains(&id)
@@ -105,6 +114,7 @@ impl Membership {
             // Grow by a quarter, not double: the table is most of a node's memory.
             self.records.reserve_exact(self.records.len() / 4 + 4);
         }
+        *self.addrs.entry(member.addr).or_default() += 1;
         self.records.insert(at, Record { member, since: now });
     }
 
@@ -137,7 +147,13 @@ impl Membership {
             }
             self.tombstones.pop_front();
             if let Ok(i) = self.position(id) {
-                self.records.remove(i);
+                let addr = self.records.remove(i).member.addr;
+                if let Some(n) = self.addrs.get_mut(&addr) {
+                    *n -= 1;
+                    if *n == 0 {
+                        self.addrs.remove(&addr);
+                    }
+                }
             }
             purged += 1;
             if memory > 0 && self.purged.insert(id) {
@@ -169,7 +185,12 @@ impl Membership {
             })
             .collect();
         records.sort_unstable_by_key(|r| r.member.id);
+        let mut addrs = BTreeMap::new();
+        for r in &records {
+            *addrs.entry(r.member.addr).or_default() += 1;
+        }
         Membership {
+            addrs,
             records,
             live: self.live,
             tombstones: self.tombstones.iter().map(|&(t, i)| (t, id(i))).collect(),

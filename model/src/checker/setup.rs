@@ -138,6 +138,7 @@ impl Setup {
             join_retry_interval: 10,
             join_attempts: 1,
             leave_timeout: 20,
+            ..Config::lan()
         };
         config.validate().expect("the scaled-down config is valid");
         config

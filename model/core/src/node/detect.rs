@@ -7,7 +7,7 @@ use crate::Millis;
 use crate::effect::Effect;
 use crate::faults::Fault;
 use crate::member::NodeId;
-use crate::message::Body;
+use crate::message::{Body, Message};
 use crate::pick::{Pick, choose};
 use crate::probe::{Probe, Relay};
 use crate::status::Status;
@@ -31,13 +31,32 @@ impl Node {
             self.finish_leave(out);
             return;
         }
+        self.guard.introduced.clear();
+        let throttled = self.throttled();
         for _ in 0..self.config.direct_probes {
-            let Some(target) = self.order.next_target(&self.members, rng) else {
+            let target = if throttled {
+                // Members that never answered wait for the extra slot below: the regular
+                // order keeps its bound for the members that did.
+                let unanswered = &self.guard.unanswered;
+                self.order.next_where(&self.members, rng, |m| {
+                    !m.status.is_terminal() && !unanswered.contains(&m.id)
+                })
+            } else {
+                self.order.next_target(&self.members, rng)
+            };
+            let Some(target) = target else {
                 break;
             };
             if self.probes.values().any(|p| p.target == target) {
                 break; // fewer members than probes per period
             }
+            self.start_probe(now, target, out);
+        }
+        if throttled
+            && let Some(target) = self.next_unanswered()
+            && self.members.get(target).is_some()
+            && !self.probes.values().any(|p| p.target == target)
+        {
             self.start_probe(now, target, out);
         }
         out.push(Effect::SetTimer {
@@ -158,6 +177,8 @@ impl Node {
             && !probe.failed
         {
             probe.acked = true;
+            let target = probe.target;
+            self.guard.unanswered.remove(&target);
             self.health.apply(-1);
             out.push(Effect::CancelTimer {
                 timer: Timer::ProbeTimeout(seq),
@@ -247,7 +268,21 @@ impl Node {
                 nacked: false,
             },
         );
-        self.send(target_addr, Some(target), Body::Ping { seq, target }, out);
+        if self.allowance(target_addr).is_some() {
+            // An address that never proved it receives ours (a forged ping-req can name any):
+            // one bare ping, no gossip.
+            let msg = Message {
+                from: self.me.id,
+                body: Body::Ping { seq, target },
+                gossip: Vec::new(),
+            };
+            out.push(Effect::Send {
+                to: target_addr,
+                msg,
+            });
+        } else {
+            self.send(target_addr, Some(target), Body::Ping { seq, target }, out);
+        }
         out.push(Effect::SetTimer {
             timer: Timer::Relay(seq),
             at: now + self.config.probe_timeout * 8 / 10,
@@ -273,7 +308,7 @@ impl Node {
         });
     }
 
-    fn next_seq(&mut self) -> u32 {
+    pub(super) fn next_seq(&mut self) -> u32 {
         self.next_seq = self.next_seq.wrapping_add(1);
         self.next_seq
     }

@@ -65,6 +65,7 @@ impl Node {
         joining.announce_until = now + 2 * probe_interval;
         let (seeds, retry) = (joining.seeds.clone(), joining.attempts_left > 0);
         for seed in seeds {
+            self.await_view(now, seed);
             self.send_view(seed, true, out);
         }
         if retry {

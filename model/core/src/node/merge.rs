@@ -25,6 +25,9 @@ impl Node {
             merge(&mut self.me, &incoming, usize::MAX);
             return;
         }
+        if self.jumps(&incoming) {
+            return; // a member must always be able to refute: no jump to the end of time
+        }
         if incoming.id == self.me.id {
             self.news_about_self(incoming, out);
             return;
@@ -47,8 +50,12 @@ impl Node {
                 self.stats.dropped_table_full += 1;
                 return;
             }
+            if !self.admit(&incoming) {
+                return;
+            }
             let status = incoming.status;
             self.members.insert(incoming.clone(), now);
+            self.admitted(&incoming);
             self.gossip.enqueue(id);
             if !status.is_terminal() {
                 self.order.insert(id, rng);
@@ -77,6 +84,9 @@ impl Node {
                 let to = member.status;
                 self.members.status_changed(id, from, now);
                 self.gossip.enqueue(id);
+                if to.is_terminal() {
+                    self.guard.unanswered.remove(&id);
+                }
                 if from == Status::Suspect && to != Status::Suspect {
                     out.push(Effect::CancelTimer {
                         timer: Timer::Suspicion(id),

@@ -31,12 +31,14 @@ use crate::status::Status;
 use crate::timer::Timer;
 
 mod detect;
+mod guard;
 mod lifecycle;
 mod merge;
 mod send;
 mod suspect;
 mod sync;
 
+use guard::{Guard, Intake};
 use lifecycle::Joining;
 
 /// Where a node is in its life.
@@ -141,6 +143,19 @@ pub struct NodeStats {
     pub dropped_table_full: u64,
     /// Ping-reqs ignored because too many relays ran (`Config::max_relays`).
     pub dropped_relays_full: u64,
+    /// Records dropped for an incarnation more than `Config::max_incarnation_jump` above the
+    /// highest seen for their member.
+    pub dropped_incarnation_jump: u64,
+    /// New members ignored over `Config::max_new_per_datagram` in one datagram.
+    pub dropped_new_per_datagram: u64,
+    /// New members ignored over `Config::max_new_per_source` from one address in a period.
+    pub dropped_new_per_source: u64,
+    /// New members ignored because `Config::max_unanswered` members never answered a probe.
+    pub dropped_unanswered_full: u64,
+    /// Replies to unvalidated addresses cut or withheld by the amplification budget.
+    pub replies_limited: u64,
+    /// Unvalidated addresses validated by answering our ping.
+    pub strangers_validated: u64,
 }
 
 /// One member's protocol state machine.
@@ -167,6 +182,10 @@ pub struct Node {
     /// When our last push-pull round ran (or we started): the next one is due a whole
     /// current sync interval later, which grows with the cluster.
     last_sync: Millis,
+    /// Anti-amplification and intake bounds (PROTOCOL.md §12).
+    guard: Guard,
+    /// The datagram being handled, while it is (not part of the state).
+    intake: Option<Intake>,
     stats: NodeStats,
     /// Deliberate bugs, for the model checker's tests only (none without `--cfg swim_faults`).
     faults: Faults,
@@ -186,6 +205,7 @@ impl PartialEq for Node {
             && self.health == other.health
             && self.joining == other.joining
             && self.last_sync == other.last_sync
+            && self.guard == other.guard
     }
 }
 
@@ -218,6 +238,7 @@ impl Hash for Node {
         self.health.hash(state);
         self.joining.hash(state);
         self.last_sync.hash(state);
+        self.guard.hash(state);
     }
 }
 
@@ -258,6 +279,8 @@ impl Node {
             next_seq: 0,
             joining: None,
             last_sync: now,
+            guard: Guard::default(),
+            intake: None,
             stats: NodeStats::default(),
             faults: Faults::NONE,
         };
@@ -354,6 +377,7 @@ impl Node {
             relay.origin = addr(relay.origin);
             relay.origin_id = id(relay.origin_id);
         }
+        node.guard = self.guard.renamed(id, addr);
         if let Some(joining) = &mut node.joining {
             joining.seeds = joining.seeds.iter().map(|&a| addr(a)).collect();
         }
@@ -404,6 +428,24 @@ impl Node {
         if !matches!(self.phase, Phase::Running | Phase::Leaving) {
             return;
         }
+        let validated = self.is_validated(from);
+        if !validated {
+            let len = self.received_len(&msg);
+            self.note_received(from, len);
+        }
+        self.intake = Some(self.intake(now, from, &msg, validated));
+        self.dispatch(now, from, msg, rng, out);
+        self.intake = None;
+    }
+
+    fn dispatch(
+        &mut self,
+        now: Millis,
+        from: SocketAddr,
+        msg: Message,
+        rng: &mut dyn Pick,
+        out: &mut Vec<Effect>,
+    ) {
         let Message {
             from: sender,
             body,
@@ -422,9 +464,15 @@ impl Node {
                 target,
                 target_addr,
             } => self.relay_probe(now, from, sender, seq, target, target_addr, out),
-            Body::Ack { seq } => self.on_ack(seq, out),
+            Body::Ack { seq } => {
+                if !self.validation_ack(from, seq, out) {
+                    self.on_ack(seq, out);
+                }
+            }
             Body::Nack { seq } => self.on_nack(now, sender, seq, rng, out),
-            Body::Sync { reply, members } => self.on_sync(now, from, reply, members, rng, out),
+            Body::Sync { reply, members } => {
+                self.on_sync(now, from, sender, reply, members, rng, out)
+            }
         }
     }
 

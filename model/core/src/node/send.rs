@@ -29,10 +29,17 @@ impl Node {
             gossip: Vec::new(),
         };
         let base = self.overhead + encoded_len(&msg);
-        let mut budget = Budget {
-            free: self.config.max_datagram.saturating_sub(base),
-            count: 0,
-        };
+        let allowance = self.allowance(to);
+        let mut free = self.config.max_datagram.saturating_sub(base);
+        if let Some(left) = allowance {
+            // An unvalidated address: no more than its amplification budget.
+            if base > left {
+                self.stats.replies_limited += 1;
+                return;
+            }
+            free = free.min(left - base);
+        }
+        let mut budget = Budget { free, count: 0 };
         let mut buddy = None;
         if let Some(t) = to_id
             && let Some(rec) = self.members.get(t)
@@ -47,6 +54,10 @@ impl Node {
         let current = |id: NodeId| record(me, members, id);
         self.gossip
             .pack(&mut budget, limit, buddy, &current, &mut msg.gossip);
+        if allowance.is_some() {
+            let len = self.sent_len(&msg);
+            self.charge(to, len);
+        }
         out.push(Effect::Send { to, msg });
     }
 

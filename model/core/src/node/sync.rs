@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use crate::Millis;
 use crate::effect::Effect;
-use crate::member::Member;
+use crate::member::{Member, NodeId};
 use crate::pick::Pick;
 use crate::status::Status;
 use crate::timer::Timer;
@@ -54,6 +54,7 @@ impl Node {
             });
             if let Some(to) = partner.and_then(|id| self.members.get(id)) {
                 let to = to.member.addr;
+                self.await_view(now, to);
                 self.send_view(to, true, out);
             }
         }
@@ -65,10 +66,12 @@ impl Node {
 
     /// Part of a peer's view: merge it, announce ourselves to members it taught us while we
     /// join, and answer with our own view if asked.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn on_sync(
         &mut self,
         now: Millis,
         from: SocketAddr,
+        sender: NodeId,
         reply: bool,
         members: Vec<Member>,
         rng: &mut dyn Pick,
@@ -87,7 +90,12 @@ impl Node {
             }
         }
         if reply && matches!(self.phase, Phase::Running | Phase::Leaving) {
-            self.send_view(from, false, out);
+            if self.intake.is_some_and(|i| !i.validated) {
+                // No amplification toward an address that has not proved it receives ours.
+                self.reply_to_stranger(from, sender, out);
+            } else {
+                self.send_view(from, false, out);
+            }
         }
     }
 }

@@ -128,19 +128,20 @@ impl Driver {
         Self::new_as(config, 1).0
     }
 
-    /// Node 1 that already knows `peers` as `alive(0)` (learnt from a sync by the first peer).
+    /// Node 1 that already knows `peers` as `alive(0)` (each learnt from its own record, sent
+    /// from its own address: one sync datagram may introduce only a few new members).
     pub fn with_peers(config: Config, peers: impl IntoIterator<Item = u64>) -> Self {
         let mut d = Self::new(config);
-        let members: Vec<Member> = peers.into_iter().map(|p| alive(p, 0)).collect();
-        let from = members[0].id.0;
-        d.recv(
-            from,
-            Body::Sync {
-                reply: false,
-                members,
-            },
-            vec![],
-        );
+        for p in peers {
+            d.recv(
+                p,
+                Body::Sync {
+                    reply: false,
+                    members: vec![alive(p, 0)],
+                },
+                vec![],
+            );
+        }
         d
     }
 

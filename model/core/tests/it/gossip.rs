@@ -363,7 +363,11 @@ fn anti_entropy_slows_down_above_32_members() {
 /// a whole cluster starts together).
 #[test]
 fn the_first_push_pull_waits_for_the_interval_the_cluster_grew_to() {
-    let (mut d, start) = Driver::new_as(Config::lan(), 1);
+    let config = Config {
+        max_new_per_datagram: 64,
+        ..Config::lan()
+    };
+    let (mut d, start) = Driver::new_as(config, 1);
     assert_eq!(timer_set(&start, Timer::Sync), Some(30_000));
     let members: Vec<Member> = (2..=65).map(|p| alive(p, 0)).collect();
     d.recv(

@@ -61,6 +61,17 @@ fn a_seed_answers_a_join_with_its_whole_view() {
     let ev = events(&out);
     assert_eq!(ev.len(), 1);
     assert_eq!((ev[0].member.id, ev[0].kind()), (id(9), EventKind::Joined));
+    // The joiner's address has not proved it receives our datagrams: the only answer is a
+    // ping, smaller than the request, that checks the address.
+    let first = sends(&out);
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].0, addr(9));
+    let Some(&(_, seq, target)) = pings(&out).first() else {
+        panic!("a validation ping")
+    };
+    assert_eq!(target, id(9));
+    // Its ack validates it, and the whole view follows.
+    let out = seed.recv(9, Body::Ack { seq }, vec![]);
     let s = sends(&out);
     assert_eq!(s.len(), 1);
     assert_eq!(s[0].0, addr(9));

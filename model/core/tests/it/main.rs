@@ -6,6 +6,7 @@ mod codec;
 mod common;
 mod config;
 mod gossip;
+mod guard;
 mod health;
 mod lattice;
 mod lifecycle;

@@ -1,0 +1,359 @@
+//! Bounds on hostile input (PROTOCOL.md §12): no amplification toward unvalidated addresses,
+//! bounded intake per datagram and per source, members that never answered capped and probed
+//! in their own slot, and incarnation jumps dropped.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+
+use crate::common::*;
+use swim_checked_core::codec::Wire;
+use swim_checked_core::{Body, Command, Config, Effect, Member, Message, Node, Status, Timer};
+
+/// A config that lets a test fill a table quickly (the intake bounds loosened).
+fn loose() -> Config {
+    Config {
+        max_new_per_datagram: 100_000,
+        max_new_per_source: 100_000,
+        max_unanswered: 100_000,
+        unanswered_free: 100_000,
+        ..Config::lan()
+    }
+}
+
+/// Node 1 knowing peers `2..=n` (filled from one sync datagram).
+fn big(config: Config, n: u64) -> Driver {
+    Driver::with_peers(config, 2..=n)
+}
+
+fn bytes_to(wire: &Wire, effects: &[Effect], to: SocketAddr) -> usize {
+    sends(effects)
+        .into_iter()
+        .filter(|(t, _)| *t == to)
+        .map(|(_, m)| wire.datagram_len(m))
+        .sum()
+}
+
+fn deliver(node: &mut Node, now: u64, from: SocketAddr, msg: Message) -> Vec<Effect> {
+    let mut out = Vec::new();
+    node.handle_message(now, from, msg, &mut Script::default(), &mut out);
+    out
+}
+
+#[test]
+fn a_forged_sync_at_3000_members_gets_at_most_three_times_its_bytes() {
+    let mut d = big(loose(), 3_001);
+    let wire = Wire::new(d.node.config());
+    let victim = addr(60_000);
+    let forged = Message {
+        from: id(60_000),
+        body: Body::Sync {
+            reply: true,
+            members: vec![],
+        },
+        gossip: vec![],
+    };
+    let request = wire.datagram_len(&forged);
+    assert!(request <= 20, "a {request}-byte request");
+    let (mut sent, mut received) = (0, 0);
+    for round in 0..20 {
+        let out = deliver(&mut d.node, d.now, victim, forged.clone());
+        received += request;
+        sent += bytes_to(&wire, &out, victim);
+        assert!(
+            sent <= 3 * received,
+            "round {round}: {sent} > 3 x {received}"
+        );
+    }
+    assert!(d.node.stats().replies_limited >= 1);
+    // Without the rule the reply would be the whole view: ~100 datagrams.
+    let full: usize = d
+        .node
+        .members()
+        .map(swim_checked_core::codec::encoded_len)
+        .sum();
+    assert!(full > 1_000 * request);
+}
+
+#[test]
+fn a_join_through_a_seed_gets_the_whole_view_after_one_validation_round_trip() {
+    let mut seed = big(loose(), 201);
+    let (mut joiner, _) = Driver::new_as(Config::lan(), 500);
+    let out = joiner
+        .cmd(Command::Join {
+            seeds: vec![addr(1)],
+        })
+        .unwrap();
+    // Pump datagrams between the two only; count round trips (seed -> joiner legs).
+    let mut to_seed: Vec<Message> = sends(&out)
+        .into_iter()
+        .filter(|(t, _)| *t == addr(1))
+        .map(|(_, m)| m.clone())
+        .collect();
+    let mut legs = 0;
+    while !to_seed.is_empty() {
+        let mut to_joiner = Vec::new();
+        for msg in to_seed.drain(..) {
+            let out = deliver(&mut seed.node, seed.now, addr(500), msg);
+            to_joiner.extend(
+                sends(&out)
+                    .into_iter()
+                    .filter(|(t, _)| *t == addr(500))
+                    .map(|(_, m)| m.clone()),
+            );
+        }
+        if to_joiner.is_empty() {
+            break;
+        }
+        legs += 1;
+        for msg in to_joiner {
+            let out = deliver(&mut joiner.node, joiner.now, addr(1), msg);
+            to_seed.extend(
+                sends(&out)
+                    .into_iter()
+                    .filter(|(t, _)| *t == addr(1))
+                    .map(|(_, m)| m.clone()),
+            );
+        }
+    }
+    assert_eq!(
+        joiner.node.cluster_size(),
+        201 + 1,
+        "the joiner knows everyone"
+    );
+    assert_eq!(
+        legs, 2,
+        "one extra round trip: the cut reply, then the rest after the ack"
+    );
+    assert_eq!(seed.node.stats().strangers_validated, 1);
+    assert_eq!(joiner.node.stats().dropped_new_per_datagram, 0);
+}
+
+fn newcomers(range: std::ops::Range<u64>) -> Vec<Member> {
+    range.map(|i| alive(i, 0)).collect()
+}
+
+#[test]
+fn one_datagram_and_one_source_introduce_a_bounded_number_of_members() {
+    let config = Config {
+        max_new_per_datagram: 16,
+        max_new_per_source: 64,
+        ..Config::lan()
+    };
+    let mut d = Driver::with_peers(config, 2..=3);
+    d.timer_at(1_000, Timer::Tick); // a new period: per-source counts start afresh
+    let before = d.node.members().count();
+    d.gossip(2, newcomers(100..140));
+    assert_eq!(d.node.members().count(), before + 16);
+    assert_eq!(d.node.stats().dropped_new_per_datagram, 24);
+    for k in 0..4 {
+        d.gossip(2, newcomers(200 + 16 * k..216 + 16 * k));
+    }
+    assert_eq!(
+        d.node.members().count(),
+        before + 64,
+        "64 per source per period"
+    );
+    assert_eq!(d.node.stats().dropped_new_per_source, 16);
+    // Another source, or the next period, may introduce more.
+    d.gossip(3, newcomers(300..310));
+    assert_eq!(d.node.members().count(), before + 74);
+    d.timer_at(2_000, Timer::Tick);
+    d.gossip(2, newcomers(400..410));
+    assert_eq!(d.node.members().count(), before + 84);
+}
+
+#[test]
+fn members_that_never_answered_are_capped_and_probed_apart_while_a_crash_is_detected() {
+    let config = Config {
+        max_unanswered: 64,
+        max_new_per_source: 1_000,
+        ..Config::lan()
+    };
+    let (mut d, _) = Driver::new_as(config, 1);
+    // Five real members, from the seed's reply to our join (exempt, vouched for).
+    d.cmd(Command::Join {
+        seeds: vec![addr(2)],
+    })
+    .unwrap();
+    d.recv(
+        2,
+        Body::Sync {
+            reply: false,
+            members: (2..=6).map(|i| alive(i, 0)).collect(),
+        },
+        vec![],
+    );
+    // A forger adds 200 members that never answer, 16 per datagram.
+    for k in 0..13 {
+        d.gossip(6, newcomers(1_000 + 16 * k..1_016 + 16 * k));
+    }
+    let forged = |t: swim_checked_core::NodeId| t.0 >= 1_000;
+    let table: Vec<_> = d.node.members().filter(|m| forged(m.id)).collect();
+    assert_eq!(
+        table.len(),
+        64,
+        "at most max_unanswered members never answered"
+    );
+    assert!(d.node.stats().dropped_unanswered_full > 0);
+    // Member 3 crashed. Real members answer; forged ones never do.
+    let real = 5u64;
+    let bound = 2 * real - 1; // periods, as for a table with no forged member
+    let mut detected = None;
+    for period in 1..=bound + 1 {
+        let out = d.timer_at(period * 10_000, Timer::Tick);
+        let ps = pings(&out);
+        assert!(
+            ps.iter().filter(|p| forged(p.2)).count() <= 1,
+            "one slot for them"
+        );
+        assert!(ps.iter().filter(|p| !forged(p.2)).count() <= 1);
+        if d.status_of(3) == Some(Status::Suspect) && detected.is_none() {
+            detected = Some(period);
+        }
+        for (_, seq, target) in ps {
+            if !forged(target) && target != id(3) {
+                d.recv(target.0, Body::Ack { seq }, vec![]);
+            }
+        }
+    }
+    let detected = detected.expect("the crashed member is suspected");
+    // Probed within 2R - 1 periods, judged at the next tick.
+    assert!(detected <= bound + 1, "suspected at period {detected}");
+}
+
+#[test]
+fn an_incarnation_jump_is_dropped_and_counted() {
+    let mut d = Driver::with_peers(Config::lan(), 2..=3);
+    d.gossip(3, vec![alive(7, 1 << 33)]);
+    assert_eq!(d.status_of(7), None, "unknown member above 2^32");
+    d.gossip(3, vec![alive(2, u64::MAX)]);
+    assert_eq!(d.node.member(id(2)).unwrap().incarnation, 0);
+    assert_eq!(d.node.stats().dropped_incarnation_jump, 2);
+    d.gossip(3, vec![alive(2, 1 << 32)]);
+    assert_eq!(
+        d.node.member(id(2)).unwrap().incarnation,
+        1 << 32,
+        "exactly 2^32 is fine"
+    );
+}
+
+#[test]
+fn a_member_can_still_refute_after_a_forged_huge_incarnation() {
+    let mut d = Driver::with_peers(Config::lan(), 2..=3);
+    d.gossip(3, vec![alive(2, u64::MAX)]);
+    d.gossip(3, vec![suspect(2, 0, &[3])]);
+    assert_eq!(d.status_of(2), Some(Status::Suspect));
+    d.gossip(2, vec![alive(2, 1)]);
+    assert_eq!(d.status_of(2), Some(Status::Alive), "the refutation wins");
+    // About ourselves: a forged suspicion at u64::MAX does not push us to the end of time.
+    d.gossip(3, vec![suspect(1, u64::MAX, &[3])]);
+    assert_eq!(d.me().incarnation, 0);
+    d.gossip(3, vec![suspect(1, 0, &[3])]);
+    assert_eq!(d.me().incarnation, 1, "a real suspicion is still refuted");
+}
+
+#[test]
+fn a_forged_ping_req_gets_replies_within_the_budget() {
+    let mut d = Driver::with_peers(Config::lan(), 2..=40);
+    // Plenty of gossip queued to piggyback.
+    let wire = Wire::new(d.node.config());
+    let stranger = addr(60_001);
+    let req = Message {
+        from: id(60_001),
+        body: Body::PingReq {
+            seq: 9,
+            target: id(2),
+            target_addr: addr(2),
+        },
+        gossip: vec![],
+    };
+    let out = deliver(&mut d.node, d.now, stranger, req.clone());
+    let relay = pings(&out);
+    assert_eq!(relay.len(), 1, "one ping for the request");
+    let mut sent = bytes_to(&wire, &out, stranger);
+    let out = d.recv(2, Body::Ack { seq: relay[0].1 }, vec![]);
+    sent += bytes_to(&wire, &out, stranger);
+    assert!(sent > 0, "the forwarded ack still goes");
+    assert!(sent <= 3 * wire.datagram_len(&req), "{sent} bytes");
+    // A forged ping-req naming a stranger as target: a bare ping, no gossip.
+    let out = deliver(
+        &mut d.node,
+        d.now,
+        stranger,
+        Message {
+            body: Body::PingReq {
+                seq: 10,
+                target: id(9_999),
+                target_addr: addr(9_999),
+            },
+            ..req
+        },
+    );
+    let to: BTreeSet<_> = sends(&out)
+        .into_iter()
+        .map(|(t, m)| (t, m.gossip.len()))
+        .collect();
+    assert_eq!(to, BTreeSet::from([(addr(9_999), 0)]));
+}
+
+#[test]
+fn guard_settings_are_validated_by_name() {
+    let bad = |c: Config| c.validate().unwrap_err().field;
+    let lan = Config::lan;
+    assert_eq!(
+        bad(Config {
+            amplification_factor: 0,
+            ..lan()
+        }),
+        "amplification_factor"
+    );
+    assert_eq!(
+        bad(Config {
+            max_strangers: 0,
+            ..lan()
+        }),
+        "max_strangers"
+    );
+    assert_eq!(
+        bad(Config {
+            max_validated: 0,
+            ..lan()
+        }),
+        "max_validated"
+    );
+    assert_eq!(
+        bad(Config {
+            max_new_per_datagram: 0,
+            ..lan()
+        }),
+        "max_new_per_datagram"
+    );
+    assert_eq!(
+        bad(Config {
+            max_new_per_source: 8,
+            ..lan()
+        }),
+        "max_new_per_source"
+    );
+    assert_eq!(
+        bad(Config {
+            unanswered_free: 0,
+            ..lan()
+        }),
+        "unanswered_free"
+    );
+    assert_eq!(
+        bad(Config {
+            max_unanswered: 8,
+            ..lan()
+        }),
+        "unanswered_free"
+    );
+    assert_eq!(
+        bad(Config {
+            max_incarnation_jump: 0,
+            ..lan()
+        }),
+        "max_incarnation_jump"
+    );
+}
