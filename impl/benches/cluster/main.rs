@@ -1,7 +1,7 @@
 //! Cluster benchmarks: every node in this process on 127.0.0.1, real UDP, real time.
 //!
 //! ```sh
-//! cargo bench -p swim-checked --bench cluster -- detect   # or loss, idle, join, all
+//! cargo bench -p swim-checked --bench cluster -- detect   # or loss, idle, join, broadcast, all
 //! cargo bench -p swim-checked --bench cluster -- detect --reps 50
 //! ```
 //!
@@ -19,6 +19,10 @@
 //!   dead and suspect events about live nodes.
 //! - `idle`: n = 200, converged, then measured: CPU, resident memory and bytes sent per node.
 //! - `join`: n = 100 joining through one seed at once: time until every node sees all alive.
+//! - `broadcast`: n = 100, converged, then 1 KB of application data per second cluster-wide
+//!   (four 256-byte broadcasts a second, from members in turn) for `--secs` (default 30):
+//!   whether every member received every broadcast, how long the last one took, queue drops,
+//!   and dead or suspect events about live nodes meanwhile (none expected).
 //!
 //! `BENCH_VERBOSE=1` prints each `detect` repetition's events about the victim to stderr.
 
@@ -37,9 +41,9 @@ use std::time::Duration;
 
 use clap::Parser;
 use serde_json::{Value, json};
-use swim_checked::{
-    Config, EventKind, LossControl, Lossy, MemberEvent, Node, Status, Transport, UdpTransport, Wire,
-};
+use swim_checked::harness::core::Config;
+use swim_checked::harness::{LossControl, Lossy, Transport, UdpTransport, Wire};
+use swim_checked::{EventKind, MemberEvent, Node, Status};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -50,7 +54,7 @@ use measure::{
 
 #[derive(Debug, Parser)]
 struct Args {
-    /// detect, loss, idle, join or all.
+    /// detect, loss, idle, join, broadcast or all.
     #[arg(default_value = "all")]
     scenario: String,
     /// Repetitions (default: 10 for detect, 5 for join, 1 for loss and idle).
@@ -130,6 +134,9 @@ fn main() {
         }
         if all || args.scenario == "join" {
             emit(join(args.n.unwrap_or(100), args.reps.unwrap_or(5)).await);
+        }
+        if all || args.scenario == "broadcast" {
+            emit(broadcast(args.n.unwrap_or(100), args.secs.unwrap_or(30)).await);
         }
     });
 }
@@ -611,5 +618,108 @@ async fn join(n: usize, reps: usize) -> Value {
         "all_see_all_alive_s": summary(&all),
         "median_node_sees_all_alive_s": summary(&med),
         "goals": { "all_within_0.4_s": median(&all) <= 0.4 },
+    })
+}
+
+/// Application broadcasts at 1 KB/s cluster-wide: four 256-byte broadcasts a second.
+async fn broadcast(n: usize, secs: u64) -> Value {
+    const PER_SECOND: u64 = 4;
+    const SIZE: usize = 256;
+    let config = config();
+    let cluster = Cluster::start(n, &config, 1024).await;
+    cluster.join_all().await;
+    let total = (secs * PER_SECOND) as usize;
+    // received[node][broadcast]: when it arrived there.
+    let received = Arc::new(std::sync::Mutex::new(vec![vec![None; total]; n]));
+    let start = Instant::now();
+    for (i, node) in cluster.nodes.iter().enumerate() {
+        let mut inbox = node.messages();
+        let received = received.clone();
+        tokio::spawn(async move {
+            while let Some(m) = inbox.recv().await {
+                let index = u64::from_le_bytes(m.payload[..8].try_into().unwrap()) as usize;
+                received.lock().unwrap()[i][index] = Some(start.elapsed());
+            }
+        });
+    }
+    let mut events = cluster.merge_events();
+    let sent_before: u64 = cluster.nodes.iter().map(|x| x.stats().bytes_out).sum();
+    let mut sent_at = Vec::with_capacity(total);
+    let mut origin = Vec::with_capacity(total);
+    let mut ticker = tokio::time::interval(Duration::from_millis(1_000 / PER_SECOND));
+    for index in 0..total {
+        ticker.tick().await;
+        let mut payload = vec![0u8; SIZE];
+        payload[..8].copy_from_slice(&(index as u64).to_le_bytes());
+        let from = index * 37 % n;
+        sent_at.push(start.elapsed());
+        origin.push(from);
+        cluster.nodes[from].broadcast(payload).await.unwrap();
+    }
+    let sending = start.elapsed();
+    // Let the last broadcasts spread: until every member has every one, or 10 s.
+    let complete = |r: &Vec<Vec<Option<Duration>>>| {
+        (0..total).all(|b| (0..n).all(|i| i == origin[b] || r[i][b].is_some()))
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !complete(&received.lock().unwrap()) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let elapsed = start.elapsed();
+    let (mut dead, mut suspect) = (0u64, 0u64);
+    while let Ok((_, event, _)) = events.try_recv() {
+        match event.kind() {
+            EventKind::Dead | EventKind::Left => dead += 1,
+            EventKind::Suspect => suspect += 1,
+            _ => {}
+        }
+    }
+    let r = received.lock().unwrap().clone();
+    let (mut missed, mut incomplete) = (0u64, 0u64);
+    let mut last_arrival = Vec::with_capacity(total);
+    for b in 0..total {
+        let mut latest = Duration::ZERO;
+        let mut missing = 0;
+        for (i, node) in r.iter().enumerate() {
+            if i == origin[b] {
+                continue;
+            }
+            match node[b] {
+                Some(at) => latest = latest.max(at - sent_at[b]),
+                None => missing += 1,
+            }
+        }
+        missed += missing;
+        incomplete += (missing > 0) as u64;
+        last_arrival.push(latest.as_secs_f64());
+    }
+    let stats: Vec<_> = cluster.nodes.iter().map(|x| x.stats()).collect();
+    let bytes: u64 = stats.iter().map(|s| s.bytes_out).sum::<u64>() - sent_before;
+    let dropped: u64 = stats.iter().map(|s| s.core.user_dropped).sum();
+    let duplicates: u64 = stats.iter().map(|s| s.core.user_duplicates).sum();
+    cluster.shutdown().await;
+    json!({
+        "scenario": "broadcast",
+        "n": n,
+        "secs": secs,
+        "broadcasts": total,
+        "payload_bytes": SIZE,
+        "app_bytes_per_s": PER_SECOND as usize * SIZE,
+        "deliveries_missed": missed,
+        "broadcasts_not_everywhere": incomplete,
+        "last_member_received_after_s": {
+            "median": round(median(&last_arrival)),
+            "max": round(max(&last_arrival)),
+        },
+        "queue_drops": dropped,
+        "duplicates_ignored": duplicates,
+        "bytes_out_per_node_per_s": round(bytes as f64 / n as f64 / elapsed.as_secs_f64()),
+        "sending_s": round(sending.as_secs_f64()),
+        "dead_events_about_live_nodes": dead,
+        "suspect_events_about_live_nodes": suspect,
+        "goals": {
+            "every_member_every_broadcast": missed == 0,
+            "no_dead": dead == 0,
+        },
     })
 }

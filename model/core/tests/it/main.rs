@@ -15,3 +15,4 @@ mod props;
 mod refutation;
 mod sim_smoke;
 mod suspicion;
+mod user;
