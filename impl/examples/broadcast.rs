@@ -10,7 +10,6 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 use swim_checked::{Config, Meta, Node, UserKind};
-use tokio::io::AsyncBufReadExt;
 use tokio::time::Instant;
 
 #[tokio::main]
@@ -62,9 +61,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let lines: Vec<String> = if std::io::stdin().is_terminal() {
         println!("type a line to broadcast it from node-0 (empty line to stop)");
+        let (tx, mut typed) = tokio::sync::mpsc::unbounded_channel();
+        std::thread::spawn(move || {
+            for line in std::io::stdin().lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
         let mut lines = Vec::new();
-        let mut stdin = tokio::io::BufReader::new(tokio::io::stdin()).lines();
-        while let Some(line) = stdin.next_line().await? {
+        while let Some(line) = typed.recv().await {
             if line.is_empty() {
                 break;
             }

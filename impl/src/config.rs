@@ -236,7 +236,7 @@ impl ConfigBuilder {
 }
 
 fn millis(field: &'static str, d: Duration) -> Result<Millis, ConfigError> {
-    if d.subsec_nanos() % 1_000_000 != 0 {
+    if !d.subsec_nanos().is_multiple_of(1_000_000) {
         return Err(ConfigError {
             field,
             reason: format!("{d:?} is not a whole number of milliseconds"),
@@ -257,7 +257,7 @@ mod duration {
 
     pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
         let ms = d.as_millis();
-        if ms > 0 && ms % 1_000 == 0 && d.subsec_nanos() == 0 {
+        if ms > 0 && ms.is_multiple_of(1_000) && d.subsec_nanos() == 0 {
             s.serialize_str(&format!("{}s", ms / 1_000))
         } else {
             s.serialize_str(&format!("{ms}ms"))

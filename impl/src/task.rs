@@ -31,6 +31,9 @@ const DRAIN_BATCH: usize = 64;
 /// Timers fired in one go before datagrams get their turn.
 const TIMER_BATCH: usize = 256;
 
+/// A change of the metadata as the task holds it: `None` leaves it as it is.
+pub(crate) type MetaUpdate = Box<dyn FnOnce(&Meta) -> Option<Meta> + Send>;
+
 /// A request from a handle to the task.
 pub(crate) enum Request {
     Join {
@@ -46,7 +49,7 @@ pub(crate) enum Request {
     },
     /// Change the metadata as it is when the task gets to it: `None` leaves it unchanged.
     UpdateMeta {
-        update: Box<dyn FnOnce(&Meta) -> Option<Meta> + Send>,
+        update: MetaUpdate,
         reply: oneshot::Sender<Result<bool, Error>>,
     },
     Rejoin {
