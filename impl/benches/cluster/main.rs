@@ -76,6 +76,9 @@ struct Args {
     /// each repetition in a fresh process this way).
     #[arg(long, hide = true)]
     idle_rep: bool,
+    /// detect and loss: run 1 KB/s of application broadcasts meanwhile (as `broadcast` does).
+    #[arg(long)]
+    with_broadcasts: bool,
     /// Passed by `cargo bench` to every bench target; ignored.
     #[arg(long, hide = true)]
     bench: bool,
@@ -121,11 +124,13 @@ fn main() {
         }
         let all = args.scenario == "all";
         if all || args.scenario == "detect" {
-            emit(detect(args.n.unwrap_or(20), args.reps.unwrap_or(10)).await);
+            let (n, reps) = (args.n.unwrap_or(20), args.reps.unwrap_or(10));
+            emit(detect(n, reps, args.with_broadcasts).await);
         }
         if all || args.scenario == "loss" {
             let reps = args.reps.unwrap_or(1);
-            emit(loss(args.n.unwrap_or(20), args.secs.unwrap_or(60), reps).await);
+            let (n, secs) = (args.n.unwrap_or(20), args.secs.unwrap_or(60));
+            emit(loss(n, secs, reps, args.with_broadcasts).await);
         }
         if all || args.scenario == "idle" {
             let reps = args.reps.unwrap_or(1);
@@ -313,6 +318,23 @@ impl Cluster {
         rx
     }
 
+    /// Application broadcasts at [`BROADCAST_BYTES_PER_S`] from the members in turn, until
+    /// aborted (a stopped member's turn is skipped).
+    fn broadcast_traffic(&self) -> tokio::task::JoinHandle<()> {
+        let nodes = self.nodes.clone();
+        tokio::spawn(async move {
+            let mut ticker =
+                tokio::time::interval(Duration::from_millis(1_000 / BROADCASTS_PER_S));
+            for index in 0u64.. {
+                ticker.tick().await;
+                let mut payload = vec![0u8; BROADCAST_SIZE];
+                payload[..8].copy_from_slice(&index.to_le_bytes());
+                let from = index as usize * 37 % nodes.len();
+                let _ = nodes[from].broadcast(payload).await;
+            }
+        })
+    }
+
     async fn shutdown(self) {
         for node in &self.nodes {
             node.abort();
@@ -333,7 +355,7 @@ fn secs(d: Duration) -> f64 {
 
 // ----- scenarios -----
 
-async fn detect(n: usize, reps: usize) -> Value {
+async fn detect(n: usize, reps: usize, with_broadcasts: bool) -> Value {
     let config = config();
     let period = config.probe_interval as f64 / 1000.0;
     let (mut first_suspicion, mut all_dead, mut false_suspicions) = (Vec::new(), Vec::new(), 0);
@@ -344,6 +366,7 @@ async fn detect(n: usize, reps: usize) -> Value {
         assert!(joined.iter().all(|d| *d != Duration::MAX), "no convergence");
         // Let the join gossip die down: a converged, quiet cluster.
         tokio::time::sleep(Duration::from_millis(5 * config.probe_interval)).await;
+        let traffic = with_broadcasts.then(|| cluster.broadcast_traffic());
         let mut events = cluster.merge_events();
         // Crash at a random point of the protocol period.
         let offset = (rep as u64 * 7_919 + 13) % config.probe_interval;
@@ -394,12 +417,14 @@ async fn detect(n: usize, reps: usize) -> Value {
         first_suspicion.push(suspected.map_or(f64::INFINITY, |d| d.as_secs_f64() / period));
         first_dead.push(secs(earliest_dead));
         all_dead.push(secs(last_dead));
+        traffic.inspect(|t| t.abort());
         cluster.shutdown().await;
     }
     json!({
         "scenario": "detect",
         "n": n,
         "reps": reps,
+        "app_bytes_per_s": if with_broadcasts { BROADCAST_BYTES_PER_S } else { 0 },
         "first_suspicion_periods": summary(&first_suspicion),
         "first_dead_s": summary(&first_dead),
         "all_survivors_dead_s": summary(&all_dead),
@@ -413,7 +438,7 @@ async fn detect(n: usize, reps: usize) -> Value {
     })
 }
 
-async fn loss(n: usize, secs: u64, reps: usize) -> Value {
+async fn loss(n: usize, secs: u64, reps: usize, with_broadcasts: bool) -> Value {
     let config = config();
     let (mut dead_events, mut suspect_events, mut drop_ratio) =
         (Vec::new(), Vec::new(), Vec::new());
@@ -421,6 +446,7 @@ async fn loss(n: usize, secs: u64, reps: usize) -> Value {
     for _ in 0..reps {
         let cluster = Cluster::start(n, &config, 1024).await;
         cluster.join_all().await;
+        let traffic = with_broadcasts.then(|| cluster.broadcast_traffic());
         let mut events = cluster.merge_events();
         for c in &cluster.controls {
             c.set_send_loss(0.10);
@@ -452,11 +478,13 @@ async fn loss(n: usize, secs: u64, reps: usize) -> Value {
         dead_events.push(dead as f64);
         suspect_events.push(suspect as f64);
         drop_ratio.push(dropped as f64 / (sent + dropped).max(1) as f64);
+        traffic.inspect(|t| t.abort());
         cluster.shutdown().await;
     }
     json!({
         "scenario": "loss",
         "n": n,
+        "app_bytes_per_s": if with_broadcasts { BROADCAST_BYTES_PER_S } else { 0 },
         "secs": secs,
         "reps": reps,
         "send_loss": 0.10,
@@ -621,10 +649,15 @@ async fn join(n: usize, reps: usize) -> Value {
     })
 }
 
+/// Broadcasts a second cluster-wide, and their size: 1 KB/s of application data.
+const BROADCASTS_PER_S: u64 = 4;
+const BROADCAST_SIZE: usize = 256;
+const BROADCAST_BYTES_PER_S: usize = BROADCASTS_PER_S as usize * BROADCAST_SIZE;
+
 /// Application broadcasts at 1 KB/s cluster-wide: four 256-byte broadcasts a second.
 async fn broadcast(n: usize, secs: u64) -> Value {
-    const PER_SECOND: u64 = 4;
-    const SIZE: usize = 256;
+    const PER_SECOND: u64 = BROADCASTS_PER_S;
+    const SIZE: usize = BROADCAST_SIZE;
     let config = config();
     let cluster = Cluster::start(n, &config, 1024).await;
     cluster.join_all().await;
