@@ -165,7 +165,7 @@ impl<C: Clock, P: Picker> Builder<C, P> {
     /// Run the node with a deliberately broken shell (conformance tests only).
     #[cfg(swim_faults)]
     pub fn fault(mut self, fault: crate::faults::ShellFault) -> Self {
-        self.hooks = Hooks::new(Some(fault), &self.config);
+        self.hooks = Hooks::broken(fault);
         self
     }
 
@@ -268,6 +268,7 @@ impl<C: Clock, P: Picker> Builder<C, P> {
         let (commands, requests) = mpsc::channel(16);
         let (alive_tx, alive_rx) = watch::channel(());
         let span = tracing::info_span!("swim", node = %id, addr = %addr);
+        let hooks = self.hooks.configured(&config);
         let task = Task::new(Parts {
             shared: shared.clone(),
             transport,
@@ -278,7 +279,7 @@ impl<C: Clock, P: Picker> Builder<C, P> {
             alive: alive_tx,
             config,
             addr,
-            hooks: self.hooks,
+            hooks,
         });
         let handle = runtime.spawn(
             async move {

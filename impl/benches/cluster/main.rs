@@ -323,8 +323,7 @@ impl Cluster {
     fn broadcast_traffic(&self) -> tokio::task::JoinHandle<()> {
         let nodes = self.nodes.clone();
         tokio::spawn(async move {
-            let mut ticker =
-                tokio::time::interval(Duration::from_millis(1_000 / BROADCASTS_PER_S));
+            let mut ticker = tokio::time::interval(Duration::from_millis(1_000 / BROADCASTS_PER_S));
             for index in 0u64.. {
                 ticker.tick().await;
                 let mut payload = vec![0u8; BROADCAST_SIZE];
