@@ -68,18 +68,6 @@ pub struct UserQueue {
     next_seq: u64,
 }
 
-/// What became of a broadcast offered to the queue.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Offered {
-    /// New: queued (and to be delivered, when received).
-    Queued {
-        /// Whether the queue was full and lost its most-sent broadcast for it.
-        evicted: bool,
-    },
-    /// Seen before: ignored.
-    Duplicate,
-}
-
 impl UserQueue {
     /// Broadcasts waiting to be sent.
     pub fn len(&self) -> usize {
@@ -91,7 +79,7 @@ impl UserQueue {
         self.queued.is_empty()
     }
 
-    /// Number our next broadcast (`origin` is our id); [`offer`](UserQueue::offer) queues it.
+    /// Number our next broadcast (`origin` is our id).
     pub fn next_own(&mut self, origin: NodeId, payload: Vec<u8>) -> Broadcast {
         let seq = self.next_seq;
         self.next_seq += 1;
@@ -118,13 +106,10 @@ impl UserQueue {
         true
     }
 
-    /// Queue `broadcast` unless its identity was seen; when `capacity` broadcasts wait already,
-    /// the most-sent one (the oldest among those) leaves for it. `dedup` bounds the identities
-    /// remembered.
-    pub fn offer(&mut self, broadcast: Broadcast, capacity: usize, dedup: usize) -> Offered {
-        if !self.remember(&broadcast, dedup) {
-            return Offered::Duplicate;
-        }
+    /// Queue `broadcast` (its identity already remembered); when `capacity` broadcasts wait
+    /// already, the most-sent one (the oldest among those) leaves for it. Returns whether one
+    /// left.
+    pub fn push(&mut self, broadcast: Broadcast, capacity: usize) -> bool {
         let mut evicted = false;
         if self.queued.len() >= capacity.max(1) {
             let most_sent = (0..self.queued.len())
@@ -142,7 +127,7 @@ impl UserQueue {
             transmits: 0,
             arrival: self.arrivals,
         });
-        Offered::Queued { evicted }
+        evicted
     }
 
     /// Pack broadcasts into `budget`, least-sent first (oldest first among equals); each packed

@@ -10,7 +10,7 @@ use crate::message::Body;
 use crate::pick::{Pick, choose};
 use crate::status::Status;
 use crate::timer::Timer;
-use crate::user::{Broadcast, Offered, UserKind, UserMessage};
+use crate::user::{Broadcast, UserKind, UserMessage};
 
 use super::{CommandError, Node, Phase};
 
@@ -35,7 +35,9 @@ impl Node {
     ) -> Result<(), CommandError> {
         self.check_payload(&payload)?;
         let broadcast = self.user.next_own(self.me.id, payload);
-        self.offer_broadcast(now, broadcast, out);
+        // Remembered, so that it is not delivered here when it comes back.
+        self.user.remember(&broadcast, self.config.user_dedup);
+        self.queue_broadcast(now, broadcast, out);
         Ok(())
     }
 
@@ -62,37 +64,23 @@ impl Node {
         Ok(())
     }
 
-    /// Queue a broadcast not seen before; the gossip timer runs while the queue is not empty.
-    /// Returns whether it was new.
-    fn offer_broadcast(
-        &mut self,
-        now: Millis,
-        broadcast: Broadcast,
-        out: &mut Vec<Effect>,
-    ) -> bool {
+    /// Queue a broadcast whose identity was just remembered; the gossip timer runs while the
+    /// queue is not empty.
+    fn queue_broadcast(&mut self, now: Millis, broadcast: Broadcast, out: &mut Vec<Effect>) {
         let idle = self.user.is_empty();
-        let (capacity, dedup) = (self.config.user_queue, self.config.user_dedup);
-        match self.user.offer(broadcast, capacity, dedup) {
-            Offered::Duplicate => {
-                self.stats.user_duplicates += 1;
-                false
-            }
-            Offered::Queued { evicted } => {
-                if evicted {
-                    self.stats.user_dropped += 1;
-                }
-                if idle {
-                    out.push(Effect::SetTimer {
-                        timer: Timer::Gossip,
-                        at: now + self.config.gossip_interval,
-                    });
-                }
-                true
-            }
+        if self.user.push(broadcast, self.config.user_queue) {
+            self.stats.user_dropped += 1;
+        }
+        if idle {
+            out.push(Effect::SetTimer {
+                timer: Timer::Gossip,
+                at: now + self.config.gossip_interval,
+            });
         }
     }
 
-    /// Broadcasts received: deliver (and pass on) the ones not seen before.
+    /// Broadcasts received: deliver the ones not seen before, and pass them on (unless
+    /// leaving).
     pub(super) fn on_gossip(
         &mut self,
         now: Millis,
@@ -100,18 +88,17 @@ impl Node {
         out: &mut Vec<Effect>,
     ) {
         for broadcast in broadcasts {
+            if !self.user.remember(&broadcast, self.config.user_dedup) {
+                self.stats.user_duplicates += 1;
+                continue;
+            }
             let message = UserMessage {
                 from: broadcast.origin,
                 kind: UserKind::Broadcast,
                 payload: broadcast.payload.clone(),
             };
             if self.phase == Phase::Running {
-                if !self.offer_broadcast(now, broadcast, out) {
-                    continue;
-                }
-            } else if !self.user.remember(&broadcast, self.config.user_dedup) {
-                self.stats.user_duplicates += 1;
-                continue;
+                self.queue_broadcast(now, broadcast, out);
             }
             self.stats.user_delivered += 1;
             out.push(Effect::Deliver(message));
