@@ -286,7 +286,10 @@ impl Node {
     /// [`watch`](tokio::sync::watch) channel: [`borrow`](watch::Receiver::borrow) reads the
     /// latest [`View`], [`changed`](watch::Receiver::changed) waits for the next one, and a
     /// slow reader skips straight to the latest. The view is published after every step that
-    /// reported an event or changed this node's own record.
+    /// reported an event or changed this node's own record (a purged tombstone alone does not
+    /// republish it). As with any `watch` channel, do not hold a
+    /// [`borrow`](watch::Receiver::borrow) across an `.await` or a call into the node: the node
+    /// task waits for it to publish.
     ///
     /// ```no_run
     /// # async fn demo(node: swim_checked::Node) {
