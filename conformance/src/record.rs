@@ -23,10 +23,12 @@ use std::time::Duration;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use swim_checked::{
-    Command, Config, DecodeError, Effect, Input, Lossy, ManualClock, Meta, Millis, Node, NodeId,
-    Observer, Pick, Picker, RngPicker, Step, Transport, UdpTransport,
+use swim_checked::harness::{
+    Command, DecodeError, Effect, Input, Lossy, ManualClock, Millis, Observer, Pick, Picker,
+    RngPicker, Step, Transport, UdpTransport,
 };
+use swim_checked::{Meta, Node, NodeId};
+use swim_checked_core::Config;
 use tokio::sync::Notify;
 
 /// One random choice the core made: a value in `0..n` (the trace format's record).
@@ -44,10 +46,10 @@ pub enum RecordedInput {
     /// A datagram from `from` decoded to `msg`.
     Message {
         from: SocketAddr,
-        msg: swim_checked::Message,
+        msg: swim_checked::harness::Message,
     },
     /// A timer came due.
-    Timer(swim_checked::Timer),
+    Timer(swim_checked::harness::Timer),
     /// A user command, and whether the core accepted it.
     Command { command: Command, accepted: bool },
 }
@@ -470,7 +472,7 @@ pub async fn record(scenario: &Scenario, config: &Config) -> Result<Recording, S
     let mut schedule = scenario.schedule().into_iter().peekable();
     let mut pending = Vec::new();
     loop {
-        let now = swim_checked::Clock::now(&clock);
+        let now = swim_checked::harness::Clock::now(&clock);
         net.settle(now).await?;
         while let Some(&(at, index, fault)) = schedule.peek() {
             if at > now {

@@ -25,7 +25,8 @@ use std::time::Duration;
 
 use model::checker::report;
 use model::checker::{Input, Playback, Step, UserCommand};
-use swim_checked::{Clock, DecodeError, ManualClock, NodeId, Observer, Pick, Picker};
+use swim_checked::NodeId;
+use swim_checked::harness::{Clock, DecodeError, ManualClock, Observer, Pick, Picker};
 use swim_checked_core::{
     Command, CommandError, Effect, Member, MemberEvent, Message, Millis, Timer, TimerTable, Wire,
 };
@@ -197,16 +198,16 @@ impl Tap {
 }
 
 impl Observer for Tap {
-    fn on_step(&self, step: &swim_checked::Step<'_>) {
+    fn on_step(&self, step: &swim_checked::harness::Step<'_>) {
         let input = match step.input {
             // Node::new: part of the start, which the harness checks as a whole.
-            swim_checked::Input::Start => return,
-            swim_checked::Input::Message { from, msg } => Seen::Message {
+            swim_checked::harness::Input::Start => return,
+            swim_checked::harness::Input::Message { from, msg } => Seen::Message {
                 from: self.space.to_model(from),
                 msg: self.space.message_to_model(msg),
             },
-            swim_checked::Input::Timer(t) => Seen::Timer(t),
-            swim_checked::Input::Command { command, result } => Seen::Command {
+            swim_checked::harness::Input::Timer(t) => Seen::Timer(t),
+            swim_checked::harness::Input::Command { command, result } => Seen::Command {
                 command: command.clone(),
                 result: result.clone(),
             },
@@ -370,7 +371,7 @@ impl<'a> Harness<'a> {
             None => builder,
         };
         let node = builder.bind(node_addr).await.map_err(|e| match e {
-            swim_checked::Error::Io(io) => io,
+            swim_checked::Error::Io { error, .. } => error,
             other => std::io::Error::other(other.to_string()),
         })?;
         *lock(&tap.events) = Some(node.subscribe());

@@ -18,7 +18,7 @@ use std::fmt;
 use std::net::SocketAddr;
 
 use model::checker::Playback;
-use swim_checked::{Effect, Message, Millis};
+use swim_checked::harness::{Effect, Message, Millis};
 use swim_checked_core::TimerTable;
 
 use crate::record::{RecordedInput, RecordedStep, Recording};

@@ -96,7 +96,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let seeds = args.join.clone();
         tokio::spawn(async move {
             match joiner.join(&seeds).await {
-                Ok(n) => println!("joined via {} ({n} members known)", seeds.join(",")),
+                Ok(joined) => println!(
+                    "joined via {:?} ({} members known)",
+                    joined.seeds, joined.members
+                ),
                 Err(e) => println!("join failed: {e}"),
             }
         });

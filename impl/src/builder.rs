@@ -4,11 +4,12 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use swim_checked_core::{Config, Meta, NodeId, TimerTable};
+use swim_checked_core::{Meta, NodeId, TimerTable};
 use tokio::sync::{mpsc, watch};
 use tracing::Instrument;
 
 use crate::clock::{Clock, TokioClock};
+use crate::config::Config;
 use crate::error::Error;
 use crate::faults::Hooks;
 use crate::node::Node;
@@ -19,6 +20,7 @@ use crate::shared::{EventSlot, Shared, State};
 use crate::stats::{IoCounters, ShellStats};
 use crate::task::{Parts, Task};
 use crate::transport::{Transport, UdpTransport};
+use crate::view::View;
 
 /// Builds a [`Node`]: configuration, metadata, and the injection points (clock, randomness,
 /// observer, transport).
@@ -163,13 +165,18 @@ impl<C: Clock, P: Picker> Builder<C, P> {
     /// Run the node with a deliberately broken shell (conformance tests only).
     #[cfg(swim_faults)]
     pub fn fault(mut self, fault: crate::faults::ShellFault) -> Self {
-        self.hooks = Hooks::new(Some(fault), &self.config);
+        self.hooks = Hooks::broken(fault);
         self
     }
 
     /// Bind a UDP socket to `addr` and start the node on it (alone until
     /// [`join`](Node::join)). Port 0 picks a free port; [`Node::local_addr`] tells which.
-    pub async fn bind(self, addr: impl tokio::net::ToSocketAddrs) -> Result<Node, Error> {
+    ///
+    /// An error binding names the address (`bind 127.0.0.1:7946: Address in use`).
+    pub async fn bind(
+        self,
+        addr: impl tokio::net::ToSocketAddrs + fmt::Debug,
+    ) -> Result<Node, Error> {
         self.config.validate()?;
         if let Some(mode) = self
             .encryption
@@ -177,19 +184,38 @@ impl<C: Clock, P: Picker> Builder<C, P> {
         {
             return Err(crate::seal::KeyError::NoKey(mode).into());
         }
-        let transport = UdpTransport::bind(addr).await?;
-        self.start(transport)
+        let name = format!("{addr:?}");
+        let addrs: Vec<SocketAddr> = tokio::net::lookup_host(addr)
+            .await
+            .map_err(|e| Error::io("resolve", name.trim_matches('"'), e))?
+            .collect();
+        let mut last = None;
+        for addr in addrs {
+            match UdpTransport::bind(addr).await {
+                Ok(transport) => return self.start(transport),
+                Err(e) => last = Some(Error::io("bind", addr, e)),
+            }
+        }
+        Err(last.unwrap_or_else(|| {
+            Error::io(
+                "resolve",
+                name.trim_matches('"'),
+                std::io::Error::new(std::io::ErrorKind::NotFound, "no address found"),
+            )
+        }))
     }
 
     /// Start the node on a transport of your own (a wrapped socket, a test network). Must be
     /// called from within a tokio runtime: the node runs as one task on it.
     pub fn start<T: Transport>(mut self, transport: T) -> Result<Node, Error> {
-        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
-            Error::Io(std::io::Error::other(
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| Error::Io {
+            op: "start",
+            addr: None,
+            error: std::io::Error::other(
                 "swim_checked::Node must be started from within a tokio runtime",
-            ))
+            ),
         })?;
-        self.config.validate()?;
+        let config = self.config.to_core()?;
         let mode = self.encryption.unwrap_or(if self.keyring.is_some() {
             Encryption::Require
         } else {
@@ -198,7 +224,11 @@ impl<C: Clock, P: Picker> Builder<C, P> {
         let keys = Arc::new(KeyState::new(mode, self.keyring)?);
         let addr = match self.advertise {
             Some(addr) => addr,
-            None => transport.local_addr()?,
+            None => transport.local_addr().map_err(|e| Error::Io {
+                op: "local_addr",
+                addr: None,
+                error: e,
+            })?,
         };
         if addr.ip().is_unspecified() || addr.port() == 0 {
             return Err(Error::UnspecifiedAddr(addr));
@@ -209,42 +239,36 @@ impl<C: Clock, P: Picker> Builder<C, P> {
         };
         let now = self.clock.now();
         let mut effects = Vec::new();
-        let core = swim_checked_core::Node::new(
-            self.config.clone(),
-            id,
-            addr,
-            self.meta,
-            now,
-            &mut effects,
-        )?;
+        let core =
+            swim_checked_core::Node::new(config.clone(), id, addr, self.meta, now, &mut effects)?;
         let mut timers = TimerTable::new();
         for effect in &effects {
             timers.apply(effect);
         }
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
-                core,
                 timers,
                 stats: ShellStats::default(),
-                events: EventSlot {
-                    sender: None,
-                    closed: false,
-                },
+                events: EventSlot::default(),
+                messages: EventSlot::default(),
+                view: tokio::sync::watch::Sender::new(View::of(&core)),
+                core,
             }),
             io: IoCounters::default(),
             event_capacity: self.event_capacity,
             keys,
         });
         if let Some(observer) = &self.observer {
-            observer.on_step(&crate::Step {
+            observer.on_step(&crate::observer::Step {
                 now,
-                input: crate::Input::Start,
+                input: crate::observer::Input::Start,
                 effects: &effects,
             });
         }
         let (commands, requests) = mpsc::channel(16);
         let (alive_tx, alive_rx) = watch::channel(());
         let span = tracing::info_span!("swim", node = %id, addr = %addr);
+        let hooks = self.hooks.configured(&config);
         let task = Task::new(Parts {
             shared: shared.clone(),
             transport,
@@ -253,9 +277,9 @@ impl<C: Clock, P: Picker> Builder<C, P> {
             observer: self.observer,
             requests,
             alive: alive_tx,
-            config: self.config.clone(),
+            config,
             addr,
-            hooks: self.hooks,
+            hooks,
         });
         let handle = runtime.spawn(
             async move {

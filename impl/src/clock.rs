@@ -80,10 +80,10 @@ impl Clock for TokioClock {
 ///
 /// Advancing it wakes every node task sleeping on it; each one then handles the timers that came
 /// due (and any datagrams waiting in its socket first). Pair it with an
-/// [`Observer`](crate::Observer) to know when a node has finished reacting.
+/// [`Observer`](crate::harness::Observer) to know when a node has finished reacting.
 ///
 /// ```
-/// use swim_checked::{Clock, ManualClock};
+/// use swim_checked::harness::{Clock, ManualClock};
 /// let clock = ManualClock::new(0);
 /// clock.advance(250);
 /// assert_eq!(clock.now(), 250);

@@ -71,11 +71,21 @@ impl Hooks {
         Hooks::default()
     }
 
-    pub fn new(fault: Option<ShellFault>, config: &swim_checked_core::Config) -> Self {
+    /// The hooks of a shell broken by `fault`, once the node's configuration is known
+    /// ([`Hooks::configured`]).
+    pub fn broken(fault: ShellFault) -> Self {
         Hooks {
-            fault,
+            fault: Some(fault),
+            ..Hooks::default()
+        }
+    }
+
+    /// The same hooks for a node with `config` (checked: the node is starting).
+    pub fn configured(self, config: &swim_checked_core::Config) -> Self {
+        Hooks {
             config: Some(config.clone()),
             interval: config.probe_interval,
+            ..self
         }
     }
 

@@ -17,6 +17,12 @@ impl Hooks {
         Hooks
     }
 
+    /// The same hooks for a node with this configuration.
+    #[inline(always)]
+    pub fn configured(self, _config: &swim_checked_core::Config) -> Self {
+        self
+    }
+
     /// The deadline the timer map stores for `SetTimer { timer, at }`: `at`.
     #[inline(always)]
     pub fn deadline(&self, _timer: Timer, at: Millis, _now: impl FnOnce() -> Millis) -> Millis {

@@ -1,54 +1,72 @@
 //! Cluster membership and failure detection over UDP for tokio: SWIM with HashiCorp's Lifeguard
-//! extensions.
+//! extensions, and application data gossiped to every member.
+//!
+//! # Quickstart
 //!
 //! Start a [`Node`] on a UDP address, [`join`](Node::join) a cluster through one or more seeds,
-//! and get a live view of the members ([`Node::members`]) and a stream of [`MemberEvent`]s
-//! ([`Node::subscribe`]): joined, suspect, alive again, dead, left, metadata changed.
+//! then read the view ([`Node::members`], [`Node::watch`], [`Node::wait_for`]), follow the
+//! [`MemberEvent`]s ([`Node::subscribe`], a `futures::Stream`), and exchange application data
+//! ([`Node::broadcast`], [`Node::send_to`], [`Node::messages`]).
 //!
 //! ```
-//! use swim_checked::{Config, EventKind, Meta, Node};
+//! use std::time::Duration;
+//! use swim_checked::{Config, EventKind, Node, UserKind};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), swim_checked::Error> {
-//! // Two nodes on loopback; `Config::local()` has short periods for single-host clusters.
+//! // Three nodes on loopback; `Config::local()` has short periods for single-host clusters.
 //! let a = Node::bind(Config::local(), "127.0.0.1:0").await?;
-//! let b = Node::builder(Config::local())
-//!     .meta(Meta::from_pairs([("role", "worker")]))
-//!     .bind("127.0.0.1:0")
-//!     .await?;
+//! let b = Node::bind(Config::local(), "127.0.0.1:0").await?;
+//! let c = Node::bind(Config::local(), "127.0.0.1:0").await?;
 //!
+//! // `join` returns once a seed answered, with the seeds that did and the view size.
+//! let joined = b.join([a.local_addr()]).await?;
+//! assert_eq!(joined.seeds, [a.local_addr()]);
+//! c.join([a.local_addr()]).await?;
+//!
+//! // Wait until every node sees all three.
+//! for node in [&a, &b, &c] {
+//!     node.wait_for(|view| view.live_count() == 3, Duration::from_secs(10)).await?;
+//! }
+//!
+//! // Metadata, one key at a time: `a` hears of the change as an event.
 //! let mut events = a.subscribe();
-//! b.join([a.local_addr()]).await?;
-//!
-//! // `a` hears of `b` (with its metadata) through the join.
-//! let event = events.recv().await.expect("node running");
-//! assert_eq!(event.kind(), EventKind::Joined);
-//! assert_eq!(event.member.id, b.id());
-//! assert_eq!(event.member.meta.get("role"), Some("worker"));
-//! assert_eq!(a.live_members().len(), 2);
-//!
-//! // Leave gracefully: `a` sees `b` as left rather than dead.
-//! b.leave().await?;
+//! b.set_meta_key("role", "worker").await?;
 //! while let Some(event) = events.recv().await {
-//!     if event.member.id == b.id() && event.kind() == EventKind::Left {
+//!     if event.member.id == b.id() && event.kind() == EventKind::MetadataChanged {
+//!         assert_eq!(event.member.meta.get("role"), Some("worker"));
 //!         break;
 //!     }
 //! }
-//! b.shutdown().await?;
-//! a.shutdown().await?;
+//!
+//! // Application data: a broadcast reaches every member once.
+//! let mut inbox = c.messages();
+//! a.broadcast("hello, cluster").await?;
+//! let message = inbox.recv().await.expect("node running");
+//! assert_eq!((message.from, message.kind), (a.id(), UserKind::Broadcast));
+//! assert_eq!(message.payload, b"hello, cluster");
+//!
+//! // Leave: returns once every member acknowledged; they hold `b` as left, not dead.
+//! b.leave().await?;
+//! for node in [&b, &c, &a] {
+//!     node.shutdown().await?;
+//! }
 //! # Ok(()) }
 //! ```
+//!
+//! The `examples/` directory has runnable programs: `cluster` (five nodes), `broadcast`
+//! (application data), `watch` (the view as it changes). [`Config`] loads from TOML.
 //!
 //! # Design
 //!
 //! Every protocol decision is made by the sans-IO core, the [`swim_checked_core`] crate: this crate is a
 //! thin shell around it. One tokio task per node selects over its socket, its next timer
 //! deadline and the commands of its handles; it feeds each input to the core with the current
-//! time and a random source, and carries out the effects: [`Effect::Send`] is encoded with
-//! [`Wire`] (a header with magic, protocol version and cluster label, then the core's postcard
-//! codec; never more than `Config::max_datagram` bytes) and sent; [`Effect::SetTimer`] and
-//! [`Effect::CancelTimer`] update its [`TimerTable`](swim_checked_core::TimerTable);
-//! [`Effect::Event`] is published to subscribers. Each input is one step under one short lock
+//! time and a random source, and carries out the effects: [`Effect::Send`](harness::Effect::Send) is encoded with
+//! [`Wire`](harness::Wire) (a header with magic, protocol version and cluster label, then the core's postcard
+//! codec; never more than `Config::max_datagram` bytes) and sent; [`Effect::SetTimer`](harness::Effect::SetTimer) and
+//! [`Effect::CancelTimer`](harness::Effect::CancelTimer) update its [`TimerTable`](swim_checked_core::TimerTable);
+//! [`Effect::Event`](harness::Effect::Event) is published to subscribers. Each input is one step under one short lock
 //! of the node's state (the view, the timers, the counters); datagrams go out and events are
 //! published once the lock is released, in the order of the effects.
 //!
@@ -97,38 +115,6 @@
 //! # Ok(()) }
 //! ```
 //!
-//! # Injection points
-//!
-//! Everything the core does not decide can be replaced through the [`Builder`], which is how
-//! the deterministic tests and the conformance harness drive real nodes on real sockets:
-//!
-//! - **Time**: [`Clock`] (`now` and `sleep_until`). [`TokioClock`] by default; with a
-//!   [`ManualClock`] time moves only when the test advances it, and advancing wakes every node
-//!   task whose next deadline came. The node reads the clock for every input it feeds the core.
-//! - **Randomness**: [`Picker`] = the core's [`Pick`] plus fresh node ids. [`RngPicker`] seeded
-//!   from the OS by default, [`RngPicker::seeded`] for reproducible runs, or your own to play back
-//!   recorded choices.
-//! - **Network**: [`Transport`] (poll-receive, non-blocking send). [`UdpTransport`] by default;
-//!   [`Lossy`] wraps any transport to drop datagrams; [`Builder::start`] takes any transport.
-//! - **Watching**: an [`Observer`] sees every transition the task carries out (the input, the
-//!   time, the effects in order, after they were applied), every dropped datagram, and each time
-//!   the task goes idle with its next deadline. Together with [`Node::timers`] (timer map with
-//!   deadlines), [`Node::members`] (the view) and [`Node::with_core`] (the whole core state)
-//!   this lets a harness compare a node with a trace after every step.
-//! - **Faults**: [`Node::abort`] kills the task as a crash would (no leave), [`Node::stall`]
-//!   blocks it for a while as a stopped process would.
-//!
-//! Driving a node step by step (what `impl/tests/shell/manual.rs` does, and what a conformance
-//! replay needs): give every node a [`ManualClock`], a seeded or scripted [`Picker`] and an
-//! [`Observer`]. After changing the clock or sending a datagram, wait until the network is
-//! quiet: every datagram sent to a node was handled ([`Input::Message`] or
-//! [`Observer::on_drop`]), and every node reported [`Observer::on_idle`] with its next deadline
-//! beyond the current time. Then compare the [`Step`]s seen (inputs, sent messages, timers set
-//! with deadlines, events), [`Node::timers`] and [`Node::members`] with what was expected, and
-//! advance the clock to the next deadline. Datagrams take no protocol time; timing is exact.
-//! A node reads every datagram already queued before it fires a due timer, and reads its clock
-//! once per input, so the order of inputs is the order of the steps reported.
-//!
 //! # Observability
 //!
 //! The node task runs in a `tracing` span `swim{node, addr}`; member events are logged at info
@@ -139,6 +125,7 @@
 
 mod builder;
 mod clock;
+mod config;
 mod error;
 mod events;
 #[cfg(swim_faults)]
@@ -161,20 +148,82 @@ mod shared;
 mod stats;
 mod task;
 mod transport;
+mod view;
 
 pub use builder::Builder;
-pub use clock::{Clock, ManualClock, Sleep, TokioClock};
-pub use error::Error;
-pub use events::Events;
-pub use node::{Node, Seed};
-pub use observer::{Input, Observer, Step};
-pub use pick::{Picker, RngPicker};
+pub use config::{Config, ConfigBuilder};
+pub use error::{Error, JoinError, SeedFailure, SeedSilence};
+pub use events::{Events, Messages};
+pub use node::{Joined, Node, Seed};
 pub use seal::{Encryption, KEY_LEN, Key, KeyError, Keyring, MAX_KEYS};
 pub use stats::{Drops, Stats};
-pub use transport::{LossControl, Lossy, Transport, UdpTransport};
+pub use view::View;
 
-pub use swim_checked_core;
 pub use swim_checked_core::{
-    Body, Command, CommandError, Config, ConfigError, DecodeError, Effect, EventKind, Member,
-    MemberEvent, Message, Meta, Millis, NodeId, NodeStats, Phase, Pick, Status, Timer, Wire,
+    CommandError, ConfigError, EventKind, Member, MemberEvent, Meta, NodeId, NodeStats, Phase,
+    Status, UserKind, UserMessage,
 };
+
+pub mod harness {
+    //! For test harnesses, benchmarks and the conformance suite: the injection points of a node
+    //! and the protocol core's types (messages, effects, timers, the wire codec).
+    //!
+    //! Applications need none of this.
+    //!
+    //! Everything the core does not decide can be replaced through the [`Builder`](crate::Builder), which is how
+    //! the deterministic tests and the conformance harness drive real nodes on real sockets:
+    //!
+    //! - **Time**: [`Clock`] (`now` and `sleep_until`). [`TokioClock`] by default; with a
+    //!   [`ManualClock`] time moves only when the test advances it, and advancing wakes every node
+    //!   task whose next deadline came. The node reads the clock for every input it feeds the core.
+    //! - **Randomness**: [`Picker`] = the core's [`Pick`] plus fresh node ids. [`RngPicker`] seeded
+    //!   from the OS by default, [`RngPicker::seeded`] for reproducible runs, or your own to play back
+    //!   recorded choices.
+    //! - **Network**: [`Transport`] (poll-receive, non-blocking send). [`UdpTransport`] by default;
+    //!   [`Lossy`] wraps any transport to drop datagrams; [`Builder::start`](crate::Builder::start) takes any transport.
+    //! - **Watching**: an [`Observer`] sees every transition the task carries out (the input, the
+    //!   time, the effects in order, after they were applied), every dropped datagram, and each time
+    //!   the task goes idle with its next deadline. Together with [`Node::timers`](crate::Node::timers) (timer map with
+    //!   deadlines), [`Node::members`](crate::Node::members) (the view) and [`Node::with_core`](crate::Node::with_core) (the whole core state)
+    //!   this lets a harness compare a node with a trace after every step.
+    //! - **Faults**: [`Node::abort`](crate::Node::abort) kills the task as a crash would (no leave), [`Node::stall`](crate::Node::stall)
+    //!   blocks it for a while as a stopped process would.
+    //!
+    //! Driving a node step by step (what `impl/tests/shell/manual.rs` does, and what a conformance
+    //! replay needs): give every node a [`ManualClock`], a seeded or scripted [`Picker`] and an
+    //! [`Observer`]. After changing the clock or sending a datagram, wait until the network is
+    //! quiet: every datagram sent to a node was handled ([`Input::Message`] or
+    //! [`Observer::on_drop`]), and every node reported [`Observer::on_idle`] with its next deadline
+    //! beyond the current time. Then compare the [`Step`]s seen (inputs, sent messages, timers set
+    //! with deadlines, events), [`Node::timers`](crate::Node::timers) and [`Node::members`](crate::Node::members) with what was expected, and
+    //! advance the clock to the next deadline. Datagrams take no protocol time; timing is exact.
+    //! A node reads every datagram already queued before it fires a due timer, and reads its clock
+    //! once per input, so the order of inputs is the order of the steps reported.
+    //!
+    //! These types live here only: the crate root keeps to the application's API.
+    //!
+    //! ```
+    //! use swim_checked::harness::{Body, Command, Effect, Input, Lossy, Message, Pick, Step, Timer, Wire};
+    //! ```
+    //!
+    //! ```compile_fail
+    //! use swim_checked::Effect;
+    //! ```
+    //!
+    //! ```compile_fail
+    //! use swim_checked::Message;
+    //! ```
+    //!
+    //! ```compile_fail
+    //! use swim_checked::Wire;
+    //! ```
+
+    pub use crate::clock::{Clock, ManualClock, Sleep, TokioClock};
+    pub use crate::observer::{Input, Observer, Step};
+    pub use crate::pick::{Picker, RngPicker};
+    pub use crate::transport::{LossControl, Lossy, Transport, UdpTransport};
+    pub use swim_checked_core as core;
+    pub use swim_checked_core::{
+        Body, Broadcast, Command, DecodeError, Effect, Message, Millis, Pick, Timer, Wire,
+    };
+}

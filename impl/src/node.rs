@@ -5,17 +5,19 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use swim_checked_core::{Config, Member, Meta, Millis, NodeId, Phase, Status, Timer};
-use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use swim_checked_core::{Command, Member, Meta, Millis, NodeId, Phase, Status, Timer};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::AbortHandle;
 
 use crate::builder::Builder;
+use crate::config::Config;
 use crate::error::Error;
-use crate::events::Events;
+use crate::events::{Events, Messages};
 use crate::seal::{Encryption, Key, KeyError};
 use crate::shared::Shared;
 use crate::stats::Stats;
 use crate::task::Request;
+use crate::view::View;
 
 /// A seed to join through: a socket address, or `host:port` resolved at join time.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -69,6 +71,17 @@ impl fmt::Display for Seed {
     }
 }
 
+/// What a successful [`Node::join`] learned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Joined {
+    /// The seed addresses that answered with their view, in the order the answers came (the
+    /// join returns at the first answer, so usually one).
+    pub seeds: Vec<SocketAddr>,
+    /// Members believed in the cluster once the answer was merged, this node included.
+    pub members: usize,
+}
+
 /// A running member of a cluster: a cheap, cloneable handle to its node task.
 ///
 /// Read methods (`members`, `stats`, ...) take a snapshot under a short lock; commands (`join`,
@@ -93,14 +106,17 @@ impl fmt::Debug for Node {
 }
 
 impl Node {
-    /// A builder for a node with `config`.
-    pub fn builder(config: Config) -> Builder {
-        Builder::new(config)
+    /// A builder for a node with `config` (a [`Config`], or the core's configuration).
+    pub fn builder(config: impl Into<Config>) -> Builder {
+        Builder::new(config.into())
     }
 
     /// Start a node with `config` on a UDP socket bound to `addr` (defaults elsewhere).
-    pub async fn bind(config: Config, addr: impl tokio::net::ToSocketAddrs) -> Result<Node, Error> {
-        Builder::new(config).bind(addr).await
+    pub async fn bind(
+        config: impl Into<Config>,
+        addr: impl tokio::net::ToSocketAddrs + fmt::Debug,
+    ) -> Result<Node, Error> {
+        Builder::new(config.into()).bind(addr).await
     }
 
     // ----- reading the view -----
@@ -159,7 +175,7 @@ impl Node {
 
     /// The configuration.
     pub fn config(&self) -> Config {
-        self.shared.lock().core.config().clone()
+        self.shared.lock().core.config().into()
     }
 
     /// Counters: traffic, drops by reason, LHM, probes, suspicions.
@@ -259,20 +275,90 @@ impl Node {
     // ----- events -----
 
     /// A stream of member events from now on (joined, suspect, alive again, dead, left,
-    /// metadata changed), including this node's own removal or departure.
+    /// metadata changed), including this node's own removal or departure. A
+    /// [`Stream`](futures_core::Stream), or read it with [`Events::recv`].
     pub fn subscribe(&self) -> Events {
-        let mut state = self.shared.lock();
-        let slot = &mut state.events;
-        if slot.closed {
-            let (tx, rx) = broadcast::channel(1);
-            drop(tx);
-            return Events::new(rx);
-        }
         let capacity = self.shared.event_capacity;
-        let sender = slot
-            .sender
-            .get_or_insert_with(|| broadcast::channel(capacity).0);
-        Events::new(sender.subscribe())
+        Events::new(self.shared.lock().events.subscribe(capacity))
+    }
+
+    /// The current view, and every change from now on, with the semantics of a tokio
+    /// [`watch`](tokio::sync::watch) channel: [`borrow`](watch::Receiver::borrow) reads the
+    /// latest [`View`], [`changed`](watch::Receiver::changed) waits for the next one, and a
+    /// slow reader skips straight to the latest. The view is published after every step that
+    /// reported an event or changed this node's own record (a purged tombstone alone does not
+    /// republish it). As with any `watch` channel, do not hold a
+    /// [`borrow`](watch::Receiver::borrow) across an `.await` or a call into the node: the node
+    /// task waits for it to publish.
+    ///
+    /// ```no_run
+    /// # async fn demo(node: swim_checked::Node) {
+    /// let mut view = node.watch();
+    /// loop {
+    ///     println!("{} live members", view.borrow_and_update().live_count());
+    ///     if view.changed().await.is_err() {
+    ///         break;
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    pub fn watch(&self) -> watch::Receiver<View> {
+        let state = self.shared.lock();
+        // Nothing is published while nobody watches: bring the view up to date first.
+        state.view.send_replace(View::of(&state.core));
+        state.view.subscribe()
+    }
+
+    /// Wait until `condition` holds for the view (checked now, then after each change), at
+    /// most `timeout` of tokio's clock; returns the view that satisfied it.
+    ///
+    /// ```no_run
+    /// # async fn demo(node: swim_checked::Node) -> Result<(), swim_checked::Error> {
+    /// use std::time::Duration;
+    /// let view = node.wait_for(|v| v.live_count() == 5, Duration::from_secs(10)).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn wait_for(
+        &self,
+        mut condition: impl FnMut(&View) -> bool,
+        timeout: Duration,
+    ) -> Result<View, Error> {
+        let mut rx = self.watch();
+        match tokio::time::timeout(timeout, rx.wait_for(|v| condition(v))).await {
+            Ok(Ok(view)) => Ok(view.clone()),
+            Ok(Err(_)) => Err(Error::Stopped),
+            Err(_) => Err(Error::Timeout { waited: timeout }),
+        }
+    }
+
+    /// A stream of the application data this node receives from now on: broadcasts (each once)
+    /// and direct messages. A [`Stream`](futures_core::Stream), or read it with
+    /// [`Messages::recv`].
+    pub fn messages(&self) -> Messages {
+        let capacity = self.shared.event_capacity;
+        Messages::new(self.shared.lock().messages.subscribe(capacity))
+    }
+
+    // ----- application data -----
+
+    /// Gossip `payload` to every member (PROTOCOL.md §13). Returns once it is queued; it then
+    /// rides in gossip datagrams after the membership updates, every `gossip_interval`, until
+    /// every member holding it sent it its retransmit budget. Delivery is epidemic, not
+    /// acknowledged. At most `Config::max_user_payload` bytes; a full queue
+    /// (`Config::user_queue`) loses its most-sent broadcast, counted in
+    /// [`Stats::core`](crate::Stats::core)`.user_dropped`.
+    pub async fn broadcast(&self, payload: impl Into<Vec<u8>>) -> Result<(), Error> {
+        self.command(Command::Broadcast(payload.into())).await
+    }
+
+    /// Send `payload` to member `to` in one datagram, at once (not acknowledged; at most
+    /// `Config::max_user_payload` bytes).
+    pub async fn send_to(&self, to: NodeId, payload: impl Into<Vec<u8>>) -> Result<(), Error> {
+        self.command(Command::SendTo {
+            to,
+            payload: payload.into(),
+        })
+        .await
     }
 
     // ----- commands -----
@@ -290,15 +376,24 @@ impl Node {
     }
 
     /// Join a cluster through `seeds` (socket addresses or `host:port` names): send them our
-    /// view, retrying every `join_retry_interval` up to `join_attempts` times, and wait until
-    /// one answered. Returns the number of other members known then.
+    /// view, retrying every `join_retry_interval` up to `join_attempts` times while no member
+    /// is known, and wait until a seed answers with its view. Returns which seeds answered and
+    /// the size of the view then.
+    ///
+    /// Succeeds only on a seed's answer, even if the node knows members already. When none
+    /// answers within `join_attempts x join_retry_interval + probe_timeout`, the error
+    /// ([`Error::Join`]) lists every address tried with what this node saw of it: nothing, its
+    /// datagrams dropped here (another label, another key), or a local send failure. A seed
+    /// that drops the join (down, port closed, another label or key) cannot say so over UDP:
+    /// see [`SeedSilence`](crate::SeedSilence).
     ///
     /// ```no_run
     /// # async fn demo(node: swim_checked::Node) -> Result<(), swim_checked::Error> {
-    /// node.join(["10.0.0.1:7946", "seed.internal:7946"]).await?;
+    /// let joined = node.join(["10.0.0.1:7946", "seed.internal:7946"]).await?;
+    /// println!("{} members, through {:?}", joined.members, joined.seeds);
     /// # Ok(()) }
     /// ```
-    pub async fn join<I>(&self, seeds: I) -> Result<usize, Error>
+    pub async fn join<I>(&self, seeds: I) -> Result<Joined, Error>
     where
         I: IntoIterator,
         I::Item: Into<Seed>,
@@ -355,11 +450,54 @@ impl Node {
         Ok(out)
     }
 
+    async fn command(&self, command: Command) -> Result<(), Error> {
+        self.request(|reply| Request::Command { command, reply })
+            .await?
+    }
+
     /// Replace this node's metadata; the change (at a raised incarnation) reaches every member
     /// through gossip.
     pub async fn set_metadata(&self, meta: Meta) -> Result<(), Error> {
-        self.request(|reply| Request::Command {
-            command: swim_checked_core::Command::SetMeta(meta),
+        self.command(Command::SetMeta(meta)).await
+    }
+
+    /// Set one metadata key, keeping the others: one raised incarnation, none if the value
+    /// is already there. Returns whether the metadata changed.
+    pub async fn set_meta_key(
+        &self,
+        key: impl Into<String>,
+        value: impl Into<String>,
+    ) -> Result<bool, Error> {
+        let (key, value) = (key.into(), value.into());
+        self.update_meta(move |meta| {
+            let mut pairs: std::collections::BTreeMap<String, String> = (meta.iter())
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect();
+            pairs.insert(key, value);
+            Some(pairs.into())
+        })
+        .await
+    }
+
+    /// Remove one metadata key, keeping the others: one raised incarnation, none if the key
+    /// is absent. Returns whether the metadata changed.
+    pub async fn remove_meta_key(&self, key: &str) -> Result<bool, Error> {
+        let key = key.to_owned();
+        self.update_meta(move |meta| {
+            meta.get(&key)?;
+            Some(Meta::from_pairs(meta.iter().filter(|(k, _)| *k != key)))
+        })
+        .await
+    }
+
+    /// Change the metadata as the node task holds it (so concurrent updates of different keys
+    /// do not lose each other).
+    async fn update_meta(
+        &self,
+        update: impl FnOnce(&Meta) -> Option<Meta> + Send + 'static,
+    ) -> Result<bool, Error> {
+        self.request(|reply| Request::UpdateMeta {
+            update: Box::new(update),
             reply,
         })
         .await?
@@ -368,16 +506,14 @@ impl Node {
     /// Declare a member dead (typically after it became `unreachable`, with
     /// `Config::unreachable` on).
     pub async fn confirm_dead(&self, id: NodeId) -> Result<(), Error> {
-        self.request(|reply| Request::Command {
-            command: swim_checked_core::Command::ConfirmDead(id),
-            reply,
-        })
-        .await?
+        self.command(Command::ConfirmDead(id)).await
     }
 
-    /// Leave gracefully: gossip `left` and wait (at most `Config::leave_timeout`) for it to
-    /// spread. The node then takes no part until [`rejoin`](Node::rejoin); the socket stays
-    /// open until [`shutdown`](Node::shutdown).
+    /// Leave gracefully: tell every live member we left, and return once each acknowledged
+    /// (PROTOCOL.md §7: the core pings each with the `left` record and counts the acks), or
+    /// after `Config::leave_timeout` if some never do (crashed, partitioned). The node then
+    /// takes no part until [`rejoin`](Node::rejoin); the socket stays open until
+    /// [`shutdown`](Node::shutdown).
     pub async fn leave(&self) -> Result<(), Error> {
         self.request(|reply| Request::Leave { reply }).await?
     }

@@ -2,11 +2,12 @@
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use swim_checked_core::{MemberEvent, TimerTable};
-use tokio::sync::broadcast;
+use swim_checked_core::{MemberEvent, TimerTable, UserMessage};
+use tokio::sync::{broadcast, watch};
 
 use crate::seal::KeyState;
 use crate::stats::{IoCounters, ShellStats};
+use crate::view::View;
 
 /// State shared by the node task and its handles.
 pub(crate) struct Shared {
@@ -20,11 +21,43 @@ pub(crate) struct Shared {
     pub event_capacity: usize,
 }
 
-/// The event channel: created on the first `subscribe`; taken (closing every stream) when the
-/// task stops.
-pub(crate) struct EventSlot {
-    pub sender: Option<broadcast::Sender<Arc<MemberEvent>>>,
+/// A channel to subscribers: created on the first subscription; taken (closing every stream)
+/// when the task stops.
+pub(crate) struct EventSlot<T> {
+    pub sender: Option<broadcast::Sender<Arc<T>>>,
     pub closed: bool,
+}
+
+impl<T> Default for EventSlot<T> {
+    fn default() -> Self {
+        EventSlot {
+            sender: None,
+            closed: false,
+        }
+    }
+}
+
+impl<T> EventSlot<T> {
+    /// A new receiver (one that ends at once if the task has stopped).
+    pub fn subscribe(&mut self, capacity: usize) -> broadcast::Receiver<Arc<T>> {
+        if self.closed {
+            return broadcast::channel(1).1;
+        }
+        self.sender
+            .get_or_insert_with(|| broadcast::channel(capacity).0)
+            .subscribe()
+    }
+
+    /// The sender, if anyone subscribed.
+    pub fn live(&self) -> Option<broadcast::Sender<Arc<T>>> {
+        self.sender.clone().filter(|s| s.receiver_count() > 0)
+    }
+
+    /// Close every stream.
+    pub fn close(&mut self) {
+        self.closed = true;
+        self.sender = None;
+    }
 }
 
 /// What the task changes and the handles read.
@@ -32,7 +65,10 @@ pub(crate) struct State {
     pub core: swim_checked_core::Node,
     pub timers: TimerTable,
     pub stats: ShellStats,
-    pub events: EventSlot,
+    pub events: EventSlot<MemberEvent>,
+    pub messages: EventSlot<UserMessage>,
+    /// The view as last published to watchers (kept current only while someone watches).
+    pub view: watch::Sender<View>,
 }
 
 impl Shared {

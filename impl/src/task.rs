@@ -10,32 +10,35 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
-use swim_checked_core::{
-    Command, CommandError, Effect, MemberEvent, Millis, NodeId, Phase, Pick, Wire,
-};
+use swim_checked_core::{Command, CommandError, Effect, Meta, Millis, NodeId, Phase, Pick, Wire};
 use tokio::sync::broadcast::Sender;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::clock::{Clock, Sleep};
-use crate::error::Error;
+use crate::error::{Error, JoinError, SeedFailure, SeedSilence};
 use crate::faults::Hooks;
 use crate::metrics::Metrics;
+use crate::node::Joined;
 use crate::observer::{Input, Observer, Step};
 use crate::pick::Picker;
 use crate::seal::Codec;
 use crate::shared::{Shared, State};
 use crate::transport::Transport;
+use crate::view::View;
 
 /// Datagrams read in one go before timers get their turn.
 const DRAIN_BATCH: usize = 64;
 /// Timers fired in one go before datagrams get their turn.
 const TIMER_BATCH: usize = 256;
 
+/// A change of the metadata as the task holds it: `None` leaves it as it is.
+pub(crate) type MetaUpdate = Box<dyn FnOnce(&Meta) -> Option<Meta> + Send>;
+
 /// A request from a handle to the task.
 pub(crate) enum Request {
     Join {
         seeds: Vec<SocketAddr>,
-        reply: oneshot::Sender<Result<usize, Error>>,
+        reply: oneshot::Sender<Result<Joined, Error>>,
     },
     Leave {
         reply: oneshot::Sender<Result<(), Error>>,
@@ -43,6 +46,11 @@ pub(crate) enum Request {
     Command {
         command: Command,
         reply: oneshot::Sender<Result<(), Error>>,
+    },
+    /// Change the metadata as it is when the task gets to it: `None` leaves it unchanged.
+    UpdateMeta {
+        update: MetaUpdate,
+        reply: oneshot::Sender<Result<bool, Error>>,
     },
     Rejoin {
         id: Option<NodeId>,
@@ -59,8 +67,21 @@ pub(crate) enum Request {
 
 struct JoinWaiter {
     deadline: Millis,
-    seeds: Vec<SocketAddr>,
-    reply: oneshot::Sender<Result<usize, Error>>,
+    waited: Millis,
+    /// Each seed, and what was seen of it so far.
+    seeds: Vec<(SocketAddr, SeedSilence)>,
+    reply: oneshot::Sender<Result<Joined, Error>>,
+}
+
+impl JoinWaiter {
+    /// Note what was seen of `addr`, if it is one of the seeds.
+    fn saw(&mut self, addr: SocketAddr, what: SeedSilence) {
+        for (seed, silence) in &mut self.seeds {
+            if *seed == addr {
+                *silence = what.clone();
+            }
+        }
+    }
 }
 
 /// What woke the task.
@@ -303,22 +324,33 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
         if self.join_waiters.is_empty() && self.leave_waiters.is_empty() {
             return;
         }
-        let (others, phase) = {
+        let (answered, members, phase) = {
             let state = self.shared.lock();
-            (state.core.cluster_size() - 1, state.core.phase())
+            let core = &state.core;
+            (
+                core.seeds_answered().to_vec(),
+                core.cluster_size(),
+                core.phase(),
+            )
         };
         let now = self.clock.now();
         for waiter in std::mem::take(&mut self.join_waiters) {
-            if others > 0 {
-                let _ = waiter.reply.send(Ok(others));
+            if !answered.is_empty() {
+                let _ = waiter.reply.send(Ok(Joined {
+                    seeds: answered.clone(),
+                    members,
+                }));
             } else if phase != Phase::Running {
                 let _ = waiter
                     .reply
                     .send(Err(Error::Rejected(CommandError::NotRunning(phase))));
             } else if now >= waiter.deadline {
-                let _ = waiter.reply.send(Err(Error::JoinTimeout {
-                    seeds: waiter.seeds,
-                }));
+                let _ = waiter.reply.send(Err(Error::Join(JoinError {
+                    seeds: (waiter.seeds.into_iter())
+                        .map(|(addr, reason)| SeedFailure { addr, reason })
+                        .collect(),
+                    waited: std::time::Duration::from_millis(waiter.waited),
+                })));
             } else if !waiter.reply.is_closed() {
                 self.join_waiters.push(waiter);
             }
@@ -334,19 +366,31 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
         match request {
             Request::Join { seeds, reply } => {
                 let now = self.clock.now();
-                let command = Command::Join {
-                    seeds: seeds.clone(),
-                };
-                match self.command(now, command) {
-                    Ok(()) => self.join_waiters.push(JoinWaiter {
-                        deadline: now.saturating_add(self.join_wait),
-                        seeds,
-                        reply,
-                    }),
-                    Err(e) => {
-                        let _ = reply.send(Err(e.into()));
-                    }
+                // Waiting before the command is carried out, to see its send errors.
+                self.join_waiters.push(JoinWaiter {
+                    deadline: now.saturating_add(self.join_wait),
+                    waited: self.join_wait,
+                    seeds: (seeds.iter())
+                        .map(|&s| (s, SeedSilence::NoAnswer))
+                        .collect(),
+                    reply,
+                });
+                if let Err(e) = self.command(now, Command::Join { seeds }) {
+                    let waiter = self.join_waiters.pop().expect("pushed above");
+                    let _ = waiter.reply.send(Err(e.into()));
                 }
+            }
+            Request::UpdateMeta { update, reply } => {
+                let now = self.clock.now();
+                let current = self.shared.lock().core.local_member().meta.clone();
+                let result = match update(&current) {
+                    Some(meta) if meta != current => self
+                        .command(now, Command::SetMeta(meta))
+                        .map(|()| true)
+                        .map_err(Error::from),
+                    _ => Ok(false),
+                };
+                let _ = reply.send(result);
             }
             Request::Leave { reply } => {
                 let now = self.clock.now();
@@ -410,6 +454,9 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
             Err(error) => {
                 self.shared.lock().stats.received(len, Some(&error));
                 tracing::debug!(%from, len, reason = error.reason(), %error, "dropped datagram");
+                for waiter in &mut self.join_waiters {
+                    waiter.saw(from, SeedSilence::Dropped(error.reason()));
+                }
                 if let Some(observer) = &self.observer {
                     observer.on_drop(now, from, len, &error);
                 }
@@ -447,6 +494,7 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
             let state = &mut *guard;
             let result = input(state, &mut self.picker, &self.hooks, &mut self.effects)?;
             let mut events = false;
+            let mut delivered = false;
             for effect in &self.effects {
                 match effect {
                     Effect::SetTimer { timer, at } => {
@@ -462,21 +510,26 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
                         events = true;
                         state.stats.event(event);
                     }
+                    Effect::Deliver(_) => delivered = true,
                     Effect::Send { .. } => {}
                 }
             }
             self.next_timer = state.timers.next_deadline();
+            refresh_view(state, events);
             self.metrics.gauges(&state.core);
-            let subscribers = if events {
-                state.events.sender.clone()
+            let subscribers = if events { state.events.live() } else { None };
+            let readers = if delivered {
+                state.messages.live()
             } else {
                 None
             };
-            (result, subscribers)
+            (result, (subscribers, readers))
         };
+        let (subscribers, readers) = subscribers;
         let effects = std::mem::take(&mut self.effects);
         self.codec.refresh();
         let (mut sent, mut bytes, mut errors, mut too_large) = (0u64, 0u64, 0u64, 0u64);
+        let mut failed = Vec::new();
         for effect in &effects {
             match effect {
                 Effect::Send { to, msg } => {
@@ -501,6 +554,7 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
                             Err(error) => {
                                 errors += 1;
                                 tracing::debug!(%to, %error, "send failed");
+                                failed.push((*to, error.kind()));
                             }
                         }
                     });
@@ -508,7 +562,18 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
                 Effect::Event(event) if self.hooks.publishes(event) => {
                     self.publish(event, subscribers.as_ref());
                 }
+                Effect::Deliver(message) => {
+                    tracing::debug!(from = %message.from, kind = ?message.kind, len = message.payload.len(), "delivered");
+                    if let Some(readers) = &readers {
+                        let _ = readers.send(Arc::new(message.clone()));
+                    }
+                }
                 _ => {}
+            }
+        }
+        for (to, kind) in failed {
+            for waiter in &mut self.join_waiters {
+                waiter.saw(to, SeedSilence::SendFailed(kind));
             }
         }
         self.shared.io.sent(sent, bytes, errors, too_large);
@@ -536,7 +601,11 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
 
     /// Log and count `event`, and hand it to the subscribers (`sender`: the event channel as it
     /// was when the step took the lock; `None` if nobody had subscribed yet).
-    fn publish(&self, event: &MemberEvent, sender: Option<&Sender<Arc<MemberEvent>>>) {
+    fn publish(
+        &self,
+        event: &swim_checked_core::MemberEvent,
+        sender: Option<&Sender<Arc<swim_checked_core::MemberEvent>>>,
+    ) {
         tracing::info!(
             member = %event.member.id,
             addr = %event.member.addr,
@@ -547,9 +616,7 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
             event.kind(),
         );
         self.metrics.event(event);
-        if let Some(sender) = sender
-            && sender.receiver_count() > 0
-        {
+        if let Some(sender) = sender {
             let _ = sender.send(Arc::new(event.clone()));
         }
     }
@@ -566,14 +633,31 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
     }
 }
 
-/// Ends the event stream when dropped.
+/// Publish the view to watchers if it changed: after events, or when our own record moved
+/// (a refutation, new metadata). Nothing is built while nobody watches.
+pub(crate) fn refresh_view(state: &mut State, events: bool) {
+    if state.view.receiver_count() == 0 {
+        return;
+    }
+    let me = state.core.local_member();
+    let moved = {
+        let seen = state.view.borrow();
+        let local = seen.local();
+        local.id != me.id || local.incarnation != me.incarnation || local.status != me.status
+    };
+    if events || moved {
+        state.view.send_replace(View::of(&state.core));
+    }
+}
+
+/// Ends the event and message streams when dropped.
 struct CloseEvents(Arc<Shared>);
 
 impl Drop for CloseEvents {
     fn drop(&mut self) {
         let mut state = self.0.lock();
-        state.events.closed = true;
-        state.events.sender = None;
+        state.events.close();
+        state.messages.close();
     }
 }
 

@@ -6,7 +6,7 @@
 
 use conformance::record::{Scenario, record};
 use conformance::validate::{Validated, validate};
-use swim_checked::Config;
+use swim_checked::harness::core::Config;
 
 const SHARDS: u64 = 4;
 
@@ -117,7 +117,7 @@ async fn recorded_runs_are_model_steps_3() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tampered_recordings_are_rejected() {
     use conformance::record::{RecordedInput, Recording};
-    use swim_checked::{Effect, Timer};
+    use swim_checked::harness::{Effect, Timer};
 
     let config = config();
     let scenario = Scenario {

@@ -1,7 +1,7 @@
 //! Cluster benchmarks: every node in this process on 127.0.0.1, real UDP, real time.
 //!
 //! ```sh
-//! cargo bench -p swim-checked --bench cluster -- detect   # or loss, idle, join, all
+//! cargo bench -p swim-checked --bench cluster -- detect   # or loss, idle, join, broadcast, all
 //! cargo bench -p swim-checked --bench cluster -- detect --reps 50
 //! ```
 //!
@@ -19,6 +19,10 @@
 //!   dead and suspect events about live nodes.
 //! - `idle`: n = 200, converged, then measured: CPU, resident memory and bytes sent per node.
 //! - `join`: n = 100 joining through one seed at once: time until every node sees all alive.
+//! - `broadcast`: n = 100, converged, then 1 KB of application data per second cluster-wide
+//!   (four 256-byte broadcasts a second, from members in turn) for `--secs` (default 30):
+//!   whether every member received every broadcast, how long the last one took, queue drops,
+//!   and dead or suspect events about live nodes meanwhile (none expected).
 //!
 //! `BENCH_VERBOSE=1` prints each `detect` repetition's events about the victim to stderr.
 
@@ -37,9 +41,9 @@ use std::time::Duration;
 
 use clap::Parser;
 use serde_json::{Value, json};
-use swim_checked::{
-    Config, EventKind, LossControl, Lossy, MemberEvent, Node, Status, Transport, UdpTransport, Wire,
-};
+use swim_checked::harness::core::Config;
+use swim_checked::harness::{LossControl, Lossy, Transport, UdpTransport, Wire};
+use swim_checked::{EventKind, MemberEvent, Node, Status};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -50,7 +54,7 @@ use measure::{
 
 #[derive(Debug, Parser)]
 struct Args {
-    /// detect, loss, idle, join or all.
+    /// detect, loss, idle, join, broadcast or all.
     #[arg(default_value = "all")]
     scenario: String,
     /// Repetitions (default: 10 for detect, 5 for join, 1 for loss and idle).
@@ -72,6 +76,9 @@ struct Args {
     /// each repetition in a fresh process this way).
     #[arg(long, hide = true)]
     idle_rep: bool,
+    /// detect and loss: run 1 KB/s of application broadcasts meanwhile (as `broadcast` does).
+    #[arg(long)]
+    with_broadcasts: bool,
     /// Passed by `cargo bench` to every bench target; ignored.
     #[arg(long, hide = true)]
     bench: bool,
@@ -117,11 +124,13 @@ fn main() {
         }
         let all = args.scenario == "all";
         if all || args.scenario == "detect" {
-            emit(detect(args.n.unwrap_or(20), args.reps.unwrap_or(10)).await);
+            let (n, reps) = (args.n.unwrap_or(20), args.reps.unwrap_or(10));
+            emit(detect(n, reps, args.with_broadcasts).await);
         }
         if all || args.scenario == "loss" {
             let reps = args.reps.unwrap_or(1);
-            emit(loss(args.n.unwrap_or(20), args.secs.unwrap_or(60), reps).await);
+            let (n, secs) = (args.n.unwrap_or(20), args.secs.unwrap_or(60));
+            emit(loss(n, secs, reps, args.with_broadcasts).await);
         }
         if all || args.scenario == "idle" {
             let reps = args.reps.unwrap_or(1);
@@ -130,6 +139,9 @@ fn main() {
         }
         if all || args.scenario == "join" {
             emit(join(args.n.unwrap_or(100), args.reps.unwrap_or(5)).await);
+        }
+        if all || args.scenario == "broadcast" {
+            emit(broadcast(args.n.unwrap_or(100), args.secs.unwrap_or(30)).await);
         }
     });
 }
@@ -306,6 +318,22 @@ impl Cluster {
         rx
     }
 
+    /// Application broadcasts at [`BROADCAST_BYTES_PER_S`] from the members in turn, until
+    /// aborted (a stopped member's turn is skipped).
+    fn broadcast_traffic(&self) -> tokio::task::JoinHandle<()> {
+        let nodes = self.nodes.clone();
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(Duration::from_millis(1_000 / BROADCASTS_PER_S));
+            for index in 0u64.. {
+                ticker.tick().await;
+                let mut payload = vec![0u8; BROADCAST_SIZE];
+                payload[..8].copy_from_slice(&index.to_le_bytes());
+                let from = index as usize * 37 % nodes.len();
+                let _ = nodes[from].broadcast(payload).await;
+            }
+        })
+    }
+
     async fn shutdown(self) {
         for node in &self.nodes {
             node.abort();
@@ -326,7 +354,7 @@ fn secs(d: Duration) -> f64 {
 
 // ----- scenarios -----
 
-async fn detect(n: usize, reps: usize) -> Value {
+async fn detect(n: usize, reps: usize, with_broadcasts: bool) -> Value {
     let config = config();
     let period = config.probe_interval as f64 / 1000.0;
     let (mut first_suspicion, mut all_dead, mut false_suspicions) = (Vec::new(), Vec::new(), 0);
@@ -337,6 +365,7 @@ async fn detect(n: usize, reps: usize) -> Value {
         assert!(joined.iter().all(|d| *d != Duration::MAX), "no convergence");
         // Let the join gossip die down: a converged, quiet cluster.
         tokio::time::sleep(Duration::from_millis(5 * config.probe_interval)).await;
+        let traffic = with_broadcasts.then(|| cluster.broadcast_traffic());
         let mut events = cluster.merge_events();
         // Crash at a random point of the protocol period.
         let offset = (rep as u64 * 7_919 + 13) % config.probe_interval;
@@ -387,12 +416,14 @@ async fn detect(n: usize, reps: usize) -> Value {
         first_suspicion.push(suspected.map_or(f64::INFINITY, |d| d.as_secs_f64() / period));
         first_dead.push(secs(earliest_dead));
         all_dead.push(secs(last_dead));
+        traffic.inspect(|t| t.abort());
         cluster.shutdown().await;
     }
     json!({
         "scenario": "detect",
         "n": n,
         "reps": reps,
+        "app_bytes_per_s": if with_broadcasts { BROADCAST_BYTES_PER_S } else { 0 },
         "first_suspicion_periods": summary(&first_suspicion),
         "first_dead_s": summary(&first_dead),
         "all_survivors_dead_s": summary(&all_dead),
@@ -406,7 +437,7 @@ async fn detect(n: usize, reps: usize) -> Value {
     })
 }
 
-async fn loss(n: usize, secs: u64, reps: usize) -> Value {
+async fn loss(n: usize, secs: u64, reps: usize, with_broadcasts: bool) -> Value {
     let config = config();
     let (mut dead_events, mut suspect_events, mut drop_ratio) =
         (Vec::new(), Vec::new(), Vec::new());
@@ -414,6 +445,7 @@ async fn loss(n: usize, secs: u64, reps: usize) -> Value {
     for _ in 0..reps {
         let cluster = Cluster::start(n, &config, 1024).await;
         cluster.join_all().await;
+        let traffic = with_broadcasts.then(|| cluster.broadcast_traffic());
         let mut events = cluster.merge_events();
         for c in &cluster.controls {
             c.set_send_loss(0.10);
@@ -445,11 +477,13 @@ async fn loss(n: usize, secs: u64, reps: usize) -> Value {
         dead_events.push(dead as f64);
         suspect_events.push(suspect as f64);
         drop_ratio.push(dropped as f64 / (sent + dropped).max(1) as f64);
+        traffic.inspect(|t| t.abort());
         cluster.shutdown().await;
     }
     json!({
         "scenario": "loss",
         "n": n,
+        "app_bytes_per_s": if with_broadcasts { BROADCAST_BYTES_PER_S } else { 0 },
         "secs": secs,
         "reps": reps,
         "send_loss": 0.10,
@@ -611,5 +645,113 @@ async fn join(n: usize, reps: usize) -> Value {
         "all_see_all_alive_s": summary(&all),
         "median_node_sees_all_alive_s": summary(&med),
         "goals": { "all_within_0.4_s": median(&all) <= 0.4 },
+    })
+}
+
+/// Broadcasts a second cluster-wide, and their size: 1 KB/s of application data.
+const BROADCASTS_PER_S: u64 = 4;
+const BROADCAST_SIZE: usize = 256;
+const BROADCAST_BYTES_PER_S: usize = BROADCASTS_PER_S as usize * BROADCAST_SIZE;
+
+/// Application broadcasts at 1 KB/s cluster-wide: four 256-byte broadcasts a second.
+async fn broadcast(n: usize, secs: u64) -> Value {
+    const PER_SECOND: u64 = BROADCASTS_PER_S;
+    const SIZE: usize = BROADCAST_SIZE;
+    let config = config();
+    let cluster = Cluster::start(n, &config, 1024).await;
+    cluster.join_all().await;
+    let total = (secs * PER_SECOND) as usize;
+    // received[node][broadcast]: when it arrived there.
+    let received = Arc::new(std::sync::Mutex::new(vec![vec![None; total]; n]));
+    let start = Instant::now();
+    for (i, node) in cluster.nodes.iter().enumerate() {
+        let mut inbox = node.messages();
+        let received = received.clone();
+        tokio::spawn(async move {
+            while let Some(m) = inbox.recv().await {
+                let index = u64::from_le_bytes(m.payload[..8].try_into().unwrap()) as usize;
+                received.lock().unwrap()[i][index] = Some(start.elapsed());
+            }
+        });
+    }
+    let mut events = cluster.merge_events();
+    let sent_before: u64 = cluster.nodes.iter().map(|x| x.stats().bytes_out).sum();
+    let mut sent_at = Vec::with_capacity(total);
+    let mut origin = Vec::with_capacity(total);
+    let mut ticker = tokio::time::interval(Duration::from_millis(1_000 / PER_SECOND));
+    for index in 0..total {
+        ticker.tick().await;
+        let mut payload = vec![0u8; SIZE];
+        payload[..8].copy_from_slice(&(index as u64).to_le_bytes());
+        let from = index * 37 % n;
+        sent_at.push(start.elapsed());
+        origin.push(from);
+        cluster.nodes[from].broadcast(payload).await.unwrap();
+    }
+    let sending = start.elapsed();
+    // Let the last broadcasts spread: until every member has every one, or 10 s.
+    let complete = |r: &Vec<Vec<Option<Duration>>>| {
+        (0..total).all(|b| (0..n).all(|i| i == origin[b] || r[i][b].is_some()))
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !complete(&received.lock().unwrap()) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let elapsed = start.elapsed();
+    let (mut dead, mut suspect) = (0u64, 0u64);
+    while let Ok((_, event, _)) = events.try_recv() {
+        match event.kind() {
+            EventKind::Dead | EventKind::Left => dead += 1,
+            EventKind::Suspect => suspect += 1,
+            _ => {}
+        }
+    }
+    let r = received.lock().unwrap().clone();
+    let (mut missed, mut incomplete) = (0u64, 0u64);
+    let mut last_arrival = Vec::with_capacity(total);
+    for b in 0..total {
+        let mut latest = Duration::ZERO;
+        let mut missing = 0;
+        for (i, node) in r.iter().enumerate() {
+            if i == origin[b] {
+                continue;
+            }
+            match node[b] {
+                Some(at) => latest = latest.max(at - sent_at[b]),
+                None => missing += 1,
+            }
+        }
+        missed += missing;
+        incomplete += (missing > 0) as u64;
+        last_arrival.push(latest.as_secs_f64());
+    }
+    let stats: Vec<_> = cluster.nodes.iter().map(|x| x.stats()).collect();
+    let bytes: u64 = stats.iter().map(|s| s.bytes_out).sum::<u64>() - sent_before;
+    let dropped: u64 = stats.iter().map(|s| s.core.user_dropped).sum();
+    let duplicates: u64 = stats.iter().map(|s| s.core.user_duplicates).sum();
+    cluster.shutdown().await;
+    json!({
+        "scenario": "broadcast",
+        "n": n,
+        "secs": secs,
+        "broadcasts": total,
+        "payload_bytes": SIZE,
+        "app_bytes_per_s": PER_SECOND as usize * SIZE,
+        "deliveries_missed": missed,
+        "broadcasts_not_everywhere": incomplete,
+        "last_member_received_after_s": {
+            "median": round(median(&last_arrival)),
+            "max": round(max(&last_arrival)),
+        },
+        "queue_drops": dropped,
+        "duplicates_ignored": duplicates,
+        "bytes_out_per_node_per_s": round(bytes as f64 / n as f64 / elapsed.as_secs_f64()),
+        "sending_s": round(sending.as_secs_f64()),
+        "dead_events_about_live_nodes": dead,
+        "suspect_events_about_live_nodes": suspect,
+        "goals": {
+            "every_member_every_broadcast": missed == 0,
+            "no_dead": dead == 0,
+        },
     })
 }

@@ -160,7 +160,7 @@ pub(crate) const KINDS: [&str; 7] = ["ping", "ping_req", "ack", "nack", "sync", 
 
 impl Traffic {
     pub(crate) fn add(&self, header: usize, datagram: &[u8]) {
-        if datagram.get(header) == Some(&swim_checked::swim_checked_core::codec::KIND_SEALED) {
+        if datagram.get(header) == Some(&swim_checked::harness::core::codec::KIND_SEALED) {
             self.by_kind[6].fetch_add(datagram.len() as u64, Ordering::Relaxed);
             return;
         }

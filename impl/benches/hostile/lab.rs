@@ -19,12 +19,14 @@ use chacha20poly1305::aead::AeadInPlace;
 use chacha20poly1305::{KeyInit, XChaCha20Poly1305, XNonce};
 use rand::rngs::StdRng;
 use rand::{Rng, RngCore, SeedableRng};
-use swim_checked::swim_checked_core::Envelope;
-use swim_checked::swim_checked_core::codec::{NONCE_LEN, TAG_LEN, VERSION};
-use swim_checked::{
-    Body, Config, DecodeError, Input, KEY_LEN, Key, Keyring, Member, Message, Meta, Millis, Node,
-    NodeId, Observer, RngPicker, Stats, Status, Step, Transport, UdpTransport, Wire,
+use swim_checked::harness::core::Config;
+use swim_checked::harness::core::Envelope;
+use swim_checked::harness::core::codec::{NONCE_LEN, TAG_LEN, VERSION};
+use swim_checked::harness::{
+    Body, DecodeError, Input, Message, Millis, Observer, RngPicker, Step, Transport, UdpTransport,
+    Wire,
 };
+use swim_checked::{KEY_LEN, Key, Keyring, Member, Meta, Node, NodeId, Stats, Status};
 
 /// Receive buffer of the victim's socket: deep enough that the sender's window never
 /// overflows it (the kernel caps it at `net.core.rmem_max`).
@@ -200,7 +202,7 @@ impl Sealer {
         msg: &Message,
         nonce: &[u8; NONCE_LEN],
         out: &mut Vec<u8>,
-    ) -> Result<(), swim_checked::swim_checked_core::EncodeError> {
+    ) -> Result<(), swim_checked::harness::core::EncodeError> {
         match &self.cipher {
             Some(cipher) => seal_into(&self.wire, cipher, msg, nonce, out),
             None => self.wire.encode_into(msg, out),
@@ -238,7 +240,7 @@ fn seal_into(
     msg: &Message,
     nonce: &[u8; NONCE_LEN],
     out: &mut Vec<u8>,
-) -> Result<(), swim_checked::swim_checked_core::EncodeError> {
+) -> Result<(), swim_checked::harness::core::EncodeError> {
     wire.encode_sealed_into(msg, nonce, out, |aad, nonce, body| {
         let tag = cipher
             .encrypt_in_place_detached(XNonce::from_slice(nonce), aad, body)

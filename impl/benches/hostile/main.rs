@@ -36,7 +36,8 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use serde_json::{Value, json};
-use swim_checked::{Config, Drops, Stats};
+use swim_checked::harness::core::Config;
+use swim_checked::{Drops, Stats};
 
 use lab::{Class, Expect, Lab};
 

@@ -5,9 +5,9 @@
 
 use std::time::Duration;
 
-use swim_checked::Config;
-use swim_checked::swim_checked_core::codec::Wire;
-use swim_checked::swim_checked_core::{Body, Message, NodeId};
+use swim_checked::harness::core::Config;
+use swim_checked::harness::core::codec::Wire;
+use swim_checked::harness::core::{Body, Message, NodeId};
 use tokio::net::UdpSocket;
 use tokio::time::Instant;
 
@@ -34,7 +34,7 @@ async fn a_forged_source_sync_gets_at_most_three_times_its_bytes() {
     let full_view: usize = node
         .members()
         .iter()
-        .map(swim_checked::swim_checked_core::codec::encoded_len)
+        .map(swim_checked::harness::core::codec::encoded_len)
         .sum();
     assert!(
         full_view > 3 * request.len(),

@@ -2,14 +2,15 @@
 //! failures, lifecycle after shutdown, statistics.
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use crate::common::{SOON, sees_alive, wait_for};
-use swim_checked::{Config, Error, EventKind, Meta, Node, NodeId, Status};
+use swim_checked::{Config, Error, EventKind, Meta, Node, NodeId, SeedSilence, Status};
 
 #[tokio::test]
 async fn invalid_configuration_says_what_is_wrong() {
     let config = Config {
-        probe_timeout: 2_000,
+        probe_timeout: Duration::from_secs(2),
         ..Config::lan()
     };
     let err = Node::bind(config, "127.0.0.1:0").await.unwrap_err();
@@ -64,7 +65,9 @@ async fn join_by_host_name_with_metadata() {
         .unwrap();
     let mut events = a.subscribe();
     let seed = format!("localhost:{}", a.local_addr().port());
-    assert_eq!(b.join([seed.as_str()]).await.unwrap(), 1);
+    let joined = b.join([seed.as_str()]).await.unwrap();
+    assert_eq!(joined.seeds, [a.local_addr()]);
+    assert_eq!(joined.members, 2);
     let event = events.recv().await.unwrap();
     assert_eq!(event.kind(), EventKind::Joined);
     assert_eq!(event.member.meta.get("name"), Some("b"));
@@ -91,7 +94,7 @@ async fn join_by_host_name_with_metadata() {
 async fn join_gives_up_when_no_seed_answers() {
     let config = Config {
         join_attempts: 3,
-        join_retry_interval: 100,
+        join_retry_interval: Duration::from_millis(100),
         ..Config::local()
     };
     let silent = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
@@ -100,7 +103,16 @@ async fn join_gives_up_when_no_seed_answers() {
         .await
         .expect("join is bounded")
         .unwrap_err();
-    assert!(matches!(err, Error::JoinTimeout { .. }), "{err:?}");
+    let Error::Join(join) = &err else {
+        panic!("{err:?}")
+    };
+    let silent = silent.local_addr().unwrap();
+    assert_eq!(join.seeds.len(), 1);
+    assert_eq!(join.seeds[0].addr, silent);
+    assert_eq!(join.seeds[0].reason, SeedSilence::NoAnswer);
+    let text = err.to_string();
+    assert!(text.contains(&silent.to_string()), "{text}");
+    assert!(text.contains("no answer"), "{text}");
     // Three attempts reached the silent seed.
     let stats = node.stats();
     assert!(stats.datagrams_out >= 3, "{stats:?}");
@@ -148,8 +160,8 @@ async fn dropping_every_handle_stops_the_node() {
 /// Counts the steps of a node.
 struct Steps(tokio::sync::watch::Sender<u64>);
 
-impl swim_checked::Observer for Steps {
-    fn on_step(&self, _step: &swim_checked::Step<'_>) {
+impl swim_checked::harness::Observer for Steps {
+    fn on_step(&self, _step: &swim_checked::harness::Step<'_>) {
         self.0.send_modify(|n| *n += 1);
     }
 }
@@ -233,7 +245,8 @@ async fn a_lagging_subscriber_skips_and_counts_events() {
 #[tokio::test]
 async fn seeds_nodes_and_clocks_print_what_they_hold() {
     use std::sync::Arc;
-    use swim_checked::{Clock, ManualClock, Seed};
+    use swim_checked::Seed;
+    use swim_checked::harness::{Clock, ManualClock};
 
     assert_eq!(Seed::from("db-1.local:7946").to_string(), "db-1.local:7946");
     let addr: std::net::SocketAddr = "10.0.0.7:7946".parse().unwrap();

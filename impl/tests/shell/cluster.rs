@@ -4,8 +4,9 @@
 use std::time::Duration;
 
 use crate::common::{Cluster, SOON, sees_alive, wait_for};
-use swim_checked::swim_checked_core::suspicion::Bounds;
-use swim_checked::{Config, EventKind, Meta, Node, Phase, Status};
+use swim_checked::harness::core::Config;
+use swim_checked::harness::core::suspicion::Bounds;
+use swim_checked::{EventKind, Meta, Node, Phase, Status};
 use tokio::time::Instant;
 
 /// The longest a crash may take to be declared dead everywhere, as the configuration implies:

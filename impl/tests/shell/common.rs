@@ -56,7 +56,8 @@ pub struct Cluster {
 impl Cluster {
     /// Start `n` nodes with `config` on 127.0.0.1, join them all through the first, and wait
     /// until every node holds all of them alive.
-    pub async fn start(n: usize, config: Config) -> Cluster {
+    pub async fn start(n: usize, config: impl Into<Config>) -> Cluster {
+        let config: Config = config.into();
         let mut nodes = Vec::new();
         let mut events = Vec::new();
         for _ in 0..n {

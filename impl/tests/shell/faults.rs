@@ -6,10 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::common::{Cluster, SOON, sees_alive, wait_for};
-use swim_checked::{
-    Body, Config, DecodeError, EventKind, LossControl, Lossy, Member, Message, Meta, Millis, Node,
-    NodeId, Observer, Status, UdpTransport, Wire,
+use swim_checked::harness::core::Config;
+use swim_checked::harness::{
+    Body, DecodeError, LossControl, Lossy, Message, Millis, Observer, UdpTransport, Wire,
 };
+use swim_checked::{EventKind, Member, Meta, Node, NodeId, Status};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -192,7 +193,7 @@ async fn malformed_datagrams_are_counted_and_ignored() {
     bad.push(("label_mismatch", red.encode(&ping).unwrap()));
     // Edits with the checksum recomputed, so that the edit is what is refused.
     let rechecked = |mut bytes: Vec<u8>| {
-        bytes.extend_from_slice(&swim_checked::swim_checked_core::codec::checksum(&bytes));
+        bytes.extend_from_slice(&swim_checked::harness::core::codec::checksum(&bytes));
         bytes
     };
     let body_end = valid.len() - 4;
@@ -209,7 +210,7 @@ async fn malformed_datagrams_are_counted_and_ignored() {
     kind[header] = 9;
     bad.push(("unknown_envelope", rechecked(kind)));
     let mut sealed = valid[..header].to_vec();
-    sealed.push(swim_checked::swim_checked_core::codec::KIND_SEALED);
+    sealed.push(swim_checked::harness::core::codec::KIND_SEALED);
     sealed.extend_from_slice(&[0x42; 64]);
     bad.push(("unauthenticated", sealed));
     let roomy = Wire::new(&Config {

@@ -16,7 +16,8 @@ mod lab;
 
 use std::time::Duration;
 
-use swim_checked::{Config, Stats};
+use swim_checked::Stats;
+use swim_checked::harness::core::Config;
 
 use lab::{Class, Expect, Lab};
 

@@ -7,6 +7,8 @@
 //! - `hostile`: a flood of hostile datagrams at one node of a real cluster (CI-sized campaign).
 //! - `manual`: deterministic time with a `ManualClock`, driven as the conformance harness does.
 //! - `seal`: authenticated encryption (forgeries, bit flips, key rotation, rollout).
+//! - `usage`: the library as an application uses it: join and leave results, streams, the
+//!   watched view, application data, metadata by key, configuration, errors (issue 21).
 //!
 //! `common` holds the helpers they share (loopback clusters, waiting on events).
 
@@ -18,3 +20,4 @@ mod faults;
 mod hostile;
 mod manual;
 mod seal;
+mod usage;

@@ -9,11 +9,13 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use swim_checked::swim_checked_core::suspicion::Bounds;
-use swim_checked::{
-    Clock, Config, DecodeError, Effect, Input, ManualClock, Millis, Node, NodeId, Observer,
-    RngPicker, Status, Step, Timer, UdpTransport,
+use swim_checked::harness::core::Config;
+use swim_checked::harness::core::suspicion::Bounds;
+use swim_checked::harness::{
+    Clock, DecodeError, Effect, Input, ManualClock, Millis, Observer, RngPicker, Step, Timer,
+    UdpTransport,
 };
+use swim_checked::{Node, NodeId, Status};
 use tokio::sync::Notify;
 
 #[derive(Default)]
@@ -169,7 +171,7 @@ async fn manual_clock_drives_timers_exactly() {
     let node = start(&net, &clock, &config, 1).await;
     // The id comes from the seeded picker.
     assert_eq!(node.id(), {
-        use swim_checked::Picker;
+        use swim_checked::harness::Picker;
         RngPicker::seeded(1).node_id()
     });
     assert_eq!(

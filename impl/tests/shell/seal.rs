@@ -8,10 +8,11 @@ use std::sync::Arc;
 
 use chacha20poly1305::aead::AeadInPlace;
 use chacha20poly1305::{KeyInit, XChaCha20Poly1305, XNonce};
-use swim_checked::swim_checked_core::codec::{NONCE_LEN, TAG_LEN};
+use swim_checked::harness::core::codec::{NONCE_LEN, TAG_LEN};
+use swim_checked::harness::{Body, DecodeError, Input, Message, Millis, Observer, Step, Wire};
 use swim_checked::{
-    Body, Config, DecodeError, Encryption, Error, EventKind, Input, Key, KeyError, Keyring, Member,
-    MemberEvent, Message, Meta, Millis, Node, NodeId, Observer, Status, Step, Wire,
+    Config, Encryption, Error, EventKind, Key, KeyError, Keyring, Member, MemberEvent, Meta, Node,
+    NodeId, Status,
 };
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, watch};
@@ -214,7 +215,7 @@ fn forgeries(victim: &Member, target: NodeId) -> Vec<Message> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_records_change_no_view() {
     let mut sealed = Sealed::start(3, Some(Keyring::new(key(1)))).await;
-    let wire = Wire::new(&Config::local());
+    let wire = Wire::new(&swim_checked::harness::core::Config::local());
     let before = sealed.views();
     let victim = sealed.nodes()[1].local_member();
     let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
@@ -268,7 +269,7 @@ async fn forged_records_change_no_view() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_bit_flip_of_a_sealed_datagram_gets_in() {
     let mut sealed = Sealed::start(2, Some(Keyring::new(key(1)))).await;
-    let wire = Wire::new(&Config::local());
+    let wire = Wire::new(&swim_checked::harness::core::Config::local());
     let before = sealed.views();
     let node = sealed.nodes()[0].clone();
     let victim = sealed.nodes()[1].local_member();
@@ -312,7 +313,7 @@ async fn keys_rotate_under_traffic_without_a_drop() {
     sealed.traffic(6).await;
     sealed.assert_quiet();
     // The old key opens nothing any more.
-    let wire = Wire::new(&Config::local());
+    let wire = Wire::new(&swim_checked::harness::core::Config::local());
     let node = sealed.nodes()[0].clone();
     let bytes = seal(&wire, &old, &outsider_ping(&node), 1);
     let reason = sealed.drop_reason_of(&node, &bytes).await;
@@ -338,7 +339,7 @@ async fn a_plaintext_cluster_rolls_out_to_require_without_suspicion() {
     }
     sealed.assert_quiet();
     // Plaintext is refused now.
-    let wire = Wire::new(&Config::local());
+    let wire = Wire::new(&swim_checked::harness::core::Config::local());
     let node = sealed.nodes()[2].clone();
     let bytes = wire.encode(&outsider_ping(&node)).unwrap();
     let reason = sealed.drop_reason_of(&node, &bytes).await;
@@ -403,7 +404,7 @@ async fn mismatched_modes_do_not_talk() {
         .await
         .unwrap();
     let err = closed.join([open.local_addr()]).await.unwrap_err();
-    assert!(matches!(err, Error::JoinTimeout { .. }), "{err}");
+    assert!(matches!(err, Error::Join(_)), "{err}");
     assert!(open.stats().dropped.unauthenticated >= 1);
     let ids: BTreeSet<NodeId> = [open.id()].into();
     assert!(sees_alive(&open, &ids));

@@ -63,6 +63,17 @@ pub fn max_meta_room(config: &Config) -> usize {
     config.max_datagram.saturating_sub(fixed)
 }
 
+/// Bytes of a message around one application payload, at worst: sender and origin ids,
+/// sequence number and length varints, body tag and the empty gossip vector.
+const USER_OVERHEAD: usize = 48;
+
+/// Largest application payload the configuration can carry in one datagram.
+pub fn max_user_room(config: &Config) -> usize {
+    config
+        .max_datagram
+        .saturating_sub(datagram_overhead(&config.label) + USER_OVERHEAD)
+}
+
 /// Bytes a datagram of cluster `label` spends besides the postcard message, at most: the header
 /// (magic, version, label) and [`ENVELOPE_RESERVE`]. The node packs gossip against
 /// `max_datagram - datagram_overhead(label) - encoded message`. [`Wire::header_len`] is the
@@ -99,6 +110,7 @@ pub struct Wire {
     label: String,
     max_datagram: usize,
     max_meta_bytes: usize,
+    max_user_payload: usize,
 }
 
 /// Why a datagram was not encoded.
@@ -249,6 +261,7 @@ impl Wire {
             label: config.label.clone(),
             max_datagram: config.max_datagram,
             max_meta_bytes: config.max_meta_bytes,
+            max_user_payload: config.user_payload_limit(),
         }
     }
 
@@ -430,6 +443,17 @@ impl Wire {
     fn check_limits(&self, msg: &Message) -> Result<(), DecodeError> {
         let members: &[Member] = match &msg.body {
             Body::Sync { members, .. } => members,
+            Body::Gossip { broadcasts } => {
+                if (broadcasts.iter()).any(|b| b.payload.len() > self.max_user_payload) {
+                    return Err(DecodeError::Invalid("broadcast over the payload limit"));
+                }
+                &[]
+            }
+            Body::Direct { payload } if payload.len() > self.max_user_payload => {
+                return Err(DecodeError::Invalid(
+                    "direct message over the payload limit",
+                ));
+            }
             _ => &[],
         };
         for m in msg.gossip.iter().chain(members) {

@@ -52,7 +52,7 @@ pub struct Config {
     pub join_retry_interval: Millis,
     /// Join: attempts before giving up.
     pub join_attempts: u32,
-    /// Leave: longest wait for the `left` record to spread before stopping.
+    /// Leave: longest wait for every member to acknowledge the `left` record before stopping.
     pub leave_timeout: Millis,
     /// Anti-amplification: until an address has proved it receives our datagrams, we send it at
     /// most this many times the bytes we received from it (QUIC's rule; PROTOCOL.md §12).
@@ -73,6 +73,21 @@ pub struct Config {
     /// A record more than this above the highest incarnation seen for its member (for an
     /// unknown member: above this) is dropped, so a member can always refute.
     pub max_incarnation_jump: u64,
+    /// Application broadcasts: period of the gossip datagrams sent while some wait.
+    pub gossip_interval: Millis,
+    /// Application broadcasts: members sent a gossip datagram each `gossip_interval`.
+    pub user_fanout: usize,
+    /// Application broadcasts: each is sent `user_retransmit_mult x ceil(log10(n + 1))` times
+    /// by every member that holds it.
+    pub user_retransmit_mult: u32,
+    /// Application data: largest payload, in bytes (a broadcast or a direct message); capped
+    /// at what fits in one datagram (see [`Config::user_payload_limit`]).
+    pub max_user_payload: usize,
+    /// Application broadcasts waiting to be sent, at most; a full queue loses its most-sent one
+    /// (counted in `NodeStats::user_dropped`).
+    pub user_queue: usize,
+    /// Application broadcasts: identities remembered to deliver each once.
+    pub user_dedup: usize,
 }
 
 impl Config {
@@ -108,6 +123,12 @@ impl Config {
             max_unanswered: 4_096,
             unanswered_free: 16,
             max_incarnation_jump: 1 << 32,
+            gossip_interval: 200,
+            user_fanout: 3,
+            user_retransmit_mult: 4,
+            max_user_payload: 1_024,
+            user_queue: 256,
+            user_dedup: 8_192,
         }
     }
 
@@ -134,6 +155,12 @@ impl Config {
             leave_timeout: 1_000,
             ..Self::lan()
         }
+    }
+
+    /// The largest application payload accepted: `max_user_payload`, or less if a datagram
+    /// cannot carry that much.
+    pub fn user_payload_limit(&self) -> usize {
+        self.max_user_payload.min(crate::codec::max_user_room(self))
     }
 
     /// Check that the configuration makes sense; the error says which field is wrong and why.
@@ -293,6 +320,33 @@ impl Config {
             return fail(
                 "max_incarnation_jump",
                 "must be at least 1 or no member can refute".into(),
+            );
+        }
+        if self.gossip_interval == 0 {
+            return fail("gossip_interval", "must be greater than zero".into());
+        }
+        if self.user_fanout == 0 {
+            return fail(
+                "user_fanout",
+                "must be at least 1 or no broadcast is ever sent".into(),
+            );
+        }
+        if self.user_retransmit_mult == 0 {
+            return fail(
+                "user_retransmit_mult",
+                "must be at least 1 or no broadcast is ever sent".into(),
+            );
+        }
+        if self.user_queue == 0 {
+            return fail("user_queue", "must hold at least one broadcast".into());
+        }
+        if self.user_dedup < self.user_queue {
+            return fail(
+                "user_dedup",
+                format!(
+                    "{} identities remembered is fewer than user_queue ({})",
+                    self.user_dedup, self.user_queue
+                ),
             );
         }
         Ok(())

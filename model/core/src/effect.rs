@@ -9,6 +9,7 @@ use crate::member::Member;
 use crate::message::Message;
 use crate::status::Status;
 use crate::timer::Timer;
+use crate::user::UserMessage;
 
 /// One output of a transition, to be carried out by the shell in order.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -34,6 +35,9 @@ pub enum Effect {
     },
     /// Report a change in the view to the application.
     Event(MemberEvent),
+    /// Hand application data (a broadcast seen for the first time, or a direct message) to
+    /// the application.
+    Deliver(UserMessage),
 }
 
 /// A change in the local view of one member. Changes about the node itself are reported too:

@@ -211,7 +211,7 @@ impl Gossip {
         &mut self,
         budget: &mut Budget,
         limit: u32,
-        except: Option<NodeId>,
+        except: &[NodeId],
         record: &dyn Fn(NodeId) -> Option<&'a Member>,
         out: &mut Vec<Member>,
     ) {
@@ -240,7 +240,7 @@ impl Gossip {
                     self.stale = self.stale.saturating_sub(1);
                     continue;
                 };
-                if Some(entry.id) == except {
+                if except.contains(&entry.id) {
                     i += 1;
                     continue;
                 }

@@ -38,6 +38,7 @@ pub mod probe;
 pub mod status;
 pub mod suspicion;
 pub mod timer;
+pub mod user;
 
 pub use codec::{DecodeError, EncodeError, Envelope, SealedLayout, Wire};
 pub use config::{Config, ConfigError};
@@ -48,6 +49,7 @@ pub use node::{Command, CommandError, Node, NodeStats, Phase};
 pub use pick::Pick;
 pub use status::{Merge, Status};
 pub use timer::{Timer, TimerTable};
+pub use user::{Broadcast, UserKind, UserMessage};
 
 /// Milliseconds on the caller's clock. The core never reads a clock: every input carries `now`.
 pub type Millis = u64;

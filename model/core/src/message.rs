@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use serde::{Deserialize, Serialize};
 
 use crate::member::{Member, NodeId};
+use crate::user::Broadcast;
 
 /// One datagram's worth of protocol: who sent it, what it asks, and the gossip riding along.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -54,6 +55,18 @@ pub enum Body {
         /// Records from the sender's view.
         members: Vec<Member>,
     },
+    /// Gossip alone (PROTOCOL.md §13): sent every `gossip_interval` to `user_fanout` members
+    /// while application broadcasts wait; piggybacks membership updates first, then
+    /// `broadcasts` in the room left. Never answered.
+    Gossip {
+        /// Application broadcasts, least-sent first.
+        broadcasts: Vec<Broadcast>,
+    },
+    /// Application data for the receiver alone (PROTOCOL.md §13). Never answered.
+    Direct {
+        /// The application's bytes.
+        payload: Vec<u8>,
+    },
 }
 
 impl Message {
@@ -82,6 +95,14 @@ impl Message {
                 reply: *reply,
                 members: members.iter().map(|m| m.renamed(id, addr)).collect(),
             },
+            Body::Gossip { broadcasts } => Body::Gossip {
+                broadcasts: (broadcasts.iter())
+                    .map(|b| Broadcast {
+                        origin: id(b.origin),
+                        ..b.clone()
+                    })
+                    .collect(),
+            },
             other => other.clone(),
         };
         Message {
@@ -101,6 +122,8 @@ impl Body {
             Body::Ack { .. } => "ack",
             Body::Nack { .. } => "nack",
             Body::Sync { .. } => "sync",
+            Body::Gossip { .. } => "gossip",
+            Body::Direct { .. } => "direct",
         }
     }
 }

@@ -28,6 +28,8 @@ pub enum Timer {
     JoinRetry,
     /// Stop waiting for the `left` record to spread.
     LeaveDone,
+    /// Send the next gossip datagrams (armed only while application broadcasts wait).
+    Gossip,
 }
 
 /// The armed timers of one node, one deadline per [`Timer`].

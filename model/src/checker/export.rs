@@ -136,6 +136,7 @@ fn timer_kind(timer: Timer) -> &'static str {
         Timer::Sync => "sync",
         Timer::JoinRetry => "join_retry",
         Timer::LeaveDone => "leave_done",
+        Timer::Gossip => "gossip",
     }
 }
 

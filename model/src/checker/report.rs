@@ -52,6 +52,8 @@ pub fn message(msg: &Message) -> String {
             if *reply { "?" } else { "" },
             view(members)
         ),
+        Body::Gossip { broadcasts } => format!("gossip {{{} broadcasts}}", broadcasts.len()),
+        Body::Direct { payload } => format!("direct {{{} bytes}}", payload.len()),
     };
     if !msg.gossip.is_empty() {
         write!(out, " +[{}]", view(&msg.gossip)).ok();
@@ -69,6 +71,7 @@ pub fn timer(t: Timer) -> String {
         Timer::Sync => "sync".into(),
         Timer::JoinRetry => "join-retry".into(),
         Timer::LeaveDone => "leave-done".into(),
+        Timer::Gossip => "gossip".into(),
     }
 }
 
@@ -123,6 +126,7 @@ pub fn step(step: &Step) -> String {
             Effect::SetTimer { timer: t, at } => format!("sets {} at {at}", timer(*t)),
             Effect::CancelTimer { timer: t } => format!("cancels {}", timer(*t)),
             Effect::Event(e) => format!("event {}", event(e)),
+            Effect::Deliver(m) => format!("delivers {:?} from {}", m.kind, id(m.from)),
         };
         write!(out, "\n         {line}").ok();
     }

@@ -138,6 +138,13 @@ impl Setup {
             join_retry_interval: 10,
             join_attempts: 1,
             leave_timeout: 20,
+            // Application data is outside the checked protocol: no world sends any.
+            gossip_interval: 10,
+            user_fanout: 1,
+            user_retransmit_mult: 1,
+            max_user_payload: 64,
+            user_queue: 1,
+            user_dedup: 1,
             ..Config::lan()
         };
         config.validate().expect("the scaled-down config is valid");

@@ -27,8 +27,14 @@ impl Node {
         }
         self.members
             .purge(now, self.config.tombstone_ttl, self.config.purged_memory);
-        if self.phase == Phase::Leaving && !self.gossip.contains(self.me.id) {
-            self.finish_leave(out);
+        if self.phase == Phase::Leaving {
+            // A leaving node judges nobody: it pings the members yet to acknowledge its leave.
+            if self.departure_tick(out) {
+                out.push(Effect::SetTimer {
+                    timer: Timer::Tick,
+                    at: now + self.probe_interval(),
+                });
+            }
             return;
         }
         self.guard.introduced.clear();

@@ -1,6 +1,7 @@
 //! Joining, leaving and rejoining (PROTOCOL.md §3, §7), the other user commands, and the timers
 //! a node arms when it starts and cancels when it stops.
 
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
 
 use crate::Millis;
@@ -8,7 +9,8 @@ use crate::effect::{Effect, MemberEvent};
 use crate::gossip::Gossip;
 use crate::health::Health;
 use crate::member::{Member, Meta, NodeId};
-use crate::pick::{Pick, choose};
+use crate::message::Body;
+use crate::pick::Pick;
 use crate::status::Status;
 use crate::timer::Timer;
 
@@ -31,6 +33,20 @@ pub(super) struct Joining {
     announce_until: Millis,
 }
 
+/// A leave under way: who has yet to acknowledge our `left` record (PROTOCOL.md §7).
+///
+/// Leaving pings every live member with our `left` record leading the datagram; a member's ack
+/// of that ping (sequence number `seq`) proves it holds the record, since a node merges a
+/// datagram's gossip before it answers the body. The leave completes once every member that is
+/// still live here has acknowledged, or at `leave_timeout`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(super) struct Departure {
+    /// Sequence number of the leave pings.
+    seq: u32,
+    /// Members yet to acknowledge.
+    pub(super) awaiting: BTreeSet<NodeId>,
+}
+
 impl Node {
     /// `Command::Join`: contact the seeds (not ourselves), retrying until one answers.
     pub(super) fn join(
@@ -49,6 +65,7 @@ impl Node {
 
     /// Contact `seeds` now, and up to `join_attempts - 1` more times while nobody answers.
     fn start_join(&mut self, now: Millis, seeds: Vec<SocketAddr>, out: &mut Vec<Effect>) {
+        self.seeds_answered.clear();
         self.joining = Some(Joining {
             seeds,
             attempts_left: self.config.join_attempts.saturating_sub(1),
@@ -134,30 +151,79 @@ impl Node {
         Ok(())
     }
 
-    pub(super) fn leave(&mut self, now: Millis, rng: &mut dyn Pick, out: &mut Vec<Effect>) {
+    pub(super) fn leave(&mut self, now: Millis, out: &mut Vec<Effect>) {
         self.phase = Phase::Leaving;
         self.me.incarnation += 1;
         self.me.status = Status::Left;
         self.gossip.enqueue(self.me.id);
-        // Tell k members directly; probes and acks carry the rest.
-        let mut peers: Vec<(NodeId, SocketAddr)> = self
-            .members
-            .iter()
-            .filter(|r| r.member.status == Status::Alive)
-            .map(|r| (r.member.id, r.member.addr))
+        let seq = self.next_seq;
+        self.next_seq = self.next_seq.wrapping_add(1);
+        let awaiting: BTreeSet<NodeId> = (self.members.iter())
+            .filter(|r| !r.member.status.is_terminal())
+            .map(|r| r.member.id)
             .collect();
-        let k = choose(rng, &mut peers, self.config.indirect_checks.max(1));
-        for &(_, addr) in &peers[..k] {
-            out.push(self.sync_message(addr, false, vec![self.me.clone()]));
-        }
-        if self.members.live() == 0 {
+        if awaiting.is_empty() {
             self.finish_leave(out);
             return;
         }
+        self.departure = Some(Departure { seq, awaiting });
+        self.ping_departure(out);
         out.push(Effect::SetTimer {
             timer: Timer::LeaveDone,
             at: now + self.config.leave_timeout,
         });
+    }
+
+    /// Ping every member yet to acknowledge our `left` record (which leads each datagram).
+    fn ping_departure(&mut self, out: &mut Vec<Effect>) {
+        let Some(departure) = &self.departure else {
+            return;
+        };
+        let seq = departure.seq;
+        let targets: Vec<(NodeId, SocketAddr)> = (departure.awaiting.iter())
+            .filter_map(|&id| self.members.get(id).map(|r| (id, r.member.addr)))
+            .collect();
+        for (target, addr) in targets {
+            self.send(addr, Some(target), Body::Ping { seq, target }, out);
+        }
+    }
+
+    /// An ack while leaving: if it answers a leave ping, `sender` holds our `left` record.
+    /// Returns whether it did.
+    pub(super) fn leave_acked(&mut self, sender: NodeId, seq: u32, out: &mut Vec<Effect>) -> bool {
+        let Some(departure) = self.departure.as_mut().filter(|d| d.seq == seq) else {
+            return false;
+        };
+        departure.awaiting.remove(&sender);
+        self.settle_departure(out);
+        true
+    }
+
+    /// Stop waiting for members no longer live here; finish once nobody is left to wait for.
+    fn settle_departure(&mut self, out: &mut Vec<Effect>) {
+        let Some(departure) = self.departure.as_mut() else {
+            return;
+        };
+        let members = &self.members;
+        departure.awaiting.retain(|&id| {
+            members
+                .get(id)
+                .is_some_and(|r| !r.member.status.is_terminal())
+        });
+        if departure.awaiting.is_empty() {
+            self.finish_leave(out);
+        }
+    }
+
+    /// A probe period while leaving: ping again the members that have not acknowledged (a
+    /// ping or its ack may have been lost). Returns whether the leave is still under way.
+    pub(super) fn departure_tick(&mut self, out: &mut Vec<Effect>) -> bool {
+        self.settle_departure(out);
+        if self.phase != Phase::Leaving {
+            return false;
+        }
+        self.ping_departure(out);
+        true
     }
 
     /// The wait for our `left` record to spread is over.
@@ -250,7 +316,13 @@ impl Node {
 
     /// Cancel every timer this node may have armed: it stops taking part.
     pub(super) fn stop_timers(&mut self, out: &mut Vec<Effect>) {
-        let mut timers = vec![Timer::Tick, Timer::Sync, Timer::JoinRetry, Timer::LeaveDone];
+        let mut timers = vec![
+            Timer::Tick,
+            Timer::Sync,
+            Timer::JoinRetry,
+            Timer::LeaveDone,
+            Timer::Gossip,
+        ];
         timers.extend(self.probes.keys().map(|&s| Timer::ProbeTimeout(s)));
         timers.extend(self.relays.keys().map(|&s| Timer::Relay(s)));
         timers.extend(
@@ -262,6 +334,8 @@ impl Node {
         self.probes.clear();
         self.relays.clear();
         self.joining = None;
+        self.departure = None;
+        self.user.clear();
         self.last_sync = 0;
         out.extend(
             timers

@@ -29,6 +29,7 @@ use crate::pick::Pick;
 use crate::probe::{Probe, ProbeOrder, Relay};
 use crate::status::Status;
 use crate::timer::Timer;
+use crate::user::UserQueue;
 
 mod detect;
 mod guard;
@@ -37,9 +38,10 @@ mod merge;
 mod send;
 mod suspect;
 mod sync;
+mod user;
 
 use guard::{Guard, Intake};
-use lifecycle::Joining;
+use lifecycle::{Departure, Joining};
 
 /// Where a node is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -66,6 +68,15 @@ pub enum Command {
     Leave,
     /// Replace our metadata (raises our incarnation).
     SetMeta(Meta),
+    /// Gossip application data to every member (PROTOCOL.md §13).
+    Broadcast(Vec<u8>),
+    /// Send application data to one member (PROTOCOL.md §13).
+    SendTo {
+        /// The member.
+        to: NodeId,
+        /// The application's bytes.
+        payload: Vec<u8>,
+    },
     /// Declare a member dead (typically after it became `unreachable`).
     ConfirmDead(NodeId),
     /// Come back under a new id after being removed or after leaving.
@@ -99,6 +110,15 @@ pub enum CommandError {
     IsSelf,
     /// The new id is the current one.
     SameId,
+    /// Application data over `Config::max_user_payload`.
+    PayloadTooLarge {
+        /// Bytes given.
+        len: usize,
+        /// `Config::max_user_payload`.
+        max: usize,
+    },
+    /// Application data addressed to this node itself.
+    ToSelf,
 }
 
 impl fmt::Display for CommandError {
@@ -116,6 +136,10 @@ impl fmt::Display for CommandError {
             CommandError::AlreadyDead(id) => write!(f, "member {id} is already dead or left"),
             CommandError::IsSelf => write!(f, "a node cannot declare itself dead"),
             CommandError::SameId => write!(f, "rejoin needs a new id"),
+            CommandError::PayloadTooLarge { len, max } => {
+                write!(f, "payload of {len} bytes exceeds the {max}-byte limit")
+            }
+            CommandError::ToSelf => write!(f, "cannot send a message to this node itself"),
         }
     }
 }
@@ -156,6 +180,15 @@ pub struct NodeStats {
     pub replies_limited: u64,
     /// Unvalidated addresses validated by answering our ping.
     pub strangers_validated: u64,
+    /// Application broadcasts delivered (received for the first time).
+    pub user_delivered: u64,
+    /// Direct application messages delivered.
+    pub direct_delivered: u64,
+    /// Application broadcasts received again (already seen): ignored.
+    pub user_duplicates: u64,
+    /// Application broadcasts the full queue lost before their retransmit budget was spent
+    /// (`Config::user_queue`).
+    pub user_dropped: u64,
 }
 
 /// One member's protocol state machine.
@@ -179,6 +212,13 @@ pub struct Node {
     health: Health,
     /// From a join (or rejoin) until the node stops; `None` if it never joined.
     joining: Option<Joining>,
+    /// While leaving: the members yet to acknowledge our `left` record.
+    departure: Option<Departure>,
+    /// Application broadcasts waiting to be gossiped, and the identities seen.
+    user: UserQueue,
+    /// Seed addresses that answered the current join, in order (read by the shell only, not
+    /// part of the node's identity).
+    seeds_answered: Vec<SocketAddr>,
     /// When our last push-pull round ran (or we started): the next one is due a whole
     /// current sync interval later, which grows with the cluster.
     last_sync: Millis,
@@ -204,6 +244,8 @@ impl PartialEq for Node {
             && self.next_seq == other.next_seq
             && self.health == other.health
             && self.joining == other.joining
+            && self.departure == other.departure
+            && self.user == other.user
             && self.last_sync == other.last_sync
             && self.guard == other.guard
     }
@@ -237,6 +279,8 @@ impl Hash for Node {
         self.next_seq.hash(state);
         self.health.hash(state);
         self.joining.hash(state);
+        self.departure.hash(state);
+        self.user.hash(state);
         self.last_sync.hash(state);
         self.guard.hash(state);
     }
@@ -278,6 +322,9 @@ impl Node {
             relays: BTreeMap::new(),
             next_seq: 0,
             joining: None,
+            departure: None,
+            user: UserQueue::default(),
+            seeds_answered: Vec::new(),
             last_sync: now,
             guard: Guard::default(),
             intake: None,
@@ -381,12 +428,35 @@ impl Node {
         if let Some(joining) = &mut node.joining {
             joining.seeds = joining.seeds.iter().map(|&a| addr(a)).collect();
         }
+        if let Some(departure) = &mut node.departure {
+            departure.awaiting = departure.awaiting.iter().map(|&i| id(i)).collect();
+        }
+        node.user = self.user.renamed(id);
+        node.seeds_answered = self.seeds_answered.iter().map(|&a| addr(a)).collect();
         node
     }
 
     /// The dissemination queue.
     pub fn gossip(&self) -> &Gossip {
         &self.gossip
+    }
+
+    /// Application broadcasts waiting to be gossiped.
+    pub fn user_queue(&self) -> &UserQueue {
+        &self.user
+    }
+
+    /// Seed addresses that answered the current (or last) join with their view, in the order
+    /// the answers came. Cleared by each join.
+    pub fn seeds_answered(&self) -> &[SocketAddr] {
+        &self.seeds_answered
+    }
+
+    /// While leaving: members that have not acknowledged our `left` record yet.
+    pub fn awaiting_leave_acks(&self) -> impl Iterator<Item = NodeId> + '_ {
+        self.departure
+            .iter()
+            .flat_map(|d| d.awaiting.iter().copied())
     }
 
     /// The probe order.
@@ -465,7 +535,7 @@ impl Node {
                 target_addr,
             } => self.relay_probe(now, from, sender, seq, target, target_addr, out),
             Body::Ack { seq } => {
-                if !self.validation_ack(from, seq, out) {
+                if !self.validation_ack(from, seq, out) && !self.leave_acked(sender, seq, out) {
                     self.on_ack(seq, out);
                 }
             }
@@ -473,6 +543,8 @@ impl Node {
             Body::Sync { reply, members } => {
                 self.on_sync(now, from, sender, reply, members, rng, out)
             }
+            Body::Gossip { broadcasts } => self.on_gossip(now, broadcasts, out),
+            Body::Direct { payload } => self.on_direct(sender, payload, out),
         }
     }
 
@@ -495,6 +567,7 @@ impl Node {
             Timer::Sync => self.sync_timer(now, rng, out),
             Timer::JoinRetry => self.join_retry(now, out),
             Timer::LeaveDone => self.leave_timer(out),
+            Timer::Gossip => self.gossip_timer(now, rng, out),
         }
     }
 
@@ -515,10 +588,12 @@ impl Node {
         match command {
             Command::Join { seeds } => self.join(now, seeds, out),
             Command::Leave => {
-                self.leave(now, rng, out);
+                self.leave(now, out);
                 Ok(())
             }
             Command::SetMeta(meta) => self.set_meta(meta),
+            Command::Broadcast(payload) => self.broadcast(now, payload, out),
+            Command::SendTo { to, payload } => self.send_to(to, payload, out),
             Command::ConfirmDead(id) => self.confirm_dead(now, id, rng, out),
             Command::Rejoin { .. } => unreachable!("handled above"),
         }

@@ -10,12 +10,14 @@ use crate::member::{Member, NodeId};
 use crate::message::{Body, Message};
 use crate::status::Status;
 
-use super::{Node, record};
+use super::{Node, Phase, record};
 
 impl Node {
-    /// Send `body` to `to`, filling the rest of the datagram with gossip. If the destination is
-    /// suspect (or dead) here, its own record goes first without spending transmits (buddy
-    /// system: it learns of the suspicion at once and can refute it).
+    /// Send `body` to `to`, filling the rest of the datagram with gossip. While we leave, our
+    /// `left` record goes first; if the destination is suspect (or dead) here, its own record
+    /// comes next; neither spends transmits (buddy system: it learns of the suspicion at once
+    /// and can refute it). A gossip body then takes application broadcasts in the room the
+    /// membership updates left.
     pub(super) fn send(
         &mut self,
         to: SocketAddr,
@@ -40,20 +42,40 @@ impl Node {
             free = free.min(left - base);
         }
         let mut budget = Budget { free, count: 0 };
-        let mut buddy = None;
+        // Records already in the datagram, not to be packed again from the queue.
+        let mut lead = [self.me.id; 2];
+        let mut leading = 0;
+        if self.phase == Phase::Leaving && budget.take(encoded_len(&self.me)) {
+            msg.gossip.push(self.me.clone());
+            leading = 1;
+        }
         if let Some(t) = to_id
             && let Some(rec) = self.members.get(t)
             && rec.member.status != Status::Alive
             && budget.take(encoded_len(&rec.member))
         {
             msg.gossip.push(rec.member.clone());
-            buddy = Some(t);
+            lead[leading] = t;
+            leading += 1;
         }
         let limit = retransmit_limit(self.config.retransmit_mult, self.cluster_size());
         let (me, members) = (&self.me, &self.members);
         let current = |id: NodeId| record(me, members, id);
-        self.gossip
-            .pack(&mut budget, limit, buddy, &current, &mut msg.gossip);
+        self.gossip.pack(
+            &mut budget,
+            limit,
+            &lead[..leading],
+            &current,
+            &mut msg.gossip,
+        );
+        if let Body::Gossip { broadcasts } = &mut msg.body {
+            let mut room = Budget {
+                free: budget.free,
+                count: 0,
+            };
+            let limit = retransmit_limit(self.config.user_retransmit_mult, self.cluster_size());
+            self.user.pack(&mut room, limit, broadcasts);
+        }
         if allowance.is_some() {
             let len = self.sent_len(&msg);
             self.charge(to, len);

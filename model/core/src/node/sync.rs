@@ -77,6 +77,11 @@ impl Node {
         rng: &mut dyn Pick,
         out: &mut Vec<Effect>,
     ) {
+        if (self.joining.as_ref()).is_some_and(|j| j.seeds.contains(&from))
+            && !self.seeds_answered.contains(&from)
+        {
+            self.seeds_answered.push(from);
+        }
         for update in members {
             let (id, addr) = (update.id, update.addr);
             let announce = self.announcing(now)

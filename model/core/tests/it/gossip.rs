@@ -304,20 +304,20 @@ fn gossip_queue_basics() {
     // longer has is dropped.
     let (two, four) = (alive(2, 1), alive(4, 0));
     let record = |m: NodeId| [&two, &four].into_iter().find(|r| r.id == m);
-    g.pack(&mut budget, 2, Some(id(2)), &record, &mut out);
+    g.pack(&mut budget, 2, &[id(2)], &record, &mut out);
     assert!(out.is_empty(), "the excepted update is skipped");
-    g.pack(&mut budget, 2, None, &record, &mut out);
+    g.pack(&mut budget, 2, &[], &record, &mut out);
     assert_eq!(out, vec![alive(2, 1)]);
     assert_eq!(g.transmits(id(2)), Some(1));
     g.enqueue(id(5));
-    g.pack(&mut budget, 2, Some(id(2)), &record, &mut out);
+    g.pack(&mut budget, 2, &[id(2)], &record, &mut out);
     assert!(
         !g.contains(id(5)),
         "an update about an unknown member is dropped"
     );
     assert_eq!(out.len(), 1);
     // The limit shrank (the cluster got smaller): updates already sent enough are dropped.
-    g.pack(&mut budget, 1, None, &record, &mut out);
+    g.pack(&mut budget, 1, &[], &record, &mut out);
     assert!(g.is_empty());
     assert_eq!(out.len(), 1);
 }

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 
 use crate::common::*;
 use swim_checked_core::{
-    Body, Command, CommandError, Config, EventKind, Member, Meta, Phase, Status, Timer,
+    Body, Command, CommandError, Config, Effect, EventKind, Member, Meta, Phase, Status, Timer,
 };
 
 fn node() -> Driver {
@@ -179,17 +179,15 @@ fn leave_gossips_left_at_a_raised_incarnation() {
     let left = record(1, 1, Status::Left);
     assert_eq!(d.me(), &left);
     assert!(d.node.gossip().contains(id(1)));
-    // k = 3 members are told directly.
+    // Every live member is pinged, our `left` record leading each datagram.
     let s = sends(&out);
-    assert_eq!(s.len(), 3);
-    for (_, msg) in &s {
-        assert_eq!(
-            msg.body,
-            Body::Sync {
-                reply: false,
-                members: vec![left.clone()]
-            }
-        );
+    assert_eq!(s.len(), 4);
+    for (to, msg) in &s {
+        let Body::Ping { target, .. } = msg.body else {
+            panic!("{msg:?}")
+        };
+        assert_eq!(d.node.member(target).unwrap().addr, *to);
+        assert_eq!(msg.gossip[0], left);
     }
     assert_eq!(timer_set(&out, Timer::LeaveDone), Some(3_000 + 5_000));
     // While leaving: commands refused, gossip about us ignored, pings still answered.
@@ -225,16 +223,28 @@ fn leave_gossips_left_at_a_raised_incarnation() {
     assert!(out.is_empty());
 }
 
-#[test]
-fn leave_completes_when_its_update_is_spread() {
-    let mut d = node();
-    d.cmd(Command::Leave).unwrap();
-    // n = 5: the left record goes out 4 times, then the next tick stops the node.
-    for seq in 0..4 {
-        d.recv(2, Body::Ping { seq, target: id(1) }, vec![]);
+/// The sequence number of the leave pings in `out`.
+fn leave_seq(out: &[Effect]) -> u32 {
+    match sends(out)[0].1.body {
+        Body::Ping { seq, .. } => seq,
+        ref other => panic!("{other:?}"),
     }
-    assert!(!d.node.gossip().contains(id(1)));
-    let out = d.timer_at(1_000, Timer::Tick);
+}
+
+#[test]
+fn leave_completes_when_every_member_acknowledged() {
+    let mut d = node();
+    let out = d.cmd(Command::Leave).unwrap();
+    let seq = leave_seq(&out);
+    // An ack of another sequence number proves nothing.
+    d.recv(2, Body::Ack { seq: seq + 7 }, vec![]);
+    assert_eq!(d.node.awaiting_leave_acks().count(), 4);
+    for member in 2..5 {
+        assert!(d.recv(member, Body::Ack { seq }, vec![]).is_empty());
+        assert_eq!(d.node.phase(), Phase::Leaving);
+    }
+    assert_eq!(d.node.awaiting_leave_acks().collect::<Vec<_>>(), [id(5)]);
+    let out = d.recv(5, Body::Ack { seq }, vec![]);
     assert_eq!(d.node.phase(), Phase::Left);
     let ev = events(&out);
     assert_eq!(ev.len(), 1);
@@ -253,6 +263,26 @@ fn leave_completes_when_its_update_is_spread() {
         )
         .is_empty()
     );
+}
+
+#[test]
+fn leave_pings_again_the_silent_and_stops_waiting_for_the_dead() {
+    let mut d = node();
+    let out = d.cmd(Command::Leave).unwrap();
+    let seq = leave_seq(&out);
+    d.recv(2, Body::Ack { seq }, vec![]);
+    d.recv(3, Body::Ack { seq }, vec![]);
+    // A probe period later, the two silent members are pinged again, nobody else.
+    let out = d.timer_at(1_000, Timer::Tick);
+    let mut again: Vec<SocketAddr> = sends(&out).iter().map(|(to, _)| *to).collect();
+    again.sort();
+    assert_eq!(again, [addr(4), addr(5)]);
+    assert_eq!(timer_set(&out, Timer::Tick), Some(2_000));
+    // Member 5 is declared dead meanwhile: member 4's ack is the last one needed.
+    d.gossip(3, vec![record(5, 0, Status::Dead)]);
+    let out = d.recv(4, Body::Ack { seq }, vec![]);
+    assert_eq!(d.node.phase(), Phase::Left);
+    assert_eq!(events(&out)[0].kind(), EventKind::Left);
 }
 
 #[test]

@@ -16,3 +16,4 @@ mod props;
 mod refutation;
 mod sim_smoke;
 mod suspicion;
+mod user;

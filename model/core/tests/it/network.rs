@@ -152,6 +152,7 @@ impl Sim {
                     }
                 }
                 Effect::SetTimer { .. } | Effect::CancelTimer { .. } => {} // applied above
+                Effect::Deliver(_) => {} // no application data in these runs
             }
         }
         self.check(i);

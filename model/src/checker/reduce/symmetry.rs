@@ -160,6 +160,7 @@ fn signature(s: &State, i: usize) -> u64 {
                 Timer::Sync => 4,
                 Timer::JoinRetry => 5,
                 Timer::LeaveDone => 6,
+                Timer::Gossip => 7,
             };
             (kind, at)
         })
