@@ -43,17 +43,19 @@ pub mod picks;
 pub mod properties;
 pub mod reduce;
 pub mod report;
+pub mod rules;
 pub mod setup;
 pub mod state;
 pub mod trace;
 pub mod walk;
+pub mod worlds;
 
 pub use action::{Action, Picks, Transition};
 pub use model::SwimModel;
 pub use picks::Replay;
 pub use properties::{Kind, PropertyInfo};
 pub use setup::{Setup, generation, index_of, node_addr, node_id, node_id_in, rejoin_id};
-pub use state::{Budget, Copies, Datagram, Ghost, Host, Life, State};
+pub use state::{Budget, Copies, Datagram, Ghost, Host, Life, Marks, State};
 pub use trace::{Input, PickRecord, Playback, Step, Trace, UserCommand};
 
 pub(crate) use state::stable_hash;

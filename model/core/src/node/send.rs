@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 
 use crate::codec::encoded_len;
 use crate::effect::Effect;
+use crate::faults::Fault;
 use crate::gossip::{Budget, retransmit_limit};
 use crate::member::{Member, NodeId};
 use crate::message::{Body, Message};
@@ -35,6 +36,7 @@ impl Node {
         };
         let mut buddy = None;
         if let Some(t) = to_id
+            && !self.faults.has(Fault::NoBuddy)
             && let Some(rec) = self.members.get(t)
             && rec.member.status != Status::Alive
             && budget.take(encoded_len(&rec.member))
@@ -42,7 +44,10 @@ impl Node {
             msg.gossip.push(rec.member.clone());
             buddy = Some(t);
         }
-        let limit = retransmit_limit(self.config.retransmit_mult, self.cluster_size());
+        let mut limit = retransmit_limit(self.config.retransmit_mult, self.cluster_size());
+        if self.faults.has(Fault::RetransmitsUnbounded) {
+            limit = u32::MAX;
+        }
         let (me, members) = (&self.me, &self.members);
         let current = |id: NodeId| record(me, members, id);
         self.gossip
