@@ -56,6 +56,14 @@ pub const STALE_REPLAY: &str = "replay of an older record than the receiver hold
 /// A node that left or was removed came back under a new id.
 pub const REJOINED: &str = "phase left -> running";
 pub const REJOINED_REMOVED: &str = "phase removed -> running";
+/// A node held `unreachable` refuted it: a peer's record went back to `alive`.
+pub const REFUTED_UNREACHABLE: &str = "refutation from unreachable";
+/// A node suspected, or declared dead or unreachable, a member that was leaving.
+pub const LEAVE_RACE: &str = "verdict on a leaving member";
+/// A tombstone expired: the record is gone and its id purged.
+pub const TOMBSTONE_EXPIRED: &str = "tombstone expired";
+/// A failed probe took local health above 1.
+pub const HEALTH_ABOVE_ONE: &str = "local health above 1";
 
 /// What the corpus must show (the export fails if one of these is not even reachable).
 pub fn required() -> Vec<Feature> {
@@ -71,6 +79,10 @@ pub fn required() -> Vec<Feature> {
         Feature::Behaviour(REJOINED),
         Feature::Behaviour(REFUTATION),
         Feature::Behaviour(SHORTENED),
+        Feature::Behaviour(REFUTED_UNREACHABLE),
+        Feature::Behaviour(LEAVE_RACE),
+        Feature::Behaviour(TOMBSTONE_EXPIRED),
+        Feature::Behaviour(HEALTH_ABOVE_ONE),
         Feature::Transition {
             from: Some(Status::Suspect),
             to: Status::Dead,
@@ -151,6 +163,7 @@ pub fn features(before: &State, action: &Action, after: &State, out: &mut Vec<Fe
         out.push(Feature::Step(kind));
         return;
     };
+    use swim_checked_core::Phase::*;
     let (old, new) = (&before.hosts[i], &after.hosts[i]);
     let me = new.node.local_member().id;
     for m in new.node.members() {
@@ -168,6 +181,20 @@ pub fn features(before: &State, action: &Action, after: &State, out: &mut Vec<Fe
                 }
             }
             _ => {
+                if prev.is_some_and(|p| p.status == Status::Unreachable)
+                    && m.status == Status::Alive
+                {
+                    out.push(Feature::Behaviour(REFUTED_UNREACHABLE));
+                }
+                let verdict = matches!(
+                    m.status,
+                    Status::Suspect | Status::Unreachable | Status::Dead
+                );
+                let leaving =
+                    (after.hosts.iter()).any(|h| h.node.id() == m.id && h.node.phase() == Leaving);
+                if verdict && leaving {
+                    out.push(Feature::Behaviour(LEAVE_RACE));
+                }
                 if m.id == me
                     && !matches!(action, Action::Command(..))
                     && prev.is_some_and(|p| p.incarnation < m.incarnation)
@@ -182,7 +209,12 @@ pub fn features(before: &State, action: &Action, after: &State, out: &mut Vec<Fe
             }
         }
     }
-    use swim_checked_core::Phase::*;
+    if (old.node.members()).any(|m| new.node.member(m.id).is_none() && new.node.is_purged(m.id)) {
+        out.push(Feature::Behaviour(TOMBSTONE_EXPIRED));
+    }
+    if old.node.health() <= 1 && new.node.health() > 1 {
+        out.push(Feature::Behaviour(HEALTH_ABOVE_ONE));
+    }
     match (old.node.phase(), new.node.phase()) {
         (Running, Leaving) => out.push(Feature::Behaviour(LEAVING)),
         (Leaving, Left) => out.push(Feature::Behaviour(LEFT)),
@@ -251,6 +283,16 @@ pub fn worlds() -> Vec<World> {
     rejoin.horizon = rejoin.rejoin_horizon();
     rejoin.shell_order = true;
     let replay = replay_world();
+    // The targeted situations of `check`'s default worlds, in shell order.
+    let targeted = |label: &str| {
+        let mut setup = (super::worlds::targeted_worlds().into_iter())
+            .find(|w| w.label == label)
+            .expect("a targeted world")
+            .setup;
+        setup.stagger = 1;
+        setup.shell_order = true;
+        setup
+    };
     let mut worlds = vec![
         World {
             name: "faults",
@@ -275,6 +317,22 @@ pub fn worlds() -> Vec<World> {
         World {
             name: "replay",
             setup: replay,
+        },
+        World {
+            name: "pause-unreachable",
+            setup: targeted("unreachable"),
+        },
+        World {
+            name: "leave-race",
+            setup: targeted("leave race"),
+        },
+        World {
+            name: "health",
+            setup: targeted("health"),
+        },
+        World {
+            name: "tombstones",
+            setup: targeted("tombstones"),
         },
     ];
     // The traces run to the horizon: the quiet end is what the replay checks the longest.

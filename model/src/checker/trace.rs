@@ -279,6 +279,18 @@ pub struct TraceSetup {
     pub sync_interval: Millis,
     pub unreachable: bool,
     pub leave_timeout: Millis,
+    /// Absent (never expires) in traces of worlds whose tombstones last, so older traces read
+    /// the same.
+    #[serde(default = "never", skip_serializing_if = "is_never")]
+    pub tombstone_ttl: Millis,
+}
+
+fn never() -> Millis {
+    swim_checked_core::config::NEVER
+}
+
+fn is_never(ttl: &Millis) -> bool {
+    *ttl == never()
 }
 
 /// A whole run, as written to a JSON file.
@@ -375,6 +387,7 @@ impl Trace {
                 sync_interval: c.sync_interval,
                 unreachable: c.unreachable,
                 leave_timeout: c.leave_timeout,
+                tombstone_ttl: c.tombstone_ttl,
             },
             seed: None,
             covers: Vec::new(),
@@ -481,6 +494,7 @@ impl TraceSetup {
         c.max_datagram = self.max_datagram;
         c.sync_interval = self.sync_interval;
         c.leave_timeout = self.leave_timeout;
+        c.tombstone_ttl = self.tombstone_ttl;
         c
     }
 }
