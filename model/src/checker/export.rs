@@ -20,7 +20,7 @@ use std::hash::BuildHasherDefault;
 use std::time::Instant;
 
 use super::walk::{SplitMix, walk_seed};
-use super::{Action, Datagram, Setup, State, SwimModel, Trace, UserCommand, stable_hash};
+use super::{Action, Datagram, Outsider, Setup, State, SwimModel, Trace, UserCommand, stable_hash};
 use swim_checked_core::status::precedence;
 use swim_checked_core::{Body, Member, Message, Status, Timer};
 
@@ -65,10 +65,16 @@ pub const TOMBSTONE_EXPIRED: &str = "tombstone expired";
 /// A failed probe took local health above 1.
 pub const HEALTH_ABOVE_ONE: &str = "local health above 1";
 
+/// The "world" of the features only the conformance harness makes: datagrams a node's shell
+/// must drop before its core sees them.
+pub const SHELL: &str = "shell";
+
 /// What the corpus must show (the export fails if one of these is not even reachable).
 pub fn required() -> Vec<Feature> {
     let step = |s: &str| Feature::Step(s.into());
     vec![
+        step("outsider other_cluster"),
+        step("outsider oversize"),
         step("deliver nack"),
         step("command leave"),
         step("command set_meta"),
@@ -136,6 +142,7 @@ pub fn step_kind(action: &Action) -> String {
         Action::Crash(_) => "crash".into(),
         Action::Pause(_) => "pause".into(),
         Action::Resume(_) => "resume".into(),
+        Action::Outsider(_, kind) => format!("outsider {}", kind.name()),
     }
 }
 
@@ -480,6 +487,24 @@ pub fn complete(model: &SwimModel, mut actions: Vec<Action>) -> Vec<Action> {
     actions
 }
 
+/// `actions` with, right after its first delivery, the same datagram handed over twice more
+/// by the harness: labelled for another cluster, then one byte over `max_datagram`. The
+/// shell must drop both without a step of its node (the model takes none).
+pub fn with_outsiders(mut actions: Vec<Action>) -> Vec<Action> {
+    let first = actions.iter().enumerate().find_map(|(k, a)| match a {
+        Action::Deliver(d, _) => Some((k, d.clone())),
+        _ => None,
+    });
+    if let Some((k, d)) = first {
+        let outsiders = [
+            Action::Outsider(d.clone(), Outsider::OtherCluster),
+            Action::Outsider(d, Outsider::Oversize),
+        ];
+        actions.splice(k + 1..k + 1, outsiders);
+    }
+    actions
+}
+
 /// Seeded random walk `k`: a uniformly random input, then a uniformly random outcome of its
 /// picks, to the end of the run.
 pub fn random_walk(model: &SwimModel, seed: u64, k: u64) -> Vec<Action> {
@@ -674,6 +699,34 @@ pub fn build(
             );
         }
         explorations.push((world.name, exploration));
+    }
+    if let Some(first) = worlds.first() {
+        let shell = World {
+            name: SHELL,
+            setup: first.setup.clone(),
+        };
+        let model = SwimModel::new(shell.setup.clone());
+        let actions = with_outsiders(complete(&model, Vec::new()));
+        let covers = covered(&model, &actions);
+        let new: Vec<String> = (covers.iter())
+            .filter(|c| !chosen.contains(*c))
+            .map(|c| c.to_string())
+            .collect();
+        for f in covers.iter().filter(|f| !chosen.contains(*f)) {
+            reachable.entry(f.clone()).or_default().push(SHELL);
+        }
+        chosen.extend(covers.iter().cloned());
+        let reason = "outsider-drops".to_string();
+        add(
+            &mut traces,
+            &shell,
+            &model,
+            actions,
+            covers,
+            reason,
+            new,
+            None,
+        );
     }
     let four = walk_world();
     let model = SwimModel::new(four.setup.clone());

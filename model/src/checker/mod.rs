@@ -56,6 +56,6 @@ pub use picks::Replay;
 pub use properties::{Kind, PropertyInfo};
 pub use setup::{Setup, generation, index_of, node_addr, node_id, node_id_in, rejoin_id};
 pub use state::{Budget, Copies, Datagram, Ghost, Host, Life, Marks, State};
-pub use trace::{Input, PickRecord, Playback, Step, Trace, UserCommand};
+pub use trace::{Input, Outsider, PickRecord, Playback, Step, Trace, UserCommand};
 
 pub(crate) use state::stable_hash;

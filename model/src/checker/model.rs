@@ -293,6 +293,8 @@ impl SwimModel {
                 next.budget.pauses -= 1;
                 true
             }
+            // The shell drops it: nothing changes.
+            Action::Outsider(..) => false,
         };
         if disturbance {
             next.ghost.last_disturbance = now;
