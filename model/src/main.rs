@@ -49,9 +49,9 @@ enum Command {
     ExportTraces(ExportArgs),
 }
 
-/// The world to check. Without any fault or command option, `check` runs its two default
-/// worlds (faults; reliable network with commands; one replay in each); with one, it runs that
-/// single world.
+/// The world to check. Without any fault or command option, `check` runs its default worlds
+/// (`model::checker::worlds`: two broad ones with one replay each, and small targeted ones);
+/// with one, it runs that single world.
 #[derive(Args, Debug, Clone)]
 struct WorldArgs {
     /// Nodes in the cluster.
@@ -631,7 +631,7 @@ fn export_traces(args: ExportArgs) -> ExitCode {
     let covered: std::collections::BTreeSet<_> =
         corpus.traces.iter().flat_map(|t| &t.covers).collect();
     println!(
-        "\n{}\n{} traces, {steps} steps; {} features reached by the exhaustive search, \
+        "\n{}\n{} traces, {steps} steps; {} features reached by the exhaustive search and the shell trace, \
          {} covered in all (the rest only by the walks); written to {} in {:.1}s",
         corpus.coverage_table(),
         corpus.traces.len(),

@@ -48,6 +48,8 @@ pub enum Fault {
     NoBuddy,
     /// Push-pull takes the peer's records as they are, older or not.
     SyncOverwrites,
+    /// Each protocol period passes over one member of the probe order without probing it.
+    ProbeSkipsMember,
 }
 
 /// The signature of [`crate::status::merge`].
@@ -86,7 +88,7 @@ mod broken {
 
     impl Fault {
         /// Every fault, in declaration order.
-        pub const ALL: [Fault; 14] = [
+        pub const ALL: [Fault; 15] = [
             Fault::MergeLastWriterWins,
             Fault::MergeRevivesDead,
             Fault::AppliesGossipAboutSelf,
@@ -101,6 +103,7 @@ mod broken {
             Fault::RetransmitsUnbounded,
             Fault::NoBuddy,
             Fault::SyncOverwrites,
+            Fault::ProbeSkipsMember,
         ];
 
         fn bit(self) -> u16 {

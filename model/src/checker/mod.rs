@@ -31,10 +31,11 @@
 //! ends with a fault-free stretch long enough for detection and dissemination: that is what makes
 //! "convergence at rest" and "completeness" bounded safety properties (see [`properties`]).
 //!
-//! Read top to bottom: [`setup`] (the world), [`state`], [`action`], [`picks`] (the outcomes
-//! of the core's random choices), [`model`] (the [`stateright::Model`]), then the reductions
-//! for large worlds ([`reduce`]), the [`properties`], and the tools around the checker:
-//! [`trace`], [`report`], [`walk`], [`export`].
+//! Read top to bottom: [`setup`] (the world) and [`worlds`] (the ones `check` runs), [`state`],
+//! [`action`], [`picks`] (the outcomes of the core's random choices), [`model`] (the
+//! [`stateright::Model`]), then the reductions for large worlds ([`reduce`]), the
+//! [`properties`] and the per-step [`rules`] some of them read, and the tools around the
+//! checker: [`trace`], [`report`], [`walk`], [`export`].
 
 pub mod action;
 pub mod export;

@@ -1,8 +1,8 @@
 //! The properties the checker proves (PROTOCOL.md §9), as named predicates over one state.
 //!
 //! Safety properties are stateright `always` properties, checked on every reachable state.
-//! The two about transitions (monotone views, no resurrection) read flags that the step breaking
-//! the rule sets ([`super::Ghost`]). Convergence and completeness are *bounded*: the model ends
+//! Those about transitions (monotone views, no resurrection, and the rules of
+//! [`super::rules`]) read flags that the step breaking the rule sets ([`super::Ghost`]). Convergence and completeness are *bounded*: the model ends
 //! every run with a fault-free stretch ([`super::Setup::settle`]) and they are written
 //! `always(at rest => converged)` and `always(now >= crash + D => dead)`; stateright's
 //! `eventually` is not used (in 0.31 it misses counterexamples on cycles and merged paths).
@@ -47,6 +47,7 @@ pub const SUSPICION_DEADLINE: &str = "suspicion deadline";
 pub const RETRANSMIT_LIMIT: &str = "retransmit limit";
 pub const BUDDY_FIRST: &str = "buddy first";
 pub const SYNC_NEVER_LOWERS: &str = "push-pull never lowers";
+pub const PROBE_ROUND_ROBIN: &str = "probe round-robin";
 pub const REACH_CONVERGED: &str = "converged at rest";
 pub const REACH_REFUTED: &str = "false suspicion refuted";
 pub const REACH_DEAD: &str = "crashed node declared dead";
@@ -151,6 +152,13 @@ pub const PROPERTIES: &[PropertyInfo] = &[
         about: "a push-pull exchange never moves a record down the lattice",
         applies: |_| true,
         condition: |_, s| !s.ghost.sync_lowered,
+    },
+    PropertyInfo {
+        name: PROBE_ROUND_ROBIN,
+        kind: Kind::Safety,
+        about: "live members are probed once a pass: at most 2n-1 periods apart",
+        applies: |_| true,
+        condition: |_, s| !s.ghost.probe_order_broken,
     },
     PropertyInfo {
         name: REACH_CONVERGED,

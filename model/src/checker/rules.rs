@@ -4,7 +4,7 @@
 //! reachability property reads. The formulas here are written from PROTOCOL.md, not taken from
 //! the core, so that a slip in the core's own arithmetic shows.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 
 use swim_checked_core::status::precedence;
@@ -56,6 +56,7 @@ pub fn judge(before: &Node, after: &Node, cause: Cause, out: &[Effect], ghost: &
     health(before, after, cause, ghost);
     suspicion_timers(before, after, out, ghost);
     piggybacking(before, after, out, ghost);
+    probe_order(before, after, cause, ghost);
     if let Cause::Message(msg) = cause {
         let records = msg.gossip.iter().chain(match &msg.body {
             Body::Sync { members, .. } => members.as_slice(),
@@ -187,6 +188,59 @@ fn piggybacking(before: &Node, after: &Node, out: &[Effect], ghost: &mut Ghost) 
         if times > limit || is.is_some_and(|is| is > limit) || !counted {
             ghost.over_retransmitted = true;
         }
+    }
+}
+
+/// Probes go round-robin (PROTOCOL.md §4): every live member is in the rest of the current
+/// pass until it is probed (it may leave it unprobed only once it is no longer live); a member
+/// learnt joins the pass; a new pass starts only once no live member is left in the old one,
+/// and holds every live member; a period of a running node that knows a live member probes one.
+/// With one probe per period, two probes of a live member are then at most `2n - 1` periods
+/// apart (the first and the last of two passes of `n - 1`), which completeness counts on.
+fn probe_order(before: &Node, after: &Node, cause: Cause, ghost: &mut Ghost) {
+    if matches!(cause, Cause::Command { rejoin: true }) {
+        return; // a new life: a new order
+    }
+    let live = |n: &Node| -> BTreeSet<NodeId> {
+        (n.members())
+            .filter(|m| m.id != n.id() && !m.status.is_terminal())
+            .map(|m| m.id)
+            .collect()
+    };
+    let (live_before, live_after) = (live(before), live(after));
+    let was: BTreeSet<NodeId> = before.probe_order().rest().collect();
+    let is: BTreeSet<NodeId> = after.probe_order().rest().collect();
+    let probed: BTreeSet<NodeId> = (after.probes().iter())
+        .filter(|(seq, _)| !before.probes().contains_key(seq))
+        .map(|(_, p)| p.target)
+        .collect();
+    let learnt: BTreeSet<NodeId> = (live_after.iter().copied())
+        .filter(|&id| before.member(id).is_none())
+        .collect();
+    let gone_or_probed = |id: &NodeId| probed.contains(id) || !live_after.contains(id);
+    // A member in the rest, or probed, that was not in the old pass (nor just learnt): a new
+    // pass began.
+    let new_pass = (is.iter().chain(&probed)).any(|id| !was.contains(id) && !learnt.contains(id));
+    let mut ok = learnt
+        .iter()
+        .all(|id| is.contains(id) || probed.contains(id));
+    if new_pass {
+        ok &= (was.iter()).all(|id| !live_before.contains(id) || probed.contains(id));
+        ok &= (live_after.iter()).all(|id| is.contains(id) || probed.contains(id));
+    } else {
+        ok &= was.iter().all(|id| is.contains(id) || gone_or_probed(id));
+    }
+    let running = |n: &Node| n.phase() == swim_checked_core::Phase::Running;
+    if matches!(cause, Cause::Timer(Timer::Tick))
+        && running(before)
+        && running(after)
+        && !live_before.is_empty()
+        && probed.is_empty()
+    {
+        ok = false;
+    }
+    if !ok {
+        ghost.probe_order_broken = true;
     }
 }
 

@@ -145,6 +145,9 @@ pub struct Ghost {
     pub buddy_missing: bool,
     /// A push-pull exchange moved some record down the lattice.
     pub sync_lowered: bool,
+    /// Some node's probe order skipped a live member, started a pass early or without every
+    /// live member, or a protocol period probed nobody while live members were known.
+    pub probe_order_broken: bool,
     /// What the last step did, for the reachability properties.
     pub marks: Marks,
 }

@@ -728,6 +728,17 @@ fn push_pull_never_lowers_catches_a_sync_that_overwrites() {
     ));
 }
 
+#[cfg(swim_faults)]
+#[test]
+fn probe_round_robin_catches_a_period_that_skips_a_member() {
+    let setup = world(3, 10, |s| s.crashes = 1);
+    assert!(discovers(
+        setup,
+        Fault::ProbeSkipsMember,
+        properties::PROBE_ROUND_ROBIN
+    ));
+}
+
 // ----- check reports every world -----
 
 #[test]

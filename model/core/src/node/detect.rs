@@ -31,6 +31,9 @@ impl Node {
             self.finish_leave(out);
             return;
         }
+        if self.faults.has(Fault::ProbeSkipsMember) {
+            let _ = self.order.next_target(&self.members, rng);
+        }
         for _ in 0..self.config.direct_probes {
             let Some(target) = self.order.next_target(&self.members, rng) else {
                 break;

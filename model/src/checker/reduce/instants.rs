@@ -266,4 +266,5 @@ const CONDITIONS: [Condition; PROPERTIES.len()] = [
     condition::<27>,
     condition::<28>,
     condition::<29>,
+    condition::<30>,
 ];
