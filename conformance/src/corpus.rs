@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use model::checker::{Input, Trace, UserCommand};
+use model::checker::{Input, Outsider, Trace, UserCommand};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
@@ -96,6 +96,14 @@ pub fn kind(input: &Input) -> &'static str {
         Input::Crash { .. } => "crash",
         Input::Pause { .. } => "pause",
         Input::Resume { .. } => "resume",
+        Input::Outsider {
+            wrong: Outsider::OtherCluster,
+            ..
+        } => "outsider-other-cluster",
+        Input::Outsider {
+            wrong: Outsider::Oversize,
+            ..
+        } => "outsider-oversize",
         Input::Command {
             command: UserCommand::Leave,
             ..

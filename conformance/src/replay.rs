@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use model::checker::report;
-use model::checker::{Input, Playback, Step, UserCommand};
+use model::checker::{Input, Outsider, Playback, Step, UserCommand};
 use swim_checked::NodeId;
 use swim_checked::harness::{Clock, DecodeError, ManualClock, Observer, Pick, Picker};
 use swim_checked_core::{
@@ -470,16 +470,79 @@ impl<'a> Harness<'a> {
     }
 
     fn send_from(&mut self, j: usize, msg: &Message, wire: &Wire) -> Result<(), String> {
-        let Some(s) = self.socket_of.get(j).copied().flatten() else {
-            return Err(format!("the trace has n{} send to itself", j + 1));
-        };
         let bytes = wire
             .encode(&self.space.message_to_replay(msg))
             .map_err(|e| format!("the trace's message does not encode: {e}"))?;
+        self.send_bytes(j, &bytes)
+    }
+
+    /// Hand the node `msg` from node `j` as an outsider whose datagram is `wrong`: the shell
+    /// must drop it, for that reason, and the node take no step.
+    async fn outsider(
+        &mut self,
+        j: usize,
+        msg: &Message,
+        wrong: Outsider,
+    ) -> Result<(), Vec<String>> {
+        let (bytes, reason) = match wrong {
+            Outsider::OtherCluster => {
+                let mut other = self.script.config.clone();
+                other.label = format!("{}-other", other.label);
+                let bytes = Wire::new(&other).encode(&self.space.message_to_replay(msg));
+                (bytes, "label")
+            }
+            Outsider::Oversize => {
+                let bytes = self.wire.encode(&self.space.message_to_replay(msg));
+                let over = self.script.config.max_datagram + 1;
+                (
+                    bytes.map(|mut b| {
+                        b.resize(over.max(b.len()), 0);
+                        b
+                    }),
+                    "oversized",
+                )
+            }
+        };
+        let bytes = bytes.map_err(|e| vec![format!("the trace's message does not encode: {e}")])?;
+        self.send_bytes(j, &bytes).map_err(|e| vec![e])?;
+        match self
+            .recv("waiting for an outsider's datagram to be dropped")
+            .await
+        {
+            Ok(Report::Drop { reason: r }) if r.contains(reason) => {}
+            Ok(Report::Drop { reason: r }) => {
+                return Err(vec![format!(
+                    "the node dropped a datagram {} for another reason: {r}",
+                    wrong.name()
+                )]);
+            }
+            Ok(Report::Step(o)) => {
+                return Err(vec![format!(
+                    "the node took a step on a datagram it must drop ({}): {}",
+                    wrong.name(),
+                    seen(&o.input)
+                )]);
+            }
+            Ok(Report::Idle { .. }) => {
+                return Err(vec![format!(
+                    "the node ignored a datagram ({}) without reporting a drop",
+                    wrong.name()
+                )]);
+            }
+            Err(e) => return Err(vec![e]),
+        }
+        self.idle = None;
+        self.settle().await.map_err(|e| vec![e])
+    }
+
+    fn send_bytes(&mut self, j: usize, bytes: &[u8]) -> Result<(), String> {
+        let Some(s) = self.socket_of.get(j).copied().flatten() else {
+            return Err(format!("the trace has n{} send to itself", j + 1));
+        };
         let to = self.space.to_replay(self.script.starts[self.i].addr);
         self.sockets[s]
             .1
-            .send_to(&bytes, to)
+            .send_to(bytes, to)
             .map_err(|e| format!("sending to the node failed: {e}"))?;
         self.done.delivered += 1;
         Ok(())
@@ -529,6 +592,15 @@ impl<'a> Harness<'a> {
                         ));
                     }
                     self.in_flight.push((*from, msg.clone()));
+                }
+                Input::Outsider {
+                    from,
+                    to,
+                    msg,
+                    wrong,
+                } if *to == i => {
+                    self.settle().await.map_err(|e| self.fail_at(k, vec![e]))?;
+                    (self.outsider(*from, msg, *wrong).await).map_err(|e| self.fail_at(k, e))?;
                 }
                 Input::Crash { node } if *node == i => {
                     self.settle().await.map_err(|e| self.fail_at(k, vec![e]))?;

@@ -18,6 +18,7 @@ use model::checker::reduce::instants::InstantModel;
 use model::checker::report::{self, Verdict};
 use model::checker::trace::Trace;
 use model::checker::walk;
+use model::checker::worlds;
 use model::checker::{Setup, State, SwimModel};
 use stateright::{Checker, HasDiscoveries, Model, Path};
 
@@ -48,9 +49,9 @@ enum Command {
     ExportTraces(ExportArgs),
 }
 
-/// The world to check. Without any fault or command option, `check` runs its two default
-/// worlds (faults; reliable network with commands; one replay in each); with one, it runs that
-/// single world.
+/// The world to check. Without any fault or command option, `check` runs its default worlds
+/// (`model::checker::worlds`: two broad ones with one replay each, and small targeted ones);
+/// with one, it runs that single world.
 #[derive(Args, Debug, Clone)]
 struct WorldArgs {
     /// Nodes in the cluster.
@@ -113,7 +114,9 @@ impl WorldArgs {
             setup.nodes = nodes;
             setup.horizon = setup.settle() + horizon_gap;
         }
-        setup.core = Setup::scaled_config(self.unreachable);
+        if self.unreachable {
+            setup.core.unreachable = true;
+        }
         let set = |field: &mut u8, value: Option<u8>| {
             if let Some(v) = value {
                 *field = v;
@@ -139,31 +142,29 @@ impl WorldArgs {
         setup
     }
 
-    /// The worlds `check` runs, with their labels.
-    fn worlds(&self) -> Vec<(String, Setup)> {
-        let mut base = Setup::new(3);
-        // Two losses: with the fallback ping, one lost datagram no longer fails a probe, and
-        // the default run must still show a false suspicion being refuted.
-        base.drops = 2;
+    /// The worlds `check` runs, with their labels: with a fault or command option, that one
+    /// world; with `--nodes` other than 3, the two broad worlds of that size; else every
+    /// default world (`checker::worlds`). `only` picks worlds by label, in its order.
+    fn worlds(&self, only: &[String]) -> Vec<(String, Setup)> {
         if self.customized() {
+            let mut base = Setup::new(3);
+            base.drops = 2;
             return vec![("custom".into(), self.apply(base))];
         }
-        // An outsider on the wire may replay one datagram in both three-node worlds (a custom
-        // world replays only with --replays). Four or more nodes leave replays out: they
-        // multiply the space about fivefold, which the four-node run cannot afford.
-        if self.nodes.is_none_or(|n| n <= 3) {
-            base.replays = 1;
-        }
-        let mut reliable = base.clone().reliable();
-        // Aligned periods with commands make a 10-million-state world: start nodes 1 ms apart.
-        reliable.stagger = 1;
-        reliable.duplicates = 1;
-        reliable.leaves = 1;
-        reliable.meta_changes = 1;
-        vec![
-            ("faults".into(), self.apply(base)),
-            ("reliable".into(), self.apply(reliable)),
-        ]
+        let worlds = match self.nodes.map(usize::from) {
+            Some(n) if n != 3 => worlds::broad(n),
+            _ => worlds::defaults(),
+        };
+        let chosen: Vec<worlds::World> = if only.is_empty() {
+            worlds
+        } else {
+            (only.iter())
+                .filter_map(|o| worlds.iter().find(|w| w.label == o).cloned())
+                .collect()
+        };
+        (chosen.into_iter())
+            .map(|w| (w.label.to_string(), self.apply(w.setup)))
+            .collect()
     }
 }
 
@@ -195,6 +196,14 @@ struct CheckArgs {
     /// Seconds between progress lines.
     #[arg(long, default_value_t = 3)]
     progress: u64,
+    /// Check only the default worlds of these labels (repeatable; e.g. `--world pause`).
+    #[arg(long = "world")]
+    only: Vec<String>,
+    /// Run every node with this deliberate bug (a `Fault` name, e.g. `MergeRevivesDead`;
+    /// repeatable). Only in a `--cfg swim_faults` build: to see which worlds catch it.
+    #[cfg(swim_faults)]
+    #[arg(long)]
+    fault: Vec<String>,
 }
 
 /// Whether `check` reduces the search (see `CheckArgs::reduce`).
@@ -269,7 +278,29 @@ fn check(args: CheckArgs) -> ExitCode {
     if args.threads == 0 {
         return fail("--threads must be at least 1");
     }
-    let worlds = args.world.worlds();
+    let worlds = args.world.worlds(&args.only);
+    if worlds.is_empty() {
+        return fail(format!(
+            "no default world is labelled {}",
+            args.only.join(" or ")
+        ));
+    }
+    #[cfg(swim_faults)]
+    let worlds = {
+        let mut faults = swim_checked_core::faults::Faults::NONE;
+        for name in &args.fault {
+            let all = swim_checked_core::faults::Fault::ALL;
+            match all.iter().find(|f| format!("{f:?}") == *name) {
+                Some(&f) => faults = faults.with(f),
+                None => return fail(format!("--fault {name}: no such fault")),
+            }
+        }
+        let mut worlds = worlds;
+        for (_, setup) in &mut worlds {
+            setup.faults = faults;
+        }
+        worlds
+    };
     for (label, setup) in &worlds {
         if let Err(e) = setup.validate() {
             return fail(format!("{label} world: {e}"));
@@ -278,6 +309,7 @@ fn check(args: CheckArgs) -> ExitCode {
     let search = if args.bfs { "bfs" } else { "dfs" };
     let mut table = Vec::new();
     let mut failed = false;
+    let mut traces_written = 0;
     let total = Instant::now();
     for (label, mut setup) in worlds {
         setup.node_order = match args.reduce {
@@ -298,18 +330,25 @@ fn check(args: CheckArgs) -> ExitCode {
         let model = SwimModel::new(setup.clone());
         let result = run_checker(model.clone(), &args, &label);
         if let Some((name, trace, states)) = &result.violation {
-            println!("\ncounterexample to \"{name}\":");
+            println!("\ncounterexample to \"{name}\" in the {label} world:");
             print!("{}", report::trace(&model, trace, states));
-            match std::fs::write(&args.trace, trace.to_json()) {
-                Ok(()) => println!("trace written to {}", args.trace.display()),
-                Err(e) => eprintln!("could not write {}: {e}", args.trace.display()),
+            // The first counterexample goes to --trace, later ones next to it.
+            let path = if traces_written == 0 {
+                args.trace.clone()
+            } else {
+                args.trace
+                    .with_extension(format!("{}.json", label.replace(' ', "-")))
+            };
+            traces_written += 1;
+            match std::fs::write(&path, trace.to_json()) {
+                Ok(()) => println!("trace written to {}", path.display()),
+                Err(e) => eprintln!("could not write {}: {e}", path.display()),
             }
         }
         failed |= result.verdicts.iter().any(|(_, v)| v.is_failure());
+        // Every world runs and is reported, even after a failure: a later world's properties
+        // say what else is wrong.
         table.push((label, result.verdicts));
-        if failed {
-            break;
-        }
     }
     println!("\n{}", report::table(&table));
     for p in properties::PROPERTIES {
@@ -325,6 +364,11 @@ fn check(args: CheckArgs) -> ExitCode {
     }
     println!("total time {:.1}s", total.elapsed().as_secs_f64());
     if failed {
+        let failing: Vec<&str> = (table.iter())
+            .filter(|(_, v)| v.iter().any(|(_, v)| v.is_failure()))
+            .map(|(label, _)| label.as_str())
+            .collect();
+        println!("FAILED in: {}", failing.join(", "));
         ExitCode::from(1)
     } else {
         println!("all properties hold");
@@ -587,7 +631,7 @@ fn export_traces(args: ExportArgs) -> ExitCode {
     let covered: std::collections::BTreeSet<_> =
         corpus.traces.iter().flat_map(|t| &t.covers).collect();
     println!(
-        "\n{}\n{} traces, {steps} steps; {} features reached by the exhaustive search, \
+        "\n{}\n{} traces, {steps} steps; {} features reached by the exhaustive search and the shell trace, \
          {} covered in all (the rest only by the walks); written to {} in {:.1}s",
         corpus.coverage_table(),
         corpus.traces.len(),

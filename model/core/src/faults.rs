@@ -38,6 +38,18 @@ pub enum Fault {
     SuspicionIgnoresConfirmations,
     /// Refuting a suspicion re-gossips `alive` without raising the incarnation.
     RefutesWithoutRaising,
+    /// A helper whose relayed probe went unanswered counts it against its own health.
+    HealthCountsRelays,
+    /// The suspicion timeout scales with `ln n` instead of `log10 n`.
+    SuspicionNaturalLog,
+    /// Updates are piggybacked without limit (the retransmit count is ignored).
+    RetransmitsUnbounded,
+    /// A message to a suspect member does not carry its suspicion first (no buddy record).
+    NoBuddy,
+    /// Push-pull takes the peer's records as they are, older or not.
+    SyncOverwrites,
+    /// Each protocol period passes over one member of the probe order without probing it.
+    ProbeSkipsMember,
 }
 
 /// The signature of [`crate::status::merge`].
@@ -76,7 +88,7 @@ mod broken {
 
     impl Fault {
         /// Every fault, in declaration order.
-        pub const ALL: [Fault; 9] = [
+        pub const ALL: [Fault; 15] = [
             Fault::MergeLastWriterWins,
             Fault::MergeRevivesDead,
             Fault::AppliesGossipAboutSelf,
@@ -86,6 +98,12 @@ mod broken {
             Fault::SuspicionNeverExpires,
             Fault::SuspicionIgnoresConfirmations,
             Fault::RefutesWithoutRaising,
+            Fault::HealthCountsRelays,
+            Fault::SuspicionNaturalLog,
+            Fault::RetransmitsUnbounded,
+            Fault::NoBuddy,
+            Fault::SyncOverwrites,
+            Fault::ProbeSkipsMember,
         ];
 
         fn bit(self) -> u16 {

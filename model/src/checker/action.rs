@@ -9,7 +9,7 @@ use swim_checked_core::{Millis, Timer};
 
 use super::report;
 use super::state::{Datagram, State};
-use super::trace::UserCommand;
+use super::trace::{Outsider, UserCommand};
 
 /// The sequence of outcomes the core's [`Pick`](swim_checked_core::Pick)s received during one step.
 pub type Picks = Vec<u8>;
@@ -38,15 +38,20 @@ pub enum Action {
     Pause(usize),
     /// The application of node `i` asks something.
     Command(usize, UserCommand, Picks),
+    /// A datagram the shell of its destination must drop (only in corpus traces: the core
+    /// never sees it, so the model takes no step).
+    Outsider(Arc<Datagram>, Outsider),
 }
 
 impl Action {
     /// The node that takes the step (none for the clock).
     pub fn node(&self) -> Option<usize> {
         match self {
-            Action::Deliver(d, _) | Action::Drop(d) | Action::Duplicate(d) | Action::Replay(d) => {
-                Some(d.to)
-            }
+            Action::Deliver(d, _)
+            | Action::Drop(d)
+            | Action::Duplicate(d)
+            | Action::Replay(d)
+            | Action::Outsider(d, _) => Some(d.to),
             Action::Fire(i, ..)
             | Action::Resume(i)
             | Action::Crash(i)
@@ -128,6 +133,14 @@ impl fmt::Display for Action {
             Action::Crash(i) => write!(f, "crash n{}", i + 1),
             Action::Pause(i) => write!(f, "pause n{}", i + 1),
             Action::Command(i, c, p) => write!(f, "n{} command {c}{}", i + 1, picks(p)),
+            Action::Outsider(d, kind) => write!(
+                f,
+                "outsider ({}) {} n{}->n{}",
+                kind.name(),
+                report::message(&d.msg),
+                d.from + 1,
+                d.to + 1
+            ),
         }
     }
 }

@@ -20,7 +20,7 @@ use std::hash::BuildHasherDefault;
 use std::time::Instant;
 
 use super::walk::{SplitMix, walk_seed};
-use super::{Action, Datagram, Setup, State, SwimModel, Trace, UserCommand, stable_hash};
+use super::{Action, Datagram, Outsider, Setup, State, SwimModel, Trace, UserCommand, stable_hash};
 use swim_checked_core::status::precedence;
 use swim_checked_core::{Body, Member, Message, Status, Timer};
 
@@ -56,11 +56,25 @@ pub const STALE_REPLAY: &str = "replay of an older record than the receiver hold
 /// A node that left or was removed came back under a new id.
 pub const REJOINED: &str = "phase left -> running";
 pub const REJOINED_REMOVED: &str = "phase removed -> running";
+/// A node held `unreachable` refuted it: a peer's record went back to `alive`.
+pub const REFUTED_UNREACHABLE: &str = "refutation from unreachable";
+/// A node suspected, or declared dead or unreachable, a member that was leaving.
+pub const LEAVE_RACE: &str = "verdict on a leaving member";
+/// A tombstone expired: the record is gone and its id purged.
+pub const TOMBSTONE_EXPIRED: &str = "tombstone expired";
+/// A failed probe took local health above 1.
+pub const HEALTH_ABOVE_ONE: &str = "local health above 1";
+
+/// The "world" of the features only the conformance harness makes: datagrams a node's shell
+/// must drop before its core sees them.
+pub const SHELL: &str = "shell";
 
 /// What the corpus must show (the export fails if one of these is not even reachable).
 pub fn required() -> Vec<Feature> {
     let step = |s: &str| Feature::Step(s.into());
     vec![
+        step("outsider other_cluster"),
+        step("outsider oversize"),
         step("deliver nack"),
         step("command leave"),
         step("command set_meta"),
@@ -71,6 +85,10 @@ pub fn required() -> Vec<Feature> {
         Feature::Behaviour(REJOINED),
         Feature::Behaviour(REFUTATION),
         Feature::Behaviour(SHORTENED),
+        Feature::Behaviour(REFUTED_UNREACHABLE),
+        Feature::Behaviour(LEAVE_RACE),
+        Feature::Behaviour(TOMBSTONE_EXPIRED),
+        Feature::Behaviour(HEALTH_ABOVE_ONE),
         Feature::Transition {
             from: Some(Status::Suspect),
             to: Status::Dead,
@@ -124,6 +142,7 @@ pub fn step_kind(action: &Action) -> String {
         Action::Crash(_) => "crash".into(),
         Action::Pause(_) => "pause".into(),
         Action::Resume(_) => "resume".into(),
+        Action::Outsider(_, kind) => format!("outsider {}", kind.name()),
     }
 }
 
@@ -152,6 +171,7 @@ pub fn features(before: &State, action: &Action, after: &State, out: &mut Vec<Fe
         out.push(Feature::Step(kind));
         return;
     };
+    use swim_checked_core::Phase::*;
     let (old, new) = (&before.hosts[i], &after.hosts[i]);
     let me = new.node.local_member().id;
     for m in new.node.members() {
@@ -169,6 +189,20 @@ pub fn features(before: &State, action: &Action, after: &State, out: &mut Vec<Fe
                 }
             }
             _ => {
+                if prev.is_some_and(|p| p.status == Status::Unreachable)
+                    && m.status == Status::Alive
+                {
+                    out.push(Feature::Behaviour(REFUTED_UNREACHABLE));
+                }
+                let verdict = matches!(
+                    m.status,
+                    Status::Suspect | Status::Unreachable | Status::Dead
+                );
+                let leaving =
+                    (after.hosts.iter()).any(|h| h.node.id() == m.id && h.node.phase() == Leaving);
+                if verdict && leaving {
+                    out.push(Feature::Behaviour(LEAVE_RACE));
+                }
                 if m.id == me
                     && !matches!(action, Action::Command(..))
                     && prev.is_some_and(|p| p.incarnation < m.incarnation)
@@ -183,7 +217,12 @@ pub fn features(before: &State, action: &Action, after: &State, out: &mut Vec<Fe
             }
         }
     }
-    use swim_checked_core::Phase::*;
+    if (old.node.members()).any(|m| new.node.member(m.id).is_none() && new.node.is_purged(m.id)) {
+        out.push(Feature::Behaviour(TOMBSTONE_EXPIRED));
+    }
+    if old.node.health() <= 1 && new.node.health() > 1 {
+        out.push(Feature::Behaviour(HEALTH_ABOVE_ONE));
+    }
     match (old.node.phase(), new.node.phase()) {
         (Running, Leaving) => out.push(Feature::Behaviour(LEAVING)),
         (Leaving, Left) => out.push(Feature::Behaviour(LEFT)),
@@ -252,6 +291,16 @@ pub fn worlds() -> Vec<World> {
     rejoin.horizon = rejoin.rejoin_horizon();
     rejoin.shell_order = true;
     let replay = replay_world();
+    // The targeted situations of `check`'s default worlds, in shell order.
+    let targeted = |label: &str| {
+        let mut setup = (super::worlds::targeted_worlds().into_iter())
+            .find(|w| w.label == label)
+            .expect("a targeted world")
+            .setup;
+        setup.stagger = 1;
+        setup.shell_order = true;
+        setup
+    };
     let mut worlds = vec![
         World {
             name: "faults",
@@ -276,6 +325,22 @@ pub fn worlds() -> Vec<World> {
         World {
             name: "replay",
             setup: replay,
+        },
+        World {
+            name: "pause-unreachable",
+            setup: targeted("unreachable"),
+        },
+        World {
+            name: "leave-race",
+            setup: targeted("leave race"),
+        },
+        World {
+            name: "health",
+            setup: targeted("health"),
+        },
+        World {
+            name: "tombstones",
+            setup: targeted("tombstones"),
         },
     ];
     // The traces run to the horizon: the quiet end is what the replay checks the longest.
@@ -419,6 +484,24 @@ pub fn complete(model: &SwimModel, mut actions: Vec<Action>) -> Vec<Action> {
         let (action, next) = model.outcomes(&state, input).swap_remove(0);
         state = next;
         actions.push(action);
+    }
+    actions
+}
+
+/// `actions` with, right after its first delivery, the same datagram handed over twice more
+/// by the harness: labelled for another cluster, then one byte over `max_datagram`. The
+/// shell must drop both without a step of its node (the model takes none).
+pub fn with_outsiders(mut actions: Vec<Action>) -> Vec<Action> {
+    let first = actions.iter().enumerate().find_map(|(k, a)| match a {
+        Action::Deliver(d, _) => Some((k, d.clone())),
+        _ => None,
+    });
+    if let Some((k, d)) = first {
+        let outsiders = [
+            Action::Outsider(d.clone(), Outsider::OtherCluster),
+            Action::Outsider(d, Outsider::Oversize),
+        ];
+        actions.splice(k + 1..k + 1, outsiders);
     }
     actions
 }
@@ -617,6 +700,34 @@ pub fn build(
             );
         }
         explorations.push((world.name, exploration));
+    }
+    if let Some(first) = worlds.first() {
+        let shell = World {
+            name: SHELL,
+            setup: first.setup.clone(),
+        };
+        let model = SwimModel::new(shell.setup.clone());
+        let actions = with_outsiders(complete(&model, Vec::new()));
+        let covers = covered(&model, &actions);
+        let new: Vec<String> = (covers.iter())
+            .filter(|c| !chosen.contains(*c))
+            .map(|c| c.to_string())
+            .collect();
+        for f in covers.iter().filter(|f| !chosen.contains(*f)) {
+            reachable.entry(f.clone()).or_default().push(SHELL);
+        }
+        chosen.extend(covers.iter().cloned());
+        let reason = "outsider-drops".to_string();
+        add(
+            &mut traces,
+            &shell,
+            &model,
+            actions,
+            covers,
+            reason,
+            new,
+            None,
+        );
     }
     let four = walk_world();
     let model = SwimModel::new(four.setup.clone());

@@ -31,10 +31,11 @@
 //! ends with a fault-free stretch long enough for detection and dissemination: that is what makes
 //! "convergence at rest" and "completeness" bounded safety properties (see [`properties`]).
 //!
-//! Read top to bottom: [`setup`] (the world), [`state`], [`action`], [`picks`] (the outcomes
-//! of the core's random choices), [`model`] (the [`stateright::Model`]), then the reductions
-//! for large worlds ([`reduce`]), the [`properties`], and the tools around the checker:
-//! [`trace`], [`report`], [`walk`], [`export`].
+//! Read top to bottom: [`setup`] (the world) and [`worlds`] (the ones `check` runs), [`state`],
+//! [`action`], [`picks`] (the outcomes of the core's random choices), [`model`] (the
+//! [`stateright::Model`]), then the reductions for large worlds ([`reduce`]), the
+//! [`properties`] and the per-step [`rules`] some of them read, and the tools around the
+//! checker: [`trace`], [`report`], [`walk`], [`export`].
 
 pub mod action;
 pub mod export;
@@ -43,17 +44,19 @@ pub mod picks;
 pub mod properties;
 pub mod reduce;
 pub mod report;
+pub mod rules;
 pub mod setup;
 pub mod state;
 pub mod trace;
 pub mod walk;
+pub mod worlds;
 
 pub use action::{Action, Picks, Transition};
 pub use model::SwimModel;
 pub use picks::Replay;
 pub use properties::{Kind, PropertyInfo};
 pub use setup::{Setup, generation, index_of, node_addr, node_id, node_id_in, rejoin_id};
-pub use state::{Budget, Copies, Datagram, Ghost, Host, Life, State};
-pub use trace::{Input, PickRecord, Playback, Step, Trace, UserCommand};
+pub use state::{Budget, Copies, Datagram, Ghost, Host, Life, Marks, State};
+pub use trace::{Input, Outsider, PickRecord, Playback, Step, Trace, UserCommand};
 
 pub(crate) use state::stable_hash;

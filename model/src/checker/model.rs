@@ -4,15 +4,15 @@ use std::sync::Arc;
 
 use stateright::{Model, Property};
 
-use swim_checked_core::status::precedence;
 use swim_checked_core::{
     Command, Effect, Member, Message, Meta, Millis, Node, Phase, Pick, Status, Timer, TimerTable,
 };
 
 use super::action::{Action, Transition};
 use super::picks::{Noted, Replay, pick_sequences};
+use super::rules::{self, Cause};
 use super::setup::{Setup, index_of, index_of_addr, node_addr, node_id, rejoin_id};
-use super::state::{Budget, Datagram, Ghost, Host, Life, State};
+use super::state::{Budget, Datagram, Ghost, Host, Life, Marks, State};
 use super::trace::{Input, PickRecord, Playback, Step, UserCommand};
 use super::{properties, reduce, report};
 
@@ -197,6 +197,7 @@ impl SwimModel {
         mut step: Option<&mut Step>,
     ) -> State {
         let mut next = state.clone();
+        next.ghost.marks = Marks::default();
         let now = state.now;
         let disturbance = match action {
             Action::Deliver(d, _) => {
@@ -205,6 +206,7 @@ impl SwimModel {
                 self.run_node(
                     &mut next,
                     d.to,
+                    Cause::Message(&d.msg),
                     picks,
                     step.as_deref_mut(),
                     |node, r, out| node.handle_message(now, from, msg, r, out),
@@ -213,9 +215,15 @@ impl SwimModel {
             }
             Action::Fire(i, timer, _) => {
                 next.hosts[*i].timers.cancel(*timer);
-                self.run_node(&mut next, *i, picks, step.as_deref_mut(), |node, r, out| {
-                    node.handle_timer(now, *timer, r, out)
-                });
+                let cause = Cause::Timer(*timer);
+                self.run_node(
+                    &mut next,
+                    *i,
+                    cause,
+                    picks,
+                    step.as_deref_mut(),
+                    |node, r, out| node.handle_timer(now, *timer, r, out),
+                );
                 false
             }
             Action::Command(i, command, _) => {
@@ -225,11 +233,21 @@ impl SwimModel {
                     UserCommand::ConfirmDead(_) => {}
                     UserCommand::Rejoin(_) => next.budget.rejoins -= 1,
                 }
+                let cause = Cause::Command {
+                    rejoin: matches!(command, UserCommand::Rejoin(_)),
+                };
                 let command = command.to_core();
-                self.run_node(&mut next, *i, picks, step.as_deref_mut(), |node, r, out| {
-                    // A refused command changes nothing; actions() only offers valid ones.
-                    let _ = node.handle_command(now, command, r, out);
-                });
+                self.run_node(
+                    &mut next,
+                    *i,
+                    cause,
+                    picks,
+                    step.as_deref_mut(),
+                    |node, r, out| {
+                        // A refused command changes nothing; actions() only offers valid ones.
+                        let _ = node.handle_command(now, command, r, out);
+                    },
+                );
                 true
             }
             Action::Resume(i) => {
@@ -275,6 +293,8 @@ impl SwimModel {
                 next.budget.pauses -= 1;
                 true
             }
+            // The shell drops it: nothing changes.
+            Action::Outsider(..) => false,
         };
         if disturbance {
             next.ghost.last_disturbance = now;
@@ -302,11 +322,13 @@ impl SwimModel {
     }
 
     /// Give node `i` one input, then carry out its effects: datagrams into the network,
-    /// timers into its timer list. Checks the two transition properties on its view.
+    /// timers into its timer list. Judges the step against the rules ([`rules::judge`]).
+    #[allow(clippy::too_many_arguments)]
     fn run_node(
         &self,
         next: &mut State,
         i: usize,
+        cause: Cause,
         picks: &mut dyn Pick,
         step: Option<&mut Step>,
         input: impl FnOnce(&mut Node, &mut dyn Pick, &mut Vec<Effect>),
@@ -338,17 +360,7 @@ impl SwimModel {
             }
         }
         let after = &next.hosts[i].node;
-        for now in after.members() {
-            let Some(then) = before.member(now.id) else {
-                continue;
-            };
-            if precedence(now.status, now.incarnation) < precedence(then.status, then.incarnation) {
-                next.ghost.moved_down = true;
-            }
-            if then.status.is_terminal() && !now.status.is_terminal() {
-                next.ghost.resurrected = true;
-            }
-        }
+        rules::judge(&before, after, cause, &out, &mut next.ghost);
         if let Some(step) = step {
             step.node = Some(i);
             step.picks = noted.asked;

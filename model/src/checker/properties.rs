@@ -1,8 +1,8 @@
 //! The properties the checker proves (PROTOCOL.md §9), as named predicates over one state.
 //!
 //! Safety properties are stateright `always` properties, checked on every reachable state.
-//! The two about transitions (monotone views, no resurrection) read flags that the step breaking
-//! the rule sets ([`super::Ghost`]). Convergence and completeness are *bounded*: the model ends
+//! Those about transitions (monotone views, no resurrection, and the rules of
+//! [`super::rules`]) read flags that the step breaking the rule sets ([`super::Ghost`]). Convergence and completeness are *bounded*: the model ends
 //! every run with a fault-free stretch ([`super::Setup::settle`]) and they are written
 //! `always(at rest => converged)` and `always(now >= crash + D => dead)`; stateright's
 //! `eventually` is not used (in 0.31 it misses counterexamples on cycles and merged paths).
@@ -42,6 +42,12 @@ pub const INCARNATION_AUTHORITY: &str = "incarnation authority";
 pub const ACCURACY: &str = "accuracy (reliable network)";
 pub const CONVERGENCE: &str = "convergence at rest";
 pub const COMPLETENESS: &str = "completeness";
+pub const LOCAL_HEALTH: &str = "local health";
+pub const SUSPICION_DEADLINE: &str = "suspicion deadline";
+pub const RETRANSMIT_LIMIT: &str = "retransmit limit";
+pub const BUDDY_FIRST: &str = "buddy first";
+pub const SYNC_NEVER_LOWERS: &str = "push-pull never lowers";
+pub const PROBE_ROUND_ROBIN: &str = "probe round-robin";
 pub const REACH_CONVERGED: &str = "converged at rest";
 pub const REACH_REFUTED: &str = "false suspicion refuted";
 pub const REACH_DEAD: &str = "crashed node declared dead";
@@ -51,6 +57,15 @@ pub const REACH_LEFT: &str = "member left";
 pub const REACH_META: &str = "metadata spread";
 pub const REACH_DEADLINE: &str = "completeness deadline reached";
 pub const REACH_REJOINED: &str = "member rejoined";
+pub const REACH_LIVE_DEAD: &str = "live node declared dead";
+pub const REACH_UNREACHABLE_REFUTED: &str = "refuted from unreachable";
+pub const REACH_CONFIRMED_DEAD: &str = "unreachable confirmed dead";
+pub const REACH_HEALTH_2: &str = "health reached 2";
+pub const REACH_SILENT_HELPER: &str = "silent helper counted";
+pub const REACH_TOMBSTONE_EXPIRED: &str = "tombstone expired";
+pub const REACH_PURGED_GOSSIPED: &str = "purged id gossiped again";
+pub const REACH_LEAVE_RACE: &str = "leave races a verdict";
+pub const REACH_META_REFUTED: &str = "metadata races a refutation";
 
 /// Every property, safety first, in report order.
 pub const PROPERTIES: &[PropertyInfo] = &[
@@ -102,6 +117,48 @@ pub const PROPERTIES: &[PropertyInfo] = &[
         about: "D after a crash and the last fault, every member holds it dead",
         applies: |s| s.crashes > 0,
         condition: completeness,
+    },
+    PropertyInfo {
+        name: LOCAL_HEALTH,
+        kind: Kind::Safety,
+        about: "health stays in 0..=S, moved only by own probes and refutations",
+        applies: |_| true,
+        condition: |_, s| !s.ghost.health_misused,
+    },
+    PropertyInfo {
+        name: SUSPICION_DEADLINE,
+        kind: Kind::Safety,
+        about: "every suspicion timer is armed at Lifeguard's start + timeout(n, c)",
+        applies: |_| true,
+        condition: |_, s| !s.ghost.suspicion_misarmed,
+    },
+    PropertyInfo {
+        name: RETRANSMIT_LIMIT,
+        kind: Kind::Safety,
+        about: "no update is piggybacked more than mult x ceil(log10(n + 1)) times",
+        applies: |_| true,
+        condition: |_, s| !s.ghost.over_retransmitted,
+    },
+    PropertyInfo {
+        name: BUDDY_FIRST,
+        kind: Kind::Safety,
+        about: "a message to a member held suspect carries that record first",
+        applies: |_| true,
+        condition: |_, s| !s.ghost.buddy_missing,
+    },
+    PropertyInfo {
+        name: SYNC_NEVER_LOWERS,
+        kind: Kind::Safety,
+        about: "a push-pull exchange never moves a record down the lattice",
+        applies: |_| true,
+        condition: |_, s| !s.ghost.sync_lowered,
+    },
+    PropertyInfo {
+        name: PROBE_ROUND_ROBIN,
+        kind: Kind::Safety,
+        about: "live members are probed once a pass: at most 2n-1 periods apart",
+        applies: |_| true,
+        condition: |_, s| !s.ghost.probe_order_broken,
     },
     PropertyInfo {
         name: REACH_CONVERGED,
@@ -165,6 +222,73 @@ pub const PROPERTIES: &[PropertyInfo] = &[
         about: "a member rejoins under a new id; another holds it alive, its old id gone",
         applies: |s| s.rejoins > 0 && s.leaves > 0,
         condition: rejoined,
+    },
+    PropertyInfo {
+        name: REACH_LIVE_DEAD,
+        kind: Kind::Reachability,
+        about: "a running node is held dead by another (no resurrection is tested)",
+        applies: long_pause,
+        condition: live_declared_dead,
+    },
+    PropertyInfo {
+        name: REACH_UNREACHABLE_REFUTED,
+        kind: Kind::Reachability,
+        about: "a node held unreachable refutes it and is held alive again",
+        applies: |s| s.core.unreachable && long_pause(s),
+        condition: |_, s| s.ghost.marks.refuted_unreachable,
+    },
+    PropertyInfo {
+        name: REACH_CONFIRMED_DEAD,
+        kind: Kind::Reachability,
+        about: "the application confirms an unreachable member dead",
+        applies: |s| s.core.unreachable && long_pause(s),
+        condition: confirmed_dead,
+    },
+    PropertyInfo {
+        name: REACH_HEALTH_2,
+        kind: Kind::Reachability,
+        about: "a node's local health reaches 2 (+1 and +2 are told apart)",
+        applies: |s| s.core.max_health >= 2 && s.nodes >= 3 && s.crashes > 0,
+        condition: |_, s| s.hosts.iter().any(|h| h.node.health() >= 2),
+    },
+    PropertyInfo {
+        name: REACH_SILENT_HELPER,
+        kind: Kind::Reachability,
+        about: "a helper that stays silent costs the prober one more health point",
+        applies: |s| s.core.max_health >= 2 && s.nodes >= 3 && s.crashes > 0 && s.drops > 0,
+        condition: |_, s| s.ghost.marks.silent_helper,
+    },
+    PropertyInfo {
+        name: REACH_TOMBSTONE_EXPIRED,
+        kind: Kind::Reachability,
+        about: "a tombstone expires and its id is purged",
+        applies: tombstones_expire,
+        condition: |_, s| {
+            s.hosts.iter().filter(|h| h.participates()).any(|h| {
+                (0..s.hosts.len()).any(|j| (0..=1).any(|g| h.node.is_purged(node_id_in(j, g))))
+            })
+        },
+    },
+    PropertyInfo {
+        name: REACH_PURGED_GOSSIPED,
+        kind: Kind::Reachability,
+        about: "a record of a purged id arrives again (and is ignored)",
+        applies: |s| tombstones_expire(s) && s.nodes >= 3,
+        condition: |_, s| s.ghost.marks.purged_gossiped,
+    },
+    PropertyInfo {
+        name: REACH_LEAVE_RACE,
+        kind: Kind::Reachability,
+        about: "a leaving node is suspected or declared dead meanwhile",
+        applies: |s| s.leaves > 0 && false_suspicion_possible(s),
+        condition: leave_races_verdict,
+    },
+    PropertyInfo {
+        name: REACH_META_REFUTED,
+        kind: Kind::Reachability,
+        about: "a node changes metadata and refutes; both spread",
+        applies: |s| s.meta_changes > 0 && false_suspicion_possible(s),
+        condition: metadata_and_refutation,
     },
 ];
 
@@ -301,10 +425,10 @@ fn completeness(model: &SwimModel, s: &State) -> bool {
             m.status.is_terminal()
                 || (model.setup.core.unreachable && m.status == Status::Unreachable)
         };
-        s.hosts
-            .iter()
-            .filter(|h| h.participates())
-            .all(|h| h.node.member(c.node.id()).is_some_and(detected))
+        s.hosts.iter().filter(|h| h.participates()).all(|h| {
+            let id = c.node.id();
+            h.node.member(id).is_some_and(detected) || h.node.is_purged(id)
+        })
     })
 }
 
@@ -403,6 +527,82 @@ fn rejoined(_: &SwimModel, s: &State) -> bool {
                     && h.node.id() != id
                     && h.node.member(id).is_some_and(|m| m.status == Status::Alive)
                     && (h.node.member(node_id_in(j, g - 1))).is_some_and(|m| m.status.is_terminal())
+            })
+    })
+}
+
+/// Whether a node can stay paused past a whole suspicion of it: its peers' next probe, the
+/// failure judged a period later, one more period of phase, then the unconfirmed timeout.
+fn long_pause(s: &Setup) -> bool {
+    let suspicion = Bounds::new(&s.core, s.nodes).timeout(0);
+    s.pauses > 0 && s.disturb_until() >= 3 * s.core.probe_interval + suspicion
+}
+
+/// Whether tombstones can expire inside a run: a death (or leave) and a TTL shorter than the
+/// horizon.
+fn tombstones_expire(s: &Setup) -> bool {
+    s.core.tombstone_ttl < s.horizon && (s.crashes > 0 || s.leaves > 0)
+}
+
+/// A node that is still running (paused, maybe) is held dead by a member: the verdict was
+/// wrong, and every record of it that arrives later must leave it dead.
+fn live_declared_dead(_: &SwimModel, s: &State) -> bool {
+    s.hosts.iter().any(|target| {
+        let id = target.node.id();
+        target.is_running()
+            && s.hosts.iter().any(|h| {
+                h.participates()
+                    && h.node.id() != id
+                    && h.node.member(id).is_some_and(|m| m.status == Status::Dead)
+            })
+    })
+}
+
+/// With `unreachable` on, the protocol alone never says `dead`: a node holding a member dead
+/// learnt it from an application's confirmation.
+fn confirmed_dead(model: &SwimModel, s: &State) -> bool {
+    model.setup.core.unreachable
+        && s.hosts.iter().filter(|h| h.participates()).any(|h| {
+            h.node
+                .members()
+                .any(|m| m.id != h.node.id() && m.status == Status::Dead)
+        })
+}
+
+fn leave_races_verdict(_: &SwimModel, s: &State) -> bool {
+    s.hosts.iter().any(|leaver| {
+        let id = leaver.node.id();
+        !matches!(leaver.life, Life::Crashed { .. })
+            && leaver.node.phase() == swim_checked_core::Phase::Leaving
+            && s.hosts.iter().any(|h| {
+                h.participates()
+                    && h.node.id() != id
+                    && h.node.member(id).is_some_and(|m| {
+                        matches!(
+                            m.status,
+                            Status::Suspect | Status::Unreachable | Status::Dead
+                        )
+                    })
+            })
+    })
+}
+
+/// A running node's incarnation went up twice, once for its one metadata change and once for
+/// a refutation, and another member holds its latest record, metadata included.
+fn metadata_and_refutation(_: &SwimModel, s: &State) -> bool {
+    s.hosts.iter().any(|target| {
+        let me = target.node.local_member();
+        target.is_running()
+            && me.incarnation >= 2
+            && !me.meta.is_empty()
+            && s.hosts.iter().any(|h| {
+                h.participates()
+                    && h.node.id() != me.id
+                    && h.node.member(me.id).is_some_and(|m| {
+                        m.status == Status::Alive
+                            && m.incarnation == me.incarnation
+                            && m.meta == me.meta
+                    })
             })
     })
 }

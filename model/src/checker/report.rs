@@ -103,6 +103,18 @@ pub fn input(input: &Input) -> String {
         Input::Pause { node } => format!("{} pauses", n(node)),
         Input::Resume { node } => format!("{} resumes", n(node)),
         Input::Command { node, command } => format!("{} application: {command}", n(node)),
+        Input::Outsider {
+            from,
+            to,
+            msg,
+            wrong,
+        } => format!(
+            "{} gets {} from {} as an outsider ({}): dropped by its shell",
+            n(to),
+            message(msg),
+            n(from),
+            wrong.name()
+        ),
     }
 }
 

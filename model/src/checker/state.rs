@@ -121,8 +121,10 @@ pub struct Budget {
     pub rejoins: u8,
 }
 
-/// History the properties need and the state alone does not show. The two flags are set by
-/// the step that breaks the rule (they stay false in a correct run, so they split no states).
+/// History the properties need and the state alone does not show. The rule flags are set by
+/// the step that breaks the rule (they stay false in a correct run, so they split no states);
+/// the marks say what the last step did and are cleared by the next one (they split only the
+/// states right after such a step).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Ghost {
     /// Time of the last fault or command (completeness counts from the later of this and the
@@ -130,8 +132,35 @@ pub struct Ghost {
     pub last_disturbance: Millis,
     /// Some node's record of some member moved down the lattice.
     pub moved_down: bool,
-    /// Some node held a member dead, then alive or suspect.
+    /// Some node held a member dead (or purged it), then alive or suspect.
     pub resurrected: bool,
+    /// Some node's local health left `0..=S`, or changed in a step that was neither an outcome
+    /// of its own probe nor a refutation (helping another node's probe, say).
+    pub health_misused: bool,
+    /// Some node armed a suspicion timer at another deadline than Lifeguard's formula gives.
+    pub suspicion_misarmed: bool,
+    /// Some node piggybacked an update more often than its retransmit limit.
+    pub over_retransmitted: bool,
+    /// Some node sent a message to a member it suspects without that suspicion first.
+    pub buddy_missing: bool,
+    /// A push-pull exchange moved some record down the lattice.
+    pub sync_lowered: bool,
+    /// Some node's probe order skipped a live member, started a pass early or without every
+    /// live member, or a protocol period probed nobody while live members were known.
+    pub probe_order_broken: bool,
+    /// What the last step did, for the reachability properties.
+    pub marks: Marks,
+}
+
+/// Things a step did that no state shows afterwards (see [`Ghost::marks`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Marks {
+    /// A record went from `unreachable` to `alive` (a refutation from `unreachable`).
+    pub refuted_unreachable: bool,
+    /// A datagram carried a record of an id the receiver had purged.
+    pub purged_gossiped: bool,
+    /// A failed probe raised the prober's health by more than one (a helper stayed silent).
+    pub silent_helper: bool,
 }
 
 /// The copies of one datagram in flight.

@@ -87,6 +87,35 @@ pub enum Input {
     Resume { node: usize },
     /// The application of node `node` asks something.
     Command { node: usize, command: UserCommand },
+    /// The harness hands node `to` a datagram its shell must drop before the core sees it:
+    /// `msg`, as node `from` would send it, but labelled for another cluster or padded past
+    /// `max_datagram` (PROTOCOL.md §11). The model takes no step; the node must take none.
+    Outsider {
+        from: usize,
+        to: usize,
+        msg: Message,
+        wrong: Outsider,
+    },
+}
+
+/// How an [`Input::Outsider`] datagram is wrong.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outsider {
+    /// Labelled for another cluster.
+    OtherCluster,
+    /// One byte longer than `max_datagram`.
+    Oversize,
+}
+
+impl Outsider {
+    /// As step kinds and file names spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Outsider::OtherCluster => "other_cluster",
+            Outsider::Oversize => "oversize",
+        }
+    }
 }
 
 impl Input {
@@ -121,6 +150,15 @@ impl Input {
                 node: *node,
                 command: command.clone(),
             },
+            Action::Outsider(d, kind) => {
+                let (from, to, msg) = dg(d);
+                Input::Outsider {
+                    from,
+                    to,
+                    msg,
+                    wrong: *kind,
+                }
+            }
         }
     }
 }
@@ -279,6 +317,18 @@ pub struct TraceSetup {
     pub sync_interval: Millis,
     pub unreachable: bool,
     pub leave_timeout: Millis,
+    /// Absent (never expires) in traces of worlds whose tombstones last, so older traces read
+    /// the same.
+    #[serde(default = "never", skip_serializing_if = "is_never")]
+    pub tombstone_ttl: Millis,
+}
+
+fn never() -> Millis {
+    swim_checked_core::config::NEVER
+}
+
+fn is_never(ttl: &Millis) -> bool {
+    *ttl == never()
 }
 
 /// A whole run, as written to a JSON file.
@@ -375,6 +425,7 @@ impl Trace {
                 sync_interval: c.sync_interval,
                 unreachable: c.unreachable,
                 leave_timeout: c.leave_timeout,
+                tombstone_ttl: c.tombstone_ttl,
             },
             seed: None,
             covers: Vec::new(),
@@ -426,6 +477,12 @@ impl Trace {
                     Input::Command { node: i, command } => {
                         Action::Command(node(*i)?, command.clone(), picks(step))
                     }
+                    Input::Outsider {
+                        from,
+                        to,
+                        msg,
+                        wrong,
+                    } => Action::Outsider(dg(*from, *to, msg)?, *wrong),
                 })
             })
             .collect()
@@ -481,6 +538,7 @@ impl TraceSetup {
         c.max_datagram = self.max_datagram;
         c.sync_interval = self.sync_interval;
         c.leave_timeout = self.leave_timeout;
+        c.tombstone_ttl = self.tombstone_ttl;
         c
     }
 }

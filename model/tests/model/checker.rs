@@ -596,3 +596,209 @@ fn the_first_probe_orders_walk_the_ring_so_the_start_is_rotation_symmetric() {
         assert_eq!(rotate.state(&s), s, "{nodes} nodes");
     }
 }
+
+// ----- the default worlds -----
+
+/// The default world labelled `label`.
+fn default_world(label: &str) -> Setup {
+    let world = model::checker::worlds::defaults()
+        .into_iter()
+        .find(|w| w.label == label);
+    world.expect("a default world").setup
+}
+
+/// The small targeted worlds of `check`: every property holds and every reachability property
+/// that applies is discovered (the large ones are left to `check` itself).
+#[test]
+fn real_core_small_targeted_worlds() {
+    for label in ["meta race", "leave race", "rejoin", "health", "tombstones"] {
+        let setup = default_world(label);
+        setup.validate().expect("valid default world");
+        assert_all_hold(setup);
+    }
+}
+
+/// Every new reachability property applies in some default world, and every default world's
+/// setup is valid.
+#[test]
+fn every_property_applies_in_some_default_world() {
+    let worlds = model::checker::worlds::defaults();
+    for w in &worlds {
+        w.setup.validate().expect("valid default world");
+    }
+    for p in properties::PROPERTIES {
+        assert!(
+            worlds.iter().any(|w| (p.applies)(&w.setup)),
+            "{} applies in no default world",
+            p.name
+        );
+    }
+}
+
+/// A merge that lets a higher-incarnation `alive` override `dead` fails the default `pause`
+/// world: the paused node is declared dead, wakes up, refutes the suspicion it finds and its
+/// fresh record races the verdict.
+#[cfg(swim_faults)]
+#[test]
+fn no_resurrection_catches_merge_reviving_the_dead_in_the_default_pause_world() {
+    assert!(discovers(
+        default_world("pause"),
+        Fault::MergeRevivesDead,
+        properties::NO_RESURRECTION
+    ));
+}
+
+// ----- the rules checked on each step -----
+
+#[cfg(swim_faults)]
+#[test]
+fn local_health_catches_a_helper_counting_its_relays() {
+    let setup = world(3, 10, |s| s.crashes = 1);
+    assert!(discovers(
+        setup,
+        Fault::HealthCountsRelays,
+        properties::LOCAL_HEALTH
+    ));
+}
+
+/// `max(1, log10 3) x 20 = 20` ms, where `ln 3` gives 21: three nodes and alpha 2 tell the
+/// log base apart. Ignoring confirmations is a wrong deadline too.
+#[cfg(swim_faults)]
+#[test]
+fn suspicion_deadline_catches_a_wrong_log_base_and_ignored_confirmations() {
+    let setup = world(3, 10, |s| {
+        s.crashes = 1;
+        s.core.suspicion_mult = 2;
+    });
+    assert!(discovers(
+        setup.clone(),
+        Fault::SuspicionNaturalLog,
+        properties::SUSPICION_DEADLINE
+    ));
+    assert!(discovers(
+        setup,
+        Fault::SuspicionIgnoresConfirmations,
+        properties::SUSPICION_DEADLINE
+    ));
+}
+
+#[test]
+fn the_suspicion_formula_follows_the_protocol() {
+    use model::checker::rules::suspicion_timeout;
+    let mut config = Setup::scaled_config(false);
+    config.suspicion_mult = 2;
+    // n = 3, K = 1: Max (60) unconfirmed, Min (20) with one confirmation.
+    assert_eq!(suspicion_timeout(&config, 3, 0), 60);
+    assert_eq!(suspicion_timeout(&config, 3, 1), 20);
+    // n = 2: nobody could confirm, so the minimum at once.
+    assert_eq!(suspicion_timeout(&config, 2, 0), 20);
+    // log10 scales from n = 10 on: 2 x log10(20) x 10 = 26.02 ms.
+    assert_eq!(suspicion_timeout(&config, 20, 1), 26);
+}
+
+#[cfg(swim_faults)]
+#[test]
+fn retransmit_limit_catches_unbounded_piggybacking() {
+    let setup = world(2, 20, |s| s.meta_changes = 1);
+    assert!(discovers(
+        setup,
+        Fault::RetransmitsUnbounded,
+        properties::RETRANSMIT_LIMIT
+    ));
+}
+
+#[cfg(swim_faults)]
+#[test]
+fn buddy_first_catches_a_message_without_the_suspicion() {
+    // Three nodes: the suspicion's transmits go to the third node too, so a ping to the
+    // suspect later finds nothing of it left in the queue to put first by chance.
+    let setup = world(3, 10, |s| s.crashes = 1);
+    assert!(discovers(setup, Fault::NoBuddy, properties::BUDDY_FIRST));
+}
+
+/// A push-pull that overwrites records is caught when an old full view arrives after a newer
+/// record: the replayed view of `replayed_full_view`.
+#[cfg(swim_faults)]
+#[test]
+fn push_pull_never_lowers_catches_a_sync_that_overwrites() {
+    assert!(discovers(
+        replayed_full_view(1),
+        Fault::SyncOverwrites,
+        properties::SYNC_NEVER_LOWERS
+    ));
+}
+
+#[cfg(swim_faults)]
+#[test]
+fn probe_round_robin_catches_a_period_that_skips_a_member() {
+    let setup = world(3, 10, |s| s.crashes = 1);
+    assert!(discovers(
+        setup,
+        Fault::ProbeSkipsMember,
+        properties::PROBE_ROUND_ROBIN
+    ));
+}
+
+// ----- check reports every world -----
+
+#[test]
+fn cli_checks_several_default_worlds() {
+    let (code, out) = run_cli(&[
+        "check",
+        "--world",
+        "health",
+        "--world",
+        "meta race",
+        "--threads",
+        "1",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("== health") && out.contains("== meta race"),
+        "{out}"
+    );
+    assert!(out.contains("all properties hold"), "{out}");
+    let (code, out) = run_cli(&["check", "--world", "no such world"]);
+    assert_ne!(code, 0);
+    assert!(out.contains("no default world"), "{out}");
+}
+
+/// A world that fails does not stop `check`: the next world runs and is reported, and the
+/// run exits 1 naming the failing world.
+#[cfg(swim_faults)]
+#[test]
+fn cli_runs_every_world_after_a_failure() {
+    let (code, out) = run_cli(&[
+        "check",
+        "--fault",
+        "HealthCountsRelays",
+        "--world",
+        "health",
+        "--world",
+        "meta race",
+        "--threads",
+        "1",
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("counterexample to \"local health\" in the health world"),
+        "{out}"
+    );
+    assert!(out.contains("== meta race"), "{out}");
+    let header = out
+        .lines()
+        .find(|l| l.starts_with("kind"))
+        .expect("a table");
+    assert!(
+        header.contains("health") && header.contains("meta race"),
+        "{out}"
+    );
+    let health_row = (out.lines())
+        .find(|l| l.starts_with("safety") && l.contains("local health"))
+        .expect("a row");
+    assert!(
+        health_row.contains("VIOLATED") && health_row.contains("holds"),
+        "{out}"
+    );
+    assert!(out.contains("FAILED in: health"), "{out}");
+}

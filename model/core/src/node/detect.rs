@@ -37,6 +37,9 @@ impl Node {
             }
             return;
         }
+        if self.faults.has(Fault::ProbeSkipsMember) {
+            let _ = self.order.next_target(&self.members, rng);
+        }
         self.guard.introduced.clear();
         let throttled = self.throttled();
         for _ in 0..self.config.direct_probes {
@@ -306,6 +309,9 @@ impl Node {
         }
         relay.nacked = true;
         let (origin, origin_id, origin_seq) = (relay.origin, relay.origin_id, relay.origin_seq);
+        if self.faults.has(Fault::HealthCountsRelays) {
+            self.health.apply(1);
+        }
         self.stats.nacks_sent += 1;
         self.send(origin, Some(origin_id), Body::Nack { seq: origin_seq }, out);
         out.push(Effect::SetTimer {

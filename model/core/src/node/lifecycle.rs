@@ -35,9 +35,9 @@ pub(super) struct Joining {
 
 /// A leave under way: who has yet to acknowledge our `left` record (PROTOCOL.md §7).
 ///
-/// Leaving pings every live member with our `left` record leading the datagram; a member's ack
-/// of that ping (sequence number `seq`) proves it holds the record, since a node merges a
-/// datagram's gossip before it answers the body. The leave completes once every member that is
+/// Leaving pings every live member with our `left` record at the head of the gossip (after a
+/// buddy record); a member's ack of that ping (sequence number `seq`) proves it holds the
+/// record, since a node merges a datagram's gossip before it answers the body. The leave completes once every member that is
 /// still live here has acknowledged, or at `leave_timeout`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(super) struct Departure {

@@ -377,6 +377,11 @@ impl Node {
         std::iter::once(&self.me).chain(self.members.iter().map(|r| &r.member))
     }
 
+    /// Whether `id`'s tombstone expired here: its record is gone and gossip about it is ignored.
+    pub fn is_purged(&self, id: NodeId) -> bool {
+        self.members.is_purged(id)
+    }
+
     /// Members believed in the cluster (not dead, not left), ourselves included: Lifeguard's `n`.
     pub fn cluster_size(&self) -> usize {
         self.members.live() + 1

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 
 use crate::codec::encoded_len;
 use crate::effect::Effect;
+use crate::faults::Fault;
 use crate::gossip::{Budget, retransmit_limit};
 use crate::member::{Member, NodeId};
 use crate::message::{Body, Message};
@@ -13,10 +14,10 @@ use crate::status::Status;
 use super::{Node, Phase, record};
 
 impl Node {
-    /// Send `body` to `to`, filling the rest of the datagram with gossip. While we leave, our
-    /// `left` record goes first; if the destination is suspect (or dead) here, its own record
-    /// comes next; neither spends transmits (buddy system: it learns of the suspicion at once
-    /// and can refute it). A gossip body then takes application broadcasts in the room the
+    /// Send `body` to `to`, filling the rest of the datagram with gossip. If the destination is
+    /// suspect (or dead) here, its own record goes first (buddy system: it learns of the
+    /// suspicion at once and can refute it); while we leave, our `left` record comes next;
+    /// neither spends transmits. A gossip body then takes application broadcasts in the room the
     /// membership updates left.
     pub(super) fn send(
         &mut self,
@@ -45,20 +46,25 @@ impl Node {
         // Records already in the datagram, not to be packed again from the queue.
         let mut lead = [self.me.id; 2];
         let mut leading = 0;
-        if self.phase == Phase::Leaving && budget.take(encoded_len(&self.me)) {
-            msg.gossip.push(self.me.clone());
-            leading = 1;
-        }
         if let Some(t) = to_id
+            && !self.faults.has(Fault::NoBuddy)
             && let Some(rec) = self.members.get(t)
             && rec.member.status != Status::Alive
             && budget.take(encoded_len(&rec.member))
         {
             msg.gossip.push(rec.member.clone());
-            lead[leading] = t;
+            lead[0] = t;
+            leading = 1;
+        }
+        if self.phase == Phase::Leaving && budget.take(encoded_len(&self.me)) {
+            msg.gossip.push(self.me.clone());
+            lead[leading] = self.me.id;
             leading += 1;
         }
-        let limit = retransmit_limit(self.config.retransmit_mult, self.cluster_size());
+        let mut limit = retransmit_limit(self.config.retransmit_mult, self.cluster_size());
+        if self.faults.has(Fault::RetransmitsUnbounded) {
+            limit = u32::MAX;
+        }
         let (me, members) = (&self.me, &self.members);
         let current = |id: NodeId| record(me, members, id);
         self.gossip.pack(

@@ -19,7 +19,13 @@ impl Node {
         if rec.member.status != Status::Suspect {
             return None;
         }
-        let bounds = Bounds::new(&self.config, self.cluster_size());
+        let mut bounds = Bounds::new(&self.config, self.cluster_size());
+        if self.faults.has(Fault::SuspicionNaturalLog) {
+            let scale = (self.cluster_size() as f64).ln().max(1.0);
+            let interval = self.config.probe_interval as f64;
+            bounds.min = (self.config.suspicion_mult as f64 * scale * interval) as Millis;
+            bounds.max = bounds.min * self.config.suspicion_max_mult as Millis;
+        }
         let confirmations = if self.faults.has(Fault::SuspicionIgnoresConfirmations) {
             0
         } else {

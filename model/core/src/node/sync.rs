@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 
 use crate::Millis;
 use crate::effect::Effect;
+use crate::faults::Fault;
 use crate::member::{Member, NodeId};
 use crate::pick::Pick;
 use crate::status::Status;
@@ -89,6 +90,13 @@ impl Node {
                 && id != self.me.id
                 && addr != from
                 && self.members.get(id).is_none();
+            if self.faults.has(Fault::SyncOverwrites)
+                && id != self.me.id
+                && let Some(rec) = self.members.get_mut(id)
+            {
+                rec.member = update;
+                continue;
+            }
             self.apply(now, update, rng, out);
             if announce && self.member(id).is_some_and(|m| m.status == Status::Alive) {
                 out.push(self.sync_message(addr, false, vec![self.me.clone()]));

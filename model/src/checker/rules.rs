@@ -1,0 +1,256 @@
+//! The rules checked on each step of one node (PROTOCOL.md §9): what the step did to its view,
+//! its health, its timers and its datagrams, judged against the protocol. A broken rule sets a
+//! flag in [`Ghost`] that a safety property reads; what the step exercised sets a mark that a
+//! reachability property reads. The formulas here are written from PROTOCOL.md, not taken from
+//! the core, so that a slip in the core's own arithmetic shows.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+
+use swim_checked_core::status::precedence;
+use swim_checked_core::{Body, Config, Effect, Message, Millis, Node, NodeId, Status, Timer};
+
+use super::state::Ghost;
+
+/// What a node's step was fed.
+#[derive(Clone, Copy, Debug)]
+pub enum Cause<'a> {
+    Message(&'a Message),
+    Timer(Timer),
+    /// A user command; `rejoin` says whether it was a rejoin (which starts a fresh health).
+    Command {
+        rejoin: bool,
+    },
+}
+
+/// Lifeguard's suspicion timeout (PROTOCOL.md §5) for a cluster of `n` with `c` confirmations:
+/// `Min = alpha x max(1, log10 n) x interval` (the scale taken to three decimals, in whole
+/// milliseconds), `Max = beta x Min`, `K` wanted confirmations (none when fewer than `K` other
+/// members could confirm), and `max(Min, Max - (Max - Min) x ln(c + 1) / ln(K + 1))`.
+pub fn suspicion_timeout(config: &Config, n: usize, c: usize) -> Millis {
+    let scale_milli = ((n.max(1) as f64).log10().max(1.0) * 1000.0) as Millis;
+    let min = config.suspicion_mult as Millis * scale_milli * config.probe_interval / 1000;
+    let max = min * config.suspicion_max_mult as Millis;
+    let k = config.suspicion_confirmations;
+    if k == 0 || n < k + 2 {
+        return min;
+    }
+    let c = c.min(k) as f64;
+    let shrink = (max - min) as f64 * (c + 1.0).ln() / (k as f64 + 1.0).ln();
+    ((max as f64 - shrink).floor() as Millis).max(min)
+}
+
+/// How many times an update is piggybacked in a cluster of `n` (PROTOCOL.md §6):
+/// `mult x ceil(log10(n + 1))`.
+pub fn retransmit_limit(config: &Config, n: usize) -> u32 {
+    let mut scale = 1;
+    while 10usize.pow(scale) < n + 1 {
+        scale += 1;
+    }
+    config.retransmit_mult * scale
+}
+
+/// Judge one step of a node that went from `before` to `after`, fed `cause`, emitting `out`.
+pub fn judge(before: &Node, after: &Node, cause: Cause, out: &[Effect], ghost: &mut Ghost) {
+    views(before, after, cause, ghost);
+    health(before, after, cause, ghost);
+    suspicion_timers(before, after, out, ghost);
+    piggybacking(before, after, out, ghost);
+    probe_order(before, after, cause, ghost);
+    if let Cause::Message(msg) = cause {
+        let records = msg.gossip.iter().chain(match &msg.body {
+            Body::Sync { members, .. } => members.as_slice(),
+            _ => &[],
+        });
+        let mut records = records;
+        if records.any(|m| before.is_purged(m.id)) {
+            ghost.marks.purged_gossiped = true;
+        }
+    }
+}
+
+/// Records only move up the lattice; the dead (and the purged) stay so.
+fn views(before: &Node, after: &Node, cause: Cause, ghost: &mut Ghost) {
+    let sync = matches!(cause, Cause::Message(m) if matches!(m.body, Body::Sync { .. }));
+    for now in after.members() {
+        let Some(then) = before.member(now.id) else {
+            if before.is_purged(now.id) && !now.status.is_terminal() {
+                ghost.resurrected = true;
+            }
+            continue;
+        };
+        if precedence(now.status, now.incarnation) < precedence(then.status, then.incarnation) {
+            ghost.moved_down = true;
+            ghost.sync_lowered |= sync;
+        }
+        if then.status.is_terminal() && !now.status.is_terminal() {
+            ghost.resurrected = true;
+        }
+        if then.status == Status::Unreachable && now.status == Status::Alive {
+            ghost.marks.refuted_unreachable = true;
+        }
+    }
+}
+
+/// Local health stays in `0..=S` and moves only on this node's own probe outcomes (judged at
+/// a tick, or on an ack or nack of its own probe) and its refutations; helping another node's
+/// probe never touches it. A rejoin starts afresh at 0.
+fn health(before: &Node, after: &Node, cause: Cause, ghost: &mut Ghost) {
+    let (was, is) = (before.health(), after.health());
+    if is > after.config().max_health {
+        ghost.health_misused = true;
+    }
+    if was == is {
+        return;
+    }
+    if is >= was + 2 {
+        ghost.marks.silent_helper = true;
+    }
+    let refuted = after.local_member().incarnation > before.local_member().incarnation;
+    let allowed = match cause {
+        Cause::Timer(Timer::Tick) => true,
+        Cause::Timer(_) => false,
+        Cause::Message(msg) => {
+            let own = match msg.body {
+                Body::Ack { seq } | Body::Nack { seq } => before.probes().contains_key(&seq),
+                _ => false,
+            };
+            own || (refuted && is == was + 1)
+        }
+        Cause::Command { rejoin } => rejoin && is == 0,
+    };
+    if !allowed {
+        ghost.health_misused = true;
+    }
+}
+
+/// Every suspicion timer armed in the step is due at the suspicion's start plus Lifeguard's
+/// timeout for the cluster size and the confirmations it has (the size before or after the
+/// step: one step can both arm a timer and learn of a death).
+fn suspicion_timers(before: &Node, after: &Node, out: &[Effect], ghost: &mut Ghost) {
+    let mut armed: BTreeMap<NodeId, Millis> = BTreeMap::new();
+    for effect in out {
+        if let Effect::SetTimer {
+            timer: Timer::Suspicion(id),
+            at,
+        } = effect
+        {
+            armed.insert(*id, *at);
+        }
+    }
+    for (id, at) in armed {
+        let (Some(m), Some(since)) = (after.member(id), after.status_since(id)) else {
+            continue;
+        };
+        if m.status != Status::Suspect {
+            continue; // armed, then refuted or settled in the same step
+        }
+        let c = m.suspecters.len().saturating_sub(1);
+        let fits = |n: usize| at == since.saturating_add(suspicion_timeout(after.config(), n, c));
+        if !fits(after.cluster_size()) && !fits(before.cluster_size()) {
+            ghost.suspicion_misarmed = true;
+        }
+    }
+}
+
+/// The buddy rule and the retransmit limit, over the datagrams the step sent (push-pull views
+/// are full views, not piggybacking: they are left out).
+fn piggybacking(before: &Node, after: &Node, out: &[Effect], ghost: &mut Ghost) {
+    let mut sent: BTreeMap<NodeId, u32> = BTreeMap::new();
+    for effect in out {
+        let Effect::Send { to, msg } = effect else {
+            continue;
+        };
+        if matches!(msg.body, Body::Sync { .. }) {
+            continue;
+        }
+        let buddy = suspected_at(before, *to).filter(|&id| suspected_at(after, *to) == Some(id));
+        let mut gossip = msg.gossip.iter();
+        if let Some(id) = buddy {
+            match msg.gossip.first() {
+                Some(first) if first.id == id => {
+                    gossip.next();
+                }
+                _ => ghost.buddy_missing = true,
+            }
+        }
+        for m in gossip {
+            *sent.entry(m.id).or_default() += 1;
+        }
+    }
+    let limit = retransmit_limit(after.config(), after.cluster_size())
+        .max(retransmit_limit(before.config(), before.cluster_size()));
+    for (id, times) in sent {
+        let was = before.gossip().transmits(id);
+        let is = after.gossip().transmits(id);
+        // Sent `times` more (or re-queued in the step and sent since): never past the limit.
+        let counted = is.is_none_or(|is| is == was.unwrap_or(0) + times || is <= times);
+        if times > limit || is.is_some_and(|is| is > limit) || !counted {
+            ghost.over_retransmitted = true;
+        }
+    }
+}
+
+/// Probes go round-robin (PROTOCOL.md §4): every live member is in the rest of the current
+/// pass until it is probed (it may leave it unprobed only once it is no longer live); a member
+/// learnt joins the pass; a new pass starts only once no live member is left in the old one,
+/// and holds every live member; a period of a running node that knows a live member probes one.
+/// With one probe per period, two probes of a live member are then at most `2n - 1` periods
+/// apart (the first and the last of two passes of `n - 1`), which completeness counts on.
+fn probe_order(before: &Node, after: &Node, cause: Cause, ghost: &mut Ghost) {
+    if matches!(cause, Cause::Command { rejoin: true }) {
+        return; // a new life: a new order
+    }
+    let live = |n: &Node| -> BTreeSet<NodeId> {
+        (n.members())
+            .filter(|m| m.id != n.id() && !m.status.is_terminal())
+            .map(|m| m.id)
+            .collect()
+    };
+    let (live_before, live_after) = (live(before), live(after));
+    let was: BTreeSet<NodeId> = before.probe_order().rest().collect();
+    let is: BTreeSet<NodeId> = after.probe_order().rest().collect();
+    let probed: BTreeSet<NodeId> = (after.probes().iter())
+        .filter(|(seq, _)| !before.probes().contains_key(seq))
+        .map(|(_, p)| p.target)
+        .collect();
+    let learnt: BTreeSet<NodeId> = (live_after.iter().copied())
+        .filter(|&id| before.member(id).is_none())
+        .collect();
+    let gone_or_probed = |id: &NodeId| probed.contains(id) || !live_after.contains(id);
+    // A member in the rest, or probed, that was not in the old pass (nor just learnt): a new
+    // pass began.
+    let new_pass = (is.iter().chain(&probed)).any(|id| !was.contains(id) && !learnt.contains(id));
+    let mut ok = learnt
+        .iter()
+        .all(|id| is.contains(id) || probed.contains(id));
+    if new_pass {
+        ok &= (was.iter()).all(|id| !live_before.contains(id) || probed.contains(id));
+        ok &= (live_after.iter()).all(|id| is.contains(id) || probed.contains(id));
+    } else {
+        ok &= was.iter().all(|id| is.contains(id) || gone_or_probed(id));
+    }
+    let running = |n: &Node| n.phase() == swim_checked_core::Phase::Running;
+    if matches!(cause, Cause::Timer(Timer::Tick))
+        && running(before)
+        && running(after)
+        && !live_before.is_empty()
+        && probed.is_empty()
+    {
+        ok = false;
+    }
+    if !ok {
+        ghost.probe_order_broken = true;
+    }
+}
+
+/// The member `node` holds at `addr`, if it holds it suspect, unreachable, dead or left (the
+/// core's buddy rule covers every status but `alive`).
+fn suspected_at(node: &Node, addr: SocketAddr) -> Option<NodeId> {
+    // After a rejoin two ids share an address: the message is for the newer one.
+    node.members()
+        .filter(|m| m.addr == addr && m.id != node.id())
+        .max_by_key(|m| m.id)
+        .filter(|m| m.status != Status::Alive)
+        .map(|m| m.id)
+}
