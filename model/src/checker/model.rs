@@ -4,7 +4,6 @@ use std::sync::Arc;
 
 use stateright::{Model, Property};
 
-use swim_checked_core::status::precedence;
 use swim_checked_core::{
     Command, Effect, Member, Message, Meta, Millis, Node, Phase, Pick, Status, Timer, TimerTable,
 };
@@ -342,10 +341,10 @@ impl SwimModel {
             let Some(then) = before.member(now.id) else {
                 continue;
             };
-            if precedence(now.status, now.incarnation) < precedence(then.status, then.incarnation) {
+            if properties::moved_down(then, now) {
                 next.ghost.moved_down = true;
             }
-            if then.status.is_terminal() && !now.status.is_terminal() {
+            if properties::resurrected(then.status, now.status) {
                 next.ghost.resurrected = true;
             }
         }
