@@ -84,6 +84,23 @@ struct SimRunArgs {
     /// Show the progress bar even when standard error is not a terminal.
     #[arg(long)]
     progress: bool,
+    /// Run every member with this deliberate bug (a `Fault` name, e.g. `MergeRevivesDead`).
+    #[cfg(swim_faults)]
+    #[arg(long)]
+    fault: Option<String>,
+}
+
+/// The deliberate bug `--fault` names (only under `--cfg swim_faults`).
+#[cfg(swim_faults)]
+fn sim_faults(args: &SimRunArgs) -> Result<swim_checked_core::faults::Faults, String> {
+    use swim_checked_core::faults::{Fault, Faults};
+    let Some(name) = &args.fault else {
+        return Ok(Faults::NONE);
+    };
+    (Fault::ALL.iter())
+        .find(|f| format!("{f:?}") == *name)
+        .map(|&f| Faults::from(f))
+        .ok_or_else(|| format!("unknown fault {name:?} (one of {:?})", Fault::ALL))
 }
 
 #[derive(Args, Debug)]
@@ -624,6 +641,13 @@ fn sim_run(args: SimRunArgs) -> ExitCode {
         Err(e) => return fail(e),
     };
     sim.progress(args.progress);
+    #[cfg(swim_faults)]
+    let faults = match sim_faults(&args) {
+        Ok(f) => f,
+        Err(e) => return fail(e),
+    };
+    #[cfg(swim_faults)]
+    sim.set_faults(faults);
     let outcome = sim.run();
     let wall = start.elapsed().as_secs_f64();
     let json = serde_json::to_string_pretty(&outcome.report).expect("a report serializes");
@@ -658,6 +682,8 @@ fn sim_run(args: SimRunArgs) -> ExitCode {
     );
     // Run the seed again, recording the violating member's steps.
     let mut again = Simulation::new(scenario.clone()).expect("ran once");
+    #[cfg(swim_faults)]
+    again.set_faults(faults);
     again.record(found.member, found.step);
     let steps = again.run().trace;
     let cx = Counterexample::new(&scenario, &found, steps);

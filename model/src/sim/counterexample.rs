@@ -8,8 +8,12 @@
 //! network with latencies and loss. What is replayable is one member: start a node with the
 //! scenario's configuration, id and address, and hand it the recorded inputs at the recorded
 //! times with the recorded picks; it must produce the recorded effects. The inputs from other
-//! members are recorded whole, so nothing else of the run is needed. (A join's command has no
-//! trace form: the checker's worlds start joined. It appears as an input of kind `none`.)
+//! members are recorded whole, so nothing else of the run is needed. Two things a replay must
+//! do as the simulator does, for they are not steps: start the node on its clock (the first
+//! step's `now` less its stagger), and, with `settled_start`, after the first step (the sync
+//! that makes it a member) drain its join news with pings it answers into the void, as
+//! `Simulation::settle` does (the picks they ask, if any, are not recorded). A join's command has no
+//! trace form (the checker's worlds start joined): it appears as an input of kind `none`.
 
 use std::net::SocketAddr;
 

@@ -140,7 +140,6 @@ impl Metrics {
     /// The summary. `witness(i, since)`: whether member `i` ran from `since` to the end (the
     /// members whose views the "all" times wait for).
     pub fn report(&self, witness: &dyn Fn(usize, u64) -> bool) -> Report {
-        let s = |t: u64| (t != NEVER).then(|| t as f64 / 1e6);
         let after = |t: u64, from: u64| (t != NEVER).then(|| (t - from) as f64 / 1e6);
         let last = |times: &[u64], since: u64, except: usize| {
             let mut worst = since;
@@ -182,7 +181,6 @@ impl Metrics {
                 0.0
             }
         };
-        let _ = s;
         Report {
             steps: self.steps,
             datagrams: self.datagrams,

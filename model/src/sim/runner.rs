@@ -35,6 +35,9 @@ use crate::checker::trace::{Input, PickRecord, Step, UserCommand};
 /// A simulated second, in the queue's microseconds.
 const SECOND: u64 = 1_000_000;
 
+/// What every member's clock reads at least when the run starts, in ms.
+const UPTIME_MS: f64 = 3_600_000.0;
+
 /// Where a member is in the run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Life {
@@ -212,11 +215,14 @@ impl Simulation {
                 } else {
                     1.0
                 };
-                let offset = if scenario.clock_offset_ms > 0.0 {
-                    choice_rng.random_range(0.0..scenario.clock_offset_ms)
-                } else {
-                    0.0
-                };
+                // Every clock has run a while (so a start can be staggered back in time),
+                // plus the scenario's spread of offsets.
+                let offset = UPTIME_MS
+                    + if scenario.clock_offset_ms > 0.0 {
+                        choice_rng.random_range(0.0..scenario.clock_offset_ms)
+                    } else {
+                        0.0
+                    };
                 Slot {
                     node: None,
                     life: Life::Absent,
@@ -325,7 +331,6 @@ impl Simulation {
             }
         }
         bar.finish_and_clear();
-        let end = self.now.min(self.end);
         let slots = &self.slots;
         let witness = |i: usize, since: u64| {
             let s = &slots[i];
@@ -333,7 +338,6 @@ impl Simulation {
                 && s.started <= since
                 && s.node.as_ref().is_some_and(|n| n.phase() == Phase::Running)
         };
-        let _ = end;
         Outcome {
             report: self.metrics.report(&witness),
             violation: self.violation,

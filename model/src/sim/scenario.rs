@@ -40,7 +40,8 @@ pub struct Scenario {
     pub rejoin_removed_after_s: f64,
     /// Each member's clock runs at `1 + d` for a `d` drawn uniformly in `±drift_ppm x 1e-6`.
     pub drift_ppm: f64,
-    /// Each member's clock starts at an offset drawn uniformly in `0..clock_offset_ms`.
+    /// Each member's clock starts an hour in, plus an offset drawn uniformly in
+    /// `0..clock_offset_ms`.
     pub clock_offset_ms: f64,
     pub latency: Latency,
     pub loss: Loss,
@@ -310,8 +311,9 @@ impl Scenario {
         if self.nodes < 2 {
             return Err("nodes: at least 2".into());
         }
-        if self.capacity() > u32::MAX as usize / 2 {
-            return Err("nodes + spare: too many".into());
+        // Member i listens on 10.a.b.c: 24 bits of index.
+        if self.capacity() > 1 << 24 {
+            return Err("nodes + spare: more than 2^24 members".into());
         }
         if !(self.duration_s > 0.0 && self.duration_s.is_finite()) {
             return Err("duration_s: must be positive".into());

@@ -152,6 +152,33 @@ mod broken {
     }
 
     #[test]
+    fn a_violation_is_written_with_the_violating_members_steps() {
+        use model::sim::counterexample::Counterexample;
+        let s = faulty_200();
+        let faults = Faults::from(Fault::AppliesGossipAboutSelf);
+        let mut sim = Simulation::new(s.clone()).unwrap();
+        sim.set_faults(faults);
+        let found = sim.run().violation.expect("the broken core is caught");
+        let mut again = Simulation::new(s.clone()).unwrap();
+        again.set_faults(faults);
+        again.record(found.member, found.step);
+        let outcome = again.run();
+        assert_eq!(
+            outcome.violation.as_ref(),
+            Some(&found),
+            "the seed repeats the run"
+        );
+        let steps = outcome.trace;
+        assert!(steps.len() > 1);
+        assert!(steps.iter().all(|step| step.node == Some(found.member)));
+        assert!(steps.last().is_some_and(|step| step.view.is_some()));
+        let json = Counterexample::new(&s, &found, steps).to_json();
+        let back: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(back["property"], SELF_VIEW);
+        assert_eq!(back["scenario"]["name"], "ci-200");
+    }
+
+    #[test]
     fn the_whole_view_check_catches_what_the_touched_records_catch() {
         assert_eq!(caught(Fault::MergeRevivesDead, true), Some(NO_RESURRECTION));
     }
