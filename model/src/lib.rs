@@ -7,3 +7,4 @@
 //! library runs, and what it proves is about that code.
 
 pub mod checker;
+pub mod sim;

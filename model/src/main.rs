@@ -3,6 +3,8 @@
 //! ```text
 //! cargo run --release -p model -- check          # exhaustive check of the default worlds
 //! cargo run --release -p model -- simulate       # seeded random walks over deep worlds
+//! cargo run --release -p model -- sim run model/scenarios/crashes.toml   # N real nodes, simulated network
+//! cargo run --release -p model -- sim figures    # the simulator's figures for docs/benchmarks.md
 //! cargo run --release -p model -- explore        # stateright's Explorer on localhost:3000
 //! ```
 
@@ -47,6 +49,72 @@ enum Command {
     Explore(ExploreArgs),
     /// Write the conformance corpus: traces covering everything the export worlds reach.
     ExportTraces(ExportArgs),
+    /// Discrete-event simulation of many real nodes over a simulated network, the safety
+    /// properties checked on every step (see docs/benchmarks.md).
+    #[command(subcommand)]
+    Sim(SimCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum SimCommand {
+    /// Run one scenario file; print its report (JSON, the same for the same seed).
+    Run(SimRunArgs),
+    /// Run the sweeps behind the simulator's figures; write JSON and SVG.
+    Figures(SimFiguresArgs),
+}
+
+#[derive(Args, Debug)]
+struct SimRunArgs {
+    /// The scenario (TOML; see model/scenarios/).
+    scenario: PathBuf,
+    /// Override the scenario's seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Override the scenario's initial member count.
+    #[arg(long)]
+    nodes: Option<usize>,
+    /// Override the scenario's duration (simulated seconds).
+    #[arg(long)]
+    duration: Option<f64>,
+    /// Also write the report to this file.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Where to write a counterexample (the violating member's steps).
+    #[arg(long, default_value = "sim-counterexample.json")]
+    trace: PathBuf,
+    /// Show the progress bar even when standard error is not a terminal.
+    #[arg(long)]
+    progress: bool,
+    /// Run every member with this deliberate bug (a `Fault` name, e.g. `MergeRevivesDead`).
+    #[cfg(swim_faults)]
+    #[arg(long)]
+    fault: Option<String>,
+}
+
+/// The deliberate bug `--fault` names (only under `--cfg swim_faults`).
+#[cfg(swim_faults)]
+fn sim_faults(args: &SimRunArgs) -> Result<swim_checked_core::faults::Faults, String> {
+    use swim_checked_core::faults::{Fault, Faults};
+    let Some(name) = &args.fault else {
+        return Ok(Faults::NONE);
+    };
+    (Fault::ALL.iter())
+        .find(|f| format!("{f:?}") == *name)
+        .map(|&f| Faults::from(f))
+        .ok_or_else(|| format!("unknown fault {name:?} (one of {:?})", Fault::ALL))
+}
+
+#[derive(Args, Debug)]
+struct SimFiguresArgs {
+    /// Directory for the JSON and SVG files.
+    #[arg(long, default_value = "docs/sim")]
+    out: PathBuf,
+    /// Cluster sizes of the per-size sweeps.
+    #[arg(long, value_delimiter = ',', default_value = "100,300,1000,3000")]
+    sizes: Vec<usize>,
+    /// Seed of every run.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
 }
 
 /// The world to check. Without any fault or command option, `check` runs its default worlds
@@ -260,6 +328,8 @@ fn main() -> ExitCode {
         Command::Simulate(args) => simulate(args),
         Command::Explore(args) => explore(args),
         Command::ExportTraces(args) => export_traces(args),
+        Command::Sim(SimCommand::Run(args)) => sim_run(args),
+        Command::Sim(SimCommand::Figures(args)) => sim_figures(args),
     }
 }
 
@@ -590,6 +660,92 @@ fn simulate(args: SimulateArgs) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
+    }
+}
+
+fn sim_run(args: SimRunArgs) -> ExitCode {
+    use model::sim::counterexample::Counterexample;
+    use model::sim::{Scenario, Simulation};
+    let mut scenario = match Scenario::load(&args.scenario) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    if let Some(seed) = args.seed {
+        scenario.seed = seed;
+    }
+    if let Some(n) = args.nodes {
+        scenario.nodes = n;
+    }
+    if let Some(d) = args.duration {
+        scenario.duration_s = d;
+    }
+    let start = Instant::now();
+    let mut sim = match Simulation::new(scenario.clone()) {
+        Ok(sim) => sim,
+        Err(e) => return fail(e),
+    };
+    sim.progress(args.progress);
+    #[cfg(swim_faults)]
+    let faults = match sim_faults(&args) {
+        Ok(f) => f,
+        Err(e) => return fail(e),
+    };
+    #[cfg(swim_faults)]
+    sim.set_faults(faults);
+    let outcome = sim.run();
+    let wall = start.elapsed().as_secs_f64();
+    let json = serde_json::to_string_pretty(&outcome.report).expect("a report serializes");
+    println!(
+        "== sim {}: {} members (+{} spare), {} s, seed {}",
+        scenario.name, scenario.nodes, scenario.spare, scenario.duration_s, scenario.seed
+    );
+    println!("{json}");
+    // Wall-clock figures vary from run to run: standard error, so the output stays the same.
+    eprintln!(
+        "wall {wall:.1}s, {:.2} simulated s per wall s, {} steps",
+        scenario.duration_s / wall.max(1e-9),
+        outcome.report.steps
+    );
+    if let Some(out) = &args.out
+        && let Err(e) = std::fs::write(out, json + "\n")
+    {
+        return fail(format!("{}: {e}", out.display()));
+    }
+    let Some(found) = outcome.violation else {
+        println!("no property violated");
+        return ExitCode::SUCCESS;
+    };
+    println!(
+        "violation of \"{}\" by member {} ({}) at {:.6}s, step {}: {}",
+        found.violation.property,
+        found.member,
+        found.id,
+        found.at_s,
+        found.step,
+        found.violation.detail
+    );
+    // Run the seed again, recording the violating member's steps.
+    let mut again = Simulation::new(scenario.clone()).expect("ran once");
+    #[cfg(swim_faults)]
+    again.set_faults(faults);
+    again.record(found.member, found.step);
+    let steps = again.run().trace;
+    let cx = Counterexample::new(&scenario, &found, steps);
+    match std::fs::write(&args.trace, cx.to_json()) {
+        Ok(()) => println!(
+            "its {} steps written to {}",
+            cx.steps.len(),
+            args.trace.display()
+        ),
+        Err(e) => eprintln!("could not write {}: {e}", args.trace.display()),
+    }
+    ExitCode::from(1)
+}
+
+fn sim_figures(args: SimFiguresArgs) -> ExitCode {
+    match model::sim::figures::all(&args.out, &args.sizes, args.seed) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(e),
     }
 }
 

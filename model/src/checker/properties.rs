@@ -13,8 +13,9 @@
 use stateright::Property;
 
 use super::{Host, Life, Setup, State, SwimModel, generation, index_of, node_id_in};
+use swim_checked_core::status::precedence;
 use swim_checked_core::suspicion::Bounds;
-use swim_checked_core::{Member, Status, Timer};
+use swim_checked_core::{Member, Node, Status, Timer};
 
 /// Safety (`always`) or reachability (`sometimes`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -363,13 +364,39 @@ fn current_owner(s: &State, id: swim_checked_core::NodeId) -> Option<&Host> {
 }
 
 fn self_view(_: &SwimModel, s: &State) -> bool {
-    s.hosts.iter().filter(|h| h.is_running()).all(|h| {
-        let me = h.node.local_member();
-        h.node
-            .members()
-            .filter(|m| m.id == h.node.id())
-            .all(|m| m.status == Status::Alive && m.incarnation == me.incarnation)
-    })
+    s.hosts
+        .iter()
+        .filter(|h| h.is_running())
+        .all(|h| holds_self_view(&h.node))
+}
+
+// ----- the rules on one node or one record, shared with the simulator (`crate::sim::online`) -----
+
+/// Monotone views, on one record: `now` sits below `then` in the lattice.
+pub fn moved_down(then: &Member, now: &Member) -> bool {
+    precedence(now.status, now.incarnation) < precedence(then.status, then.incarnation)
+}
+
+/// No resurrection, on one record: a terminal record became live again.
+pub fn resurrected(then: Status, now: Status) -> bool {
+    then.is_terminal() && !now.is_terminal()
+}
+
+/// Self view, on one running node: every record it holds of its own id is `alive` at its own
+/// incarnation. The table holds a record of the node's own id only if a rule put it there
+/// (`status_since` looks in the table alone), so the whole view is read only then.
+pub fn holds_self_view(node: &Node) -> bool {
+    let me = node.local_member();
+    let good = |m: &Member| m.status == Status::Alive && m.incarnation == me.incarnation;
+    good(me)
+        && (node.status_since(me.id).is_none()
+            || node.members().filter(|m| m.id == me.id).all(good))
+}
+
+/// Incarnation authority, on one record: nobody holds an incarnation of `m` above the one its
+/// owner holds (`own`: the owner's record of that id, if it is known).
+pub fn within_authority(m: &Member, own: Option<&Member>) -> bool {
+    own.is_none_or(|own| m.incarnation <= own.incarnation)
 }
 
 /// The owner's own incarnation bounds everyone's: its current one for the id it holds, the
@@ -385,7 +412,7 @@ fn incarnation_authority(_: &SwimModel, s: &State) -> bool {
             } else {
                 owner.node.member(m.id)
             };
-            own.is_none_or(|own| m.incarnation <= own.incarnation)
+            within_authority(m, own)
         })
     })
 }

@@ -7,9 +7,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 
-use swim_checked_core::status::precedence;
 use swim_checked_core::{Body, Config, Effect, Message, Millis, Node, NodeId, Status, Timer};
 
+use super::properties::{moved_down, resurrected};
 use super::state::Ghost;
 
 /// What a node's step was fed.
@@ -79,11 +79,11 @@ fn views(before: &Node, after: &Node, cause: Cause, ghost: &mut Ghost) {
             }
             continue;
         };
-        if precedence(now.status, now.incarnation) < precedence(then.status, then.incarnation) {
+        if moved_down(then, now) {
             ghost.moved_down = true;
             ghost.sync_lowered |= sync;
         }
-        if then.status.is_terminal() && !now.status.is_terminal() {
+        if resurrected(then.status, now.status) {
             ghost.resurrected = true;
         }
         if then.status == Status::Unreachable && now.status == Status::Alive {
