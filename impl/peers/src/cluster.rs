@@ -19,7 +19,8 @@ pub(crate) const SUSPICION_MULT: u32 = 4;
 
 /// How long a cluster may take to hold every member before the repetition fails.
 const CONVERGE_LIMIT: Duration = Duration::from_secs(120);
-/// At idle, node `i` joins `i x 10 ms` after the first (the Go harness uses the same).
+/// At idle, node `i` joins `i x (10 ms + period / n)` after the first (the Go harness does
+/// the same).
 pub(crate) const IDLE_JOIN_SPREAD: Duration = Duration::from_millis(10);
 
 /// What a node learned about another, as the library reports it.
@@ -234,7 +235,10 @@ async fn idle<C: Cluster>(rep: &Rep) -> Result<Value, String> {
     let c = C::start(n, false).await;
     // Joins spread over 10 ms per node: at n = 1,000 a single seed answering every join at
     // once leaves the cluster converging for minutes (the `join` scenario measures that case).
-    c.join_all(IDLE_JOIN_SPREAD * n as u32);
+    // One more period on top keeps the join times, which set foca's and memberlist's probe
+    // phases, from falling on only 20 points of the period: nodes probing in lockstep share
+    // wake-ups and would idle for less than they do as separate processes.
+    c.join_all(IDLE_JOIN_SPREAD * n as u32 + PROBE_PERIOD);
     converge(&c, n, Duration::from_millis(100), 3 * CONVERGE_LIMIT).await?;
     let converged = start.elapsed();
     settle(&c).await?;

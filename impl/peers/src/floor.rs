@@ -13,6 +13,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use rand::{Rng, SeedableRng};
+use tokio::io::ReadBuf;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -165,7 +166,14 @@ async fn run(
                 out[0] = PING;
                 send(&socket, &out, peers[to]);
             }
-            received = socket.recv_from(&mut buf) => {
+            // Polled in place, as the library's transport does: no receive future to build
+            // and drop on every turn of the loop.
+            received = std::future::poll_fn(|cx| {
+                let mut read = ReadBuf::new(&mut buf);
+                socket
+                    .poll_recv_from(cx, &mut read)
+                    .map_ok(|from| (read.filled().len(), from))
+            }) => {
                 if let Ok((len, from)) = received
                     && len > 0
                     && buf[0] == PING
