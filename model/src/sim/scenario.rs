@@ -301,6 +301,14 @@ impl Scenario {
         if let Some(v) = o.suspicion_confirmations {
             c.suspicion_confirmations = v;
         }
+        // The run starts as a converged cluster, each member handed its whole view in one sync
+        // that it did not ask for (PROTOCOL.md §12 bounds what such a datagram introduces):
+        // the simulated network has no outsider, so no intake bound may cut that view short.
+        let members = self.capacity();
+        c.max_new_per_datagram = c.max_new_per_datagram.max(members);
+        c.max_new_per_source = c.max_new_per_source.max(members);
+        c.max_unanswered = c.max_unanswered.max(members);
+        c.max_members = c.max_members.max(members);
         c.validate().map_err(|e| e.to_string())?;
         Ok(c)
     }

@@ -11,6 +11,7 @@ use crate::codec::{encoded_len, plaintext_overhead};
 use crate::effect::Effect;
 use crate::member::{Member, NodeId};
 use crate::message::{Body, Message};
+use crate::pick::{Pick, draw};
 
 use super::Node;
 
@@ -344,13 +345,16 @@ impl Node {
         unanswered > self.config.unanswered_free.max(answered)
     }
 
-    /// The unanswered member for this period's extra probe slot (round-robin by id).
-    pub(super) fn next_unanswered(&mut self) -> Option<NodeId> {
+    /// The unanswered member for this period's extra probe slot: round-robin by id from a
+    /// random start, so that members throttled at once do not all probe the same member in
+    /// step (a 200-member simulation that started them in the same period never saw a crash).
+    pub(super) fn next_unanswered(&mut self, rng: &mut dyn Pick) -> Option<NodeId> {
         use std::ops::Bound::{Excluded, Unbounded};
         let set = &self.guard.unanswered;
         let next = match self.guard.unanswered_cursor {
             Some(c) => set.range((Excluded(c), Unbounded)).next().or(set.first()),
-            None => set.first(),
+            None if set.is_empty() => None,
+            None => set.iter().nth(draw(rng, set.len())),
         }
         .copied();
         self.guard.unanswered_cursor = next;
