@@ -7,7 +7,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 
-use swim_checked_core::{Body, Config, Effect, Message, Millis, Node, NodeId, Status, Timer};
+use swim_checked_core::{
+    Body, Config, Effect, Message, Millis, Node, NodeId, Phase, Status, Timer,
+};
 
 use super::properties::{moved_down, resurrected};
 use super::state::Ghost;
@@ -173,6 +175,17 @@ fn piggybacking(before: &Node, after: &Node, out: &[Effect], ghost: &mut Ghost) 
                 }
                 _ => ghost.buddy_missing = true,
             }
+        }
+        // While leaving, the sender's own `left` record follows the buddy record without
+        // spending a transmit (PROTOCOL.md §7): it rides every leave ping until acknowledged.
+        let mut gossip = gossip.peekable();
+        let leaving = before.phase() == Phase::Leaving || after.phase() == Phase::Leaving;
+        if leaving
+            && gossip
+                .peek()
+                .is_some_and(|m| m.id == after.id() && m.status == Status::Left)
+        {
+            gossip.next();
         }
         for m in gossip {
             *sent.entry(m.id).or_default() += 1;
