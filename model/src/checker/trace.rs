@@ -503,23 +503,29 @@ impl Trace {
             steps: Vec::new(),
         };
         let header = serde_json::to_string_pretty(&header).expect("a trace serializes");
-        let steps: Vec<String> = (self.steps.iter())
-            .map(|s| {
-                format!(
-                    "    {}",
-                    serde_json::to_string(s).expect("a step serializes")
-                )
-            })
-            .collect();
-        let steps = match steps.is_empty() {
-            true => "[]".to_string(),
-            false => format!("[\n{}\n  ]", steps.join(",\n")),
-        };
-        let head = header
-            .strip_suffix("\"steps\": []\n}")
-            .expect("`steps` is the last field");
-        format!("{head}\"steps\": {steps}\n}}")
+        steps_by_line(&header, &self.steps)
     }
+}
+
+/// `header` (pretty JSON whose last field is an empty `steps`) with `steps` filled in, one step
+/// per line: how traces and the simulator's counterexamples are written.
+pub fn steps_by_line(header: &str, steps: &[Step]) -> String {
+    let steps: Vec<String> = (steps.iter())
+        .map(|s| {
+            format!(
+                "    {}",
+                serde_json::to_string(s).expect("a step serializes")
+            )
+        })
+        .collect();
+    let steps = match steps.is_empty() {
+        true => "[]".to_string(),
+        false => format!("[\n{}\n  ]", steps.join(",\n")),
+    };
+    let head = header
+        .strip_suffix("\"steps\": []\n}")
+        .expect("`steps` is the last field");
+    format!("{head}\"steps\": {steps}\n}}")
 }
 
 impl TraceSetup {

@@ -22,7 +22,7 @@ use swim_checked_core::NodeId;
 
 use super::runner::{Found, sim_addr};
 use super::scenario::Scenario;
-use crate::checker::trace::{FORMAT_VERSION, Step};
+use crate::checker::trace::{FORMAT_VERSION, Step, steps_by_line};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Counterexample {
@@ -61,15 +61,6 @@ impl Counterexample {
             ..self.clone()
         };
         let head = serde_json::to_string_pretty(&header).expect("a counterexample serializes");
-        let steps: Vec<String> = (self.steps.iter())
-            .map(|s| {
-                format!(
-                    "    {}",
-                    serde_json::to_string(s).expect("a step serializes")
-                )
-            })
-            .collect();
-        let head = head.strip_suffix("\"steps\": []\n}").unwrap_or(&head);
-        format!("{head}\"steps\": [\n{}\n  ]\n}}\n", steps.join(",\n"))
+        steps_by_line(&head, &self.steps) + "\n"
     }
 }
