@@ -204,6 +204,9 @@ pub struct Node {
     order: ProbeOrder,
     /// Push-pull partners: members alive or dead, round-robin in random passes.
     sync_order: ProbeOrder,
+    /// Targets of application gossip: members alive or suspect, round-robin in random passes,
+    /// so that a broadcast's transmits go to distinct members.
+    gossip_order: ProbeOrder,
     /// Probes started this period, by sequence number.
     probes: BTreeMap<u32, Probe>,
     /// Indirect probes run for others, by our sequence number.
@@ -239,6 +242,7 @@ impl PartialEq for Node {
             && self.gossip == other.gossip
             && self.order == other.order
             && self.sync_order == other.sync_order
+            && self.gossip_order == other.gossip_order
             && self.probes == other.probes
             && self.relays == other.relays
             && self.next_seq == other.next_seq
@@ -265,6 +269,7 @@ impl Hash for Node {
         let status = |id| self.members.get(id).map(|r| r.member.status);
         (self.order).hash_behaviour(|id| status(id).is_some_and(Status::is_terminal), state);
         (self.sync_order).hash_behaviour(|id| status(id) == Some(Status::Left), state);
+        (self.gossip_order).hash_behaviour(|id| status(id).is_some_and(Status::is_terminal), state);
         // A probe judged this period (acked, or failed on its helpers' nacks) waits only for
         // the tick, which skips it, and late answers to it are ignored: its target, sequence
         // number and helpers are read by nothing any more.
@@ -318,6 +323,7 @@ impl Node {
             gossip: Gossip::default(),
             order: ProbeOrder::default(),
             sync_order: ProbeOrder::default(),
+            gossip_order: ProbeOrder::default(),
             probes: BTreeMap::new(),
             relays: BTreeMap::new(),
             next_seq: 0,
@@ -418,6 +424,7 @@ impl Node {
         node.gossip = self.gossip.renamed(id);
         node.order = self.order.renamed(id);
         node.sync_order = self.sync_order.renamed(id);
+        node.gossip_order = self.gossip_order.renamed(id);
         for probe in node.probes.values_mut() {
             probe.target = id(probe.target);
             probe.target_addr = addr(probe.target_addr);

@@ -1,13 +1,11 @@
 //! Application data (PROTOCOL.md §13): broadcasts queued and gossiped every `gossip_interval`
 //! while any wait, direct messages sent at once, and their delivery to the application.
 
-use std::net::SocketAddr;
-
 use crate::Millis;
 use crate::effect::Effect;
-use crate::member::NodeId;
+use crate::member::{Member, NodeId};
 use crate::message::Body;
-use crate::pick::{Pick, choose};
+use crate::pick::Pick;
 use crate::status::Status;
 use crate::timer::Timer;
 use crate::user::{Broadcast, UserKind, UserMessage};
@@ -115,22 +113,31 @@ impl Node {
         }));
     }
 
-    /// Gossip the waiting broadcasts to `user_fanout` random live members, membership updates
-    /// first; run again while broadcasts wait.
+    /// Gossip the waiting broadcasts to the next `user_fanout` live members of a round-robin
+    /// order (so a broadcast's transmits go to distinct members), membership updates first;
+    /// run again while broadcasts wait.
     pub(super) fn gossip_timer(&mut self, now: Millis, rng: &mut dyn Pick, out: &mut Vec<Effect>) {
         if self.phase != Phase::Running || self.user.is_empty() {
             return;
         }
-        let mut peers: Vec<(NodeId, SocketAddr)> = (self.members.iter())
-            .filter(|r| matches!(r.member.status, Status::Alive | Status::Suspect))
-            .map(|r| (r.member.id, r.member.addr))
-            .collect();
-        let k = choose(rng, &mut peers, self.config.user_fanout);
-        for &(id, addr) in &peers[..k] {
-            let body = Body::Gossip {
-                broadcasts: Vec::new(),
-            };
-            self.send(addr, Some(id), body, out);
+        let live = |m: &Member| matches!(m.status, Status::Alive | Status::Suspect);
+        let mut targets: Vec<NodeId> = Vec::with_capacity(self.config.user_fanout);
+        while targets.len() < self.config.user_fanout {
+            // A repeat means a new pass began with a member this round already has: the
+            // round ends there (the new pass goes on from the next round).
+            match self.gossip_order.next_where(&self.members, rng, live) {
+                Some(id) if !targets.contains(&id) => targets.push(id),
+                _ => break,
+            }
+        }
+        for id in targets {
+            let addr = self.members.get(id).map(|r| r.member.addr);
+            if let Some(addr) = addr {
+                let body = Body::Gossip {
+                    broadcasts: Vec::new(),
+                };
+                self.send(addr, Some(id), body, out);
+            }
         }
         if !self.user.is_empty() {
             out.push(Effect::SetTimer {

@@ -1,4 +1,4 @@
-//! Application data (PROTOCOL.md §9): the broadcast queue, its budget and priority, dedup,
+//! Application data (PROTOCOL.md §13): the broadcast queue, its budget and priority, dedup,
 //! direct messages, and the limits on the wire.
 
 use crate::common::*;
@@ -34,6 +34,15 @@ fn broadcasts_sent(effects: &[Effect]) -> Vec<&Broadcast> {
 
 #[test]
 fn a_broadcast_is_gossiped_to_fanout_members_until_its_budget_is_spent() {
+    let carriers = |out: &[Effect]| -> Vec<std::net::SocketAddr> {
+        sends(out)
+            .into_iter()
+            .filter(
+                |(_, m)| matches!(&m.body, Body::Gossip { broadcasts } if !broadcasts.is_empty()),
+            )
+            .map(|(to, _)| to)
+            .collect()
+    };
     let mut d = node();
     let out = d.cmd(Command::Broadcast(b"hi".to_vec())).unwrap();
     assert!(sends(&out).is_empty(), "queued, not sent at once");
@@ -49,7 +58,16 @@ fn a_broadcast_is_gossiped_to_fanout_members_until_its_budget_is_spent() {
     assert_eq!(broadcasts_sent(&out).len(), 3);
     assert_eq!(broadcasts_sent(&out)[0].payload, b"hi");
     assert_eq!(timer_set(&out, Timer::Gossip), Some(400));
+    let mut reached = carriers(&out);
     let out = d.timer_at(400, Timer::Gossip);
+    reached.extend(carriers(&out));
+    reached.sort();
+    reached.dedup();
+    assert_eq!(
+        reached.len(),
+        4,
+        "round-robin targets: the origin alone reaches all four"
+    );
     assert_eq!(
         broadcasts_sent(&out).len(),
         1,
