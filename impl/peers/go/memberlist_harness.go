@@ -384,8 +384,8 @@ func idle(n int, secs float64) map[string]interface{} {
 	rss0 := rssBytes()
 	t0 := time.Now()
 	c := start(n, false)
-	// Joins spread over 10 ms per node plus one period, as the Rust drivers do at idle.
-	c.joinAll(10*time.Millisecond*time.Duration(n) + probePeriod)
+	// Joins spread over 50 ms per node plus one period, as the Rust drivers do at idle.
+	c.joinAll(50*time.Millisecond*time.Duration(n) + probePeriod)
 	c.converge(100*time.Millisecond, 360*time.Second)
 	converged := time.Since(t0).Seconds()
 	c.settle()

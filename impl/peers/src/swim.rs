@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use swim_checked::harness::{LossControl, Lossy, UdpTransport};
-use swim_checked::{Config, EventKind, Node};
+use swim_checked::{Config, EventKind, Node, Phase};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -101,6 +101,15 @@ impl Cluster for Swim {
 
     fn settled(&self) -> bool {
         self.nodes.iter().all(|x| x.stats().gossip_queued == 0)
+    }
+
+    fn removed(&self) -> Option<usize> {
+        Some(
+            self.nodes
+                .iter()
+                .filter(|x| x.phase() == Phase::Removed)
+                .count(),
+        )
     }
 
     fn abort(&self, i: usize) {
