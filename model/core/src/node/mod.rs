@@ -315,7 +315,7 @@ impl Node {
         }
         let node = Node {
             overhead: datagram_overhead(&config.label),
-            health: Health::new(config.max_health),
+            health: Health::of(&config),
             config: Arc::new(config),
             me: Member::alive(id, addr, 0, meta),
             phase: Phase::Running,
