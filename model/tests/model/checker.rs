@@ -646,6 +646,32 @@ fn lifeguard_worlds_hold_with_each_component_off() {
     }
 }
 
+/// A core that ignores Lifeguard's switches is caught in the switches' worlds: health that
+/// moves with local health off, a suspicion armed past `Min` with the dynamic suspicion off.
+/// (With the buddy system off, the rule catches a record sent to its subject from outside the
+/// gossip queue, but not a queued one sent first without spending a transmit: the "no buddy"
+/// world does not catch this core.)
+#[cfg(swim_faults)]
+#[test]
+fn each_rule_catches_a_core_that_ignores_its_switch() {
+    let world = |label: &str| {
+        let worlds = model::checker::worlds::lifeguard_worlds();
+        let w = worlds.into_iter().find(|w| w.label == label);
+        w.expect("a Lifeguard world").setup
+    };
+    let fault = Fault::IgnoresLifeguardSwitches;
+    assert!(discovers(
+        world("no local health"),
+        fault,
+        properties::LOCAL_HEALTH
+    ));
+    assert!(discovers(
+        world("fixed suspicion"),
+        fault,
+        properties::SUSPICION_DEADLINE
+    ));
+}
+
 /// The suspicion deadline rule's formula with the dynamic suspicion off: `Min` whatever the
 /// confirmations, where the switch on gives `Max` unconfirmed.
 #[test]

@@ -407,6 +407,9 @@ impl Node {
     #[cfg(swim_faults)]
     pub fn set_faults(&mut self, faults: Faults) {
         self.faults = faults;
+        if faults.has(crate::faults::Fault::IgnoresLifeguardSwitches) {
+            self.health = Health::new(self.config.max_health);
+        }
     }
 
     /// The same node with every node id and address renamed, inside its records, queues,

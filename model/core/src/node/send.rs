@@ -47,7 +47,7 @@ impl Node {
         let mut lead = [self.me.id; 2];
         let mut leading = 0;
         if let Some(t) = to_id
-            && self.config.lifeguard_buddy
+            && (self.config.lifeguard_buddy || self.faults.has(Fault::IgnoresLifeguardSwitches))
             && !self.faults.has(Fault::NoBuddy)
             && let Some(rec) = self.members.get(t)
             && rec.member.status != Status::Alive
