@@ -168,8 +168,8 @@ fn suspicion_timers(before: &Node, after: &Node, out: &[Effect], ghost: &mut Gho
 
 /// The buddy rule and the retransmit limit, over the datagrams the step sent (push-pull views
 /// are full views, not piggybacking: they are left out). With the buddy system switched off,
-/// a record sent to the member it is about is ordinary gossip: it came from the queue and
-/// spends a transmit.
+/// a record sent to the member it is about is ordinary gossip: it must come from the gossip
+/// queue (queued before or after the step), and it counts against the retransmit limit.
 fn piggybacking(before: &Node, after: &Node, out: &[Effect], ghost: &mut Ghost) {
     let mut sent: BTreeMap<NodeId, u32> = BTreeMap::new();
     let buddy_on = after.config().lifeguard_buddy;
