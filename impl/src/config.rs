@@ -129,6 +129,16 @@ config! {
         suspicion_confirmations: usize,
         /// Local health multiplier ceiling (Lifeguard's LHM).
         max_health: u8,
+        /// Lifeguard's local health aware probe: missed acks stretch this node's period and
+        /// timeout. Off: they stay as configured (SWIM).
+        lifeguard_local_health: bool,
+        /// Lifeguard's local health aware suspicion: a suspicion starts long and shrinks with
+        /// independent confirmations. Off: every suspicion lasts the minimum (SWIM's fixed
+        /// timeout, `suspicion_mult x max(1, log10 n) x probe_interval`).
+        lifeguard_dynamic_suspicion: bool,
+        /// Lifeguard's buddy system: a datagram to a suspect member carries its suspicion
+        /// first, so it refutes at once. Off: that record waits its turn in the gossip queue.
+        lifeguard_buddy: bool,
         /// Each membership update is piggybacked `retransmit_mult x ceil(log10(n + 1))` times.
         retransmit_mult: u32,
         /// Largest datagram sent or accepted, in bytes.
@@ -326,5 +336,37 @@ mod duration {
         // Rounded to the nanosecond, so "0.3s" is 300 ms exactly.
         let nanos = (number * unit_ms * 1e6).round();
         (nanos.is_finite() && nanos < u64::MAX as f64).then(|| Duration::from_nanos(nanos as u64))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Lifeguard's switches are on by default, load from TOML, go through the builder and
+    /// reach the core; turning local health off with no multiplier room is the only way
+    /// `max_health = 0` passes.
+    #[test]
+    fn lifeguard_switches_round_trip_to_the_core() {
+        let lan = Config::lan();
+        assert!(
+            lan.lifeguard_local_health && lan.lifeguard_dynamic_suspicion && lan.lifeguard_buddy
+        );
+        let loaded: Config = toml::from_str(
+            "lifeguard_local_health = false\nlifeguard_dynamic_suspicion = false\nlifeguard_buddy = false\nmax_health = 0",
+        )
+        .unwrap();
+        let core = loaded.to_core().unwrap();
+        assert!(!core.lifeguard_local_health);
+        assert!(!core.lifeguard_dynamic_suspicion);
+        assert!(!core.lifeguard_buddy);
+        assert_eq!(Config::from(core), loaded);
+        let text = toml::to_string(&loaded).unwrap();
+        assert_eq!(toml::from_str::<Config>(&text).unwrap(), loaded);
+        let built = Config::builder().lifeguard_buddy(false).build().unwrap();
+        assert!(!built.to_core().unwrap().lifeguard_buddy);
+        let err = Config::builder().max_health(0).build().unwrap_err();
+        assert_eq!(err.field, "max_health");
+        assert!(err.to_string().contains("lifeguard_local_health"), "{err}");
     }
 }

@@ -61,6 +61,28 @@ enum SimCommand {
     Run(SimRunArgs),
     /// Run the sweeps behind the simulator's figures; write JSON and SVG.
     Figures(SimFiguresArgs),
+    /// Lifeguard's experiment: a scenario with slow members, run with each combination of
+    /// Lifeguard's three components on and off; write JSON, a markdown table and SVG.
+    Lifeguard(SimLifeguardArgs),
+}
+
+#[derive(Args, Debug)]
+struct SimLifeguardArgs {
+    /// The scenario (TOML).
+    #[arg(default_value = "model/scenarios/lifeguard.toml")]
+    scenario: PathBuf,
+    /// Directory for lifeguard.json, lifeguard.md and lifeguard.svg.
+    #[arg(long, default_value = "docs/sim")]
+    out: PathBuf,
+    /// Seeds: each combination runs once per seed (`first..first + count`).
+    #[arg(long, default_value_t = 5)]
+    seeds: u64,
+    /// First seed.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Override the scenario's initial member count.
+    #[arg(long)]
+    nodes: Option<usize>,
 }
 
 #[derive(Args, Debug)]
@@ -330,6 +352,7 @@ fn main() -> ExitCode {
         Command::ExportTraces(args) => export_traces(args),
         Command::Sim(SimCommand::Run(args)) => sim_run(args),
         Command::Sim(SimCommand::Figures(args)) => sim_figures(args),
+        Command::Sim(SimCommand::Lifeguard(args)) => sim_lifeguard(args),
     }
 }
 
@@ -745,6 +768,37 @@ fn sim_run(args: SimRunArgs) -> ExitCode {
 fn sim_figures(args: SimFiguresArgs) -> ExitCode {
     match model::sim::figures::all(&args.out, &args.sizes, args.seed) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(e),
+    }
+}
+
+fn sim_lifeguard(args: SimLifeguardArgs) -> ExitCode {
+    use model::sim::Scenario;
+    use model::sim::lifeguard::{Switches, run};
+    let mut scenario = match Scenario::load(&args.scenario) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    if let Some(n) = args.nodes {
+        scenario.nodes = n;
+    }
+    if let Err(e) = scenario.validate() {
+        return fail(e);
+    }
+    let seeds: Vec<u64> = (args.seed..args.seed + args.seeds.max(1)).collect();
+    let experiment = match run(&scenario, &Switches::ALL, &seeds) {
+        Ok(x) => x,
+        Err(e) => return fail(e),
+    };
+    print!("{}", experiment.table());
+    match experiment.write(&args.out) {
+        Ok(()) => {
+            println!(
+                "written to {}/lifeguard.{{json,md,svg}}",
+                args.out.display()
+            );
+            ExitCode::SUCCESS
+        }
         Err(e) => fail(e),
     }
 }

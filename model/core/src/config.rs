@@ -27,6 +27,18 @@ pub struct Config {
     pub suspicion_confirmations: usize,
     /// Lifeguard `S`: the local health multiplier ranges over `0..=max_health`.
     pub max_health: u8,
+    /// Lifeguard's local health aware probe (PROTOCOL.md §4): failed probes, silent helpers
+    /// and refutations raise the multiplier that stretches this node's period and timeout.
+    /// Off: the multiplier stays 0 (SWIM's fixed period and timeout).
+    pub lifeguard_local_health: bool,
+    /// Lifeguard's local health aware suspicion (PROTOCOL.md §5): a suspicion starts at the
+    /// maximum timeout and shrinks with independent confirmations. Off: every suspicion lasts
+    /// the minimum, `alpha x max(1, log10 n) x probe_interval` (SWIM's fixed timeout).
+    pub lifeguard_dynamic_suspicion: bool,
+    /// Lifeguard's buddy system (PROTOCOL.md §6): a datagram to a member held suspect carries
+    /// that suspicion first, so the member hears of it at once and refutes. Off: the record
+    /// waits in the gossip queue like any other.
+    pub lifeguard_buddy: bool,
     /// Each update is piggybacked `retransmit_mult x ceil(log10(n + 1))` times.
     pub retransmit_mult: u32,
     /// Largest datagram, header included.
@@ -102,6 +114,9 @@ impl Config {
             suspicion_max_mult: 6,
             suspicion_confirmations: 2,
             max_health: 8,
+            lifeguard_local_health: true,
+            lifeguard_dynamic_suspicion: true,
+            lifeguard_buddy: true,
             retransmit_mult: 4,
             max_datagram: 1_400,
             sync_interval: 30_000,
@@ -213,6 +228,12 @@ impl Config {
         }
         if self.max_health > 64 {
             return fail("max_health", format!("{} is more than 64", self.max_health));
+        }
+        if self.max_health == 0 && self.lifeguard_local_health {
+            return fail(
+                "max_health",
+                "0 leaves the local health multiplier no room; set lifeguard_local_health = false to turn it off".into(),
+            );
         }
         if self.retransmit_mult == 0 {
             return fail(

@@ -50,6 +50,9 @@ pub enum Fault {
     SyncOverwrites,
     /// Each protocol period passes over one member of the probe order without probing it.
     ProbeSkipsMember,
+    /// Lifeguard's switches are ignored: local health, the shrinking suspicion and the buddy
+    /// record run even when switched off.
+    IgnoresLifeguardSwitches,
 }
 
 /// The signature of [`crate::status::merge`].
@@ -88,7 +91,7 @@ mod broken {
 
     impl Fault {
         /// Every fault, in declaration order.
-        pub const ALL: [Fault; 15] = [
+        pub const ALL: [Fault; 16] = [
             Fault::MergeLastWriterWins,
             Fault::MergeRevivesDead,
             Fault::AppliesGossipAboutSelf,
@@ -104,6 +107,7 @@ mod broken {
             Fault::NoBuddy,
             Fault::SyncOverwrites,
             Fault::ProbeSkipsMember,
+            Fault::IgnoresLifeguardSwitches,
         ];
 
         fn bit(self) -> u16 {

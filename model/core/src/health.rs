@@ -2,6 +2,7 @@
 //! accusing others.
 
 use crate::Millis;
+use crate::config::Config;
 
 /// The local health multiplier, in `0..=max`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -14,6 +15,21 @@ impl Health {
     /// Healthy (0), capped at `max`.
     pub fn new(max: u8) -> Self {
         Health { score: 0, max }
+    }
+
+    /// A node's health: capped at `max_health`, or pinned at 0 when the local health aware
+    /// probe is switched off (`lifeguard_local_health`).
+    pub fn of(config: &Config) -> Self {
+        Health::new(if config.lifeguard_local_health {
+            config.max_health
+        } else {
+            0
+        })
+    }
+
+    /// The highest multiplier this node can reach.
+    pub fn max(self) -> u8 {
+        self.max
     }
 
     /// Current multiplier (0 = healthy).

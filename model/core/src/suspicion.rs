@@ -15,7 +15,9 @@ pub struct Bounds {
 }
 
 impl Bounds {
-    /// The bounds `config` gives a cluster of `n` members.
+    /// The bounds `config` gives a cluster of `n` members. With the local health aware
+    /// suspicion switched off (`lifeguard_dynamic_suspicion`), every suspicion lasts `min`:
+    /// `max = min` and no confirmation is wanted.
     pub fn new(config: &Config, n: usize) -> Self {
         let scale = (n.max(1) as f64).log10().max(1.0);
         let scale_milli = (scale * 1000.0) as u64;
@@ -23,6 +25,13 @@ impl Bounds {
             .saturating_mul(scale_milli)
             .saturating_mul(config.probe_interval)
             / 1000;
+        if !config.lifeguard_dynamic_suspicion {
+            return Bounds {
+                min,
+                max: min,
+                k: 0,
+            };
+        }
         let max = min.saturating_mul(config.suspicion_max_mult as u64);
         let k = if n.saturating_sub(2) < config.suspicion_confirmations {
             0

@@ -143,7 +143,7 @@ pub const PROPERTIES: &[PropertyInfo] = &[
     PropertyInfo {
         name: BUDDY_FIRST,
         kind: Kind::Safety,
-        about: "a message to a member held suspect carries that record first",
+        about: "a message to a member held suspect carries that record first (buddy system off: only as queued gossip)",
         applies: |_| true,
         condition: |_, s| !s.ghost.buddy_missing,
     },
@@ -186,7 +186,7 @@ pub const PROPERTIES: &[PropertyInfo] = &[
         name: REACH_CONFIRMED,
         kind: Kind::Reachability,
         about: "a Lifeguard confirmation brings a suspicion timeout forward",
-        applies: |s| s.nodes >= 3 && s.crashes > 0,
+        applies: |s| s.nodes >= 3 && s.crashes > 0 && s.core.lifeguard_dynamic_suspicion,
         condition: confirmation_shortens,
     },
     PropertyInfo {
@@ -249,14 +249,14 @@ pub const PROPERTIES: &[PropertyInfo] = &[
         name: REACH_HEALTH_2,
         kind: Kind::Reachability,
         about: "a node's local health reaches 2 (+1 and +2 are told apart)",
-        applies: |s| s.core.max_health >= 2 && s.nodes >= 3 && s.crashes > 0,
+        applies: |s| health_can_reach(s, 2) && s.nodes >= 3 && s.crashes > 0,
         condition: |_, s| s.hosts.iter().any(|h| h.node.health() >= 2),
     },
     PropertyInfo {
         name: REACH_SILENT_HELPER,
         kind: Kind::Reachability,
         about: "a helper that stays silent costs the prober one more health point",
-        applies: |s| s.core.max_health >= 2 && s.nodes >= 3 && s.crashes > 0 && s.drops > 0,
+        applies: |s| health_can_reach(s, 2) && s.nodes >= 3 && s.crashes > 0 && s.drops > 0,
         condition: |_, s| s.ghost.marks.silent_helper,
     },
     PropertyInfo {
@@ -563,6 +563,12 @@ fn rejoined(_: &SwimModel, s: &State) -> bool {
 fn long_pause(s: &Setup) -> bool {
     let suspicion = Bounds::new(&s.core, s.nodes).timeout(0);
     s.pauses > 0 && s.disturb_until() >= 3 * s.core.probe_interval + suspicion
+}
+
+/// Whether the local health multiplier can reach `score` (the local health aware probe is on
+/// and its cap allows it).
+fn health_can_reach(s: &Setup, score: u8) -> bool {
+    s.core.lifeguard_local_health && s.core.max_health >= score
 }
 
 /// Whether tombstones can expire inside a run: a death (or leave) and a TTL shorter than the

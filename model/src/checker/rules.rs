@@ -28,10 +28,14 @@ pub enum Cause<'a> {
 /// Lifeguard's suspicion timeout (PROTOCOL.md §5) for a cluster of `n` with `c` confirmations:
 /// `Min = alpha x max(1, log10 n) x interval` (the scale taken to three decimals, in whole
 /// milliseconds), `Max = beta x Min`, `K` wanted confirmations (none when fewer than `K` other
-/// members could confirm), and `max(Min, Max - (Max - Min) x ln(c + 1) / ln(K + 1))`.
+/// members could confirm), and `max(Min, Max - (Max - Min) x ln(c + 1) / ln(K + 1))`. With
+/// the local health aware suspicion switched off, `Min` whatever the confirmations.
 pub fn suspicion_timeout(config: &Config, n: usize, c: usize) -> Millis {
     let scale_milli = ((n.max(1) as f64).log10().max(1.0) * 1000.0) as Millis;
     let min = config.suspicion_mult as Millis * scale_milli * config.probe_interval / 1000;
+    if !config.lifeguard_dynamic_suspicion {
+        return min;
+    }
     let max = min * config.suspicion_max_mult as Millis;
     let k = config.suspicion_confirmations;
     if k == 0 || n < k + 2 {
@@ -96,10 +100,17 @@ fn views(before: &Node, after: &Node, cause: Cause, ghost: &mut Ghost) {
 
 /// Local health stays in `0..=S` and moves only on this node's own probe outcomes (judged at
 /// a tick, or on an ack or nack of its own probe) and its refutations; helping another node's
-/// probe never touches it. A rejoin starts afresh at 0.
+/// probe never touches it. A rejoin starts afresh at 0. With the local health aware probe
+/// switched off, it stays 0.
 fn health(before: &Node, after: &Node, cause: Cause, ghost: &mut Ghost) {
     let (was, is) = (before.health(), after.health());
-    if is > after.config().max_health {
+    let config = after.config();
+    let cap = if config.lifeguard_local_health {
+        config.max_health
+    } else {
+        0
+    };
+    if is > cap {
         ghost.health_misused = true;
     }
     if was == is {
@@ -156,9 +167,12 @@ fn suspicion_timers(before: &Node, after: &Node, out: &[Effect], ghost: &mut Gho
 }
 
 /// The buddy rule and the retransmit limit, over the datagrams the step sent (push-pull views
-/// are full views, not piggybacking: they are left out).
+/// are full views, not piggybacking: they are left out). With the buddy system switched off,
+/// a record sent to the member it is about is ordinary gossip: it must come from the gossip
+/// queue (queued before or after the step), and it counts against the retransmit limit.
 fn piggybacking(before: &Node, after: &Node, out: &[Effect], ghost: &mut Ghost) {
     let mut sent: BTreeMap<NodeId, u32> = BTreeMap::new();
+    let buddy_on = after.config().lifeguard_buddy;
     for effect in out {
         let Effect::Send { to, msg } = effect else {
             continue;
@@ -168,7 +182,12 @@ fn piggybacking(before: &Node, after: &Node, out: &[Effect], ghost: &mut Ghost) 
         }
         let buddy = suspected_at(before, *to).filter(|&id| suspected_at(after, *to) == Some(id));
         let mut gossip = msg.gossip.iter();
-        if let Some(id) = buddy {
+        if let Some(id) = buddy.filter(|_| !buddy_on) {
+            let queued = |n: &Node| n.gossip().transmits(id).is_some();
+            if msg.gossip.iter().any(|m| m.id == id) && !queued(before) && !queued(after) {
+                ghost.buddy_missing = true;
+            }
+        } else if let Some(id) = buddy {
             match msg.gossip.first() {
                 Some(first) if first.id == id => {
                     gossip.next();

@@ -3,6 +3,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
+use swim_checked_core::health::Health;
 use swim_checked_core::suspicion::Bounds;
 use swim_checked_core::{Config, Millis, NodeId};
 
@@ -157,9 +158,11 @@ impl Setup {
         self.drops == 0 && self.crashes == 0 && self.pauses == 0
     }
 
-    /// The slowest protocol period: the base interval at the worst local health.
+    /// The slowest protocol period: the base interval at the worst local health (the base
+    /// interval itself with the local health aware probe off).
     pub fn slowest_period(&self) -> Millis {
-        self.core.probe_interval * (self.core.max_health as Millis + 1)
+        let worst = Health::of(&self.core).max();
+        self.core.probe_interval * (worst as Millis + 1)
     }
 
     /// Completeness bound `D`: after a crash (and the last disturbance), every running node holds
@@ -211,6 +214,15 @@ impl Setup {
         }
         if self.core.unreachable {
             parts.push("unreachable on".into());
+        }
+        for (on, off) in [
+            (self.core.lifeguard_local_health, "local health off"),
+            (self.core.lifeguard_dynamic_suspicion, "fixed suspicion"),
+            (self.core.lifeguard_buddy, "no buddy"),
+        ] {
+            if !on {
+                parts.push(off.into());
+            }
         }
         if self.stagger > 0 {
             parts.push(format!("stagger {} ms", self.stagger));

@@ -141,7 +141,8 @@ pub struct Ghost {
     pub suspicion_misarmed: bool,
     /// Some node piggybacked an update more often than its retransmit limit.
     pub over_retransmitted: bool,
-    /// Some node sent a message to a member it suspects without that suspicion first.
+    /// Some node sent a message to a member it suspects without that suspicion first (buddy
+    /// system on), or with that suspicion from outside the gossip queue (off).
     pub buddy_missing: bool,
     /// A push-pull exchange moved some record down the lattice.
     pub sync_lowered: bool,

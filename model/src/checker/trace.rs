@@ -321,6 +321,21 @@ pub struct TraceSetup {
     /// the same.
     #[serde(default = "never", skip_serializing_if = "is_never")]
     pub tombstone_ttl: Millis,
+    /// Lifeguard's switches (PROTOCOL.md §4-§6): absent when on, so older traces read the same.
+    #[serde(default = "on", skip_serializing_if = "is_on")]
+    pub lifeguard_local_health: bool,
+    #[serde(default = "on", skip_serializing_if = "is_on")]
+    pub lifeguard_dynamic_suspicion: bool,
+    #[serde(default = "on", skip_serializing_if = "is_on")]
+    pub lifeguard_buddy: bool,
+}
+
+fn on() -> bool {
+    true
+}
+
+fn is_on(switch: &bool) -> bool {
+    *switch
 }
 
 fn never() -> Millis {
@@ -426,6 +441,9 @@ impl Trace {
                 unreachable: c.unreachable,
                 leave_timeout: c.leave_timeout,
                 tombstone_ttl: c.tombstone_ttl,
+                lifeguard_local_health: c.lifeguard_local_health,
+                lifeguard_dynamic_suspicion: c.lifeguard_dynamic_suspicion,
+                lifeguard_buddy: c.lifeguard_buddy,
             },
             seed: None,
             covers: Vec::new(),
@@ -545,6 +563,9 @@ impl TraceSetup {
         c.sync_interval = self.sync_interval;
         c.leave_timeout = self.leave_timeout;
         c.tombstone_ttl = self.tombstone_ttl;
+        c.lifeguard_local_health = self.lifeguard_local_health;
+        c.lifeguard_dynamic_suspicion = self.lifeguard_dynamic_suspicion;
+        c.lifeguard_buddy = self.lifeguard_buddy;
         c
     }
 }

@@ -56,11 +56,65 @@ pub fn broad(nodes: usize) -> Vec<World> {
     worlds
 }
 
-/// Every default world: the broad ones, then the targeted ones.
+/// Every default world: the broad ones, the targeted ones, then Lifeguard's switches.
 pub fn defaults() -> Vec<World> {
     let mut worlds = broad(3);
     worlds.extend(targeted_worlds());
+    worlds.extend(lifeguard_worlds());
     worlds
+}
+
+/// Lifeguard's three components each switched off in a small world of its own (and all three
+/// at once: SWIM as published), where every safety property must still hold and the per-step
+/// rules check that the component stays off (PROTOCOL.md §4-§6).
+pub fn lifeguard_worlds() -> Vec<World> {
+    // A crash and a loss among three nodes, as in `health`: probes fail, helpers nack,
+    // suspicions gather confirmations, the crashed node must be declared dead in time. With
+    // the period never stretched by local health, a nack must come back within one period:
+    // a 4 ms probe timeout leaves room for the ping-req, the helper's wait (80% of it) and
+    // the nack (with the scaled-down 5 ms, every nack lands after the probe was judged).
+    let crash = |tweak: fn(&mut swim_checked_core::Config)| {
+        targeted(3, 10, |s| {
+            s.crashes = 1;
+            s.drops = 1;
+            s.core.max_health = 2;
+            s.core.suspicion_mult = 2;
+            tweak(&mut s.core);
+            if !s.core.lifeguard_local_health {
+                s.core.probe_timeout = 4;
+            }
+        })
+    };
+    vec![
+        // The multiplier must stay 0 while probes fail and helpers stay silent.
+        World {
+            label: "no local health",
+            setup: crash(|c| c.lifeguard_local_health = false),
+        },
+        // Every suspicion lasts the minimum whatever its confirmations.
+        World {
+            label: "fixed suspicion",
+            setup: crash(|c| c.lifeguard_dynamic_suspicion = false),
+        },
+        // Two losses make a false suspicion: it must reach the suspect as queued gossip (or a
+        // push-pull) and be refuted, with no record sent to it out of turn.
+        World {
+            label: "no buddy",
+            setup: targeted(2, 30, |s| {
+                s.drops = 2;
+                s.core.lifeguard_buddy = false;
+            }),
+        },
+        // All three off.
+        World {
+            label: "swim",
+            setup: crash(|c| {
+                c.lifeguard_local_health = false;
+                c.lifeguard_dynamic_suspicion = false;
+                c.lifeguard_buddy = false;
+            }),
+        },
+    ]
 }
 
 /// The targeted worlds (see the module doc); each line says what it makes bite.

@@ -8,6 +8,7 @@
 //! | `traffic` | datagrams and bytes each member sends per second, against `n` |
 //! | `false-positives` | false suspicions and false deaths under loss and under slow members |
 //! | `heal` | time to convergence after a partition heals, against `n` |
+//! | `lifeguard` | false positives with Lifeguard's components on and off (`sim lifeguard`, see [`super::lifeguard`]) |
 //!
 //! Every run is seeded: the same command writes the same files.
 
@@ -61,7 +62,8 @@ fn at(at_s: f64, what: Event) -> TimedEvent {
     TimedEvent { at_s, what }
 }
 
-fn run(s: Scenario) -> Result<Report, String> {
+/// Run one scenario; a property violation is an error that says where.
+pub(crate) fn run(s: Scenario) -> Result<Report, String> {
     let name = s.name.clone();
     let started = std::time::Instant::now();
     let outcome = Simulation::new(s)?.run();
@@ -236,6 +238,7 @@ fn false_positives(seed: u64) -> Result<Vec<(&'static str, Figure)>, String> {
                 nodes: format!("fraction:{f}"),
                 delay_ms: 800.0,
                 until_s: Some(80.0),
+                timers_on_time: false,
             },
         )];
         let r = run(s)?;
@@ -374,6 +377,59 @@ fn plot(path: &Path, figure: &Figure) -> Result<(), Box<dyn std::error::Error>> 
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .draw()?;
+    root.present()?;
+    Ok(())
+}
+
+/// Draw one bar chart per panel, stacked, each with one bar per label: `(title, values)`.
+pub fn bars(
+    path: &Path,
+    labels: &[String],
+    panels: &[(&str, Vec<f64>)],
+) -> Result<(), Box<dyn std::error::Error>> {
+    let height = 330 * panels.len().max(1) as u32;
+    let root = SVGBackend::new(path, (1000, height)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let areas = root.split_evenly((panels.len().max(1), 1));
+    for (area, (title, values)) in areas.iter().zip(panels) {
+        let top = values.iter().copied().fold(0.0f64, f64::max);
+        let top = if top > 0.0 { top * 1.1 } else { 1.0 };
+        let mut chart = ChartBuilder::on(area)
+            .caption(*title, ("sans-serif", 20))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(70)
+            .build_cartesian_2d((0..labels.len()).into_segmented(), 0.0..top)?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(labels.len())
+            .x_label_formatter(&|x| match x {
+                SegmentValue::CenterOf(i) => labels.get(*i).cloned().unwrap_or_default(),
+                _ => String::new(),
+            })
+            .x_label_style(("sans-serif", 11))
+            .draw()?;
+        chart.draw_series(values.iter().enumerate().map(|(i, &v)| {
+            let color = Palette99::pick(i).to_rgba();
+            let mut bar = Rectangle::new(
+                [
+                    (SegmentValue::Exact(i), 0.0),
+                    (SegmentValue::Exact(i + 1), v),
+                ],
+                color.filled(),
+            );
+            bar.set_margin(0, 0, 8, 8);
+            bar
+        }))?;
+        chart.draw_series(values.iter().enumerate().map(|(i, &v)| {
+            Text::new(
+                format!("{v:.0}"),
+                (SegmentValue::CenterOf(i), v + top * 0.02),
+                ("sans-serif", 12),
+            )
+        }))?;
+    }
     root.present()?;
     Ok(())
 }

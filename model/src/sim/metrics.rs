@@ -69,6 +69,8 @@ pub struct Metrics {
     pub false_suspicions_of_slow: u64,
     pub false_deaths: u64,
     pub false_deaths_of_slow: u64,
+    /// Healthy members (id and incarnation) some member held dead: each wrong verdict once.
+    pub falsely_dead: std::collections::BTreeSet<(NodeId, u64)>,
     pub commands_refused: u64,
     pub steps: u64,
 }
@@ -117,7 +119,10 @@ impl Metrics {
             }
             EventKind::Dead => {
                 match subject {
-                    Subject::Healthy => self.false_deaths += 1,
+                    Subject::Healthy => {
+                        self.false_deaths += 1;
+                        self.falsely_dead.insert((id, e.member.incarnation));
+                    }
                     Subject::Slow => self.false_deaths_of_slow += 1,
                     Subject::Gone => {}
                 }
@@ -199,6 +204,7 @@ impl Metrics {
             false_suspicions_of_slow: self.false_suspicions_of_slow,
             false_deaths: self.false_deaths,
             false_deaths_of_slow: self.false_deaths_of_slow,
+            falsely_dead: self.falsely_dead.len() as u64,
             commands_refused: self.commands_refused,
             failures,
             updates,
@@ -229,6 +235,10 @@ pub struct Report {
     /// Dead verdicts about a member that was up, running and not slow.
     pub false_deaths: u64,
     pub false_deaths_of_slow: u64,
+    /// Wrong dead verdicts on healthy members, each counted once however many members held
+    /// it (a member and incarnation declared dead).
+    #[serde(default)]
+    pub falsely_dead: u64,
     pub commands_refused: u64,
     pub failures: Vec<FailureReport>,
     pub updates: Vec<UpdateReport>,

@@ -9,11 +9,13 @@
 //!
 //! Read in order: [`scenario`] (a run as data), [`network`], [`clock`], [`queue`],
 //! [`online`] (the properties, checked as it runs), [`metrics`], [`runner`] (the loop), and
-//! [`figures`] (the sweeps behind `docs/benchmarks.md`).
+//! [`figures`] (the sweeps behind `docs/benchmarks.md`), and [`lifeguard`] (Lifeguard's
+//! experiment: its components on and off).
 
 pub mod clock;
 pub mod counterexample;
 pub mod figures;
+pub mod lifeguard;
 pub mod metrics;
 pub mod network;
 pub mod online;

@@ -60,6 +60,8 @@ struct Slot {
     clock: Clock,
     /// While slow: every input is handled this many microseconds late, in arrival order.
     slow: Option<u64>,
+    /// While slow, its timers fire on time: only datagrams wait.
+    timers_on_time: bool,
     /// When the slow member handles the last input held back so far (none goes before it).
     busy_until: u64,
     /// When its current life began.
@@ -231,6 +233,7 @@ impl Simulation {
                     generation: 0,
                     clock: Clock::new(offset, rate),
                     slow: None,
+                    timers_on_time: false,
                     busy_until: 0,
                     started: 0,
                 }
@@ -526,7 +529,12 @@ impl Simulation {
         if slot.life != Life::Up || slot.life_no != life || slot.timers.get(timer) != Some(at) {
             return; // moved, cancelled, or of an earlier life
         }
-        if let Some(when) = slot.hold_back(self.now, deferred) {
+        let held = if slot.timers_on_time {
+            None
+        } else {
+            slot.hold_back(self.now, deferred)
+        };
+        if let Some(when) = held {
             let due = Due::Timer {
                 node: i as u32,
                 life,
@@ -762,6 +770,7 @@ impl Simulation {
                     slot.life = Life::Crashed;
                     slot.timers.clear();
                     slot.slow = None;
+                    slot.timers_on_time = false;
                 }
             }
             Event::Restart { nodes } => {
@@ -834,11 +843,13 @@ impl Simulation {
                 nodes,
                 delay_ms,
                 until_s,
+                timers_on_time,
             } => {
                 let chosen = self.select(&nodes, |s, i| s.slots[i].life == Life::Up);
                 let delay = (delay_ms * 1_000.0) as u64;
                 for &i in &chosen {
                     self.slots[i].slow = Some(delay);
+                    self.slots[i].timers_on_time = timers_on_time;
                 }
                 self.slowed.insert(index, chosen);
                 if let Some(at) = until(until_s) {
@@ -857,6 +868,7 @@ impl Simulation {
             Event::Slow { .. } => {
                 for i in self.slowed.remove(&index).unwrap_or_default() {
                     self.slots[i].slow = None;
+                    self.slots[i].timers_on_time = false;
                 }
             }
             _ => {}

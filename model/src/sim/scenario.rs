@@ -85,6 +85,10 @@ pub struct CoreOverrides {
     pub sync_interval_ms: Option<u64>,
     pub max_health: Option<u8>,
     pub suspicion_confirmations: Option<usize>,
+    /// Lifeguard's switches (all on in every preset).
+    pub lifeguard_local_health: Option<bool>,
+    pub lifeguard_dynamic_suspicion: Option<bool>,
+    pub lifeguard_buddy: Option<bool>,
 }
 
 /// How long a datagram takes: a default distribution and overrides per pair of zones.
@@ -192,11 +196,16 @@ pub enum Event {
         loss: f64,
         until_s: Option<f64>,
     },
-    /// The selected members handle every input `delay_ms` late (CPU starvation).
+    /// The selected members handle every input `delay_ms` late (CPU starvation). With
+    /// `timers_on_time`, only their datagrams wait and their timers fire on time: a receive
+    /// loop starved while the timers still run, the anomaly of Lifeguard's experiments, where
+    /// a slow member's probe times out before it reads the ack.
     Slow {
         nodes: String,
         delay_ms: f64,
         until_s: Option<f64>,
+        #[serde(default)]
+        timers_on_time: bool,
     },
     /// Change the independent loss probability from now on.
     SetLoss { uniform: f64 },
@@ -300,6 +309,15 @@ impl Scenario {
         }
         if let Some(v) = o.suspicion_confirmations {
             c.suspicion_confirmations = v;
+        }
+        if let Some(v) = o.lifeguard_local_health {
+            c.lifeguard_local_health = v;
+        }
+        if let Some(v) = o.lifeguard_dynamic_suspicion {
+            c.lifeguard_dynamic_suspicion = v;
+        }
+        if let Some(v) = o.lifeguard_buddy {
+            c.lifeguard_buddy = v;
         }
         // The run starts as a converged cluster, each member handed its whole view in one sync
         // that it did not ask for (PROTOCOL.md §12 bounds what such a datagram introduces):

@@ -618,6 +618,76 @@ fn real_core_small_targeted_worlds() {
     }
 }
 
+/// Lifeguard's worlds, each with components switched off: every property holds, and every
+/// reachability property that applies is discovered; each world runs its switch off.
+#[test]
+fn lifeguard_worlds_hold_with_each_component_off() {
+    let worlds = model::checker::worlds::lifeguard_worlds();
+    let off = |l: &str| {
+        let c = &worlds
+            .iter()
+            .find(|w| w.label == l)
+            .expect("a world")
+            .setup
+            .core;
+        [
+            c.lifeguard_local_health,
+            c.lifeguard_dynamic_suspicion,
+            c.lifeguard_buddy,
+        ]
+    };
+    assert_eq!(off("no local health"), [false, true, true]);
+    assert_eq!(off("fixed suspicion"), [true, false, true]);
+    assert_eq!(off("no buddy"), [true, true, false]);
+    assert_eq!(off("swim"), [false, false, false]);
+    for w in &worlds {
+        w.setup.validate().expect("valid Lifeguard world");
+        assert_all_hold(w.setup.clone());
+    }
+}
+
+/// A core that ignores Lifeguard's switches is caught in the switches' worlds: health that
+/// moves with local health off, a suspicion armed past `Min` with the dynamic suspicion off.
+/// (With the buddy system off, the rule catches a record sent to its subject from outside the
+/// gossip queue, but not a queued one sent first without spending a transmit: the "no buddy"
+/// world does not catch this core.)
+#[cfg(swim_faults)]
+#[test]
+fn each_rule_catches_a_core_that_ignores_its_switch() {
+    let world = |label: &str| {
+        let worlds = model::checker::worlds::lifeguard_worlds();
+        let w = worlds.into_iter().find(|w| w.label == label);
+        w.expect("a Lifeguard world").setup
+    };
+    let fault = Fault::IgnoresLifeguardSwitches;
+    assert!(discovers(
+        world("no local health"),
+        fault,
+        properties::LOCAL_HEALTH
+    ));
+    assert!(discovers(
+        world("fixed suspicion"),
+        fault,
+        properties::SUSPICION_DEADLINE
+    ));
+}
+
+/// The suspicion deadline rule's formula with the dynamic suspicion off: `Min` whatever the
+/// confirmations, where the switch on gives `Max` unconfirmed.
+#[test]
+fn the_suspicion_rule_reads_the_switch() {
+    use model::checker::rules::suspicion_timeout;
+    let on = Setup::scaled_config(false);
+    let off = swim_checked_core::Config {
+        lifeguard_dynamic_suspicion: false,
+        ..on.clone()
+    };
+    assert_eq!(suspicion_timeout(&on, 3, 0), 30);
+    for c in 0..3 {
+        assert_eq!(suspicion_timeout(&off, 3, c), 10);
+    }
+}
+
 /// Every new reachability property applies in some default world, and every default world's
 /// setup is valid.
 #[test]

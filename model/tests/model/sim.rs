@@ -101,6 +101,44 @@ fn the_same_seed_gives_the_same_run_and_another_seed_another() {
     assert_ne!(a, c);
 }
 
+/// Lifeguard's switches bite: the shipped slow-member scenario (10% of 100 members read
+/// datagrams 2 s late, their timers on time, for 80 s), seed 1. With all three components
+/// off (SWIM) healthy members are suspected and declared dead many times more often than
+/// with all on; with only the local health aware suspicion off, more are declared dead.
+#[cfg(not(swim_faults))]
+#[test]
+fn lifeguard_components_cut_false_positives_under_slow_members() {
+    use model::sim::lifeguard::Switches;
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/lifeguard.toml");
+    let scenario = Scenario::load(&path).unwrap();
+    let run = |sw: Switches| {
+        let outcome = Simulation::new(sw.apply(&scenario)).unwrap().run();
+        assert_eq!(outcome.violation, None, "{sw:?}");
+        outcome.report
+    };
+    let on = run(Switches::new(true, true, true));
+    let off = run(Switches::new(false, false, false));
+    let fixed = run(Switches::new(true, false, true));
+    assert!(
+        off.false_suspicions > 5 * on.false_suspicions.max(1),
+        "suspicions: SWIM {} vs Lifeguard {}",
+        off.false_suspicions,
+        on.false_suspicions
+    );
+    assert!(
+        off.falsely_dead > 5 * on.falsely_dead.max(1),
+        "declared dead: SWIM {} vs Lifeguard {}",
+        off.falsely_dead,
+        on.falsely_dead
+    );
+    assert!(
+        fixed.falsely_dead > on.falsely_dead,
+        "declared dead: fixed suspicion {} vs Lifeguard {}",
+        fixed.falsely_dead,
+        on.falsely_dead
+    );
+}
+
 #[cfg(swim_faults)]
 mod broken {
     use super::*;

@@ -283,7 +283,7 @@ impl Node {
         self.gossip = Gossip::default();
         self.probes.clear();
         self.relays.clear();
-        self.health = Health::new(self.config.max_health);
+        self.health = Health::of(&self.config);
         self.arm_periodic(now, out);
         // Suspicions still pending lost their timers when we stopped: resume them.
         let suspects: Vec<NodeId> = self

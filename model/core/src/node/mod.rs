@@ -315,7 +315,7 @@ impl Node {
         }
         let node = Node {
             overhead: datagram_overhead(&config.label),
-            health: Health::new(config.max_health),
+            health: Health::of(&config),
             config: Arc::new(config),
             me: Member::alive(id, addr, 0, meta),
             phase: Phase::Running,
@@ -407,6 +407,9 @@ impl Node {
     #[cfg(swim_faults)]
     pub fn set_faults(&mut self, faults: Faults) {
         self.faults = faults;
+        if faults.has(crate::faults::Fault::IgnoresLifeguardSwitches) {
+            self.health = Health::new(self.config.max_health);
+        }
     }
 
     /// The same node with every node id and address renamed, inside its records, queues,

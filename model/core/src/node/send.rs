@@ -15,9 +15,9 @@ use super::{Node, Phase, record};
 
 impl Node {
     /// Send `body` to `to`, filling the rest of the datagram with gossip. If the destination is
-    /// suspect (or dead) here, its own record goes first (buddy system: it learns of the
-    /// suspicion at once and can refute it); while we leave, our `left` record comes next;
-    /// neither spends transmits. A gossip body then takes application broadcasts in the room the
+    /// suspect (or dead) here, its own record goes first (buddy system, unless
+    /// `lifeguard_buddy` is off: it learns of the suspicion at once and can refute it); while
+    /// we leave, our `left` record comes next; neither spends transmits. A gossip body then takes application broadcasts in the room the
     /// membership updates left.
     pub(super) fn send(
         &mut self,
@@ -47,6 +47,7 @@ impl Node {
         let mut lead = [self.me.id; 2];
         let mut leading = 0;
         if let Some(t) = to_id
+            && (self.config.lifeguard_buddy || self.faults.has(Fault::IgnoresLifeguardSwitches))
             && !self.faults.has(Fault::NoBuddy)
             && let Some(rec) = self.members.get(t)
             && rec.member.status != Status::Alive

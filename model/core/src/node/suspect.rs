@@ -2,6 +2,7 @@
 //! push of a verdict once a suspicion expires here.
 
 use crate::Millis;
+use crate::config::Config;
 use crate::effect::Effect;
 use crate::faults::Fault;
 use crate::member::NodeId;
@@ -20,6 +21,13 @@ impl Node {
             return None;
         }
         let mut bounds = Bounds::new(&self.config, self.cluster_size());
+        if self.faults.has(Fault::IgnoresLifeguardSwitches) {
+            let on = Config {
+                lifeguard_dynamic_suspicion: true,
+                ..(*self.config).clone()
+            };
+            bounds = Bounds::new(&on, self.cluster_size());
+        }
         if self.faults.has(Fault::SuspicionNaturalLog) {
             let scale = (self.cluster_size() as f64).ln().max(1.0);
             let interval = self.config.probe_interval as f64;

@@ -123,6 +123,18 @@ fn lifeguard_parameters_are_bounded() {
         &["33", "32"],
     );
     assert_rejected(reject(|c| c.max_health = 65), "max_health", &["65", "64"]);
+    // No room for the multiplier is a switch left on by mistake; switched off, it is fine.
+    assert_rejected(
+        reject(|c| c.max_health = 0),
+        "max_health",
+        &["lifeguard_local_health"],
+    );
+    let off = Config {
+        max_health: 0,
+        lifeguard_local_health: false,
+        ..Config::lan()
+    };
+    assert_eq!(off.validate(), Ok(()));
     assert_rejected(
         reject(|c| c.retransmit_mult = 0),
         "retransmit_mult",

@@ -411,3 +411,25 @@ fn push_pull_partners_cover_every_member_alive_or_dead_each_pass() {
         assert_eq!(pass, vec![addr(2), addr(3), addr(4), addr(5)]);
     }
 }
+
+/// The buddy system switched off: a message to a suspect member carries its suspicion only
+/// as ordinary gossip, spending transmits, and not after they are spent.
+#[test]
+fn with_the_buddy_system_off_the_suspicion_waits_its_turn() {
+    let config = Config {
+        lifeguard_buddy: false,
+        ..Config::lan()
+    };
+    let mut d = Driver::with_peers(config, [2, 3]);
+    d.gossip(2, vec![suspect(3, 0, &[2])]);
+    let out = acks(&mut d, 3, 10);
+    let s = suspect(3, 0, &[2]);
+    // Sent to the suspect as to anyone: its budget (4 in a cluster of 3), then no more.
+    assert_eq!(times_carried(&out, &s), 4);
+    assert_eq!(d.node.gossip().transmits(id(3)), None);
+    // Switched on, every one of the ten answers carries it first.
+    let mut on = Driver::with_peers(Config::lan(), [2, 3]);
+    on.gossip(2, vec![suspect(3, 0, &[2])]);
+    let out = acks(&mut on, 3, 10);
+    assert_eq!(times_carried(&out, &s), 10);
+}

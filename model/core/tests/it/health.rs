@@ -178,3 +178,36 @@ fn helping_others_never_changes_health() {
     }
     assert_eq!(d.node.health(), 1);
 }
+
+/// The local health aware probe switched off: failed probes and silent helpers leave the
+/// multiplier at 0, and the period and timeout stay as configured. Nothing else changes: the
+/// probe still fails and the target is still suspected.
+#[test]
+fn with_local_health_off_the_multiplier_stays_zero() {
+    let config = Config {
+        lifeguard_local_health: false,
+        ..Config::lan()
+    };
+    let mut d = Driver::with_peers(config.clone(), 2..=5);
+    let mut on = node();
+    failed_period(&mut d, 1_000, 0);
+    failed_period(&mut on, 1_000, 0);
+    assert_eq!(d.node.health(), 0);
+    assert_eq!(d.node.probe_interval(), config.probe_interval);
+    assert_eq!(d.node.probe_timeout(), config.probe_timeout);
+    assert_eq!(d.node.stats().probes_failed, 1);
+    assert_eq!(
+        d.node.member(id(5)).map(|m| m.status),
+        on.node.member(id(5)).map(|m| m.status)
+    );
+    assert!(
+        d.node
+            .members()
+            .any(|m| m.status == swim_checked_core::Status::Suspect)
+    );
+    assert_eq!(on.node.health(), 4, "the same period with the switch on");
+    assert_eq!(on.node.probe_interval(), 5 * config.probe_interval);
+    let off = Health::of(&config);
+    assert_eq!(off.max(), 0);
+    assert_eq!(Health::of(&Config::lan()).max(), 8);
+}

@@ -294,3 +294,31 @@ fn a_verdict_heard_from_another_is_not_pushed_on() {
     let out = d.timer_at(100_000, Timer::Suspicion(id(5)));
     assert!(verdict_pushes(&out, 5).is_empty());
 }
+
+/// The local health aware suspicion switched off: SWIM's fixed timeout, the minimum, from the
+/// first suspecter on; confirmations are still gathered (and gossiped) but do not move it.
+#[test]
+fn with_dynamic_suspicion_off_every_suspicion_lasts_the_minimum() {
+    let fixed = Config {
+        lifeguard_dynamic_suspicion: false,
+        ..Config::lan()
+    };
+    let on = Bounds::new(&Config::lan(), 5);
+    let off = Bounds::new(&fixed, 5);
+    assert_eq!(off.min, on.min);
+    assert_eq!((off.max, off.k), (off.min, 0));
+    for c in 0..4 {
+        assert_eq!(off.timeout(c), on.min);
+    }
+    let mut d = Driver::with_peers(fixed, 2..=5);
+    d.now = 1_000;
+    let out = d.gossip(3, vec![suspect(5, 0, &[3])]);
+    assert_eq!(
+        timer_set(&out, Timer::Suspicion(id(5))),
+        Some(1_000 + on.min)
+    );
+    d.now = 2_000;
+    d.gossip(4, vec![suspect(5, 0, &[4])]);
+    assert_eq!(d.node.member(id(5)).unwrap().suspecters, vec![id(3), id(4)]);
+    assert_eq!(d.node.suspicion_deadline(id(5)), Some(1_000 + on.min));
+}
