@@ -40,6 +40,8 @@ pub enum Command {
         /// The text to broadcast.
         text: String,
     },
+    /// Print a fresh random key in base64, for a key file.
+    Keygen,
 }
 
 /// Which agent a client subcommand talks to.
@@ -135,8 +137,20 @@ mod tests {
     #[test]
     fn run_flags_parse() {
         let cli = Cli::try_parse_from([
-            "swim-agent", "run", "--bind", "127.0.0.1:0", "--seed", "a:1,b:2", "--seed", "c:3",
-            "--meta", "role=db", "--preset", "local", "--name", "n1",
+            "swim-agent",
+            "run",
+            "--bind",
+            "127.0.0.1:0",
+            "--seed",
+            "a:1,b:2",
+            "--seed",
+            "c:3",
+            "--meta",
+            "role=db",
+            "--preset",
+            "local",
+            "--name",
+            "n1",
         ])
         .unwrap();
         let Command::Run(run) = cli.command else {

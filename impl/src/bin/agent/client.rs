@@ -41,7 +41,12 @@ async fn send(
 }
 
 /// The whole body of a successful response; an error carries the API's message.
-async fn fetch(agent: &str, method: &str, path: &str, body: Option<String>) -> Result<Bytes, Error> {
+async fn fetch(
+    agent: &str,
+    method: &str,
+    path: &str,
+    body: Option<String>,
+) -> Result<Bytes, Error> {
     let response = send(agent, method, path, body).await?;
     let status = response.status();
     let bytes = response.into_body().collect().await?.to_bytes();
@@ -87,7 +92,11 @@ fn table(members: &[MemberJson]) -> String {
             m.addr,
             m.status,
             m.incarnation,
-            if meta.is_empty() { "-".to_owned() } else { meta.join(",") },
+            if meta.is_empty() {
+                "-".to_owned()
+            } else {
+                meta.join(",")
+            },
         );
     }
     out
@@ -109,7 +118,9 @@ pub async fn events(agent: &str) -> Result<(), Error> {
     let mut body = response.into_body();
     let mut buffer = String::new();
     while let Some(frame) = body.frame().await {
-        let Ok(data) = frame?.into_data() else { continue };
+        let Ok(data) = frame?.into_data() else {
+            continue;
+        };
         buffer.push_str(&String::from_utf8_lossy(&data));
         // Events end with a blank line.
         while let Some(end) = buffer.find("\n\n") {

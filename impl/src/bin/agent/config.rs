@@ -71,7 +71,11 @@ impl Settings {
                     Invalid(format!("cannot read config file {}: {e}", path.display()))
                 })?;
                 let source = Source { path, text: &text };
-                let mut file: File = toml::from_str(&text).map_err(|e| source.toml_error(&e))?;
+                // Syntax first, so that only errors in the data name a field.
+                text.parse::<toml::Table>()
+                    .map_err(|e| source.toml_error(&e, false))?;
+                let mut file: File =
+                    toml::from_str(&text).map_err(|e| source.toml_error(&e, true))?;
                 // A key file named in the config file is relative to it.
                 if let (Some(key_file), Some(dir)) = (&mut file.key_file, path.parent()) {
                     *key_file = dir.join(&*key_file);
@@ -80,10 +84,7 @@ impl Settings {
                 let preset = args.preset.or(file.preset).unwrap_or_default();
                 (file, source.protocol(preset, &protocol)?)
             }
-            None => (
-                File::default(),
-                args.preset.unwrap_or_default().config(),
-            ),
+            None => (File::default(), args.preset.unwrap_or_default().config()),
         };
         let mut config = protocol;
         if let Some(label) = args.label.or(file.label) {
@@ -93,9 +94,13 @@ impl Settings {
             .validate()
             .map_err(|e| Invalid(format!("invalid configuration: {e}")))?;
 
-        let mut meta: Vec<(String, String)> = file.metadata.unwrap_or_default().into_iter().collect();
+        let mut meta: Vec<(String, String)> =
+            file.metadata.unwrap_or_default().into_iter().collect();
         meta.extend(args.meta);
-        for (key, value) in [("name", args.name.or(file.name)), ("zone", args.zone.or(file.zone))] {
+        for (key, value) in [
+            ("name", args.name.or(file.name)),
+            ("zone", args.zone.or(file.zone)),
+        ] {
             if let Some(value) = value {
                 meta.retain(|(k, _)| k != key);
                 meta.push((key.to_owned(), value));
@@ -107,7 +112,10 @@ impl Settings {
             .map(|path| read_keys(&path))
             .transpose()?;
         Ok(Settings {
-            bind: args.bind.or(file.bind).unwrap_or_else(|| DEFAULT_BIND.to_owned()),
+            bind: args
+                .bind
+                .or(file.bind)
+                .unwrap_or_else(|| DEFAULT_BIND.to_owned()),
             advertise: args.advertise.or(file.advertise),
             seeds: if args.seeds.is_empty() {
                 file.seeds.unwrap_or_default()
@@ -117,7 +125,10 @@ impl Settings {
             meta,
             config,
             keyring,
-            http: args.http.or(file.http).unwrap_or_else(|| DEFAULT_HTTP.to_owned()),
+            http: args
+                .http
+                .or(file.http)
+                .unwrap_or_else(|| DEFAULT_HTTP.to_owned()),
         })
     }
 }
@@ -129,14 +140,15 @@ struct Source<'a> {
 }
 
 impl Source<'_> {
-    /// `file:line:column: field: message`, then toml's own rendering of the spot.
-    fn at(&self, span: Range<usize>, field: Option<&str>, message: &str) -> Invalid {
+    /// `file, line, column: field: message`; without `field`, the key written on that line
+    /// if `keyed`.
+    fn at(&self, span: Range<usize>, field: Option<&str>, keyed: bool, message: &str) -> Invalid {
         let before = &self.text[..span.start.min(self.text.len())];
         let line = before.matches('\n').count() + 1;
         let column = before.chars().rev().take_while(|c| *c != '\n').count() + 1;
         let field = field
             .map(str::to_owned)
-            .or_else(|| self.key_at(line))
+            .or_else(|| keyed.then(|| self.key_at(line)).flatten())
             .map(|f| format!(" field `{f}`:"))
             .unwrap_or_default();
         Invalid(format!(
@@ -149,7 +161,9 @@ impl Source<'_> {
     fn key_at(&self, line: usize) -> Option<String> {
         let lines: Vec<&str> = self.text.lines().collect();
         let text = lines.get(line - 1)?.trim();
-        let key = text.split_once('=').map(|(k, _)| k.trim().trim_matches('"'))?;
+        let key = text
+            .split_once('=')
+            .map(|(k, _)| k.trim().trim_matches('"'))?;
         let table = lines[..line - 1]
             .iter()
             .rev()
@@ -162,10 +176,12 @@ impl Source<'_> {
         })
     }
 
-    fn toml_error(&self, e: &toml::de::Error) -> Invalid {
+    /// toml's error located, then toml's own rendering of the spot; `keyed`: an error in the
+    /// data (not the syntax), so the key on that line is named.
+    fn toml_error(&self, e: &toml::de::Error, keyed: bool) -> Invalid {
         match e.span() {
             Some(span) => {
-                let mut invalid = self.at(span, None, e.message().trim());
+                let mut invalid = self.at(span, None, keyed, e.message().trim());
                 invalid.0.push_str(&format!("\n{e}"));
                 invalid
             }
@@ -190,16 +206,16 @@ impl Source<'_> {
                 } else {
                     value.span()
                 };
-                return Err(self.at(span, Some(&field(key)), e.message().trim()));
+                return Err(self.at(span, Some(&field(key)), true, e.message().trim()));
             }
             table.insert(key.get_ref().clone(), value.get_ref().clone());
         }
-        let config: Config = table
-            .try_into()
-            .map_err(|e: toml::de::Error| Invalid(format!("config file {}: {e}", self.path.display())))?;
+        let config: Config = table.try_into().map_err(|e: toml::de::Error| {
+            Invalid(format!("config file {}: {e}", self.path.display()))
+        })?;
         config.validate().map_err(|e| {
             match keys.iter().find(|(k, _)| k.get_ref() == e.field) {
-                Some((key, value)) => self.at(value.span(), Some(&field(key)), &e.reason),
+                Some((key, value)) => self.at(value.span(), Some(&field(key)), true, &e.reason),
                 // A field the file did not set: the preset's value conflicts with one it did.
                 None => Invalid(format!(
                     "config file {}: [protocol] {} (value of preset {preset:?}): {}",
@@ -223,7 +239,9 @@ fn read_keys(path: &Path) -> Result<Keyring, Invalid> {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let at = |e: &dyn fmt::Display| Invalid(format!("key file {}, line {}: {e}", path.display(), n + 1));
+        let at = |e: &dyn fmt::Display| {
+            Invalid(format!("key file {}, line {}: {e}", path.display(), n + 1))
+        };
         let key = Key::from_base64(line).map_err(|e| at(&e))?;
         match &mut keyring {
             None => keyring = Some(Keyring::new(key)),
@@ -245,7 +263,10 @@ mod tests {
     fn load(text: &str, args: RunArgs) -> Result<Settings, Invalid> {
         let dir = std::env::temp_dir().join(format!("swim-agent-config-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(format!("{:x}.toml", text.len() * 31 + text.lines().count()));
+        // One file per call: the tests run in parallel.
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = dir.join(format!("{n}.toml"));
         std::fs::write(&path, text).unwrap();
         let result = Settings::load(RunArgs {
             config: Some(path.clone()),
@@ -262,7 +283,11 @@ mod tests {
         assert_eq!(settings.http, "127.0.0.1:8946");
         assert_eq!(settings.config.probe_interval, Duration::from_millis(200));
         assert!(settings.meta.contains(&("name".to_owned(), "a".to_owned())));
-        assert!(settings.meta.contains(&("role".to_owned(), "web".to_owned())));
+        assert!(
+            settings
+                .meta
+                .contains(&("role".to_owned(), "web".to_owned()))
+        );
         // Keys the file does not set keep the preset's values.
         assert_eq!(
             settings.config.sync_interval,
@@ -270,9 +295,14 @@ mod tests {
         );
     }
 
+    /// In the workspace; a published crate has no docs/ beside it and checks nothing here.
     #[test]
     fn docs_quote_the_example_config() {
-        let docs = include_str!("../../../../docs/agent.md");
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        if !root.join("Cargo.toml").exists() {
+            return;
+        }
+        let docs = std::fs::read_to_string(root.join("docs/agent.md")).expect("docs/agent.md");
         assert!(
             docs.contains(EXAMPLE.trim()),
             "docs/agent.md must quote impl/examples/agent.toml verbatim"
@@ -298,7 +328,10 @@ mod tests {
         assert!(!settings.meta.contains(&("name".to_owned(), "a".to_owned())));
         // The file's [protocol] keys still apply over the flag's preset.
         assert_eq!(settings.config.probe_interval, Duration::from_millis(200));
-        assert_eq!(settings.config.sync_interval, Preset::Wan.config().sync_interval);
+        assert_eq!(
+            settings.config.sync_interval,
+            Preset::Wan.config().sync_interval
+        );
     }
 
     fn error(text: &str) -> String {
@@ -311,7 +344,10 @@ mod tests {
         assert!(e.contains("line 2") && e.contains("`bnid`"), "{e}");
 
         let e = error("bind = \"127.0.0.1:0\"\nadvertise = \"nowhere\"\n");
-        assert!(e.contains("line 2") && e.contains("field `advertise`"), "{e}");
+        assert!(
+            e.contains("line 2") && e.contains("field `advertise`"),
+            "{e}"
+        );
 
         let e = error("preset = \"local\"\n\n[protocol]\nprobe_interval = \"fast\"\n");
         assert!(
@@ -320,14 +356,20 @@ mod tests {
         );
 
         let e = error("[protocol]\nprobe_intervall = \"1s\"\n");
-        assert!(e.contains("line 2") && e.contains("protocol.probe_intervall"), "{e}");
+        assert!(
+            e.contains("line 2") && e.contains("protocol.probe_intervall"),
+            "{e}"
+        );
 
         // Valid TOML, valid durations, but a timeout longer than the period.
         let e = error("[protocol]\nprobe_interval = \"1s\"\nprobe_timeout = \"2s\"\n");
-        assert!(e.contains("line 3") && e.contains("protocol.probe_timeout"), "{e}");
+        assert!(
+            e.contains("line 3") && e.contains("protocol.probe_timeout"),
+            "{e}"
+        );
 
-        let e = error("seeds = [\"a:1\"\n");
-        assert!(e.contains("line 1"), "{e}");
+        let e = error("seeds = [\"a:1\"\nname = \"a\"\n");
+        assert!(e.contains("line 2") && !e.contains("field"), "{e}");
     }
 
     #[test]

@@ -46,6 +46,9 @@ fn main() -> ExitCode {
             Command::Members { client, json } => client::members(&client.http, json).await,
             Command::Events { client } => client::events(&client.http).await,
             Command::Broadcast { client, text } => client::broadcast(&client.http, text).await,
+            Command::Keygen => swim_checked::Key::generate()
+                .map(|key| println!("{}", key.to_base64()))
+                .map_err(Into::into),
         }
     });
     // Tasks still running (the HTTP server, a client's connection) are not waited for.

@@ -1,0 +1,64 @@
+//! Three agents form a cluster; one is killed with SIGKILL and the other two report it
+//! suspect, then dead; one leaves on SIGTERM and the last reports it left.
+
+use std::collections::BTreeSet;
+use std::process::Command;
+
+use crate::process::{Agent, count, status_of};
+
+#[test]
+fn three_agents_form_a_cluster_and_detect_a_killed_one() {
+    let mut a = Agent::spawn("a", None);
+    let seed = a.addr.clone();
+    let mut b = Agent::spawn("b", Some(&seed));
+    let mut c = Agent::spawn("c", Some(&seed));
+    let ids: BTreeSet<String> = [&a, &b, &c].iter().map(|x| x.id.clone()).collect();
+    assert_eq!(ids.len(), 3);
+
+    // Everyone sees the two others join, on stdout and in the API.
+    let (ia, ib, ic) = (a.id.clone(), b.id.clone(), c.id.clone());
+    for (agent, others) in [
+        (&mut a, [&ib, &ic]),
+        (&mut b, [&ia, &ic]),
+        (&mut c, [&ia, &ib]),
+    ] {
+        for other in others {
+            agent.wait_event("joined", other);
+        }
+        agent.wait_members("3 alive", |m| count(m, "alive") == 3);
+    }
+    b.wait_line(|l| l.starts_with("joined via [") && l.contains(&seed));
+
+    // SIGKILL: no leave, no goodbye.
+    c.child.kill().unwrap();
+    c.child.wait().unwrap();
+    let mut suspected = 0;
+    for agent in [&mut a, &mut b] {
+        let dead = agent.wait_event("dead", &c.id);
+        if agent
+            .event_position("suspect", &c.id)
+            .is_some_and(|s| s < dead)
+        {
+            suspected += 1;
+        }
+        agent.wait_members("2 alive, 1 dead", |m| {
+            count(m, "alive") == 2 && status_of(m, &c.id) == Some("dead")
+        });
+    }
+    assert!(
+        suspected >= 1,
+        "nobody reported the killed agent suspect first"
+    );
+
+    // SIGTERM: a graceful leave, reported as such.
+    let status = Command::new("kill")
+        .args(["-TERM", &b.child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success());
+    b.wait_line(|l| l == "left");
+    assert!(b.child.wait().unwrap().success());
+    a.wait_event("left", &b.id);
+    assert!(a.event_position("dead", &b.id).is_none());
+    a.wait_members("b left", |m| status_of(m, &b.id) == Some("left"));
+}

@@ -1,0 +1,203 @@
+//! Agent processes for the tests: started with ephemeral ports on loopback, their stdout read
+//! line by line, killed when dropped (so a failing test leaves no process behind), and a
+//! small HTTP/1.0 client for their API.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// Generous: a few protocol periods of 200 ms are expected.
+pub const WITHIN: Duration = Duration::from_secs(30);
+
+/// The binary `cargo install --path impl` installs.
+pub const AGENT: &str = env!("CARGO_BIN_EXE_swim-agent");
+
+/// Run the agent binary to completion (a client subcommand, a start-up that must fail).
+pub fn agent_command(args: &[&str]) -> Output {
+    Command::new(AGENT)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run swim-agent")
+}
+
+pub struct Agent {
+    pub name: &'static str,
+    pub child: Child,
+    lines: mpsc::Receiver<String>,
+    pub log: Vec<String>,
+    pub id: String,
+    /// UDP (gossip) address.
+    pub addr: String,
+    /// HTTP address, `127.0.0.1:port`.
+    pub http: String,
+}
+
+impl Agent {
+    /// `swim-agent run` with the `local` preset, any free ports, and `seed` to join.
+    pub fn spawn(name: &'static str, seed: Option<&str>) -> Agent {
+        Agent::spawn_with(name, seed, &["--preset", "local"])
+    }
+
+    /// `swim-agent run` with any free ports, `seed` to join, and more flags.
+    pub fn spawn_with(name: &'static str, seed: Option<&str>, flags: &[&str]) -> Agent {
+        let mut cmd = Command::new(AGENT);
+        cmd.args(["run", "--bind", "127.0.0.1:0", "--http", "127.0.0.1:0"])
+            .args(["--name", name])
+            .args(flags);
+        if let Some(seed) = seed {
+            cmd.args(["--seed", seed]);
+        }
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start swim-agent");
+        let stdout = child.stdout.take().expect("piped");
+        let (tx, lines) = mpsc::channel();
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut agent = Agent {
+            name,
+            child,
+            lines,
+            log: Vec::new(),
+            id: String::new(),
+            addr: String::new(),
+            http: String::new(),
+        };
+        let started = agent.wait_line(|l| l.starts_with("started "));
+        agent.id = field(&started, "id").to_owned();
+        agent.addr = field(&started, "addr").to_owned();
+        agent.http = field(&started, "http").to_owned();
+        agent
+    }
+
+    /// Read lines until one satisfies `pred`; everything read is kept in the log.
+    pub fn wait_line(&mut self, pred: impl Fn(&str) -> bool) -> String {
+        if let Some(line) = self.log.iter().find(|l| pred(l)) {
+            return line.clone();
+        }
+        let deadline = Instant::now() + WITHIN;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.log.push(line.clone());
+                    if pred(&line) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!(
+                    "agent {} did not print the expected line; output so far:\n{}",
+                    self.name,
+                    self.log.join("\n")
+                ),
+            }
+        }
+    }
+
+    /// Wait for an event line of `kind` about `id`; returns its position in the log.
+    pub fn wait_event(&mut self, kind: &str, id: &str) -> usize {
+        let line = self.wait_line(|l| is_event(l, kind, id));
+        self.log.iter().position(|l| *l == line).expect("just read")
+    }
+
+    pub fn event_position(&self, kind: &str, id: &str) -> Option<usize> {
+        self.log.iter().position(|l| is_event(l, kind, id))
+    }
+
+    /// `GET path` on the agent's HTTP API: the status code and the body.
+    pub fn get(&self, path: &str) -> (u16, String) {
+        http_get(&self.http, path)
+    }
+
+    /// The member table from `GET /v1/members`.
+    pub fn members(&self) -> Vec<serde_json::Value> {
+        let (status, body) = self.get("/v1/members");
+        assert_eq!(status, 200, "GET /v1/members: {body}");
+        serde_json::from_str(&body).expect("JSON member table")
+    }
+
+    /// Poll the API (every 50 ms, up to [`WITHIN`]) until `pred` holds for the member table.
+    pub fn wait_members(
+        &self,
+        what: &str,
+        pred: impl Fn(&[serde_json::Value]) -> bool,
+    ) -> Vec<serde_json::Value> {
+        let deadline = Instant::now() + WITHIN;
+        loop {
+            let members = self.members();
+            if pred(&members) {
+                return members;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "agent {}: {what} not seen within {WITHIN:?}; table: {members:#?}",
+                self.name
+            );
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// How many rows of the table have `status`.
+pub fn count(members: &[serde_json::Value], status: &str) -> usize {
+    members.iter().filter(|m| m["status"] == status).count()
+}
+
+/// The status of member `id` in the table.
+pub fn status_of<'a>(members: &'a [serde_json::Value], id: &str) -> Option<&'a str> {
+    members
+        .iter()
+        .find(|m| m["id"] == id)
+        .and_then(|m| m["status"].as_str())
+}
+
+fn is_event(line: &str, kind: &str, id: &str) -> bool {
+    line.starts_with("event ") && field(line, "kind") == kind && field(line, "id") == id
+}
+
+/// The value of `key=value` in a line.
+pub fn field<'a>(line: &'a str, key: &str) -> &'a str {
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
+        .unwrap_or_else(|| panic!("no {key}= in {line:?}"))
+}
+
+/// One HTTP/1.0 GET (the server closes the connection after the response).
+pub fn http_get(addr: &str, path: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+    stream.set_read_timeout(Some(WITHIN)).expect("timeout");
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").expect("send the request");
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .unwrap_or_else(|e| panic!("GET {path} from {addr}: {e}"));
+    let (head, body) = response
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("no header end in {response:?}"));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {head:?}"));
+    (status, body.to_owned())
+}

@@ -1,1 +1,0 @@
-//! End-to-end tests live in `tests/`; the agent binary is `impl/examples/agent.rs`.
