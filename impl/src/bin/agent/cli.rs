@@ -19,7 +19,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a cluster member (flags override the config file).
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Print the members a running agent knows.
     Members {
         #[command(flatten)]

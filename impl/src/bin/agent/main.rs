@@ -42,7 +42,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Run(args) => run::run(Settings::load(args)?).await,
+            Command::Run(args) => run::run(Settings::load(*args)?).await,
             Command::Members { client, json } => client::members(&client.http, json).await,
             Command::Events { client } => client::events(&client.http).await,
             Command::Broadcast { client, text } => client::broadcast(&client.http, text).await,
