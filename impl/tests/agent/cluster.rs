@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::process::Command;
 
-use crate::process::{Agent, count, status_of};
+use crate::process::{AGENT, Agent, Process, agent_command, count, status_of};
 
 #[test]
 fn three_agents_form_a_cluster_and_detect_a_killed_one() {
@@ -29,9 +29,31 @@ fn three_agents_form_a_cluster_and_detect_a_killed_one() {
     }
     b.wait_line(|l| l.starts_with("joined via [") && l.contains(&seed));
 
+    // The client subcommands: `events` follows a's feed, `broadcast` goes through b.
+    let mut follow = Process::spawn(
+        "swim-agent events",
+        Command::new(AGENT).args(["events", "--http", &a.http]),
+    );
+    follow.wait_line(|l| l.starts_with("event kind=joined") && l.contains(&ic));
+    let sent = agent_command(&["broadcast", "--http", &b.http, "from the command line"]);
+    assert!(sent.status.success(), "{sent:?}");
+    let text = "text=\"from the command line\"";
+    follow.wait_line(|l| l.starts_with("message kind=broadcast") && l.contains(text));
+    for agent in [&mut a, &mut c] {
+        agent.wait_line(|l| l.contains(&format!("from={ib} name=b {text}")));
+    }
+    let members = agent_command(&["members", "--http", &c.http]);
+    assert!(members.status.success(), "{members:?}");
+    let table = String::from_utf8_lossy(&members.stdout);
+    assert_eq!(
+        table.lines().count(),
+        4,
+        "a header and three rows:\n{table}"
+    );
+    assert!(table.lines().any(|l| l.starts_with("* c ")), "{table}");
+
     // SIGKILL: no leave, no goodbye.
-    c.child.kill().unwrap();
-    c.child.wait().unwrap();
+    c.kill();
     let mut suspected = 0;
     for agent in [&mut a, &mut b] {
         let dead = agent.wait_event("dead", &c.id);
@@ -52,12 +74,12 @@ fn three_agents_form_a_cluster_and_detect_a_killed_one() {
 
     // SIGTERM: a graceful leave, reported as such.
     let status = Command::new("kill")
-        .args(["-TERM", &b.child.id().to_string()])
+        .args(["-TERM", &b.process.child.id().to_string()])
         .status()
         .expect("run kill");
     assert!(status.success());
     b.wait_line(|l| l == "left");
-    assert!(b.child.wait().unwrap().success());
+    assert!(b.process.child.wait().unwrap().success());
     a.wait_event("left", &b.id);
     assert!(a.event_position("dead", &b.id).is_none());
     a.wait_members("b left", |m| status_of(m, &b.id) == Some("left"));

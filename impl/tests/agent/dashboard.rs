@@ -9,16 +9,15 @@
 //! `CHROMEDRIVER`. Without them the test fails: it does not skip.
 
 use std::collections::BTreeMap;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::thread;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 
-use crate::process::{Agent, WITHIN, agent_command, count, status_of};
+use crate::process::{Agent, Process, WITHIN, agent_command, count, status_of};
 
 /// Interval between two looks at the page or the API while waiting for a condition.
 const POLL: Duration = Duration::from_millis(50);
@@ -40,7 +39,7 @@ fn require(var: &str, default: &str, package: &str) -> PathBuf {
 
 /// chromedriver on a free loopback port, killed when dropped.
 struct Driver {
-    child: Child,
+    _process: Process,
     url: String,
 }
 
@@ -50,33 +49,15 @@ impl Driver {
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
-        let child = Command::new(chromedriver)
-            .arg(format!("--port={port}"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("start {}: {e}", chromedriver.display()));
-        let driver = Driver {
-            child,
+        let mut process = Process::spawn(
+            "chromedriver",
+            Command::new(chromedriver).arg(format!("--port={port}")),
+        );
+        process.wait_line(|l| l.contains("started successfully"));
+        Driver {
+            _process: process,
             url: format!("http://127.0.0.1:{port}"),
-        };
-        let deadline = Instant::now() + WITHIN;
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "chromedriver did not listen on port {port} within {WITHIN:?}"
-            );
-            thread::sleep(POLL);
         }
-        driver
-    }
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -334,8 +315,7 @@ async fn the_dashboard_shows_the_cluster_live_in_a_browser() {
 
     // Kill c: on a's page its row turns suspect, then dead.
     open(&client, &a, 3).await;
-    c.child.kill().expect("kill c");
-    c.child.wait().expect("reap c");
+    c.kill();
     let mut seen: Vec<String> = Vec::new();
     until("c's row dead on a's page", async || {
         let rows = rows(&client).await;

@@ -24,11 +24,77 @@ pub fn agent_command(args: &[&str]) -> Output {
         .expect("run swim-agent")
 }
 
-pub struct Agent {
-    pub name: &'static str,
+/// A child process whose stdout is read line by line; killed when dropped.
+pub struct Process {
+    pub name: String,
     pub child: Child,
     lines: mpsc::Receiver<String>,
+    /// Every line read so far.
     pub log: Vec<String>,
+}
+
+impl Process {
+    pub fn spawn(name: &str, cmd: &mut Command) -> Process {
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {name}: {e}"));
+        let stdout = child.stdout.take().expect("piped");
+        let (tx, lines) = mpsc::channel();
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Process {
+            name: name.to_owned(),
+            child,
+            lines,
+            log: Vec::new(),
+        }
+    }
+
+    /// Read lines until one satisfies `pred` (up to [`WITHIN`]); everything read is kept.
+    pub fn wait_line(&mut self, pred: impl Fn(&str) -> bool) -> String {
+        if let Some(line) = self.log.iter().find(|l| pred(l)) {
+            return line.clone();
+        }
+        let deadline = Instant::now() + WITHIN;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.log.push(line.clone());
+                    if pred(&line) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!(
+                    "{} did not print the expected line; output so far:\n{}",
+                    self.name,
+                    self.log.join("\n")
+                ),
+            }
+        }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `swim-agent run` as a process, with the addresses it printed on start-up.
+pub struct Agent {
+    pub name: &'static str,
+    pub process: Process,
     pub id: String,
     /// UDP (gossip) address.
     pub addr: String,
@@ -51,70 +117,40 @@ impl Agent {
         if let Some(seed) = seed {
             cmd.args(["--seed", seed]);
         }
-        let mut child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start swim-agent");
-        let stdout = child.stdout.take().expect("piped");
-        let (tx, lines) = mpsc::channel();
-        thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut agent = Agent {
+        let mut process = Process::spawn(&format!("agent {name}"), &mut cmd);
+        let started = process.wait_line(|l| l.starts_with("started "));
+        Agent {
             name,
-            child,
-            lines,
-            log: Vec::new(),
-            id: String::new(),
-            addr: String::new(),
-            http: String::new(),
-        };
-        let started = agent.wait_line(|l| l.starts_with("started "));
-        agent.id = field(&started, "id").to_owned();
-        agent.addr = field(&started, "addr").to_owned();
-        agent.http = field(&started, "http").to_owned();
-        agent
+            id: field(&started, "id").to_owned(),
+            addr: field(&started, "addr").to_owned(),
+            http: field(&started, "http").to_owned(),
+            process,
+        }
     }
 
-    /// Read lines until one satisfies `pred`; everything read is kept in the log.
+    /// Read the agent's stdout until a line satisfies `pred`.
     pub fn wait_line(&mut self, pred: impl Fn(&str) -> bool) -> String {
-        if let Some(line) = self.log.iter().find(|l| pred(l)) {
-            return line.clone();
-        }
-        let deadline = Instant::now() + WITHIN;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.log.push(line.clone());
-                    if pred(&line) {
-                        return line;
-                    }
-                }
-                Err(_) => panic!(
-                    "agent {} did not print the expected line; output so far:\n{}",
-                    self.name,
-                    self.log.join("\n")
-                ),
-            }
-        }
+        self.process.wait_line(pred)
+    }
+
+    /// Kill the agent (SIGKILL: no leave) and reap it.
+    pub fn kill(&mut self) {
+        self.process.child.kill().expect("kill the agent");
+        self.process.child.wait().expect("reap the agent");
     }
 
     /// Wait for an event line of `kind` about `id`; returns its position in the log.
     pub fn wait_event(&mut self, kind: &str, id: &str) -> usize {
         let line = self.wait_line(|l| is_event(l, kind, id));
-        self.log.iter().position(|l| *l == line).expect("just read")
+        self.process
+            .log
+            .iter()
+            .position(|l| *l == line)
+            .expect("just read")
     }
 
     pub fn event_position(&self, kind: &str, id: &str) -> Option<usize> {
-        self.log.iter().position(|l| is_event(l, kind, id))
+        self.process.log.iter().position(|l| is_event(l, kind, id))
     }
 
     /// `GET path` on the agent's HTTP API: the status code and the body.
@@ -148,13 +184,6 @@ impl Agent {
             );
             thread::sleep(Duration::from_millis(50));
         }
-    }
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
