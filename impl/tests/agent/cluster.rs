@@ -73,14 +73,19 @@ fn three_agents_form_a_cluster_and_detect_a_killed_one() {
     );
 
     // SIGTERM: a graceful leave, reported as such.
-    let status = Command::new("kill")
-        .args(["-TERM", &b.process.child.id().to_string()])
-        .status()
-        .expect("run kill");
-    assert!(status.success());
+    b.process.terminate();
     b.wait_line(|l| l == "left");
-    assert!(b.process.child.wait().unwrap().success());
+    assert!(b.process.wait_exit().success());
     a.wait_event("left", &b.id);
     assert!(a.event_position("dead", &b.id).is_none());
     a.wait_members("b left", |m| status_of(m, &b.id) == Some("left"));
+
+    // The last one stops too: the feed ends and `events` exits cleanly.
+    a.process.terminate();
+    assert!(a.process.wait_exit().success());
+    follow.wait_line(|l| l.starts_with("event kind=left") && l.contains(&ib));
+    assert!(
+        follow.wait_exit().success(),
+        "events should end with the feed"
+    );
 }

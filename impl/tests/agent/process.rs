@@ -84,6 +84,33 @@ impl Process {
     }
 }
 
+impl Process {
+    /// Wait (up to [`WITHIN`]) for the process to exit on its own.
+    pub fn wait_exit(&mut self) -> std::process::ExitStatus {
+        let deadline = Instant::now() + WITHIN;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait for the process") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} did not exit within {WITHIN:?}",
+                self.name
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Send SIGTERM (what `kill` and service managers send to stop it).
+    pub fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -TERM {}", self.name);
+    }
+}
+
 impl Drop for Process {
     fn drop(&mut self) {
         let _ = self.child.kill();

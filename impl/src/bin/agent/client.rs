@@ -109,7 +109,7 @@ pub async fn broadcast(agent: &str, text: String) -> Result<(), Error> {
 }
 
 /// Follow the SSE feed, printing the recent log then one line per entry, until the agent
-/// goes away.
+/// goes away (exit status 0).
 pub async fn events(agent: &str) -> Result<(), Error> {
     let response = send(agent, "GET", "/v1/events", None).await?;
     if !response.status().is_success() {
@@ -118,7 +118,12 @@ pub async fn events(agent: &str) -> Result<(), Error> {
     let mut body = response.into_body();
     let mut buffer = String::new();
     while let Some(frame) = body.frame().await {
-        let Ok(data) = frame?.into_data() else {
+        // The agent stopped (or restarted): the end of the feed, not a failure of this command.
+        let Ok(frame) = frame else {
+            eprintln!("swim-agent: the agent at {agent} closed the feed");
+            break;
+        };
+        let Ok(data) = frame.into_data() else {
             continue;
         };
         buffer.push_str(&String::from_utf8_lossy(&data));
