@@ -42,6 +42,20 @@ fn three_agents_form_a_cluster_and_detect_a_killed_one() {
     for agent in [&mut a, &mut c] {
         agent.wait_line(|l| l.contains(&format!("from={ib} name=b {text}")));
     }
+    // Too large for a broadcast: refused with the node's reason, nothing sent.
+    let large = "x".repeat(64 * 1024);
+    let refused = agent_command(&["broadcast", "--http", &b.http, &large]);
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{err}");
+    assert!(err.contains("400 Bad Request"), "{err}");
+    let (status, body) = crate::process::http_post(&b.http, "/v1/broadcast", "{\"txt\": 1}");
+    assert_eq!(status, 422, "{body}");
+    let body: serde_json::Value = serde_json::from_str(&body).expect("a JSON error");
+    assert!(
+        body["error"].as_str().is_some_and(|e| e.contains("text")),
+        "{body}"
+    );
+
     let members = agent_command(&["members", "--http", &c.http]);
     assert!(members.status.success(), "{members:?}");
     let table = String::from_utf8_lossy(&members.stdout);

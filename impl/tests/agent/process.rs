@@ -240,13 +240,34 @@ pub fn field<'a>(line: &'a str, key: &str) -> &'a str {
 
 /// One HTTP/1.0 GET (the server closes the connection after the response).
 pub fn http_get(addr: &str, path: &str) -> (u16, String) {
+    http(
+        addr,
+        &format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n"),
+    )
+}
+
+/// One HTTP/1.0 POST of a JSON body.
+pub fn http_post(addr: &str, path: &str, json: &str) -> (u16, String) {
+    http(
+        addr,
+        &format!(
+            "POST {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\n\r\n{json}",
+            json.len()
+        ),
+    )
+}
+
+fn http(addr: &str, request: &str) -> (u16, String) {
     let mut stream = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
     stream.set_read_timeout(Some(WITHIN)).expect("timeout");
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").expect("send the request");
+    stream
+        .write_all(request.as_bytes())
+        .expect("send the request");
     let mut response = String::new();
     stream
         .read_to_string(&mut response)
-        .unwrap_or_else(|e| panic!("GET {path} from {addr}: {e}"));
+        .unwrap_or_else(|e| panic!("{request:?} to {addr}: {e}"));
     let (head, body) = response
         .split_once("\r\n\r\n")
         .unwrap_or_else(|| panic!("no header end in {response:?}"));

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
+use axum::extract::rejection::JsonRejection;
 use axum::http::{StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Response};
@@ -86,8 +87,15 @@ fn json_event(name: &str, value: &impl serde::Serialize) -> Result<Event, Infall
 
 async fn broadcast(
     State(app): State<App>,
-    Json(request): Json<BroadcastRequest>,
+    request: Result<Json<BroadcastRequest>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Entry>), Response> {
+    // A body that is not `{"text": ...}`: the same JSON error shape as the node's refusals.
+    let Json(request) = request.map_err(|e| {
+        let body = ApiError {
+            error: e.body_text(),
+        };
+        (e.status(), Json(body)).into_response()
+    })?;
     let node = app.hub.node();
     node.broadcast(request.text.clone()).await.map_err(|e| {
         let status = match e {
