@@ -79,16 +79,12 @@ pub enum Entry {
 }
 
 impl Entry {
-    pub fn event(seq: u64, at_ms: u64, event: &MemberEvent, local: bool) -> Self {
-        let kind = kind_name(event.kind()).to_owned();
-        let change = Change {
-            at_ms,
-            kind: kind.clone(),
-        };
+    /// `change`: when it happened and its kind, also the member's new last change.
+    pub fn event(seq: u64, event: &MemberEvent, local: bool, change: Change) -> Self {
         Entry::Event {
             seq,
-            at_ms,
-            kind,
+            at_ms: change.at_ms,
+            kind: change.kind.clone(),
             member: MemberJson::of(&event.member, local, Some(change)),
         }
     }

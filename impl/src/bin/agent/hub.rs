@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use swim_checked::{MemberEvent, Node, NodeId, UserMessage};
 use tokio::sync::broadcast;
 
-use crate::api::{Change, Entry, MemberJson, Snapshot};
+use crate::api::{Change, Entry, MemberJson, Snapshot, kind_name};
 
 /// Entries kept for a page opened later (older ones are forgotten).
 const LOG_CAPACITY: usize = 500;
@@ -51,13 +51,12 @@ impl Hub {
     pub fn record_event(&self, event: &MemberEvent) -> Entry {
         let local = event.member.id == self.node.id();
         self.record(|seq, at_ms, state| {
-            let entry = Entry::event(seq, at_ms, event, local);
-            if let Entry::Event { member, .. } = &entry {
-                state
-                    .last_change
-                    .insert(event.member.id, member.last_change.clone().expect("set"));
-            }
-            entry
+            let change = Change {
+                at_ms,
+                kind: kind_name(event.kind()).to_owned(),
+            };
+            state.last_change.insert(event.member.id, change.clone());
+            Entry::event(seq, event, local, change)
         })
     }
 
