@@ -10,6 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -37,9 +38,10 @@ fn require(var: &str, default: &str, package: &str) -> PathBuf {
     path
 }
 
-/// chromedriver on a free loopback port, killed when dropped.
+/// chromedriver on a free loopback port, in a process group of its own with the browsers it
+/// starts: the whole group is killed when dropped, so a failing test leaves no chromium behind.
 struct Driver {
-    _process: Process,
+    process: Process,
     url: String,
 }
 
@@ -51,13 +53,22 @@ impl Driver {
             .port();
         let mut process = Process::spawn(
             "chromedriver",
-            Command::new(chromedriver).arg(format!("--port={port}")),
+            Command::new(chromedriver)
+                .arg(format!("--port={port}"))
+                .process_group(0),
         );
         process.wait_line(|l| l.contains("started successfully"));
         Driver {
-            _process: process,
+            process,
             url: format!("http://127.0.0.1:{port}"),
         }
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.process.child.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
     }
 }
 

@@ -4,5 +4,7 @@
 
 mod cli;
 mod cluster;
+// Process groups (to kill chromium with its driver) are Unix.
+#[cfg(unix)]
 mod dashboard;
 mod process;
