@@ -7,4 +7,3 @@ mod cluster;
 // Process groups (to kill chromium with its driver) are Unix.
 #[cfg(unix)]
 mod dashboard;
-mod process;

@@ -4,7 +4,7 @@
 use std::net::TcpListener;
 use std::process::Output;
 
-use crate::process::agent_command;
+use e2e::process::agent_command;
 
 fn stderr(output: &Output) -> String {
     let text = String::from_utf8_lossy(&output.stderr).into_owned();

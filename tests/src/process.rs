@@ -12,12 +12,9 @@ use std::time::{Duration, Instant};
 /// Generous: a few protocol periods of 200 ms are expected.
 pub const WITHIN: Duration = Duration::from_secs(30);
 
-/// The binary `cargo install --path impl` installs.
-pub const AGENT: &str = env!("CARGO_BIN_EXE_swim-agent");
-
 /// Run the agent binary to completion (a client subcommand, a start-up that must fail).
 pub fn agent_command(args: &[&str]) -> Output {
-    Command::new(AGENT)
+    Command::new(crate::agent_binary())
         .args(args)
         .stdin(Stdio::null())
         .output()
@@ -25,6 +22,7 @@ pub fn agent_command(args: &[&str]) -> Output {
 }
 
 /// A child process whose stdout is read line by line; killed when dropped.
+#[derive(Debug)]
 pub struct Process {
     pub name: String,
     pub child: Child,
@@ -119,6 +117,7 @@ impl Drop for Process {
 }
 
 /// `swim-agent run` as a process, with the addresses it printed on start-up.
+#[derive(Debug)]
 pub struct Agent {
     pub name: &'static str,
     pub process: Process,
@@ -137,7 +136,7 @@ impl Agent {
 
     /// `swim-agent run` with any free ports, `seed` to join, and more flags.
     pub fn spawn_with(name: &'static str, seed: Option<&str>, flags: &[&str]) -> Agent {
-        let mut cmd = Command::new(AGENT);
+        let mut cmd = Command::new(crate::agent_binary());
         cmd.args(["run", "--bind", "127.0.0.1:0", "--http", "127.0.0.1:0"])
             .args(["--name", name])
             .args(flags);

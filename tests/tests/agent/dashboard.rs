@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 
-use crate::process::{Agent, Process, WITHIN, agent_command, count, status_of};
+use e2e::process::{Agent, Process, WITHIN, agent_command, count, status_of};
 
 /// Interval between two looks at the page or the API while waiting for a condition.
 const POLL: Duration = Duration::from_millis(50);

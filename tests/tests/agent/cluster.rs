@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::process::Command;
 
-use crate::process::{AGENT, Agent, Process, agent_command, count, status_of};
+use e2e::process::{Agent, Process, agent_command, count, status_of};
 
 #[test]
 fn three_agents_form_a_cluster_and_detect_a_killed_one() {
@@ -32,7 +32,7 @@ fn three_agents_form_a_cluster_and_detect_a_killed_one() {
     // The client subcommands: `events` follows a's feed, `broadcast` goes through b.
     let mut follow = Process::spawn(
         "swim-agent events",
-        Command::new(AGENT).args(["events", "--http", &a.http]),
+        Command::new(e2e::agent_binary()).args(["events", "--http", &a.http]),
     );
     follow.wait_line(|l| l.starts_with("event kind=joined") && l.contains(&ic));
     let sent = agent_command(&["broadcast", "--http", &b.http, "from the command line"]);
@@ -48,7 +48,7 @@ fn three_agents_form_a_cluster_and_detect_a_killed_one() {
     let err = String::from_utf8_lossy(&refused.stderr);
     assert_eq!(refused.status.code(), Some(1), "{err}");
     assert!(err.contains("400 Bad Request"), "{err}");
-    let (status, body) = crate::process::http_post(&b.http, "/v1/broadcast", "{\"txt\": 1}");
+    let (status, body) = e2e::process::http_post(&b.http, "/v1/broadcast", "{\"txt\": 1}");
     assert_eq!(status, 422, "{body}");
     let body: serde_json::Value = serde_json::from_str(&body).expect("a JSON error");
     assert!(
