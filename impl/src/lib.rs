@@ -120,6 +120,14 @@
 //! The node task runs in a `tracing` span `swim{node, addr}`; member events are logged at info
 //! level, drops and send failures at debug, each datagram at trace. With the `metrics` feature,
 //! counters and gauges go through the `metrics` facade (see the `metrics` module).
+//!
+//! # Features
+//!
+//! - `agent` (default): the `swim-agent` binary (`cargo install swim-checked`): one member per
+//!   process with a JSON API, Prometheus metrics and a live dashboard over HTTP (docs/agent.md
+//!   in the repository). It turns `metrics` on. A library depending on this crate writes
+//!   `default-features = false` and gets none of the binary's dependencies.
+//! - `metrics`: counters and gauges through the `metrics` facade.
 
 #![warn(missing_docs)]
 

@@ -1,0 +1,121 @@
+//! `swim-agent run`: one cluster member, its HTTP server, and a line on stdout per event.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use metrics_exporter_prometheus::PrometheusBuilder;
+use swim_checked::{Meta, Node, Phase};
+use tokio::net::TcpListener;
+
+use crate::config::Settings;
+use crate::hub::Hub;
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// Longest wait for the leave on SIGTERM/SIGINT, beyond the node's own `leave_timeout`.
+const LEAVE_GRACE: Duration = Duration::from_secs(5);
+
+pub async fn run(settings: Settings) -> Result<(), Error> {
+    // Installed before the node starts: the node registers its counters when it starts.
+    let metrics = PrometheusBuilder::new()
+        .install_recorder()
+        .map_err(|e| format!("cannot install the metrics recorder: {e}"))?;
+    let mut stop = Box::pin(shutdown_signal()?);
+
+    let leave_bound = settings.config.leave_timeout + LEAVE_GRACE;
+    let mut builder = Node::builder(settings.config).meta(Meta::from_pairs(settings.meta));
+    if let Some(addr) = settings.advertise {
+        builder = builder.advertise(addr);
+    }
+    if let Some(keyring) = settings.keyring {
+        builder = builder.keyring(keyring);
+    }
+    let node = builder.bind(settings.bind.as_str()).await?;
+    let listener = TcpListener::bind(&settings.http)
+        .await
+        .map_err(|e| format!("cannot listen for HTTP on {}: {e}", settings.http))?;
+    let http_addr = listener.local_addr()?;
+
+    let hub = Hub::new(node.clone());
+    let mut events = node.subscribe();
+    let mut messages = node.messages();
+    let app = crate::http::router(Arc::clone(&hub), metrics.clone());
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            eprintln!("swim-agent: HTTP server stopped: {e}");
+        }
+    });
+    tokio::spawn(async move {
+        // Drains the exporter's buffers (histograms); counters and gauges need nothing.
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tick.tick().await;
+            metrics.run_upkeep();
+        }
+    });
+    println!(
+        "started id={} addr={} http={http_addr} dashboard=http://{http_addr}/",
+        node.id(),
+        node.local_addr()
+    );
+
+    if !settings.seeds.is_empty() {
+        let joiner = node.clone();
+        let seeds = settings.seeds;
+        tokio::spawn(async move {
+            match joiner.join(&seeds).await {
+                Ok(joined) => println!(
+                    "joined via {:?} ({} members known)",
+                    joined.seeds, joined.members
+                ),
+                Err(e) => println!("join failed: {e}"),
+            }
+        });
+    }
+
+    loop {
+        tokio::select! {
+            event = events.recv() => {
+                let Some(event) = event else { break };
+                println!("{}", hub.record_event(&event).line());
+                if node.phase() == Phase::Removed {
+                    // Declared dead (a long pause, a partition): come back under a new id.
+                    let id = node.rejoin().await?;
+                    println!("removed from the cluster: rejoined as id={id}");
+                }
+            }
+            message = messages.recv() => {
+                let Some(message) = message else { break };
+                println!("{}", hub.record_message(&message).line());
+            }
+            () = &mut stop => {
+                println!("leaving");
+                match tokio::time::timeout(leave_bound, node.leave()).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => println!("leave failed: {e}"),
+                    Err(_) => println!("leave timed out after {leave_bound:?}"),
+                }
+                node.shutdown().await?;
+                println!("left");
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Resolves on the first SIGINT (Ctrl-C) or SIGTERM.
+fn shutdown_signal() -> Result<impl Future<Output = ()>, Error> {
+    #[cfg(unix)]
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| format!("cannot watch SIGTERM: {e}"))?;
+    Ok(async move {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    })
+}
