@@ -17,8 +17,8 @@ impl Node {
     /// Send `body` to `to`, filling the rest of the datagram with gossip. If the destination is
     /// suspect (or dead) here, its own record goes first (buddy system, unless
     /// `lifeguard_buddy` is off: it learns of the suspicion at once and can refute it); while
-    /// we leave, our `left` record comes next; neither spends transmits. A gossip body then takes application broadcasts in the room the
-    /// membership updates left.
+    /// we leave, our `left` record comes next; neither spends transmits. A gossip body then
+    /// takes application broadcasts in the room the membership updates left.
     pub(super) fn send(
         &mut self,
         to: SocketAddr,
