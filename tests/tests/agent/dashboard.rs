@@ -136,6 +136,19 @@ async fn messages(client: &Client) -> Vec<String> {
     serde_json::from_value(texts).expect("strings")
 }
 
+/// Wait until the open page lists the broadcast text among its messages.
+async fn shows_text(client: &Client, what: &str) {
+    until(what, async || {
+        let texts = messages(client).await;
+        if texts.iter().any(|t| t == TEXT) {
+            Ok(())
+        } else {
+            Err(format!("{texts:?}"))
+        }
+    })
+    .await;
+}
+
 async fn open(client: &Client, agent: &Agent, alive: usize) {
     client
         .goto(&format!("http://{}/", agent.http))
@@ -299,28 +312,12 @@ async fn the_dashboard_shows_the_cluster_live_in_a_browser() {
         .click()
         .await
         .expect("click");
-    until("the text on the sender's page", async || {
-        let texts = messages(&client).await;
-        if texts.iter().any(|t| t == TEXT) {
-            Ok(())
-        } else {
-            Err(format!("{texts:?}"))
-        }
-    })
-    .await;
+    shows_text(&client, "the text on the sender's page").await;
 
     // It appears on the other agents' pages (and on their stdout).
     for agent in [&mut b, &mut c] {
         open(&client, agent, 3).await;
-        until(&format!("the text on {}'s page", agent.name), async || {
-            let texts = messages(&client).await;
-            if texts.iter().any(|t| t == TEXT) {
-                Ok(())
-            } else {
-                Err(format!("{texts:?}"))
-            }
-        })
-        .await;
+        shows_text(&client, &format!("the text on {}'s page", agent.name)).await;
         agent.wait_line(|l| l.starts_with("message kind=broadcast") && l.contains(TEXT));
     }
 
