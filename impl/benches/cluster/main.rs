@@ -31,6 +31,7 @@
 #![allow(unsafe_code)]
 
 mod measure;
+mod process_stats;
 
 use std::collections::BTreeMap;
 use std::io;

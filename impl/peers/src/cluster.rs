@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::measure::{cpu_seconds, rss_bytes};
+use crate::process_stats::{cpu_seconds, rss_bytes};
 
 /// The settings every library runs with (the issue's): probe period 200 ms, probe timeout
 /// 100 ms, 3 indirect helpers, suspicion multiplier 4.

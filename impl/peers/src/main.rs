@@ -18,7 +18,10 @@ mod cluster;
 mod floor;
 mod foca_udp;
 mod measure;
+// The /proc reading and rounding of the library's cluster bench: one copy for both.
 mod memberlist;
+#[path = "../../benches/cluster/process_stats.rs"]
+mod process_stats;
 mod swim;
 
 use std::collections::BTreeMap;
@@ -29,7 +32,8 @@ use clap::Parser;
 use serde_json::{Map, Value, json};
 
 use cluster::Rep;
-use measure::{columns, ratios, round, summary};
+use measure::{columns, ratios, summary};
+use process_stats::round;
 
 const SWIM: &str = "swim-checked";
 const FOCA: &str = "foca";
