@@ -71,6 +71,16 @@ pub(crate) trait Cluster: Sized {
     async fn shutdown(self);
 }
 
+/// Stop a cluster driven by one task per node: abort every task, then wait until each ended.
+pub(crate) async fn abort_all(tasks: Vec<tokio::task::JoinHandle<()>>) {
+    for t in &tasks {
+        t.abort();
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+}
+
 /// The scenario a child process runs once.
 #[derive(Debug, Clone)]
 pub(crate) struct Rep {

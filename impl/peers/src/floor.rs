@@ -18,7 +18,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::cluster::{Cluster, PROBE_PERIOD, Report};
+use crate::cluster::{Cluster, PROBE_PERIOD, Report, abort_all};
 
 /// Datagrams sent per node per second and bytes per datagram.
 #[derive(Debug, Clone, Copy)]
@@ -123,12 +123,7 @@ impl Cluster for Floor {
     }
 
     async fn shutdown(self) {
-        for t in &self.tasks {
-            t.abort();
-        }
-        for t in self.tasks {
-            let _ = t.await;
-        }
+        abort_all(self.tasks).await;
     }
 }
 

@@ -35,7 +35,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::cluster::{
-    Cluster, INDIRECT_CHECKS, Kind, PROBE_PERIOD, PROBE_TIMEOUT, Report, SUSPICION_MULT,
+    Cluster, INDIRECT_CHECKS, Kind, PROBE_PERIOD, PROBE_TIMEOUT, Report, SUSPICION_MULT, abort_all,
 };
 
 /// A foca identity: the address plus a counter bumped on each automatic rejoin.
@@ -219,12 +219,7 @@ impl Cluster for FocaCluster {
     }
 
     async fn shutdown(self) {
-        for t in &self.tasks {
-            t.abort();
-        }
-        for t in self.tasks {
-            let _ = t.await;
-        }
+        abort_all(self.tasks).await;
     }
 }
 
