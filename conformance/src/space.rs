@@ -58,8 +58,7 @@ impl Space {
     pub fn event_to_model(&self, e: &MemberEvent) -> MemberEvent {
         MemberEvent {
             member: self.member_to_model(&e.member),
-            from: e.from,
-            to: e.to,
+            ..e.clone()
         }
     }
 }

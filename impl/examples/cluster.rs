@@ -135,6 +135,7 @@ async fn wait(
                     EventKind::Dead => "is dead",
                     EventKind::Left => "left",
                     EventKind::MetadataChanged => "changed its metadata",
+                    EventKind::Restarted => "restarted",
                 };
                 println!(
                     "{:>7.3}s  node-{i}: {who} {what} (incarnation {})",

@@ -154,6 +154,13 @@ config! {
         /// Whether an expired suspicion makes a member `unreachable` (the application confirms
         /// death) rather than `dead`.
         unreachable: bool,
+        /// Whether a node declared dead (a partition, a long pause) rejoins by itself at its
+        /// next generation. Off: it stops and reports it; the application decides.
+        auto_rejoin: bool,
+        /// Whether a suspicion that runs out while none of our probes was answered since it
+        /// began starts over instead of ending in a verdict (a node that is cut off does not
+        /// declare the others dead).
+        isolation_hold: bool,
         /// Join: attempts while no seed answered.
         join_attempts: u32,
         /// Application broadcasts: members sent a gossip datagram each `gossip_interval`.

@@ -28,12 +28,12 @@ pub(crate) struct Metrics {
     sent: Counter,
     bytes_sent: Counter,
     send_errors: Counter,
-    events: [Counter; 7],
+    events: [Counter; 8],
     health: Gauge,
     cluster_size: Gauge,
 }
 
-const KINDS: [&str; 7] = [
+const KINDS: [&str; 8] = [
     "joined",
     "suspect",
     "unreachable",
@@ -41,6 +41,7 @@ const KINDS: [&str; 7] = [
     "dead",
     "left",
     "metadata_changed",
+    "restarted",
 ];
 
 impl Metrics {
@@ -95,6 +96,7 @@ impl Metrics {
             EventKind::Dead => 4,
             EventKind::Left => 5,
             EventKind::MetadataChanged => 6,
+            EventKind::Restarted => 7,
         };
         self.events[i].increment(1);
     }

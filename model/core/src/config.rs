@@ -58,6 +58,14 @@ pub struct Config {
     /// Whether a suspicion timeout yields `unreachable` (the application confirms the death)
     /// rather than `dead`.
     pub unreachable: bool,
+    /// Whether a node that learns it was declared dead (or that the cluster holds a newer
+    /// generation of its id) comes back by itself at the next generation (PROTOCOL.md §14).
+    /// Off: it stops, and the application decides ([`crate::Command::Rejoin`]).
+    pub auto_rejoin: bool,
+    /// Whether a suspicion that runs out while none of our probes has been answered since it
+    /// began starts over instead of ending in a verdict: a node cut off from the cluster cannot
+    /// tell its own isolation from everyone's death, so it does not judge (PROTOCOL.md §14).
+    pub isolation_hold: bool,
     /// Cluster label carried in every datagram header; datagrams with another label are dropped.
     pub label: String,
     /// Join: wait between attempts while no seed has answered.
@@ -126,6 +134,8 @@ impl Config {
             max_meta_bytes: 512,
             max_relays: 256,
             unreachable: false,
+            auto_rejoin: true,
+            isolation_hold: true,
             label: String::new(),
             join_retry_interval: 1_000,
             join_attempts: 10,

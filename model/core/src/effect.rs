@@ -41,7 +41,8 @@ pub enum Effect {
 }
 
 /// A change in the local view of one member. Changes about the node itself are reported too:
-/// `to: Dead` when the cluster declared it dead, `to: Left` when its own leave completed.
+/// `to: Dead` when the cluster declared it dead (and it stopped), `to: Left` when its own leave
+/// completed, a restart when it rejoined by itself at a new generation.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct MemberEvent {
     /// The member's record after the change.
@@ -50,6 +51,9 @@ pub struct MemberEvent {
     pub from: Option<Status>,
     /// Status after the change.
     pub to: Status,
+    /// The generation the member had here before, when the change is to a new one (a restart:
+    /// `member.generation` is the new one).
+    pub previous_generation: Option<u64>,
 }
 
 /// The kind of change an event reports.
@@ -69,11 +73,17 @@ pub enum EventKind {
     Left,
     /// An alive member changed its metadata.
     MetadataChanged,
+    /// A member came back at a new generation (a restarted process, or a node that rejoined
+    /// by itself after being declared dead).
+    Restarted,
 }
 
 impl MemberEvent {
     /// What kind of change this is.
     pub fn kind(&self) -> EventKind {
+        if self.previous_generation.is_some() && !self.to.is_terminal() {
+            return EventKind::Restarted;
+        }
         match (self.from, self.to) {
             (_, Status::Dead) => EventKind::Dead,
             (_, Status::Left) => EventKind::Left,

@@ -181,7 +181,7 @@ mod broken {
     /// Broken: `dead` is just another status, ordered by incarnation like the others.
     fn merge_reviving_dead(local: &mut Member, incoming: &Member, cap: usize) -> Merge {
         let key = |m: &Member| {
-            let (_, incarnation, rank) = precedence(m.status, m.incarnation);
+            let (_, _, incarnation, rank) = precedence(m);
             (incarnation, m.status == Status::Dead, rank)
         };
         if local.status.is_terminal() && key(incoming) > key(local) {

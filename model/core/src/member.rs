@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::status::Status;
 
-/// A member's identity, chosen fresh each time a process starts: a restarted process is a new
-/// member and its old id stays dead for ever.
+/// A member's stable id: the same across restarts and rejoins, which raise its
+/// [`Member::generation`] instead (a library node derives it from the member's name).
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct NodeId(pub u64);
 
@@ -99,8 +99,12 @@ impl fmt::Debug for Meta {
 /// `addr` and `meta` are payload attached to the member and its incarnation.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Member {
-    /// Who: fixed for the life of a process (a rejoin takes a new one).
+    /// Who: stable across restarts and rejoins.
     pub id: NodeId,
+    /// Which life of `id`: raised by every restart and automatic rejoin. `(id, generation)` is
+    /// the identity the lattice orders: dead is terminal for it, and a higher generation
+    /// supersedes every record of a lower one (PROTOCOL.md §2, §14).
+    pub generation: u64,
     /// Where it receives datagrams.
     pub addr: SocketAddr,
     /// Raised only by the member itself, to refute a suspicion or publish new metadata.
@@ -115,10 +119,11 @@ pub struct Member {
 }
 
 impl Member {
-    /// A fresh `alive(incarnation)` record.
+    /// A fresh `alive(incarnation)` record, at generation 0 (see [`Member::at_generation`]).
     pub fn alive(id: NodeId, addr: SocketAddr, incarnation: u64, meta: Meta) -> Self {
         Member {
             id,
+            generation: 0,
             addr,
             incarnation,
             status: Status::Alive,
@@ -127,10 +132,17 @@ impl Member {
         }
     }
 
+    /// The same record at `generation`.
+    pub fn at_generation(mut self, generation: u64) -> Self {
+        self.generation = generation;
+        self
+    }
+
     /// The same member with another status at another incarnation (suspecters cleared).
     pub fn with_status(&self, status: Status, incarnation: u64) -> Self {
         Member {
             id: self.id,
+            generation: self.generation,
             addr: self.addr,
             incarnation,
             status,

@@ -1,6 +1,6 @@
 //! The membership table: one record per known member, tombstones for the dead.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::net::SocketAddr;
 
@@ -29,8 +29,9 @@ pub struct Membership {
     live: usize,
     /// Dead members in order of death: purged once their TTL passes.
     tombstones: VecDeque<(Millis, NodeId)>,
-    /// Ids purged after their tombstone expired, still refused (bounded, oldest forgotten).
-    purged: BTreeSet<NodeId>,
+    /// Ids purged after their tombstone expired, with the generation purged: records of that
+    /// generation or an older one are still refused (bounded, oldest forgotten).
+    purged: BTreeMap<NodeId, u64>,
     purged_order: VecDeque<NodeId>,
     /// How many records (tombstones included) hold each address: derived from `records`, so
     /// that "is this address a member's?" (the anti-amplification rule) is a lookup.
@@ -94,9 +95,34 @@ impl Membership {
         self.addrs.contains_key(&addr)
     }
 
-    /// Whether `id` was purged and must stay unknown.
+    /// Whether some generation of `id` was purged.
     pub fn is_purged(&self, id: NodeId) -> bool {
-        self.purged.contains(&id)
+        self.purged.contains_key(&id)
+    }
+
+    /// Whether `member`'s generation was purged (or an older one than it claims is newer):
+    /// its records must stay unknown.
+    pub fn is_purged_record(&self, member: &Member) -> bool {
+        self.purged
+            .get(&member.id)
+            .is_some_and(|&g| member.generation <= g)
+    }
+
+    /// The record of `id` moved from address `from` (a new generation listens elsewhere).
+    pub fn readdress(&mut self, id: NodeId, from: SocketAddr) {
+        let Some(to) = self.get(id).map(|r| r.member.addr) else {
+            return;
+        };
+        if to == from {
+            return;
+        }
+        if let Some(n) = self.addrs.get_mut(&from) {
+            *n -= 1;
+            if *n == 0 {
+                self.addrs.remove(&from);
+            }
+        }
+        *self.addrs.entry(to).or_default() += 1;
     }
 
     /// Insert a record for an unknown member.
@@ -132,9 +158,10 @@ impl Membership {
             self.live -= 1;
             self.tombstones.push_back((now, id));
         } else if from.is_terminal() && !to.is_terminal() {
-            // Never with the real merge; a deliberately broken one (checker tests) can revive
-            // the dead, and the count must survive it.
+            // A new generation of a dead member (or a deliberately broken merge in the
+            // checker's tests): live again, and its old tombstone must not purge it.
             self.live += 1;
+            self.tombstones.retain(|&(_, dead)| dead != id);
         }
     }
 
@@ -146,8 +173,11 @@ impl Membership {
                 break;
             }
             self.tombstones.pop_front();
+            let mut generation = 0;
             if let Ok(i) = self.position(id) {
-                let addr = self.records.remove(i).member.addr;
+                let member = self.records.remove(i).member;
+                generation = member.generation;
+                let addr = member.addr;
                 if let Some(n) = self.addrs.get_mut(&addr) {
                     *n -= 1;
                     if *n == 0 {
@@ -156,7 +186,7 @@ impl Membership {
                 }
             }
             purged += 1;
-            if memory > 0 && self.purged.insert(id) {
+            if memory > 0 && self.purged.insert(id, generation).is_none() {
                 self.purged_order.push_back(id);
                 if self.purged_order.len() > memory
                     && let Some(old) = self.purged_order.pop_front()
@@ -194,7 +224,7 @@ impl Membership {
             records,
             live: self.live,
             tombstones: self.tombstones.iter().map(|&(t, i)| (t, id(i))).collect(),
-            purged: self.purged.iter().map(|&i| id(i)).collect(),
+            purged: self.purged.iter().map(|(&i, &g)| (id(i), g)).collect(),
             purged_order: self.purged_order.iter().map(|&i| id(i)).collect(),
         }
     }

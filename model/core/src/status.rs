@@ -1,10 +1,11 @@
 //! The status lattice and the merge of member records (PROTOCOL.md §2).
 //!
-//! Knowledge about one member is ordered
+//! Knowledge about one generation of a member is ordered
 //! `alive(0) < suspect(0) < unreachable(0) < alive(1) < ... < dead/left`.
 //! Non-terminal records compare by `(incarnation, rank)`; terminal ones (`dead`, `left`) sit
 //! above all of them and, among themselves, compare by `(incarnation, rank)` too so that the merge
-//! stays commutative. Two suspects with equal incarnation join their sets of suspecters.
+//! stays commutative. Two suspects with equal incarnation join their sets of suspecters. A
+//! higher generation sits above every record of a lower one: a restart supersedes a death.
 
 use serde::{Deserialize, Serialize};
 
@@ -19,14 +20,14 @@ pub enum Status {
     Suspect,
     /// Suspicion timed out and the application decides (only with `Config::unreachable`).
     Unreachable,
-    /// Declared failed: terminal for this id.
+    /// Declared failed: terminal for this generation of the member.
     Dead,
-    /// Left gracefully: terminal for this id.
+    /// Left gracefully: terminal for this generation of the member.
     Left,
 }
 
 impl Status {
-    /// `dead` and `left` are terminal: nothing brings the id back.
+    /// `dead` and `left` are terminal: nothing brings this generation back.
     pub fn is_terminal(self) -> bool {
         matches!(self, Status::Dead | Status::Left)
     }
@@ -53,8 +54,13 @@ impl Status {
 }
 
 /// Position of a record in the lattice, ignoring suspecters: bigger is newer knowledge.
-pub fn precedence(status: Status, incarnation: u64) -> (bool, u64, u8) {
-    (status.is_terminal(), incarnation, status.rank())
+pub fn precedence(m: &Member) -> (u64, bool, u64, u8) {
+    (
+        m.generation,
+        m.status.is_terminal(),
+        m.incarnation,
+        m.status.rank(),
+    )
 }
 
 /// What merging an incoming record into the local one did.
@@ -90,10 +96,15 @@ pub fn normalize_suspecters(set: &mut Vec<NodeId>, cap: usize) {
 /// set (K+1). Returns what changed.
 pub fn merge(local: &mut Member, incoming: &Member, cap: usize) -> Merge {
     debug_assert_eq!(local.id, incoming.id);
-    let mine = precedence(local.status, local.incarnation);
-    let theirs = precedence(incoming.status, incoming.incarnation);
+    let mine = precedence(local);
+    let theirs = precedence(incoming);
     if theirs > mine {
         let from = local.status;
+        if incoming.generation > local.generation {
+            // A new life of the member: it may listen elsewhere.
+            local.generation = incoming.generation;
+            local.addr = incoming.addr;
+        }
         local.incarnation = incoming.incarnation;
         local.status = incoming.status;
         local.suspecters.clear();

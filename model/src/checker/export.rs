@@ -245,9 +245,8 @@ fn carries_older(s: &State, d: &Datagram) -> bool {
     (members.iter().chain(&d.msg.gossip))
         .filter(|m| m.id != node.id())
         .any(|m| {
-            node.member(m.id).is_some_and(|held| {
-                precedence(m.status, m.incarnation) < precedence(held.status, held.incarnation)
-            })
+            node.member(m.id)
+                .is_some_and(|held| precedence(m) < precedence(held))
         })
 }
 

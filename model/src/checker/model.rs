@@ -264,7 +264,9 @@ impl SwimModel {
             }
             Action::Drop(d) => {
                 next.remove_datagram(d);
-                next.budget.drops -= 1;
+                if !self.setup.cut(d.from, d.to, now) {
+                    next.budget.drops -= 1;
+                }
                 true
             }
             Action::Duplicate(d) => {
@@ -422,7 +424,12 @@ impl SwimModel {
             m.status == Status::Alive
                 && index_of(m.id)
                     .and_then(|j| s.hosts.get(j))
-                    .is_some_and(|h| h.node.id() == m.id && h.life == Life::Up && h.is_running())
+                    .is_some_and(|h| {
+                        let me = h.node.local_member();
+                        (me.id, me.generation) == (m.id, m.generation)
+                            && h.life == Life::Up
+                            && h.is_running()
+                    })
         };
         s.now >= self.disturb_until
             && !s.has_urgent_step()
@@ -453,9 +460,12 @@ impl SwimModel {
             return Vec::new();
         }
         let mut out = Vec::new();
-        // Protocol steps: deliveries and due timers.
+        // Protocol steps: deliveries and due timers. A datagram across the partition's cut is
+        // lost: that is the only way it goes.
         for d in s.deliverable() {
-            if s.hosts[d.to].life == Life::Up {
+            if self.setup.cut(d.from, d.to, s.now) {
+                out.push(Action::Drop(d.clone()));
+            } else if s.hosts[d.to].life == Life::Up {
                 out.push(Action::Deliver(d.clone(), Vec::new()));
             }
         }
@@ -489,7 +499,7 @@ impl SwimModel {
         }
         let b = s.budget;
         for d in s.deliverable() {
-            if b.drops > 0 {
+            if b.drops > 0 && !self.setup.cut(d.from, d.to, s.now) {
                 out.push(Action::Drop(d.clone()));
             }
             if b.duplicates > 0 {

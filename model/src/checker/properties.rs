@@ -15,7 +15,7 @@ use stateright::Property;
 use super::{Host, Life, Setup, State, SwimModel, generation, index_of, node_id_in};
 use swim_checked_core::status::precedence;
 use swim_checked_core::suspicion::Bounds;
-use swim_checked_core::{Member, Node, Status, Timer};
+use swim_checked_core::{Member, MemberEvent, Node, Status, Timer};
 
 /// Safety (`always`) or reachability (`sometimes`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,6 +42,8 @@ pub const SELF_VIEW: &str = "self view";
 pub const INCARNATION_AUTHORITY: &str = "incarnation authority";
 pub const ACCURACY: &str = "accuracy (reliable network)";
 pub const CONVERGENCE: &str = "convergence at rest";
+pub const HEAL: &str = "heal at rest";
+pub const CUT_ALONE: &str = "only the cut node re-identifies";
 pub const COMPLETENESS: &str = "completeness";
 pub const LOCAL_HEALTH: &str = "local health";
 pub const SUSPICION_DEADLINE: &str = "suspicion deadline";
@@ -67,6 +69,7 @@ pub const REACH_TOMBSTONE_EXPIRED: &str = "tombstone expired";
 pub const REACH_PURGED_GOSSIPED: &str = "purged id gossiped again";
 pub const REACH_LEAVE_RACE: &str = "leave races a verdict";
 pub const REACH_META_REFUTED: &str = "metadata races a refutation";
+pub const REACH_AUTO_REJOINED: &str = "declared dead, rejoined by itself";
 
 /// Every property, safety first, in report order.
 pub const PROPERTIES: &[PropertyInfo] = &[
@@ -111,6 +114,26 @@ pub const PROPERTIES: &[PropertyInfo] = &[
         about: "at rest (no step left), all members hold the same view",
         applies: |_| true,
         condition: |m, s| !at_rest(m, s) || converged(s),
+    },
+    PropertyInfo {
+        name: HEAL,
+        kind: Kind::Safety,
+        about: "at rest after a partition, every up node runs and every other holds it alive at its generation",
+        applies: |s| s.partition.is_some(),
+        condition: |m, s| m.setup.partition.is_none() || !at_rest(m, s) || healed(s),
+    },
+    PropertyInfo {
+        name: CUT_ALONE,
+        kind: Kind::Safety,
+        about: "a one-node partition: no node but the cut one ever leaves its first generation",
+        applies: |s| s.partition.is_some(),
+        condition: |m, s| {
+            let Some(cut) = m.setup.partition.map(|p| p.node) else {
+                return true;
+            };
+            (s.hosts.iter().enumerate())
+                .all(|(i, h)| i == cut || h.node.local_member().generation == 0)
+        },
     },
     PropertyInfo {
         name: COMPLETENESS,
@@ -291,6 +314,13 @@ pub const PROPERTIES: &[PropertyInfo] = &[
         applies: |s| s.meta_changes > 0 && false_suspicion_possible(s),
         condition: metadata_and_refutation,
     },
+    PropertyInfo {
+        name: REACH_AUTO_REJOINED,
+        kind: Kind::Reachability,
+        about: "a node declared dead rejoins at its next generation and another holds it alive",
+        applies: |s| s.core.auto_rejoin && s.partition.is_some(),
+        condition: auto_rejoined,
+    },
 ];
 
 /// The properties as stateright sees them.
@@ -329,13 +359,13 @@ pub fn at_rest(model: &SwimModel, s: &State) -> bool {
         && s.next_instant().is_none_or(|t| t > model.setup.horizon)
 }
 
-/// What must agree between two views of a member: status and incarnation, and the metadata
+/// What must agree between two views of a member: generation, status and incarnation, and the metadata
 /// of a member still in the cluster. (A tombstone keeps whatever metadata its holder knew when
 /// the verdict arrived, since terminal gossip travels without metadata: the walks found two
 /// members disagreeing there forever, which is harmless.)
-fn key(m: &Member) -> (Status, u64, Option<&swim_checked_core::Meta>) {
+fn key(m: &Member) -> (u64, Status, u64, Option<&swim_checked_core::Meta>) {
     let meta = (!m.status.is_terminal()).then_some(&m.meta);
-    (m.status, m.incarnation, meta)
+    (m.generation, m.status, m.incarnation, meta)
 }
 
 /// All members still in the cluster hold the same record (status, incarnation, metadata) of
@@ -353,6 +383,35 @@ pub fn converged(s: &State) -> bool {
     ids.all(|id| {
         let reference = first.node.member(id).map(key);
         rest.iter().all(|h| h.node.member(id).map(key) == reference)
+    })
+}
+
+/// Heal at rest: every node that is up is running, and every other running node holds it
+/// alive at its current generation.
+fn healed(s: &State) -> bool {
+    let up = || s.hosts.iter().filter(|h| h.life == Life::Up);
+    up().all(|h| {
+        let me = h.node.local_member();
+        h.is_running()
+            && up().filter(|k| k.node.id() != me.id).all(|k| {
+                k.node
+                    .member(me.id)
+                    .is_some_and(|m| m.status == Status::Alive && m.generation == me.generation)
+            })
+    })
+}
+
+/// Some node runs at a generation above 0 and another running node holds it alive there.
+fn auto_rejoined(_: &SwimModel, s: &State) -> bool {
+    s.hosts.iter().filter(|h| h.is_running()).any(|h| {
+        let me = h.node.local_member();
+        me.generation > 0
+            && s.hosts.iter().filter(|k| k.is_running()).any(|k| {
+                k.node.id() != me.id
+                    && k.node
+                        .member(me.id)
+                        .is_some_and(|m| m.status == Status::Alive && m.generation == me.generation)
+            })
     })
 }
 
@@ -374,12 +433,20 @@ fn self_view(_: &SwimModel, s: &State) -> bool {
 
 /// Monotone views, on one record: `now` sits below `then` in the lattice.
 pub fn moved_down(then: &Member, now: &Member) -> bool {
-    precedence(now.status, now.incarnation) < precedence(then.status, then.incarnation)
+    precedence(now) < precedence(then)
 }
 
-/// No resurrection, on one record: a terminal record became live again.
-pub fn resurrected(then: Status, now: Status) -> bool {
-    then.is_terminal() && !now.is_terminal()
+/// No resurrection, on one record: a terminal record became live again at the same generation
+/// (a new generation is the member's next life, not a resurrection).
+pub fn resurrected(then: &Member, now: &Member) -> bool {
+    then.status.is_terminal() && !now.status.is_terminal() && now.generation <= then.generation
+}
+
+/// No resurrection, on one event: a member went from terminal to live within one generation.
+pub fn resurrecting_event(e: &MemberEvent) -> bool {
+    e.previous_generation.is_none()
+        && e.from.is_some_and(Status::is_terminal)
+        && !e.to.is_terminal()
 }
 
 /// Self view, on one running node: every record it holds of its own id is `alive` at its own
@@ -393,10 +460,10 @@ pub fn holds_self_view(node: &Node) -> bool {
             || node.members().filter(|m| m.id == me.id).all(good))
 }
 
-/// Incarnation authority, on one record: nobody holds an incarnation of `m` above the one its
-/// owner holds (`own`: the owner's record of that id, if it is known).
+/// Incarnation authority, on one record: nobody holds a generation and incarnation of `m` above
+/// the ones its owner holds (`own`: the owner's record of that id, if it is known).
 pub fn within_authority(m: &Member, own: Option<&Member>) -> bool {
-    own.is_none_or(|own| m.incarnation <= own.incarnation)
+    own.is_none_or(|own| (m.generation, m.incarnation) <= (own.generation, own.incarnation))
 }
 
 /// The owner's own incarnation bounds everyone's: its current one for the id it holds, the

@@ -20,6 +20,16 @@ pub fn id(id: NodeId) -> String {
 /// `n3 suspect(0){n1}`, `n2 alive(1){rev=2}`.
 pub fn member(m: &Member) -> String {
     let mut out = format!("{} {}({})", id(m.id), m.status.name(), m.incarnation);
+    if m.generation > 0 {
+        // Only the partition world's nodes rejoin at a new generation: `n3@1 alive(0)`.
+        out = format!(
+            "{}@{} {}({})",
+            id(m.id),
+            m.generation,
+            m.status.name(),
+            m.incarnation
+        );
+    }
     if !m.suspecters.is_empty() {
         let s: Vec<String> = m.suspecters.iter().map(|&s| id(s)).collect();
         write!(out, " by {}", s.join(",")).ok();

@@ -80,7 +80,7 @@ fn views(before: &Node, after: &Node, cause: Cause, ghost: &mut Ghost) {
     let sync = matches!(cause, Cause::Message(m) if matches!(m.body, Body::Sync { .. }));
     for now in after.members() {
         let Some(then) = before.member(now.id) else {
-            if before.is_purged(now.id) && !now.status.is_terminal() {
+            if before.is_purged_record(now) && !now.status.is_terminal() {
                 ghost.resurrected = true;
             }
             continue;
@@ -89,7 +89,7 @@ fn views(before: &Node, after: &Node, cause: Cause, ghost: &mut Ghost) {
             ghost.moved_down = true;
             ghost.sync_lowered |= sync;
         }
-        if resurrected(then.status, now.status) {
+        if resurrected(then, now) {
             ghost.resurrected = true;
         }
         if then.status == Status::Unreachable && now.status == Status::Alive {
@@ -246,8 +246,9 @@ fn probe_order(before: &Node, after: &Node, cause: Cause, ghost: &mut Ghost) {
         .filter(|(seq, _)| !before.probes().contains_key(seq))
         .map(|(_, p)| p.target)
         .collect();
+    // Learnt now, or live again at a new generation.
     let learnt: BTreeSet<NodeId> = (live_after.iter().copied())
-        .filter(|&id| before.member(id).is_none())
+        .filter(|&id| before.member(id).is_none_or(|m| m.status.is_terminal()))
         .collect();
     let gone_or_probed = |id: &NodeId| probed.contains(id) || !live_after.contains(id);
     // A member in the rest, or probed, that was not in the old pass (nor just learnt): a new

@@ -10,6 +10,21 @@ use swim_checked_core::{Config, Millis, NodeId};
 #[cfg(doc)]
 use super::SwimModel;
 
+/// A partition: node `node` is cut off from every other node from `from` until `until` (ms).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Partition {
+    pub node: usize,
+    pub from: Millis,
+    pub until: Millis,
+}
+
+impl Partition {
+    /// Whether a datagram between nodes `a` and `b` at time `now` crosses the cut.
+    pub fn cuts(&self, a: usize, b: usize, now: Millis) -> bool {
+        (self.from..self.until).contains(&now) && (a == self.node) != (b == self.node)
+    }
+}
+
 /// What world to check: how many nodes, which faults, how long.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Setup {
@@ -35,6 +50,9 @@ pub struct Setup {
     pub meta_changes: u8,
     /// Rejoins under a new id, by a node that left or was removed (see [`rejoin_id`]).
     pub rejoins: u8,
+    /// One node cut off from the others for a window: every datagram between it and another
+    /// node sent in the window is lost (PROTOCOL.md §14).
+    pub partition: Option<Partition>,
     /// Model time at which the run ends (milliseconds of the scaled-down config).
     pub horizon: Millis,
     /// Node `i` starts `i x stagger` ms after node 0 (0: all protocol periods aligned, the
@@ -88,6 +106,7 @@ impl Setup {
             leaves: 0,
             meta_changes: 0,
             rejoins: 0,
+            partition: None,
             horizon: 0,
             stagger: 0,
             shell_order: false,
@@ -146,6 +165,9 @@ impl Setup {
             max_user_payload: 64,
             user_queue: 1,
             user_dedup: 1,
+            // Off but in the partition world, which checks them (`worlds::partition_world`).
+            auto_rejoin: false,
+            isolation_hold: false,
             ..Config::lan()
         };
         config.validate().expect("the scaled-down config is valid");
@@ -155,7 +177,12 @@ impl Setup {
     /// Whether no datagram is lost, no node crashes and no node pauses (a duplicate or a
     /// replay loses nothing: accuracy must hold under them).
     pub fn is_reliable(&self) -> bool {
-        self.drops == 0 && self.crashes == 0 && self.pauses == 0
+        self.drops == 0 && self.crashes == 0 && self.pauses == 0 && self.partition.is_none()
+    }
+
+    /// Whether the datagram from node `a` to node `b` is lost to the partition at `now`.
+    pub fn cut(&self, a: usize, b: usize, now: Millis) -> bool {
+        self.partition.is_some_and(|p| p.cuts(a, b, now))
     }
 
     /// The slowest protocol period: the base interval at the worst local health (the base
@@ -209,6 +236,20 @@ impl Setup {
         add(self.leaves, "leave");
         add(self.meta_changes, "metadata change");
         add(self.rejoins, "rejoin");
+        if let Some(p) = self.partition {
+            parts.push(format!(
+                "n{} cut off {}..{} ms",
+                p.node + 1,
+                p.from,
+                p.until
+            ));
+        }
+        if self.core.auto_rejoin {
+            parts.push("auto rejoin".into());
+        }
+        if self.core.isolation_hold {
+            parts.push("isolation hold".into());
+        }
         if self.is_reliable() {
             parts.push("reliable network".into());
         }
@@ -252,6 +293,14 @@ impl Setup {
             + self.leaves
             + self.meta_changes
             + self.rejoins;
+        if let Some(p) = self.partition
+            && (p.node >= self.nodes || p.until > self.disturb_until() || p.from >= p.until)
+        {
+            return Err(format!(
+                "the partition {p:?} must cut a node of the world and heal before {} ms",
+                self.disturb_until()
+            ));
+        }
         if disturbs > 0 && self.disturb_until() == 0 {
             return Err(format!(
                 "--horizon {} leaves no time for faults: it must exceed the settle time of {} ms",

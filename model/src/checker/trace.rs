@@ -298,6 +298,9 @@ pub struct TraceSetup {
     /// Absent (0) in traces of worlds without replays, so older traces read the same.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub replays: u8,
+    /// The node cut off and when (absent: no partition).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<super::setup::Partition>,
     pub horizon: Millis,
     pub disturb_until: Millis,
     pub stagger: Millis,
@@ -328,6 +331,11 @@ pub struct TraceSetup {
     pub lifeguard_dynamic_suspicion: bool,
     #[serde(default = "on", skip_serializing_if = "is_on")]
     pub lifeguard_buddy: bool,
+    /// PROTOCOL.md §14's switches, off in the scaled-down config: absent when off.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub auto_rejoin: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub isolation_hold: bool,
 }
 
 fn on() -> bool {
@@ -424,6 +432,7 @@ impl Trace {
                 meta_changes: s.meta_changes,
                 rejoins: s.rejoins,
                 replays: s.replays,
+                partition: s.partition,
                 horizon: s.horizon,
                 disturb_until: s.disturb_until(),
                 stagger: s.stagger,
@@ -444,6 +453,8 @@ impl Trace {
                 lifeguard_local_health: c.lifeguard_local_health,
                 lifeguard_dynamic_suspicion: c.lifeguard_dynamic_suspicion,
                 lifeguard_buddy: c.lifeguard_buddy,
+                auto_rejoin: c.auto_rejoin,
+                isolation_hold: c.isolation_hold,
             },
             seed: None,
             covers: Vec::new(),
@@ -566,6 +577,8 @@ impl TraceSetup {
         c.lifeguard_local_health = self.lifeguard_local_health;
         c.lifeguard_dynamic_suspicion = self.lifeguard_dynamic_suspicion;
         c.lifeguard_buddy = self.lifeguard_buddy;
+        c.auto_rejoin = self.auto_rejoin;
+        c.isolation_hold = self.isolation_hold;
         c
     }
 }
@@ -583,6 +596,7 @@ impl Setup {
         setup.meta_changes = t.meta_changes;
         setup.rejoins = t.rejoins;
         setup.replays = t.replays;
+        setup.partition = t.partition;
         setup.horizon = t.horizon;
         setup.stagger = t.stagger;
         setup.shell_order = t.shell_order;

@@ -4,6 +4,7 @@
 //! reachability properties that prove its situation is reached.
 
 use super::Setup;
+use super::setup::Partition;
 
 /// One default world: its label in the report and its setup.
 #[derive(Clone, Debug)]
@@ -56,13 +57,42 @@ pub fn broad(nodes: usize) -> Vec<World> {
     worlds
 }
 
-/// Every default world: the broad ones, the targeted ones, then Lifeguard's switches.
+/// Every default world: the broad ones, the targeted ones, Lifeguard's switches, then the
+/// partition.
 pub fn defaults() -> Vec<World> {
     let mut worlds = broad(3);
     worlds.extend(targeted_worlds());
     worlds.extend(lifeguard_worlds());
+    worlds.push(partition_world());
     worlds
 }
+
+/// One node of three cut off for longer than a whole suspicion (PROTOCOL.md §14): the others
+/// declare it dead, it holds its suspicions of them without a verdict, and after the heal it
+/// must learn of its death, rejoin at its next generation and be held alive there by both
+/// ("heal at rest"), while no other node is ever declared dead. One datagram may also be lost
+/// anywhere. `auto_rejoin` and `isolation_hold` are on here only.
+pub fn partition_world() -> World {
+    let cut = PARTITION_FROM..PARTITION_FROM + PARTITION_WINDOW;
+    World {
+        label: "partition",
+        setup: targeted(3, cut.end + 5, |s| {
+            s.drops = 1;
+            s.core.auto_rejoin = true;
+            s.core.isolation_hold = true;
+            s.partition = Some(Partition {
+                node: 2,
+                from: cut.start,
+                until: cut.end,
+            });
+        }),
+    }
+}
+
+/// The partition world's cut starts before the first probe and lasts twice the longest
+/// suspicion of three nodes (30 ms), so the others' verdict can land inside it.
+const PARTITION_FROM: u64 = 5;
+const PARTITION_WINDOW: u64 = 60;
 
 /// Lifeguard's three components each switched off in a small world of its own (and all three
 /// at once: SWIM as published), where every safety property must still hold and the per-step

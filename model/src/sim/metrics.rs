@@ -131,7 +131,10 @@ impl Metrics {
                     f.dead_at[observer] = f.dead_at[observer].min(at);
                 }
             }
-            EventKind::MetadataChanged | EventKind::AliveAgain | EventKind::Joined => {
+            EventKind::MetadataChanged
+            | EventKind::AliveAgain
+            | EventKind::Joined
+            | EventKind::Restarted => {
                 for u in self.updates.iter_mut().filter(|u| u.id == id) {
                     if e.member.incarnation >= u.incarnation {
                         u.seen_at[observer] = u.seen_at[observer].min(at);

@@ -16,7 +16,7 @@ use swim_checked_core::{Body, Member, MemberEvent, Message, Node, NodeId, Phase,
 
 use crate::checker::properties::{
     INCARNATION_AUTHORITY, MONOTONE_VIEWS, NO_RESURRECTION, SELF_VIEW, holds_self_view, moved_down,
-    resurrected, within_authority,
+    resurrected, resurrecting_event, within_authority,
 };
 
 /// Which records a step is checked on.
@@ -114,7 +114,7 @@ impl OnlineCheck {
                 continue; // purged: a tombstone's time ran out
             };
             // A resurrection also moves the record down: name the narrower rule.
-            if resurrected(then.status, now.status) {
+            if resurrected(then, now) {
                 return fail(NO_RESURRECTION, format!("{then:?} became {now:?}"));
             }
             if moved_down(then, now) {
@@ -128,7 +128,7 @@ impl OnlineCheck {
             }
         }
         for e in events {
-            if e.from.is_some_and(|from| resurrected(from, e.to)) {
+            if resurrecting_event(e) {
                 return fail(NO_RESURRECTION, format!("event {e:?}"));
             }
             if !within_authority(&e.member, own(e.member.id).as_ref()) {

@@ -18,9 +18,10 @@ use swim_checked_core::NodeId;
 #[cfg(swim_faults)]
 use swim_checked_core::faults::{Fault, Faults};
 
-use crate::checking::{Outcome, explore, fingerprint, replayed_full_view, world};
-#[cfg(swim_faults)]
-use crate::checking::{Search, counterexample};
+use crate::checking::{
+    Outcome, Search, counterexample, explore, fingerprint, replayed_full_view, world,
+};
+use swim_checked_core::suspicion::Bounds;
 
 /// Explore the whole space; the real core must violate nothing and reach every applicable
 /// reachability property.
@@ -871,4 +872,45 @@ fn cli_runs_every_world_after_a_failure() {
         "{out}"
     );
     assert!(out.contains("FAILED in: health"), "{out}");
+}
+
+/// The partition world (PROTOCOL.md §14): every property holds, and a node declared dead
+/// during the cut is seen rejoining at its next generation.
+#[test]
+fn the_partition_world_heals() {
+    let w = model::checker::worlds::partition_world();
+    let p = w.setup.partition.expect("a partition");
+    // The cut outlasts the longest suspicion, so the verdict can land inside it.
+    let longest = Bounds::new(&w.setup.core, w.setup.nodes).max;
+    assert!(
+        p.until - p.from > longest,
+        "{p:?}, longest suspicion {longest} ms"
+    );
+    assert_all_hold(w.setup);
+}
+
+/// "heal at rest" bites: without automatic rejoin the cut node stays removed after the heal.
+#[test]
+fn heal_at_rest_catches_a_core_without_auto_rejoin() {
+    let mut setup = model::checker::worlds::partition_world().setup;
+    setup.core.auto_rejoin = false;
+    let path = counterexample(&SwimModel::new(setup), properties::HEAL, Search::Dfs);
+    let last = path.last_state();
+    assert!(last.hosts.iter().any(|h| !h.is_running()), "{last:?}");
+}
+
+/// The isolation hold is what heals a one-node cut: a cut node that judges its own
+/// suspicions declares the others dead, holds them dead after the heal (the ones that stayed
+/// reachable all along), and the cluster never comes back to one view.
+#[test]
+fn heal_at_rest_catches_a_core_without_isolation_hold() {
+    let mut setup = model::checker::worlds::partition_world().setup;
+    setup.core.isolation_hold = false;
+    let outcome = explore(setup, HasDiscoveries::AnyFailures, false);
+    eprintln!("{:?}", outcome.found);
+    assert!(
+        outcome.found.contains(properties::HEAL),
+        "{:?}",
+        outcome.found
+    );
 }

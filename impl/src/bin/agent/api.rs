@@ -159,5 +159,6 @@ pub fn kind_name(kind: swim_checked::EventKind) -> &'static str {
         EventKind::Dead => "dead",
         EventKind::Left => "left",
         EventKind::MetadataChanged => "metadata_changed",
+        EventKind::Restarted => "restarted",
     }
 }

@@ -162,7 +162,7 @@ impl Node {
         }
     }
 
-    pub(super) fn on_ack(&mut self, seq: u32, out: &mut Vec<Effect>) {
+    pub(super) fn on_ack(&mut self, now: Millis, seq: u32, out: &mut Vec<Effect>) {
         if let Some(relay) = self.relays.remove(&seq) {
             // Forward to the origin, even after our nack (a late ack still counts there).
             self.send(
@@ -186,6 +186,7 @@ impl Node {
             && !probe.failed
         {
             probe.acked = true;
+            self.last_heard = now;
             let target = probe.target;
             self.guard.unanswered.remove(&target);
             self.health.apply(-1);

@@ -16,6 +16,10 @@ use crate::timer::Timer;
 
 use super::{CommandError, Node, Phase};
 
+/// Addresses an automatic rejoin sends our view to: enough that one answers through loss,
+/// few enough that a large cluster is not flooded with views.
+const REJOIN_CONTACTS: usize = 4;
+
 /// What only a join needs: the seeds to contact, the retries left, and the announce window.
 ///
 /// Created by a join or rejoin and dropped when the node stops. Once the retries are over the
@@ -240,6 +244,7 @@ impl Node {
             member: self.me.clone(),
             from: Some(Status::Alive),
             to: Status::Left,
+            previous_generation: None,
         }));
     }
 
@@ -299,6 +304,43 @@ impl Node {
             self.start_join(now, seeds, out);
         }
         Ok(())
+    }
+
+    /// Come back at `generation` after learning that the cluster holds us dead (PROTOCOL.md
+    /// §14): alive at incarnation 0 with the same id, address and metadata, our new record at
+    /// the head of the gossip, and our view sent to the join's seeds and to a few members we
+    /// know (live ones first, lowest ids first: no pick). The view, the probe order and the
+    /// timers carry on: only our own record changed.
+    pub(super) fn auto_rejoin(&mut self, now: Millis, generation: u64, out: &mut Vec<Effect>) {
+        let previous = self.me.generation;
+        self.me = Member::alive(self.me.id, self.me.addr, 0, self.me.meta.clone())
+            .at_generation(generation);
+        self.stats.auto_rejoins += 1;
+        self.gossip.enqueue(self.me.id);
+        // The join's seeds still being tried, then live members (they answer), then the
+        // others (we may hold everyone dead).
+        let mut seeds: Vec<SocketAddr> = (self.joining.as_ref())
+            .map(|j| j.seeds.clone())
+            .unwrap_or_default();
+        for terminal in [false, true] {
+            for r in self.members.iter() {
+                if seeds.len() >= REJOIN_CONTACTS {
+                    break;
+                }
+                if r.member.status.is_terminal() == terminal && !seeds.contains(&r.member.addr) {
+                    seeds.push(r.member.addr);
+                }
+            }
+        }
+        out.push(Effect::Event(MemberEvent {
+            member: self.me.clone(),
+            from: Some(Status::Dead),
+            to: Status::Alive,
+            previous_generation: Some(previous),
+        }));
+        if !seeds.is_empty() {
+            self.start_join(now, seeds, out);
+        }
     }
 
     pub(super) fn arm_periodic(&self, now: Millis, out: &mut Vec<Effect>) {

@@ -29,7 +29,7 @@ impl Node {
             return; // a member must always be able to refute: no jump to the end of time
         }
         if incoming.id == self.me.id {
-            self.news_about_self(incoming, out);
+            self.news_about_self(now, incoming, out);
             return;
         }
         if incoming.status == Status::Unreachable && !self.config.unreachable {
@@ -41,7 +41,7 @@ impl Node {
             incoming.suspecters.clear();
         }
         let id = incoming.id;
-        if self.members.is_purged(id) {
+        if self.members.is_purged_record(&incoming) {
             return;
         }
         let cap = self.suspecter_cap();
@@ -63,6 +63,7 @@ impl Node {
                     member: incoming,
                     from: None,
                     to: status,
+                    previous_generation: None,
                 }));
                 if status == Status::Suspect {
                     self.arm_suspicion(now, id, rng, out);
@@ -72,6 +73,7 @@ impl Node {
         };
         // Only an `alive -> alive` change of metadata is reported; compare before merging.
         let same_meta = rec.member.meta == incoming.meta;
+        let (generation, addr) = (rec.member.generation, rec.member.addr);
         let merge = self.faults.merge_or(merge);
         match merge(&mut rec.member, &incoming, cap) {
             Merge::Stale => {}
@@ -82,7 +84,9 @@ impl Node {
             Merge::Advanced { from } => {
                 let member = rec.member.clone();
                 let to = member.status;
+                let restarted = member.generation > generation;
                 self.members.status_changed(id, from, now);
+                self.members.readdress(id, addr);
                 self.gossip.enqueue(id);
                 if to.is_terminal() {
                     self.guard.unanswered.remove(&id);
@@ -92,13 +96,19 @@ impl Node {
                         timer: Timer::Suspicion(id),
                     });
                 }
-                let quiet = (from.is_terminal() && to.is_terminal())
-                    || (from == to && to == Status::Alive && same_meta);
+                let quiet = !restarted
+                    && ((from.is_terminal() && to.is_terminal())
+                        || (from == to && to == Status::Alive && same_meta));
+                if from.is_terminal() && !to.is_terminal() && !self.order.rest().any(|r| r == id) {
+                    // A new generation of a dead member: probe it like a newcomer.
+                    self.order.insert(id, rng);
+                }
                 if !quiet {
                     out.push(Effect::Event(MemberEvent {
                         member,
                         from: Some(from),
                         to,
+                        previous_generation: restarted.then_some(generation),
                     }));
                 }
                 if to == Status::Suspect {
@@ -108,12 +118,16 @@ impl Node {
         }
     }
 
-    /// Gossip about ourselves is never applied: refute suspicions, leave when declared dead.
-    fn news_about_self(&mut self, news: Member, out: &mut Vec<Effect>) {
-        if self.phase != Phase::Running {
+    /// Gossip about ourselves is never applied: refute suspicions; when declared dead (or
+    /// when the cluster holds a newer generation of our id), come back at the next generation
+    /// or, without `auto_rejoin`, stop. Records of an older generation are about a past life.
+    fn news_about_self(&mut self, now: Millis, news: Member, out: &mut Vec<Effect>) {
+        if self.phase != Phase::Running || news.generation < self.me.generation {
             return;
         }
+        let superseded = news.generation > self.me.generation;
         match news.status {
+            _ if superseded => self.declared_dead(now, news.generation, out),
             Status::Alive => {}
             Status::Suspect | Status::Unreachable => {
                 if self.faults.has(Fault::RefutesWithoutRaising) {
@@ -128,15 +142,24 @@ impl Node {
                 // Newer or older, our current `alive` is the answer.
                 self.gossip.enqueue(self.me.id);
             }
-            Status::Dead | Status::Left => {
-                self.phase = Phase::Removed;
-                self.stop_timers(out);
-                out.push(Effect::Event(MemberEvent {
-                    member: self.me.with_status(Status::Dead, self.me.incarnation),
-                    from: Some(Status::Alive),
-                    to: Status::Dead,
-                }));
-            }
+            Status::Dead | Status::Left => self.declared_dead(now, news.generation, out),
         }
+    }
+
+    /// The cluster holds generation `held` of our id dead (or newer than ours): rejoin above it
+    /// with `auto_rejoin`, or stop and tell the application.
+    fn declared_dead(&mut self, now: Millis, held: u64, out: &mut Vec<Effect>) {
+        if self.config.auto_rejoin {
+            self.auto_rejoin(now, held.saturating_add(1), out);
+            return;
+        }
+        self.phase = Phase::Removed;
+        self.stop_timers(out);
+        out.push(Effect::Event(MemberEvent {
+            member: self.me.with_status(Status::Dead, self.me.incarnation),
+            from: Some(Status::Alive),
+            to: Status::Dead,
+            previous_generation: None,
+        }));
     }
 }

@@ -52,7 +52,8 @@ pub enum Phase {
     Leaving,
     /// Left gracefully; only [`Command::Rejoin`] brings it back, under a new id.
     Left,
-    /// Declared dead by the cluster; only [`Command::Rejoin`] brings it back, under a new id.
+    /// Declared dead by the cluster, without `Config::auto_rejoin`; only [`Command::Rejoin`]
+    /// brings it back, under a new id.
     Removed,
 }
 
@@ -189,6 +190,12 @@ pub struct NodeStats {
     /// Application broadcasts the full queue lost before their retransmit budget was spent
     /// (`Config::user_queue`).
     pub user_dropped: u64,
+    /// Suspicions that ran out while none of our probes had been answered since they began,
+    /// and started over instead of ending in a verdict (`Config::isolation_hold`).
+    pub suspicions_held: u64,
+    /// Times this node learnt it was declared dead and rejoined at the next generation
+    /// (`Config::auto_rejoin`).
+    pub auto_rejoins: u64,
 }
 
 /// One member's protocol state machine.
@@ -225,6 +232,9 @@ pub struct Node {
     /// When our last push-pull round ran (or we started): the next one is due a whole
     /// current sync interval later, which grows with the cluster.
     last_sync: Millis,
+    /// When one of our probes was last answered (or we started): a suspicion that began after
+    /// it was raised by a node that may be cut off itself (`Config::isolation_hold`).
+    last_heard: Millis,
     /// Anti-amplification and intake bounds (PROTOCOL.md §12).
     guard: Guard,
     /// The datagram being handled, while it is (not part of the state).
@@ -251,6 +261,7 @@ impl PartialEq for Node {
             && self.departure == other.departure
             && self.user == other.user
             && self.last_sync == other.last_sync
+            && self.last_heard == other.last_heard
             && self.guard == other.guard
     }
 }
@@ -287,16 +298,39 @@ impl Hash for Node {
         self.departure.hash(state);
         self.user.hash(state);
         self.last_sync.hash(state);
+        // Read only against the start of a suspicion: whether we heard from anyone since.
+        if self.config.isolation_hold {
+            for r in self.members.iter() {
+                if r.member.status == Status::Suspect {
+                    (self.last_heard >= r.since).hash(state);
+                }
+            }
+        }
         self.guard.hash(state);
     }
 }
 
 impl Node {
-    /// Start a node: it is alone, alive at incarnation 0, and arms its first probe tick (and
-    /// sync round). Join a cluster with [`Command::Join`].
+    /// Start a node at generation 0: it is alone, alive at incarnation 0, and arms its first
+    /// probe tick (and sync round). Join a cluster with [`Command::Join`].
     pub fn new(
         config: Config,
         id: NodeId,
+        addr: SocketAddr,
+        meta: Meta,
+        now: Millis,
+        out: &mut Vec<Effect>,
+    ) -> Result<Self, ConfigError> {
+        Node::restarted(config, id, 0, addr, meta, now, out)
+    }
+
+    /// Start a node at `generation`: a process that starts again under the id of an earlier
+    /// one takes a generation above every one that process had (the library uses the start
+    /// time in milliseconds), so the cluster takes it for the member's new life.
+    pub fn restarted(
+        config: Config,
+        id: NodeId,
+        generation: u64,
         addr: SocketAddr,
         meta: Meta,
         now: Millis,
@@ -317,7 +351,7 @@ impl Node {
             overhead: datagram_overhead(&config.label),
             health: Health::of(&config),
             config: Arc::new(config),
-            me: Member::alive(id, addr, 0, meta),
+            me: Member::alive(id, addr, 0, meta).at_generation(generation),
             phase: Phase::Running,
             members: Membership::default(),
             gossip: Gossip::default(),
@@ -332,6 +366,7 @@ impl Node {
             user: UserQueue::default(),
             seeds_answered: Vec::new(),
             last_sync: now,
+            last_heard: now,
             guard: Guard::default(),
             intake: None,
             stats: NodeStats::default(),
@@ -383,9 +418,15 @@ impl Node {
         std::iter::once(&self.me).chain(self.members.iter().map(|r| &r.member))
     }
 
-    /// Whether `id`'s tombstone expired here: its record is gone and gossip about it is ignored.
+    /// Whether a tombstone of `id` expired here: its record is gone, and gossip about that
+    /// generation of it (or an older one) is ignored.
     pub fn is_purged(&self, id: NodeId) -> bool {
         self.members.is_purged(id)
+    }
+
+    /// Whether `member`'s record would be ignored as purged (its generation's tombstone expired).
+    pub fn is_purged_record(&self, member: &Member) -> bool {
+        self.members.is_purged_record(member)
     }
 
     /// Members believed in the cluster (not dead, not left), ourselves included: Lifeguard's `n`.
@@ -537,7 +578,9 @@ impl Node {
             gossip,
         } = msg;
         for update in gossip {
-            self.apply(now, update, rng, out);
+            if self.heeds(sender, &update) {
+                self.apply(now, update, rng, out);
+            }
         }
         if !matches!(self.phase, Phase::Running | Phase::Leaving) {
             return; // the gossip told us we are dead
@@ -551,7 +594,7 @@ impl Node {
             } => self.relay_probe(now, from, sender, seq, target, target_addr, out),
             Body::Ack { seq } => {
                 if !self.validation_ack(from, seq, out) && !self.leave_acked(sender, seq, out) {
-                    self.on_ack(seq, out);
+                    self.on_ack(now, seq, out);
                 }
             }
             Body::Nack { seq } => self.on_nack(now, sender, seq, rng, out),
@@ -561,6 +604,21 @@ impl Node {
             Body::Gossip { broadcasts } => self.on_gossip(now, broadcasts, out),
             Body::Direct { payload } => self.on_direct(sender, payload, out),
         }
+    }
+
+    /// Whether to merge `record` from `sender`: not when we hold the sender dead or left and
+    /// the record is about a third member (PROTOCOL.md §14). A node cut off from the cluster
+    /// holds stale suspicions and verdicts about those who declared it dead; until it has
+    /// rejoined, only its records of itself and of us are worth hearing (of us: we only ever
+    /// refute them, or learn from them that we must rejoin, which both sides of a healed split
+    /// must).
+    pub(super) fn heeds(&self, sender: NodeId, record: &Member) -> bool {
+        record.id == sender
+            || record.id == self.me.id
+            || self
+                .members
+                .get(sender)
+                .is_none_or(|r| !r.member.status.is_terminal())
     }
 
     /// A timer armed by an earlier [`Effect::SetTimer`] is due.

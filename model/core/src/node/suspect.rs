@@ -88,6 +88,19 @@ impl Node {
             });
             return;
         }
+        if self.cut_off_since_suspecting(id) {
+            // We may be the one cut off: start the suspicion over as ours alone (the longest
+            // timeout), so that the suspect has a whole one to refute through us once we hear
+            // from the cluster again.
+            self.stats.suspicions_held += 1;
+            let me = self.me.id;
+            if let Some(rec) = self.members.get_mut(id) {
+                rec.member.suspecters = vec![me];
+            }
+            self.members.status_changed(id, Status::Suspect, now);
+            self.arm_suspicion(now, id, rng, out);
+            return;
+        }
         let rec = &self.members.get(id).expect("suspect member").member;
         let status = if self.config.unreachable {
             Status::Unreachable
@@ -97,6 +110,19 @@ impl Node {
         let verdict = rec.with_status(status, rec.incarnation);
         self.apply(now, verdict, rng, out);
         self.push_verdict(id, out);
+    }
+
+    /// Whether `id`'s suspicion is to start over (`Config::isolation_hold`): none of our probes
+    /// was answered since it began, and we hold at least two other members live, so that all
+    /// of them falling silent at once says more about us than about them (with one other
+    /// member there is nothing to compare with, and it is judged as usual).
+    fn cut_off_since_suspecting(&self, id: NodeId) -> bool {
+        self.config.isolation_hold
+            && self.members.live() >= 2
+            && self
+                .members
+                .get(id)
+                .is_some_and(|r| self.last_heard < r.since)
     }
 
     /// Our own suspicion timer declared a member dead (or unreachable): tell every member we

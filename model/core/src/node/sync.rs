@@ -97,6 +97,9 @@ impl Node {
                 rec.member = update;
                 continue;
             }
+            if !self.heeds(sender, &update) {
+                continue;
+            }
             self.apply(now, update, rng, out);
             if announce && self.member(id).is_some_and(|m| m.status == Status::Alive) {
                 out.push(self.sync_message(addr, false, vec![self.me.clone()]));

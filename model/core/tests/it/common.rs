@@ -94,8 +94,8 @@ pub fn suspect(i: u64, inc: u64, by: &[u64]) -> Member {
 }
 
 /// The lattice part of a record: what the merge is defined on.
-pub fn lattice(m: &Member) -> (u64, Status, Vec<NodeId>) {
-    (m.incarnation, m.status, m.suspecters.clone())
+pub fn lattice(m: &Member) -> (u64, u64, Status, Vec<NodeId>) {
+    (m.generation, m.incarnation, m.status, m.suspecters.clone())
 }
 
 // ----- the driver -----
@@ -285,4 +285,14 @@ pub fn carried(effects: &[Effect]) -> Vec<&Member> {
 /// The peer index of an id made by [`id`].
 pub fn peer(id: NodeId) -> u64 {
     id.0
+}
+
+/// `config` without PROTOCOL.md §14 (automatic rejoin, isolation hold): for the tests of the
+/// rules underneath, where a node declared dead stops and every expired suspicion is a verdict.
+pub fn classic(config: Config) -> Config {
+    Config {
+        auto_rejoin: false,
+        isolation_hold: false,
+        ..config
+    }
 }

@@ -249,6 +249,7 @@ fn the_largest_record_the_config_allows_fits_in_every_message_kind() {
     };
     let big = Member {
         id: NodeId(u64::MAX),
+        generation: u64::MAX,
         addr: "[ffff::1]:65535".parse().unwrap(),
         incarnation: u64::MAX,
         status: Status::Suspect,

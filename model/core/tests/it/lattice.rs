@@ -211,6 +211,7 @@ fn event_kinds_cover_every_transition() {
             member: record(7, 0, to),
             from,
             to,
+            previous_generation: None,
         };
         assert_eq!(ev.kind(), kind, "{from:?} -> {to:?}");
     }

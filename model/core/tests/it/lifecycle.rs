@@ -8,14 +8,14 @@ use swim_checked_core::{
 };
 
 fn node() -> Driver {
-    Driver::with_peers(Config::lan(), 2..=5)
+    Driver::with_peers(classic(Config::lan()), 2..=5)
 }
 
 // ----- join -----
 
 #[test]
 fn join_sends_our_view_to_every_seed_but_ourselves() {
-    let mut d = Driver::new(Config::lan());
+    let mut d = Driver::new(classic(Config::lan()));
     let out = d
         .cmd(Command::Join {
             seeds: vec![addr(1), addr(2), addr(3)],
@@ -86,7 +86,7 @@ fn a_seed_answers_a_join_with_its_whole_view() {
         "itself first, tombstones included"
     );
     // The joiner learns everyone.
-    let mut joiner = Driver::new_as(Config::lan(), 9).0;
+    let mut joiner = Driver::new_as(classic(Config::lan()), 9).0;
     let out = joiner.recv(1, s[0].1.body.clone(), vec![]);
     assert_eq!(joiner.node.cluster_size(), 6);
     assert_eq!(joiner.status_of(6), Some(Status::Dead));
@@ -103,7 +103,7 @@ fn a_seed_answers_a_join_with_its_whole_view() {
 /// directly (not the seed, not tombstones, not members we knew); afterwards, gossip does it.
 #[test]
 fn a_fresh_joiner_announces_itself_to_the_members_the_seed_lists() {
-    let (mut joiner, _) = Driver::new_as(Config::lan(), 9);
+    let (mut joiner, _) = Driver::new_as(classic(Config::lan()), 9);
     joiner
         .cmd(Command::Join {
             seeds: vec![addr(1)],
@@ -134,7 +134,7 @@ fn a_fresh_joiner_announces_itself_to_the_members_the_seed_lists() {
     let announced: Vec<SocketAddr> = sends(&out).iter().map(|(to, _)| *to).collect();
     assert_eq!(announced, vec![addr(4)]);
     // Two periods after the join, news of a member spreads by gossip only.
-    joiner.now += 2 * Config::lan().probe_interval;
+    joiner.now += 2 * classic(Config::lan()).probe_interval;
     let out = joiner.recv(1, view(&[5]), vec![]);
     assert!(sends(&out).is_empty());
     assert_eq!(joiner.status_of(5), Some(Status::Alive));
@@ -142,7 +142,7 @@ fn a_fresh_joiner_announces_itself_to_the_members_the_seed_lists() {
 
 #[test]
 fn join_retries_until_a_seed_answers_then_stops() {
-    let mut config = Config::lan();
+    let mut config = classic(Config::lan());
     config.join_attempts = 3;
     let mut d = Driver::new(config);
     d.cmd(Command::Join {
@@ -158,7 +158,7 @@ fn join_retries_until_a_seed_answers_then_stops() {
     let out = d.timer_at(3_000, Timer::JoinRetry);
     assert!(out.is_empty(), "gave up");
 
-    let mut d = Driver::new(Config::lan());
+    let mut d = Driver::new(classic(Config::lan()));
     d.cmd(Command::Join {
         seeds: vec![addr(2)],
     })
@@ -298,7 +298,7 @@ fn leave_completes_at_the_timeout_at_the_latest() {
 
 #[test]
 fn leaving_alone_is_immediate() {
-    let mut d = Driver::new(Config::lan());
+    let mut d = Driver::new(classic(Config::lan()));
     let out = d.cmd(Command::Leave).unwrap();
     assert_eq!(d.node.phase(), Phase::Left);
     assert_eq!(events(&out)[0].kind(), EventKind::Left);
@@ -332,7 +332,7 @@ fn set_meta_raises_the_incarnation_and_spreads() {
     assert!(d.node.gossip().contains(id(1)));
     assert_eq!(d.me().meta.get("role"), Some("db"));
     // A receiver reports the change.
-    let mut other = Driver::new_as(Config::lan(), 2).0;
+    let mut other = Driver::new_as(classic(Config::lan()), 2).0;
     other.gossip(1, vec![alive(1, 0)]);
     let out = other.gossip(1, vec![expected.clone()]);
     let ev = events(&out);
@@ -409,7 +409,7 @@ fn confirm_dead_refuses_what_makes_no_sense() {
 
 #[test]
 fn tombstones_expire_after_their_ttl_and_the_id_stays_dead() {
-    let mut config = Config::lan();
+    let mut config = classic(Config::lan());
     config.tombstone_ttl = 10_000;
     let mut d = Driver::with_peers(config, 2..=5);
     d.now = 1_000;
@@ -430,7 +430,7 @@ fn tombstones_expire_after_their_ttl_and_the_id_stays_dead() {
 
 #[test]
 fn purged_ids_are_remembered_up_to_a_bound() {
-    let mut config = Config::lan();
+    let mut config = classic(Config::lan());
     config.tombstone_ttl = 1_000;
     config.purged_memory = 1;
     let mut d = Driver::with_peers(config, 2..=5);
@@ -449,7 +449,7 @@ fn purged_ids_are_remembered_up_to_a_bound() {
 
 #[test]
 fn the_member_table_is_bounded() {
-    let mut config = Config::lan();
+    let mut config = classic(Config::lan());
     config.max_members = 3;
     let d = Driver::with_peers(config, 2..=6);
     assert_eq!(d.node.members().count(), 4, "ourselves + a full table of 3");
@@ -460,7 +460,7 @@ fn the_member_table_is_bounded() {
 fn anti_entropy_reaches_the_dead_while_their_tombstone_lasts() {
     // A member declared dead that never heard of it must learn it, or both sides of a healed
     // partition keep running with views that hold each other dead.
-    let mut config = Config::lan();
+    let mut config = classic(Config::lan());
     config.tombstone_ttl = 100_000;
     let mut d = Driver::with_peers(config, [2]);
     d.gossip(2, vec![record(2, 0, Status::Dead)]);
@@ -474,12 +474,12 @@ fn anti_entropy_reaches_the_dead_while_their_tombstone_lasts() {
     assert!(reply);
     assert!(members.contains(&record(2, 0, Status::Dead)));
     // The dead member learns it was removed.
-    let (mut other, _) = Driver::new_as(Config::lan(), 2);
+    let (mut other, _) = Driver::new_as(classic(Config::lan()), 2);
     other.gossip(1, vec![alive(1, 0)]);
     other.recv(1, s[0].1.body.clone(), vec![]);
     assert_eq!(other.node.phase(), Phase::Removed);
     // Left members stopped on their own, and purged ones are forgotten: nobody to sync with.
-    let mut d = Driver::with_peers(Config::lan(), [2, 3]);
+    let mut d = Driver::with_peers(classic(Config::lan()), [2, 3]);
     d.gossip(2, vec![record(2, 0, Status::Left)]);
     d.gossip(3, vec![record(3, 0, Status::Dead)]);
     d.timer_at(6 * 3_600_000, Timer::Tick); // purges the tombstones

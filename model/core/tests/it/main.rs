@@ -14,6 +14,7 @@ mod network;
 mod probing;
 mod props;
 mod refutation;
+mod rejoin;
 mod sim_smoke;
 mod suspicion;
 mod user;

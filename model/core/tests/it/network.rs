@@ -319,7 +319,7 @@ impl Sim {
 }
 
 fn sim_config(unreachable: bool) -> Config {
-    let mut config = Config::local();
+    let mut config = classic(Config::local());
     config.unreachable = unreachable;
     config.tombstone_ttl = 5_000; // purge during the run, remember purged ids
     config.sync_interval = 3_000; // frequent anti-entropy: more traffic, faster healing
@@ -327,7 +327,7 @@ fn sim_config(unreachable: bool) -> Config {
 }
 
 fn long_memory() -> Config {
-    let mut config = Config::local();
+    let mut config = classic(Config::local());
     config.tombstone_ttl = 600_000;
     config
 }

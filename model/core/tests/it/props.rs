@@ -43,12 +43,17 @@ fn meta_of(inc: u64) -> Meta {
 /// A well-formed record about member 7: suspecters sorted, capped, and only on a suspect.
 fn record_about_7() -> impl Strategy<Value = Member> {
     (
+        0..3u64,
         0..4u64,
         status(),
         proptest::collection::btree_set(1..7u64, 0..5),
     )
-        .prop_map(|(inc, status, by)| {
-            let mut m = Member::alive(id(7), addr(7), inc, meta_of(inc)).with_status(status, inc);
+        .prop_map(|(generation, inc, status, by)| {
+            // A new generation may listen elsewhere; within one, the address is fixed.
+            let at = addr(7 + 10 * generation);
+            let mut m = Member::alive(id(7), at, inc, meta_of(inc))
+                .at_generation(generation)
+                .with_status(status, inc);
             if status == Status::Suspect {
                 m.suspecters = by.into_iter().take(CAP).map(NodeId).collect();
             }
@@ -105,7 +110,7 @@ proptest! {
         let result = merge(&mut local, &b, CAP);
         let changed = lattice(&local) != lattice(&a);
         prop_assert_eq!(result.is_news(), changed);
-        let rose = precedence(local.status, local.incarnation) > precedence(a.status, a.incarnation);
+        let rose = precedence(&local) > precedence(&a);
         match result {
             Merge::Advanced { from } => {
                 prop_assert!(rose);
@@ -117,10 +122,11 @@ proptest! {
             }
             Merge::Stale => prop_assert_eq!(&local, &a),
         }
-        // Terminal is terminal.
-        if a.status.is_terminal() {
-            prop_assert!(local.status.is_terminal());
+        // Terminal is terminal for a generation; only a newer one supersedes it.
+        if a.status.is_terminal() && !local.status.is_terminal() {
+            prop_assert!(local.generation > a.generation);
         }
+        prop_assert!(local.generation >= a.generation);
     }
 
     #[test]
@@ -149,7 +155,7 @@ proptest! {
         n in 0..2_000usize, k in 0..6usize, interval in 1..10_000u64,
         alpha in 1..8u32, beta in 1..8u32,
     ) {
-        let mut config = Config::lan();
+        let mut config = classic(Config::lan());
         config.probe_interval = interval;
         config.suspicion_mult = alpha;
         config.suspicion_max_mult = beta;
@@ -194,15 +200,16 @@ fn socket_addr() -> impl Strategy<Value = SocketAddr> {
 
 fn any_member() -> impl Strategy<Value = Member> {
     (
-        any::<u64>(),
+        (any::<u64>(), any::<u64>()),
         socket_addr(),
         any::<u64>(),
         status(),
         proptest::collection::vec(any::<u64>(), 0..4),
         proptest::collection::btree_map("[a-z]{0,6}", "\\PC{0,8}", 0..3),
     )
-        .prop_map(|(i, addr, inc, status, by, meta)| Member {
+        .prop_map(|((i, generation), addr, inc, status, by, meta)| Member {
             id: NodeId(i),
+            generation,
             addr,
             incarnation: inc,
             status,
@@ -243,7 +250,7 @@ fn any_message() -> impl Strategy<Value = Message> {
 }
 
 fn roomy_wire(label: &str) -> Wire {
-    let mut c = Config::lan();
+    let mut c = classic(Config::lan());
     c.max_datagram = 65_507;
     c.max_meta_bytes = 4_096;
     c.label = label.into();
@@ -508,7 +515,7 @@ proptest! {
         seed in any::<u64>(),
         inputs in proptest::collection::vec(input(), 1..120),
     ) {
-        let mut config = Config::lan();
+        let mut config = classic(Config::lan());
         config.unreachable = unreachable;
         config.tombstone_ttl = 20_000;
         let wire = Wire::new(&config);

@@ -4,7 +4,7 @@ use crate::common::*;
 use swim_checked_core::{Body, Command, CommandError, Config, EventKind, Phase, Status, Timer};
 
 fn node() -> Driver {
-    Driver::with_peers(Config::lan(), 2..=5)
+    Driver::with_peers(classic(Config::lan()), 2..=5)
 }
 
 #[test]
@@ -138,7 +138,7 @@ fn a_suspected_node_learns_of_it_from_the_probe_itself_and_refutes() {
     // Node 1 suspects node 2; node 2 hears of it from node 1's ping (buddy system).
     let mut a = node();
     a.gossip(3, vec![suspect(2, 0, &[3])]);
-    let (mut b, _) = Driver::new_as(Config::lan(), 2);
+    let (mut b, _) = Driver::new_as(classic(Config::lan()), 2);
     b.gossip(1, vec![alive(1, 0), alive(3, 0)]);
     let mut seq_target = None;
     for t in 1..=4 {

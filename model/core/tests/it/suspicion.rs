@@ -6,7 +6,7 @@ use swim_checked_core::{Body, Command, Config, EventKind, Status, Timer};
 
 #[test]
 fn bounds_follow_the_formula_exactly() {
-    let lan = Config::lan();
+    let lan = classic(Config::lan());
     // n = 5: log10 5 < 1, so Min = 4 x 1 s, Max = 6 x Min, K = 2.
     let b = Bounds::new(&lan, 5);
     assert_eq!((b.min, b.max, b.k), (4_000, 24_000, 2));
@@ -29,10 +29,10 @@ fn bounds_follow_the_formula_exactly() {
 
 #[test]
 fn confirmations_beyond_k_do_not_shorten_further() {
-    let b = Bounds::new(&Config::lan(), 5);
+    let b = Bounds::new(&classic(Config::lan()), 5);
     assert_eq!(b.timeout(3), b.min);
     assert_eq!(b.timeout(100), b.min);
-    let mut k3 = Config::lan();
+    let mut k3 = classic(Config::lan());
     k3.suspicion_confirmations = 3;
     let b = Bounds::new(&k3, 5);
     assert_eq!(b.k, 3);
@@ -42,7 +42,7 @@ fn confirmations_beyond_k_do_not_shorten_further() {
 
 #[test]
 fn small_clusters_want_no_confirmations_and_wait_the_minimum() {
-    let lan = Config::lan();
+    let lan = classic(Config::lan());
     for n in 0..=3 {
         let b = Bounds::new(&lan, n);
         assert_eq!(b.k, 0, "n = {n}: n - 2 < K");
@@ -50,7 +50,7 @@ fn small_clusters_want_no_confirmations_and_wait_the_minimum() {
     }
     assert_eq!(Bounds::new(&lan, 4).k, 2);
     // In a 3-member cluster a suspicion lasts exactly Min.
-    let mut d = Driver::with_peers(Config::lan(), 2..=3);
+    let mut d = Driver::with_peers(classic(Config::lan()), 2..=3);
     d.now = 500;
     let out = d.gossip(2, vec![suspect(3, 0, &[2])]);
     assert_eq!(timer_set(&out, Timer::Suspicion(id(3))), Some(4_500));
@@ -58,7 +58,7 @@ fn small_clusters_want_no_confirmations_and_wait_the_minimum() {
 
 #[test]
 fn a_failed_probe_starts_a_suspicion_with_me_as_first_suspecter() {
-    let mut d = Driver::with_peers(Config::lan(), 2..=5);
+    let mut d = Driver::with_peers(classic(Config::lan()), 2..=5);
     let (seq, target, _) = d.probe_at(1_000);
     d.timer_at(1_500, Timer::ProbeTimeout(seq));
     let out = d.timer_at(2_000, Timer::Tick);
@@ -81,7 +81,7 @@ fn a_failed_probe_starts_a_suspicion_with_me_as_first_suspecter() {
 
 #[test]
 fn each_confirmation_moves_the_deadline_to_the_exact_value() {
-    let mut d = Driver::with_peers(Config::lan(), 2..=5);
+    let mut d = Driver::with_peers(classic(Config::lan()), 2..=5);
     d.now = 1_000;
     let out = d.gossip(3, vec![suspect(5, 0, &[3])]);
     assert_eq!(timer_set(&out, Timer::Suspicion(id(5))), Some(25_000));
@@ -108,7 +108,7 @@ fn each_confirmation_moves_the_deadline_to_the_exact_value() {
 
 #[test]
 fn confirmations_are_capped_at_k() {
-    let mut d = Driver::with_peers(Config::lan(), 2..=9);
+    let mut d = Driver::with_peers(classic(Config::lan()), 2..=9);
     d.gossip(2, vec![suspect(5, 0, &[2, 3, 4])]);
     assert_eq!(d.node.member(id(5)).unwrap().suspecters.len(), 3);
     // A fourth, bigger suspecter is over the cap: not news, nothing re-gossiped or re-armed.
@@ -124,7 +124,7 @@ fn confirmations_are_capped_at_k() {
 
 #[test]
 fn a_confirmation_after_the_new_deadline_kills_at_once() {
-    let mut d = Driver::with_peers(Config::lan(), 2..=5);
+    let mut d = Driver::with_peers(classic(Config::lan()), 2..=5);
     d.now = 1_000;
     d.gossip(3, vec![suspect(5, 0, &[3])]);
     d.now = 20_000; // past 1000 + 11381
@@ -139,7 +139,7 @@ fn a_confirmation_after_the_new_deadline_kills_at_once() {
 
 #[test]
 fn expiry_declares_dead_and_an_early_firing_rearms() {
-    let mut d = Driver::with_peers(Config::lan(), 2..=5);
+    let mut d = Driver::with_peers(classic(Config::lan()), 2..=5);
     d.now = 1_000;
     d.gossip(3, vec![suspect(5, 0, &[3])]);
     // A timer firing before its deadline (a shell racing a moved deadline) only re-arms.
@@ -162,7 +162,7 @@ fn expiry_declares_dead_and_an_early_firing_rearms() {
 
 #[test]
 fn refutation_cancels_the_suspicion_and_its_timer_goes_stale() {
-    let mut d = Driver::with_peers(Config::lan(), 2..=5);
+    let mut d = Driver::with_peers(classic(Config::lan()), 2..=5);
     d.gossip(3, vec![suspect(5, 0, &[3])]);
     let out = d.gossip(5, vec![alive(5, 1)]);
     assert!(cancelled(&out, Timer::Suspicion(id(5))));
@@ -176,7 +176,7 @@ fn refutation_cancels_the_suspicion_and_its_timer_goes_stale() {
 
 #[test]
 fn a_suspicion_at_a_new_incarnation_restarts_the_clock() {
-    let mut d = Driver::with_peers(Config::lan(), 2..=5);
+    let mut d = Driver::with_peers(classic(Config::lan()), 2..=5);
     d.now = 1_000;
     d.gossip(3, vec![suspect(5, 0, &[3, 4])]);
     // We miss the refutation alive(1); later someone suspects incarnation 1 afresh.
@@ -193,7 +193,7 @@ fn a_suspicion_at_a_new_incarnation_restarts_the_clock() {
 
 #[test]
 fn with_unreachable_enabled_expiry_asks_the_application() {
-    let mut config = Config::lan();
+    let mut config = classic(Config::lan());
     config.unreachable = true;
     let mut d = Driver::with_peers(config, 2..=5);
     d.gossip(3, vec![suspect(5, 0, &[3])]);
@@ -211,7 +211,7 @@ fn with_unreachable_enabled_expiry_asks_the_application() {
 
 #[test]
 fn incoming_unreachable_depends_on_the_config() {
-    let mut d = Driver::with_peers(Config::lan(), 2..=5);
+    let mut d = Driver::with_peers(classic(Config::lan()), 2..=5);
     let out = d.gossip(3, vec![record(5, 2, Status::Unreachable)]);
     assert_eq!(
         d.status_of(5),
@@ -221,7 +221,7 @@ fn incoming_unreachable_depends_on_the_config() {
     assert_eq!(d.node.member(id(5)).unwrap().incarnation, 2);
     assert_eq!(events(&out)[0].kind(), EventKind::Dead);
 
-    let mut config = Config::lan();
+    let mut config = classic(Config::lan());
     config.unreachable = true;
     let mut d = Driver::with_peers(config, 2..=5);
     d.gossip(3, vec![record(5, 2, Status::Unreachable)]);
@@ -230,7 +230,7 @@ fn incoming_unreachable_depends_on_the_config() {
 
 #[test]
 fn a_suspect_learnt_with_its_first_record_gets_a_timer() {
-    let mut d = Driver::with_peers(Config::lan(), 2..=5);
+    let mut d = Driver::with_peers(classic(Config::lan()), 2..=5);
     d.now = 700;
     let out = d.gossip(3, vec![suspect(9, 0, &[3])]);
     let ev = events(&out);
@@ -239,7 +239,7 @@ fn a_suspect_learnt_with_its_first_record_gets_a_timer() {
     // Six members now (1..=5 and 9).
     assert_eq!(
         timer_set(&out, Timer::Suspicion(id(9))),
-        Some(700 + Bounds::new(&Config::lan(), 6).max)
+        Some(700 + Bounds::new(&classic(Config::lan()), 6).max)
     );
 }
 
@@ -262,7 +262,7 @@ fn verdict_pushes(out: &[swim_checked_core::Effect], i: u64) -> Vec<std::net::So
 
 #[test]
 fn an_expired_suspicion_is_pushed_to_every_member_held_alive_or_suspect() {
-    let mut d = Driver::with_peers(Config::lan(), 2..=7);
+    let mut d = Driver::with_peers(classic(Config::lan()), 2..=7);
     d.now = 1_000;
     d.gossip(
         2,
@@ -283,7 +283,7 @@ fn an_expired_suspicion_is_pushed_to_every_member_held_alive_or_suspect() {
 
 #[test]
 fn a_verdict_heard_from_another_is_not_pushed_on() {
-    let mut d = Driver::with_peers(Config::lan(), 2..=6);
+    let mut d = Driver::with_peers(classic(Config::lan()), 2..=6);
     let out = d.gossip(2, vec![record(5, 0, Status::Dead)]);
     assert_eq!(d.status_of(5), Some(Status::Dead));
     assert!(
@@ -301,9 +301,9 @@ fn a_verdict_heard_from_another_is_not_pushed_on() {
 fn with_dynamic_suspicion_off_every_suspicion_lasts_the_minimum() {
     let fixed = Config {
         lifeguard_dynamic_suspicion: false,
-        ..Config::lan()
+        ..classic(Config::lan())
     };
-    let on = Bounds::new(&Config::lan(), 5);
+    let on = Bounds::new(&classic(Config::lan()), 5);
     let off = Bounds::new(&fixed, 5);
     assert_eq!(off.min, on.min);
     assert_eq!((off.max, off.k), (off.min, 0));

@@ -267,4 +267,7 @@ const CONDITIONS: [Condition; PROPERTIES.len()] = [
     condition::<28>,
     condition::<29>,
     condition::<30>,
+    condition::<31>,
+    condition::<32>,
+    condition::<33>,
 ];
