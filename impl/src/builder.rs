@@ -38,6 +38,8 @@ pub struct Builder<C = TokioClock, P = RngPicker> {
     config: Config,
     meta: Meta,
     id: Option<NodeId>,
+    /// The generation to start at; `None`: 0, or the start time for a named node.
+    generation: Option<u64>,
     advertise: Option<SocketAddr>,
     clock: C,
     picker: P,
@@ -69,6 +71,7 @@ impl Builder {
             config,
             meta: Meta::default(),
             id: None,
+            generation: None,
             advertise: None,
             clock: TokioClock::new(),
             picker: RngPicker::from_os(),
@@ -91,6 +94,25 @@ impl<C: Clock, P: Picker> Builder<C, P> {
     /// Use this id instead of a random one from the picker.
     pub fn id(mut self, id: NodeId) -> Self {
         self.id = Some(id);
+        self
+    }
+
+    /// Name the member: its id is [`NodeId::from_name`], the same every time a process starts
+    /// under this name, and it starts at a generation above every earlier process's (the wall
+    /// clock in milliseconds, unless [`Builder::generation`] says otherwise). The cluster then
+    /// sees a restart as one member's next generation (a `Restarted` event), not a death and a
+    /// stranger.
+    pub fn name(mut self, name: &str) -> Self {
+        self.id = Some(NodeId::from_name(name));
+        if self.generation.is_none() {
+            self.generation = Some(wall_clock_millis());
+        }
+        self
+    }
+
+    /// Start at this generation (default 0, or the start time for a [`Builder::name`]d node).
+    pub fn generation(mut self, generation: u64) -> Self {
+        self.generation = Some(generation);
         self
     }
 
@@ -128,6 +150,7 @@ impl<C: Clock, P: Picker> Builder<C, P> {
             config: self.config,
             meta: self.meta,
             id: self.id,
+            generation: self.generation,
             advertise: self.advertise,
             clock,
             picker: self.picker,
@@ -145,6 +168,7 @@ impl<C: Clock, P: Picker> Builder<C, P> {
             config: self.config,
             meta: self.meta,
             id: self.id,
+            generation: self.generation,
             advertise: self.advertise,
             clock: self.clock,
             picker,
@@ -239,8 +263,16 @@ impl<C: Clock, P: Picker> Builder<C, P> {
         };
         let now = self.clock.now();
         let mut effects = Vec::new();
-        let core =
-            swim_checked_core::Node::new(config.clone(), id, addr, self.meta, now, &mut effects)?;
+        let generation = self.generation.unwrap_or(0);
+        let core = swim_checked_core::Node::restarted(
+            config.clone(),
+            id,
+            generation,
+            addr,
+            self.meta,
+            now,
+            &mut effects,
+        )?;
         let mut timers = TimerTable::new();
         for effect in &effects {
             timers.apply(effect);
@@ -302,4 +334,12 @@ impl<C: Clock, P: Picker> Builder<C, P> {
             addr,
         })
     }
+}
+
+/// Milliseconds since the Unix epoch (0 if the clock is before it): a restarted process's
+/// generation, above its previous one's unless the clock went back.
+fn wall_clock_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }

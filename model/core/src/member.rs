@@ -14,6 +14,18 @@ use crate::status::Status;
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct NodeId(pub u64);
 
+impl NodeId {
+    /// The id of the member named `name`: the same in every process and every version (64-bit
+    /// FNV-1a of its UTF-8 bytes), so a process that restarts under its name is the same member
+    /// at a new generation.
+    pub fn from_name(name: &str) -> NodeId {
+        const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+        const PRIME: u64 = 0x0000_0100_0000_01b3;
+        let hash = (name.bytes()).fold(OFFSET, |h, b| (h ^ b as u64).wrapping_mul(PRIME));
+        NodeId(hash)
+    }
+}
+
 impl fmt::Debug for NodeId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "#{:x}", self.0)

@@ -11,6 +11,9 @@ use swim_checked::{Member, MemberEvent, UserKind, UserMessage};
 pub struct MemberJson {
     /// The node id, 16 hex digits.
     pub id: String,
+    /// Which life of the member: raised by each restart and automatic rejoin.
+    #[serde(default)]
+    pub generation: u64,
     /// Metadata `name`, if the member has one.
     pub name: Option<String>,
     pub addr: String,
@@ -38,6 +41,7 @@ impl MemberJson {
     pub fn of(member: &Member, local: bool, last_change: Option<Change>) -> Self {
         MemberJson {
             id: member.id.to_string(),
+            generation: member.generation,
             name: member.meta.get("name").map(str::to_owned),
             addr: member.addr.to_string(),
             status: member.status.name().to_owned(),
@@ -108,10 +112,11 @@ impl Entry {
     pub fn line(&self) -> String {
         match self {
             Entry::Event { kind, member, .. } => format!(
-                "event kind={kind} id={} addr={} incarnation={} name={}",
+                "event kind={kind} id={} addr={} incarnation={} generation={} name={}",
                 member.id,
                 member.addr,
                 member.incarnation,
+                member.generation,
                 member.name.as_deref().unwrap_or("-")
             ),
             Entry::Message {

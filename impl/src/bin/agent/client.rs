@@ -167,6 +167,7 @@ mod tests {
     fn the_table_marks_the_agent_and_lists_metadata() {
         let member = MemberJson {
             id: "00000000000000ff".into(),
+            generation: 0,
             name: Some("a".into()),
             addr: "127.0.0.1:7946".into(),
             status: "alive".into(),

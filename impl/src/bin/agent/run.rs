@@ -23,7 +23,14 @@ pub async fn run(settings: Settings) -> Result<(), Error> {
     let mut stop = Box::pin(shutdown_signal()?);
 
     let leave_bound = settings.config.leave_timeout + LEAVE_GRACE;
+    let name = (settings.meta.iter())
+        .find(|(k, _)| k == "name")
+        .map(|(_, v)| v.clone());
     let mut builder = Node::builder(settings.config).meta(Meta::from_pairs(settings.meta));
+    if let Some(name) = &name {
+        // The same id every time this agent starts: a restart is the member's next generation.
+        builder = builder.name(name);
+    }
     if let Some(addr) = settings.advertise {
         builder = builder.advertise(addr);
     }
@@ -54,8 +61,9 @@ pub async fn run(settings: Settings) -> Result<(), Error> {
         }
     });
     println!(
-        "started id={} addr={} http={http_addr} dashboard=http://{http_addr}/",
+        "started id={} generation={} addr={} http={http_addr} dashboard=http://{http_addr}/",
         node.id(),
+        node.local_member().generation,
         node.local_addr()
     );
 
@@ -79,9 +87,8 @@ pub async fn run(settings: Settings) -> Result<(), Error> {
                 let Some(event) = event else { break };
                 println!("{}", hub.record_event(&event).line());
                 if node.phase() == Phase::Removed {
-                    // Declared dead (a long pause, a partition): come back under a new id.
-                    let id = node.rejoin().await?;
-                    println!("removed from the cluster: rejoined as id={id}");
+                    // Only with `auto_rejoin = false`: the node stays out; say so once.
+                    println!("removed from the cluster (auto_rejoin is off)");
                 }
             }
             message = messages.recv() => {

@@ -95,7 +95,10 @@ fn a_suspicion_that_runs_out_while_nobody_answers_starts_over() {
     let again = timer_set(&out, Timer::Suspicion(id(2))).expect("re-armed");
     assert_eq!(d.node.status_since(id(2)), Some(deadline));
     assert_eq!(d.node.member(id(2)).unwrap().suspecters, vec![id(1)]);
-    assert!(again - deadline >= deadline - 1_000, "{again} after {deadline}");
+    assert!(
+        again - deadline >= deadline - 1_000,
+        "{again} after {deadline}"
+    );
 }
 
 #[test]
