@@ -153,10 +153,43 @@ async fn restarted_node_rejoins_under_a_new_id_and_the_old_id_stays_dead() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn node_declared_dead_rejoins_under_a_new_id() {
+async fn node_declared_dead_rejoins_by_itself_at_the_next_generation() {
     // Short suspicions so the pause below is enough to be declared dead.
     let config = Config {
         suspicion_mult: 1,
+        ..Config::local()
+    };
+    let mut cluster = Cluster::start(4, config.clone()).await;
+    let node = cluster.nodes[3].clone();
+    let id = node.id();
+    let bound = detection_bound(&config, 4);
+    node.stall(bound + Duration::from_millis(500))
+        .await
+        .unwrap();
+    cluster.all_see(&[3], id, Status::Dead, bound + SOON).await;
+    // On resume it learns it was declared dead and comes back by itself, same id.
+    let mut own = node.subscribe();
+    wait_for(&node, &mut own, SOON, "its automatic rejoin", |n| {
+        n.local_member().generation == 1
+    })
+    .await;
+    assert_eq!(node.phase(), Phase::Running);
+    assert_eq!(node.id(), id);
+    cluster.converge(SOON).await;
+    for n in &cluster.nodes {
+        let m = n.member(id).expect("known");
+        assert_eq!((m.status, m.generation), (Status::Alive, 1));
+    }
+    assert_eq!(node.stats().core.auto_rejoins, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_declared_dead_rejoins_under_a_new_id() {
+    // Short suspicions so the pause below is enough to be declared dead; the application
+    // decides what happens then.
+    let config = Config {
+        suspicion_mult: 1,
+        auto_rejoin: false,
         ..Config::local()
     };
     let mut cluster = Cluster::start(4, config.clone()).await;
