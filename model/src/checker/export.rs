@@ -56,6 +56,10 @@ pub const STALE_REPLAY: &str = "replay of an older record than the receiver hold
 /// A node that left or was removed came back under a new id.
 pub const REJOINED: &str = "phase left -> running";
 pub const REJOINED_REMOVED: &str = "phase removed -> running";
+/// A node learnt it was declared dead and rejoined at its next generation by itself.
+pub const AUTO_REJOINED: &str = "automatic rejoin at the next generation";
+/// A node's record of another member moved to a new generation of it (a restart).
+pub const RESTART_SEEN: &str = "member seen at a new generation";
 /// A node held `unreachable` refuted it: a peer's record went back to `alive`.
 pub const REFUTED_UNREACHABLE: &str = "refutation from unreachable";
 /// A node suspected, or declared dead or unreachable, a member that was leaving.
@@ -89,6 +93,8 @@ pub fn required() -> Vec<Feature> {
         Feature::Behaviour(LEAVE_RACE),
         Feature::Behaviour(TOMBSTONE_EXPIRED),
         Feature::Behaviour(HEALTH_ABOVE_ONE),
+        Feature::Behaviour(AUTO_REJOINED),
+        Feature::Behaviour(RESTART_SEEN),
         Feature::Transition {
             from: Some(Status::Suspect),
             to: Status::Dead,
@@ -220,6 +226,14 @@ pub fn features(before: &State, action: &Action, after: &State, out: &mut Vec<Fe
     if (old.node.members()).any(|m| new.node.member(m.id).is_none() && new.node.is_purged(m.id)) {
         out.push(Feature::Behaviour(TOMBSTONE_EXPIRED));
     }
+    if new.node.local_member().generation > old.node.local_member().generation {
+        out.push(Feature::Behaviour(AUTO_REJOINED));
+    }
+    if (new.node.members()).any(|m| {
+        m.id != me && old.node.member(m.id).is_some_and(|p| p.generation < m.generation)
+    }) {
+        out.push(Feature::Behaviour(RESTART_SEEN));
+    }
     if old.node.health() <= 1 && new.node.health() > 1 {
         out.push(Feature::Behaviour(HEALTH_ABOVE_ONE));
     }
@@ -259,8 +273,8 @@ pub struct World {
 
 /// The worlds explored exhaustively, all in shell order: faults (one drop, one crash), a
 /// paused node, a reliable network with duplicates and commands, `unreachable` with
-/// confirmations by the application, a leave followed by a rejoin under a new id, and a
-/// replayed datagram ([`replay_world`]).
+/// confirmations by the application, a leave followed by a rejoin under a new id, a
+/// replayed datagram ([`replay_world`]), and a partition healed by an automatic rejoin.
 pub fn worlds() -> Vec<World> {
     let mut faults = Setup::new(3);
     faults.shell_order = true;
@@ -290,6 +304,10 @@ pub fn worlds() -> Vec<World> {
     rejoin.horizon = rejoin.rejoin_horizon();
     rejoin.shell_order = true;
     let replay = replay_world();
+    // A node cut off, declared dead, rejoining at its next generation after the heal.
+    let mut partition = super::worlds::partition_world().setup;
+    partition.stagger = 1;
+    partition.shell_order = true;
     // The targeted situations of `check`'s default worlds, in shell order.
     let targeted = |label: &str| {
         let mut setup = (super::worlds::targeted_worlds().into_iter())
@@ -340,6 +358,10 @@ pub fn worlds() -> Vec<World> {
         World {
             name: "tombstones",
             setup: targeted("tombstones"),
+        },
+        World {
+            name: "partition",
+            setup: partition,
         },
     ];
     // The traces run to the horizon: the quiet end is what the replay checks the longest.
