@@ -4,7 +4,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use swim_checked_core::{Meta, NodeId, TimerTable};
+use swim_checked_core::{Member, Meta, Name, NodeId, TimerTable};
 use tokio::sync::{mpsc, watch};
 use tracing::Instrument;
 
@@ -40,6 +40,7 @@ pub struct Builder<C = TokioClock, P = RngPicker> {
     id: Option<NodeId>,
     /// The generation to start at; `None`: 0, or the start time for a named node.
     generation: Option<u64>,
+    name: Name,
     advertise: Option<SocketAddr>,
     clock: C,
     picker: P,
@@ -72,6 +73,7 @@ impl Builder {
             meta: Meta::default(),
             id: None,
             generation: None,
+            name: Name::default(),
             advertise: None,
             clock: TokioClock::new(),
             picker: RngPicker::from_os(),
@@ -104,6 +106,7 @@ impl<C: Clock, P: Picker> Builder<C, P> {
     /// stranger.
     pub fn name(mut self, name: &str) -> Self {
         self.id = Some(NodeId::from_name(name));
+        self.name = Name::from(name);
         if self.generation.is_none() {
             self.generation = Some(wall_clock_millis());
         }
@@ -151,6 +154,7 @@ impl<C: Clock, P: Picker> Builder<C, P> {
             meta: self.meta,
             id: self.id,
             generation: self.generation,
+            name: self.name,
             advertise: self.advertise,
             clock,
             picker: self.picker,
@@ -169,6 +173,7 @@ impl<C: Clock, P: Picker> Builder<C, P> {
             meta: self.meta,
             id: self.id,
             generation: self.generation,
+            name: self.name,
             advertise: self.advertise,
             clock: self.clock,
             picker,
@@ -263,16 +268,10 @@ impl<C: Clock, P: Picker> Builder<C, P> {
         };
         let now = self.clock.now();
         let mut effects = Vec::new();
-        let generation = self.generation.unwrap_or(0);
-        let core = swim_checked_core::Node::restarted(
-            config.clone(),
-            id,
-            generation,
-            addr,
-            self.meta,
-            now,
-            &mut effects,
-        )?;
+        let me = Member::alive(id, addr, 0, self.meta)
+            .named(self.name)
+            .at_generation(self.generation.unwrap_or(0));
+        let core = swim_checked_core::Node::start(config.clone(), me, now, &mut effects)?;
         let mut timers = TimerTable::new();
         for effect in &effects {
             timers.apply(effect);

@@ -20,13 +20,13 @@
 use std::fmt;
 
 use crate::config::Config;
-use crate::member::Member;
+use crate::member::{MAX_NAME_BYTES, Member, NodeId};
 use crate::message::{Body, Message};
 
 /// First two bytes of every datagram.
 pub const MAGIC: [u8; 2] = *b"SW";
-/// Protocol version this build speaks (2: every datagram carries an envelope kind).
-pub const VERSION: u8 = 2;
+/// Protocol version this build speaks (3: member records carry a name and a generation).
+pub const VERSION: u8 = 3;
 /// Envelope kind of a plaintext datagram: the body, then its CRC-32C.
 pub const KIND_PLAIN: u8 = 0;
 /// Envelope kind of a sealed datagram: nonce, then the encrypted body and its tag.
@@ -52,8 +52,8 @@ pub const MIN_DATAGRAM: usize = 512;
 pub const MAX_SUSPECTERS: usize = 33;
 
 /// Bytes of a message around one member record with no metadata, at worst (10-byte varints,
-/// IPv6 address): what the metadata limit must leave room for.
-const RECORD_OVERHEAD: usize = 96;
+/// IPv6 address, the longest name): what the metadata limit must leave room for.
+const RECORD_OVERHEAD: usize = 106 + 2 + crate::member::MAX_NAME_BYTES;
 
 /// Largest metadata the configuration can carry in one datagram.
 pub fn max_meta_room(config: &Config) -> usize {
@@ -462,6 +462,12 @@ impl Wire {
             }
             if m.suspecters.len() > MAX_SUSPECTERS {
                 return Err(DecodeError::Invalid("too many suspecters"));
+            }
+            if m.name.as_str().len() > MAX_NAME_BYTES {
+                return Err(DecodeError::Invalid("name over the size limit"));
+            }
+            if !m.name.is_empty() && NodeId::from_name(m.name.as_str()) != m.id {
+                return Err(DecodeError::Invalid("name does not match its id"));
             }
         }
         Ok(())

@@ -43,7 +43,7 @@ pub mod user;
 pub use codec::{DecodeError, EncodeError, Envelope, SealedLayout, Wire};
 pub use config::{Config, ConfigError};
 pub use effect::{Effect, EventKind, MemberEvent};
-pub use member::{Member, Meta, NodeId};
+pub use member::{Member, Meta, Name, NodeId};
 pub use message::{Body, Message};
 pub use node::{Command, CommandError, Node, NodeStats, Phase};
 pub use pick::Pick;

@@ -38,6 +38,62 @@ impl fmt::Display for NodeId {
     }
 }
 
+/// Longest member name, in bytes: a datagram with a longer one is invalid.
+pub const MAX_NAME_BYTES: usize = 64;
+
+/// A member's name, chosen by the application; its id is [`NodeId::from_name`] of it. Empty for
+/// a member started without one (a random id). Cheap to clone (shared).
+#[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Name(Option<Arc<str>>);
+
+impl Name {
+    /// The name as text (empty if none).
+    pub fn as_str(&self) -> &str {
+        self.0.as_deref().unwrap_or("")
+    }
+
+    /// Whether the member has no name.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_none()
+    }
+}
+
+impl From<&str> for Name {
+    fn from(name: &str) -> Self {
+        if name.is_empty() {
+            Name(None)
+        } else {
+            Name(Some(Arc::from(name)))
+        }
+    }
+}
+
+impl fmt::Debug for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// On the wire a string: one byte when empty.
+impl Serialize for Name {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Name {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Ok(Name::from(&*name))
+    }
+}
+
 /// Key/value metadata of a member. Cheap to clone (shared), compared by content.
 ///
 /// Metadata belongs to an incarnation: only its owner changes it, and only by raising its
@@ -113,6 +169,9 @@ impl fmt::Debug for Meta {
 pub struct Member {
     /// Who: stable across restarts and rejoins.
     pub id: NodeId,
+    /// The name the id was derived from, if the member has one: sent with every record of it,
+    /// so views and events speak of `db-3`, not of a number.
+    pub name: Name,
     /// Which life of `id`: raised by every restart and automatic rejoin. `(id, generation)` is
     /// the identity the lattice orders: dead is terminal for it, and a higher generation
     /// supersedes every record of a lower one (PROTOCOL.md §2, §14).
@@ -135,6 +194,7 @@ impl Member {
     pub fn alive(id: NodeId, addr: SocketAddr, incarnation: u64, meta: Meta) -> Self {
         Member {
             id,
+            name: Name::default(),
             generation: 0,
             addr,
             incarnation,
@@ -142,6 +202,12 @@ impl Member {
             suspecters: Vec::new(),
             meta,
         }
+    }
+
+    /// The same record under `name` (its id is expected to be [`NodeId::from_name`] of it).
+    pub fn named(mut self, name: Name) -> Self {
+        self.name = name;
+        self
     }
 
     /// The same record at `generation`.
@@ -154,6 +220,7 @@ impl Member {
     pub fn with_status(&self, status: Status, incarnation: u64) -> Self {
         Member {
             id: self.id,
+            name: self.name.clone(),
             generation: self.generation,
             addr: self.addr,
             incarnation,

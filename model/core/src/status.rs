@@ -104,6 +104,7 @@ pub fn merge(local: &mut Member, incoming: &Member, cap: usize) -> Merge {
             // A new life of the member: it may listen elsewhere.
             local.generation = incoming.generation;
             local.addr = incoming.addr;
+            local.name = incoming.name.clone();
         }
         local.incarnation = incoming.incarnation;
         local.status = incoming.status;

@@ -230,7 +230,11 @@ pub fn features(before: &State, action: &Action, after: &State, out: &mut Vec<Fe
         out.push(Feature::Behaviour(AUTO_REJOINED));
     }
     if (new.node.members()).any(|m| {
-        m.id != me && old.node.member(m.id).is_some_and(|p| p.generation < m.generation)
+        m.id != me
+            && old
+                .node
+                .member(m.id)
+                .is_some_and(|p| p.generation < m.generation)
     }) {
         out.push(Feature::Behaviour(RESTART_SEEN));
     }

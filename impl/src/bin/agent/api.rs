@@ -14,7 +14,7 @@ pub struct MemberJson {
     /// Which life of the member: raised by each restart and automatic rejoin.
     #[serde(default)]
     pub generation: u64,
-    /// Metadata `name`, if the member has one.
+    /// The member's name (or, for an unnamed member, its metadata `name`), if any.
     pub name: Option<String>,
     pub addr: String,
     /// alive, suspect, unreachable, dead or left.
@@ -42,7 +42,9 @@ impl MemberJson {
         MemberJson {
             id: member.id.to_string(),
             generation: member.generation,
-            name: member.meta.get("name").map(str::to_owned),
+            name: (!member.name.is_empty())
+                .then(|| member.name.to_string())
+                .or_else(|| member.meta.get("name").map(str::to_owned)),
             addr: member.addr.to_string(),
             status: member.status.name().to_owned(),
             incarnation: member.incarnation,

@@ -26,6 +26,8 @@ pub struct Settings {
     pub bind: String,
     pub advertise: Option<SocketAddr>,
     pub seeds: Vec<String>,
+    /// The member's name: its id derives from it, so a restart is its next generation.
+    pub name: Option<String>,
     pub meta: Vec<(String, String)>,
     pub config: Config,
     pub keyring: Option<Keyring>,
@@ -97,15 +99,11 @@ impl Settings {
         let mut meta: Vec<(String, String)> =
             file.metadata.unwrap_or_default().into_iter().collect();
         meta.extend(args.meta);
-        for (key, value) in [
-            ("name", args.name.or(file.name)),
-            ("zone", args.zone.or(file.zone)),
-        ] {
-            if let Some(value) = value {
-                meta.retain(|(k, _)| k != key);
-                meta.push((key.to_owned(), value));
-            }
+        if let Some(zone) = args.zone.or(file.zone) {
+            meta.retain(|(k, _)| k != "zone");
+            meta.push(("zone".to_owned(), zone));
         }
+        let name = args.name.or(file.name);
         let keyring = args
             .key_file
             .or(file.key_file)
@@ -122,6 +120,7 @@ impl Settings {
             } else {
                 args.seeds
             },
+            name,
             meta,
             config,
             keyring,
@@ -282,7 +281,7 @@ mod tests {
         assert_eq!(settings.bind, "127.0.0.1:7946");
         assert_eq!(settings.http, "127.0.0.1:8946");
         assert_eq!(settings.config.probe_interval, Duration::from_millis(200));
-        assert!(settings.meta.contains(&("name".to_owned(), "a".to_owned())));
+        assert_eq!(settings.name.as_deref(), Some("a"));
         assert!(
             settings
                 .meta
@@ -324,8 +323,7 @@ mod tests {
         .unwrap();
         assert_eq!(settings.bind, "127.0.0.1:0");
         assert_eq!(settings.seeds, ["127.0.0.1:9"]);
-        assert!(settings.meta.contains(&("name".to_owned(), "z".to_owned())));
-        assert!(!settings.meta.contains(&("name".to_owned(), "a".to_owned())));
+        assert_eq!(settings.name.as_deref(), Some("z"));
         // The file's [protocol] keys still apply over the flag's preset.
         assert_eq!(settings.config.probe_interval, Duration::from_millis(200));
         assert_eq!(

@@ -65,7 +65,7 @@ impl Hub {
         let from_name = self
             .node
             .member(message.from)
-            .and_then(|m| m.meta.get("name").map(str::to_owned));
+            .and_then(|m| crate::api::MemberJson::of(&m, false, None).name);
         self.record(|seq, at_ms, _| Entry::message(seq, at_ms, message, from_name))
     }
 

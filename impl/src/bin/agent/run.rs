@@ -23,11 +23,8 @@ pub async fn run(settings: Settings) -> Result<(), Error> {
     let mut stop = Box::pin(shutdown_signal()?);
 
     let leave_bound = settings.config.leave_timeout + LEAVE_GRACE;
-    let name = (settings.meta.iter())
-        .find(|(k, _)| k == "name")
-        .map(|(_, v)| v.clone());
     let mut builder = Node::builder(settings.config).meta(Meta::from_pairs(settings.meta));
-    if let Some(name) = &name {
+    if let Some(name) = &settings.name {
         // The same id every time this agent starts: a restart is the member's next generation.
         builder = builder.name(name);
     }

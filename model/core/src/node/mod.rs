@@ -321,21 +321,23 @@ impl Node {
         now: Millis,
         out: &mut Vec<Effect>,
     ) -> Result<Self, ConfigError> {
-        Node::restarted(config, id, 0, addr, meta, now, out)
+        Node::start(config, Member::alive(id, addr, 0, meta), now, out)
     }
 
-    /// Start a node at `generation`: a process that starts again under the id of an earlier
-    /// one takes a generation above every one that process had (the library uses the start
-    /// time in milliseconds), so the cluster takes it for the member's new life.
-    pub fn restarted(
+    /// Start a node as `me` (alive at incarnation 0; its id, name, generation, address and
+    /// metadata are taken as they are). A process that starts again under the name of an
+    /// earlier one takes a generation above every one that process had (the library uses the
+    /// start time in milliseconds), so the cluster takes it for the member's next life.
+    pub fn start(
         config: Config,
-        id: NodeId,
-        generation: u64,
-        addr: SocketAddr,
-        meta: Meta,
+        me: Member,
         now: Millis,
         out: &mut Vec<Effect>,
     ) -> Result<Self, ConfigError> {
+        let me = Member::alive(me.id, me.addr, 0, me.meta)
+            .named(me.name)
+            .at_generation(me.generation);
+        let meta = &me.meta;
         config.validate()?;
         let len = meta.encoded_len();
         if len > config.max_meta_bytes {
@@ -347,11 +349,23 @@ impl Node {
                 ),
             });
         }
+        let name = me.name.as_str();
+        if name.len() > crate::member::MAX_NAME_BYTES
+            || (!name.is_empty() && NodeId::from_name(name) != me.id)
+        {
+            return Err(ConfigError {
+                field: "name",
+                reason: format!(
+                    "{name:?} must be at most {} bytes, and the id NodeId::from_name of it",
+                    crate::member::MAX_NAME_BYTES
+                ),
+            });
+        }
         let node = Node {
             overhead: datagram_overhead(&config.label),
             health: Health::of(&config),
             config: Arc::new(config),
-            me: Member::alive(id, addr, 0, meta).at_generation(generation),
+            me,
             phase: Phase::Running,
             members: Membership::default(),
             gossip: Gossip::default(),

@@ -383,7 +383,7 @@ fn errors_have_stable_reasons_and_readable_messages() {
     assert_eq!(reasons.len(), errors.len(), "distinct counters");
     assert_eq!(
         errors[3].to_string(),
-        "unsupported protocol version 7 (this build speaks 2)"
+        "unsupported protocol version 7 (this build speaks 3)"
     );
     assert_eq!(
         errors[1].to_string(),

@@ -143,13 +143,13 @@ fn budget_accounts_for_the_length_prefix() {
 fn fat_config() -> Config {
     let mut config = Config::lan();
     config.max_datagram = 512;
-    config.max_meta_bytes = 300;
+    config.max_meta_bytes = 250;
     config.label = "cluster-a".into();
     config
 }
 
 fn fat_member(i: u64) -> Member {
-    let value = "x".repeat(150 + (i as usize * 7) % 100);
+    let value = "x".repeat(130 + (i as usize * 7) % 100);
     Member::alive(id(i), addr(i), i, Meta::from_pairs([("blob", value)]))
 }
 
@@ -235,6 +235,7 @@ fn the_largest_record_the_config_allows_fits_in_every_message_kind() {
     config.max_datagram = 512;
     config.label = "L".repeat(255);
     config.max_meta_bytes = swim_checked_core::codec::max_meta_room(&config);
+    assert!(config.max_meta_bytes > 0);
     assert!(config.validate().is_ok());
     let wire = Wire::new(&config);
     // Metadata of exactly the limit, worst-case varints and an IPv6 address.
@@ -247,8 +248,10 @@ fn the_largest_record_the_config_allows_fits_in_every_message_kind() {
         assert!(meta.encoded_len() < config.max_meta_bytes);
         value.push('v');
     };
+    let name = "n".repeat(swim_checked_core::member::MAX_NAME_BYTES);
     let big = Member {
-        id: NodeId(u64::MAX),
+        id: NodeId::from_name(&name),
+        name: name.as_str().into(),
         generation: u64::MAX,
         addr: "[ffff::1]:65535".parse().unwrap(),
         incarnation: u64::MAX,

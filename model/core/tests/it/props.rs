@@ -10,6 +10,7 @@ use proptest::prelude::*;
 use swim_checked_core::codec::encoded_len;
 use swim_checked_core::gossip::{Budget, Gossip};
 use swim_checked_core::health::Health;
+use swim_checked_core::member::Name;
 use swim_checked_core::status::{join, merge, precedence};
 use swim_checked_core::suspicion::Bounds;
 use swim_checked_core::{
@@ -208,7 +209,17 @@ fn any_member() -> impl Strategy<Value = Member> {
         proptest::collection::btree_map("[a-z]{0,6}", "\\PC{0,8}", 0..3),
     )
         .prop_map(|((i, generation), addr, inc, status, by, meta)| Member {
-            id: NodeId(i),
+            // Named (its id derived from the name) one time in two.
+            id: if i % 2 == 0 {
+                NodeId(i)
+            } else {
+                NodeId::from_name(&format!("db-{i}"))
+            },
+            name: if i % 2 == 0 {
+                Name::default()
+            } else {
+                format!("db-{i}").as_str().into()
+            },
             generation,
             addr,
             incarnation: inc,

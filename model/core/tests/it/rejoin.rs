@@ -145,3 +145,61 @@ fn gossip_from_a_sender_held_dead_counts_only_about_itself_and_us() {
     d.gossip(2, vec![suspect(3, 0, &[2])]);
     assert_eq!(d.status_of(3), Some(Status::Suspect));
 }
+
+#[test]
+fn a_name_travels_with_its_record_and_must_match_the_id() {
+    use swim_checked_core::{Message, Wire};
+    let config = Config::lan();
+    let wire = Wire::new(&config);
+    let named = |name: &str, id| {
+        let mut m = alive(2, 0).named(name.into());
+        m.id = id;
+        Message {
+            from: id,
+            body: Body::Ack { seq: 1 },
+            gossip: vec![m],
+        }
+    };
+    let good = named("db-3", swim_checked_core::NodeId::from_name("db-3"));
+    let bytes = wire.encode(&good).unwrap();
+    assert_eq!(wire.decode(&bytes).unwrap().gossip[0].name.as_str(), "db-3");
+    let forged = named("db-3", id(9));
+    let bytes = wire.encode(&forged).unwrap();
+    assert!(
+        wire.decode(&bytes).is_err(),
+        "a name that is not the id's is refused"
+    );
+    let long = "x".repeat(swim_checked_core::member::MAX_NAME_BYTES + 1);
+    let bytes = wire
+        .encode(&named(&long, swim_checked_core::NodeId::from_name(&long)))
+        .unwrap();
+    assert!(wire.decode(&bytes).is_err(), "an over-long name is refused");
+}
+
+#[test]
+fn a_node_started_under_a_name_keeps_it_across_rejoins() {
+    use swim_checked_core::{Meta, Node, NodeId};
+    let me = |name: &str, id| {
+        swim_checked_core::Member::alive(id, addr(1), 0, Meta::default())
+            .named(name.into())
+            .at_generation(7)
+    };
+    let mut out = Vec::new();
+    let bad = Node::start(Config::lan(), me("db-1", id(1)), 0, &mut out);
+    assert_eq!(bad.unwrap_err().field, "name");
+    let node = Node::start(
+        Config::lan(),
+        me("db-1", NodeId::from_name("db-1")),
+        0,
+        &mut out,
+    );
+    let mut d = Driver {
+        node: node.unwrap(),
+        now: 0,
+        script: Default::default(),
+    };
+    assert_eq!(d.me().generation, 7);
+    d.gossip(2, vec![d.me().with_status(Status::Dead, 0)]);
+    assert_eq!(d.me().generation, 8);
+    assert_eq!(d.me().name.as_str(), "db-1");
+}
