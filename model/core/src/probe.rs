@@ -139,6 +139,9 @@ pub struct Probe {
     pub target: NodeId,
     /// Where it was probed.
     pub target_addr: SocketAddr,
+    /// Generation of the target when probed: no suspicion is raised for this probe if the
+    /// target has a new one by then.
+    pub generation: u64,
     /// Incarnation of the target when probed: a suspicion raised for this probe uses it.
     pub incarnation: u64,
     /// An ack came, directly or through a helper.

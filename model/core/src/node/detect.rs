@@ -80,13 +80,14 @@ impl Node {
             .get(target)
             .expect("probe target is known")
             .member;
-        let (target_addr, incarnation) = (rec.addr, rec.incarnation);
+        let (target_addr, generation, incarnation) = (rec.addr, rec.generation, rec.incarnation);
         let seq = self.next_seq();
         self.probes.insert(
             seq,
             Probe {
                 target,
                 target_addr,
+                generation,
                 incarnation,
                 acked: false,
                 failed: false,
@@ -238,6 +239,7 @@ impl Node {
         self.health.apply(1 + silent_helpers);
         if let Some(rec) = self.members.get(probe.target)
             && !rec.member.status.is_terminal()
+            && rec.member.generation == probe.generation
         {
             let mut suspicion = rec.member.with_status(Status::Suspect, probe.incarnation);
             if self.faults.has(Fault::SuspectsAtHigherIncarnation) {
