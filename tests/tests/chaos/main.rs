@@ -32,11 +32,13 @@ fn converged_lab(test: &str, flags: &[&str]) -> Option<(Lab, Agreed)> {
     Some((lab, agreed))
 }
 
-/// Print what the run did after the fault, for the notes; returns the names whose identity
-/// changed (empty when the agents did not agree again).
+/// Print what the run did, for the notes: `during` is who had declared whom dead when the
+/// fault ended ([`Lab::declared_dead`] then). Returns the names whose identity changed (empty
+/// when the agents did not agree again).
 fn report(
     lab: &mut Lab,
     before: &Agreed,
+    during: &BTreeSet<(String, String)>,
     after: &Result<(Duration, Agreed), String>,
 ) -> BTreeSet<String> {
     let test = lab.test.clone();
@@ -55,10 +57,12 @@ fn report(
             BTreeSet::new()
         }
     };
-    let dead = lab.declared_dead();
+    let later: BTreeSet<_> = lab.declared_dead().difference(during).cloned().collect();
     let _ = write!(
         out,
-        "\n{test}: declared dead (by, whom): {dead:?}\n{test}: removed and rejoined: {:?}",
+        "\n{test}: declared dead (by, whom) during the fault: {during:?}\n\
+         {test}: declared dead (by, whom) after it: {later:?}\n\
+         {test}: removed and rejoined: {:?}",
         lab.rejoins()
     );
     eprintln!("{out}");
@@ -75,9 +79,10 @@ fn one_node_cut(test: &str, cut_for: Duration) {
     let cut_name = lab.hosts[cut].name.clone();
     lab.cut(cut);
     sleep(cut_for);
+    let during = lab.declared_dead();
     lab.heal(cut);
     let after = lab.converge(bound());
-    let changed = report(&mut lab, &before, &after);
+    let changed = report(&mut lab, &before, &during, &after);
     if let Err(why) = after {
         panic!("{test}: after the heal: {why}");
     }
@@ -114,9 +119,10 @@ fn split_two_from_three_for_20_s() {
     };
     lab.split(&[3, 4]);
     sleep(Duration::from_secs(20));
+    let during = lab.declared_dead();
     lab.join_halves();
     let after = lab.converge(bound());
-    report(&mut lab, &before, &after);
+    report(&mut lab, &before, &during, &after);
     if let Err(why) = after {
         panic!("{test}: after the partition: {why}");
     }
@@ -130,9 +136,10 @@ fn agent_stopped_for_5_s() {
     };
     lab.pause(HOSTS - 1);
     sleep(Duration::from_secs(5));
+    let during = lab.declared_dead();
     lab.resume(HOSTS - 1);
     let after = lab.converge(bound());
-    report(&mut lab, &before, &after);
+    report(&mut lab, &before, &during, &after);
     if let Err(why) = after {
         panic!("{test}: after SIGCONT: {why}");
     }
@@ -147,10 +154,11 @@ fn agent_killed_and_restarted() {
     let victim = HOSTS - 1;
     let victim_name = lab.hosts[victim].name.clone();
     lab.kill(victim);
+    let during = lab.declared_dead();
     // Same namespace, address and name; seeded with the others.
     lab.start(victim, &[]);
     let after = lab.converge(bound());
-    let changed = report(&mut lab, &before, &after);
+    let changed = report(&mut lab, &before, &during, &after);
     if let Err(why) = after {
         panic!("{test}: after the restart: {why}");
     }
@@ -165,13 +173,26 @@ fn agent_killed_and_restarted() {
 #[test]
 fn thirty_percent_loss_for_30_s() {
     let test = "thirty_percent_loss_for_30_s";
-    let Some((mut lab, before)) = converged_lab(test, &["--loss", "0.3"]) else {
+    let Some(mut lab) = Lab::new(test, HOSTS) else {
         return;
     };
-    // The loss cannot be switched off at run time: the agents must agree despite it.
+    // The loss is there from the start and cannot be switched off at run time: the agents
+    // must agree at the end, after 30 s of it. Whether they agreed at start-up is reported.
+    lab.start_all(&["--loss", "0.3"]);
+    let before = match lab.converge(bound()) {
+        Ok((took, agreed)) => {
+            eprintln!("{test}: start-up: converged in {took:.1?}");
+            agreed
+        }
+        Err(why) => {
+            eprintln!("{test}: start-up: {why}");
+            Agreed::new()
+        }
+    };
     sleep(Duration::from_secs(30));
+    let during = lab.declared_dead();
     let after = lab.converge(bound());
-    report(&mut lab, &before, &after);
+    report(&mut lab, &before, &during, &after);
     if let Err(why) = after {
         panic!("{test}: after 30 s: {why}");
     }
