@@ -143,6 +143,7 @@ impl Lab {
     /// A switch and `hosts` hosts, or `None` (with the reason on stderr) when this machine
     /// cannot create network namespaces.
     pub fn new(test: &str, hosts: usize) -> Option<Lab> {
+        assert!((1..=254).contains(&hosts), "{hosts} hosts do not fit a /24");
         static LABS: AtomicU32 = AtomicU32::new(0);
         let pid = std::process::id();
         let n = LABS.fetch_add(1, Ordering::Relaxed);
