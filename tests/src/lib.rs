@@ -1,6 +1,7 @@
-//! Helpers for the end-to-end tests: the `swim-agent` binary, built on demand, and agent
-//! processes on loopback.
+//! Helpers for the end-to-end tests: the `swim-agent` binary, built on demand, agent
+//! processes on loopback, and a lab of hosts in network namespaces for chaos runs.
 
+pub mod netns;
 pub mod process;
 
 use std::path::PathBuf;

@@ -101,11 +101,24 @@ impl Process {
 
     /// Send SIGTERM (what `kill` and service managers send to stop it).
     pub fn terminate(&self) {
+        self.signal("TERM");
+    }
+
+    /// Send the signal `name` (`TERM`, `STOP`, `CONT`, ...) with `kill`.
+    pub fn signal(&self, name: &str) {
         let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+            .args([&format!("-{name}"), &self.child.id().to_string()])
             .status()
             .expect("run kill");
-        assert!(status.success(), "kill -TERM {}", self.name);
+        assert!(status.success(), "kill -{name} {}", self.name);
+    }
+
+    /// Move every line printed so far into [`log`](Process::log), without waiting.
+    pub fn drain(&mut self) -> &[String] {
+        while let Ok(line) = self.lines.try_recv() {
+            self.log.push(line);
+        }
+        &self.log
     }
 }
 

@@ -89,6 +89,13 @@ pub struct RunArgs {
     /// [default: 127.0.0.1:8946].
     #[arg(long)]
     pub http: Option<String>,
+    /// Testing knob: drop each outgoing datagram with probability P (0.0..=1.0), to try a
+    /// cluster on a lossy network where netem is not available.
+    #[arg(long, value_name = "P", value_parser = parse_loss)]
+    pub loss: Option<f64>,
+    /// Seed of the --loss draws [default: derived from the bind address].
+    #[arg(long, value_name = "N", requires = "loss")]
+    pub loss_seed: Option<u64>,
 }
 
 /// Timing presets (`swim_checked::Config::lan`, `wan`, `local`).
@@ -122,6 +129,17 @@ fn parse_pair(s: &str) -> Result<(String, String), String> {
         return Err(format!("empty key in {s:?}"));
     }
     Ok((k.to_owned(), v.to_owned()))
+}
+
+/// A probability for `--loss`; clap names the flag in its error.
+fn parse_loss(s: &str) -> Result<f64, String> {
+    let p: f64 = s
+        .parse()
+        .map_err(|_| format!("expected a probability from 0.0 to 1.0, got {s:?}"))?;
+    if !(0.0..=1.0).contains(&p) {
+        return Err(format!("{p} is not a probability from 0.0 to 1.0"));
+    }
+    Ok(p)
 }
 
 #[cfg(test)]
@@ -165,5 +183,25 @@ mod tests {
     fn bad_metadata_is_refused() {
         let err = Cli::try_parse_from(["swim-agent", "run", "--meta", "role"]).unwrap_err();
         assert!(err.to_string().contains("expected key=value"), "{err}");
+    }
+
+    #[test]
+    fn loss_is_a_probability() {
+        // `--loss=P`: a negative value is not taken for a flag.
+        let run =
+            |loss: &str| Cli::try_parse_from(["swim-agent", "run", &format!("--loss={loss}")]);
+        let Command::Run(args) = run("0.3").unwrap().command else {
+            panic!("not run")
+        };
+        assert_eq!(args.loss, Some(0.3));
+        for bad in ["1.5", "-0.1", "lots", "NaN"] {
+            let err = run(bad).unwrap_err().to_string();
+            assert!(
+                err.contains("--loss") && err.contains("probability"),
+                "{err}"
+            );
+        }
+        let err = Cli::try_parse_from(["swim-agent", "run", "--loss-seed", "7"]).unwrap_err();
+        assert!(err.to_string().contains("--loss"), "{err}");
     }
 }

@@ -32,6 +32,15 @@ pub struct Settings {
     pub config: Config,
     pub keyring: Option<Keyring>,
     pub http: String,
+    /// `--loss`: outgoing datagrams dropped at random (a testing knob; flag only).
+    pub loss: Option<SendLoss>,
+}
+
+/// Drop each outgoing datagram with probability `p`, drawn from a generator seeded by `seed`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SendLoss {
+    pub p: f64,
+    pub seed: u64,
 }
 
 /// A configuration the agent refuses, with where and why.
@@ -104,16 +113,21 @@ impl Settings {
             meta.push(("zone".to_owned(), zone));
         }
         let name = args.name.or(file.name);
+        let bind = args
+            .bind
+            .or(file.bind)
+            .unwrap_or_else(|| DEFAULT_BIND.to_owned());
+        let loss = args.loss.map(|p| SendLoss {
+            p,
+            seed: args.loss_seed.unwrap_or_else(|| seed_of(&bind)),
+        });
         let keyring = args
             .key_file
             .or(file.key_file)
             .map(|path| read_keys(&path))
             .transpose()?;
         Ok(Settings {
-            bind: args
-                .bind
-                .or(file.bind)
-                .unwrap_or_else(|| DEFAULT_BIND.to_owned()),
+            bind,
             advertise: args.advertise.or(file.advertise),
             seeds: if args.seeds.is_empty() {
                 file.seeds.unwrap_or_default()
@@ -128,8 +142,17 @@ impl Settings {
                 .http
                 .or(file.http)
                 .unwrap_or_else(|| DEFAULT_HTTP.to_owned()),
+            loss,
         })
     }
+}
+
+/// A `--loss` seed per agent when none is given: agents on different addresses draw
+/// different drops, and a rerun on the same address draws the same ones (FNV-1a).
+fn seed_of(bind: &str) -> u64 {
+    bind.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// The config file's text, to point at a line.

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use metrics_exporter_prometheus::PrometheusBuilder;
+use swim_checked::harness::{Lossy, UdpTransport};
 use swim_checked::{Meta, Node, Phase};
 use tokio::net::TcpListener;
 
@@ -34,7 +35,15 @@ pub async fn run(settings: Settings) -> Result<(), Error> {
     if let Some(keyring) = settings.keyring {
         builder = builder.keyring(keyring);
     }
-    let node = builder.bind(settings.bind.as_str()).await?;
+    let node = match settings.loss {
+        None => builder.bind(settings.bind.as_str()).await?,
+        Some(loss) => {
+            let udp = UdpTransport::bind(settings.bind.as_str())
+                .await
+                .map_err(|e| format!("bind {}: {e}", settings.bind))?;
+            builder.start(Lossy::new(udp, loss.p, loss.seed))?
+        }
+    };
     let listener = TcpListener::bind(&settings.http)
         .await
         .map_err(|e| format!("cannot listen for HTTP on {}: {e}", settings.http))?;

@@ -1,0 +1,199 @@
+//! Chaos runs: five `swim-agent`s on five hosts (network namespaces on one switch, see
+//! `e2e::netns`) through the faults of a real network, each test with its own lab: a host cut
+//! off for 20 s and for 60 s, a 2/3 partition, an agent stopped for 5 s, an agent killed and
+//! restarted, 30% loss. After each fault the agents must agree again within
+//! [`convergence_bound`]; each test prints what happened (run with `--nocapture` to see it on
+//! success): the time to agree, who declared whom dead, who rejoined, whose identity changed.
+//!
+//! Needs root and iproute2 (`ip netns`); without them each test says why and passes.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::thread::sleep;
+use std::time::Duration;
+
+use e2e::netns::{Agreed, Lab, changed, convergence_bound};
+
+const HOSTS: usize = 5;
+
+fn bound() -> Duration {
+    convergence_bound(HOSTS)
+}
+
+/// A lab with an agent on every host (with `flags`), agreeing; `None` when this machine
+/// cannot create network namespaces.
+fn converged_lab(test: &str, flags: &[&str]) -> Option<(Lab, Agreed)> {
+    let mut lab = Lab::new(test, HOSTS)?;
+    lab.start_all(flags);
+    let (took, agreed) = lab
+        .converge(bound())
+        .unwrap_or_else(|e| panic!("{test}: at start-up: {e}"));
+    eprintln!("{test}: start-up: converged in {took:.1?}");
+    Some((lab, agreed))
+}
+
+/// Print what the run did, for the notes: `during` is who had declared whom dead when the
+/// fault ended ([`Lab::declared_dead`] then). Returns the names whose identity changed (empty
+/// when the agents did not agree again).
+fn report(
+    lab: &mut Lab,
+    before: &Agreed,
+    during: &BTreeSet<(String, String)>,
+    after: &Result<(Duration, Agreed), String>,
+) -> BTreeSet<String> {
+    let test = lab.test.clone();
+    let mut out = format!("{test}: bound {:.1?}; ", bound());
+    let changed = match after {
+        Ok((took, agreed)) => {
+            let changed = changed(before, agreed);
+            let _ = write!(
+                out,
+                "converged {took:.1?} after the fault; identity changed: {changed:?}"
+            );
+            changed
+        }
+        Err(why) => {
+            let _ = write!(out, "{why}");
+            BTreeSet::new()
+        }
+    };
+    let later: BTreeSet<_> = lab.declared_dead().difference(during).cloned().collect();
+    let _ = write!(
+        out,
+        "\n{test}: declared dead (by, whom) during the fault: {during:?}\n\
+         {test}: declared dead (by, whom) after it: {later:?}\n\
+         {test}: removed and rejoined: {:?}",
+        lab.rejoins()
+    );
+    eprintln!("{out}");
+    changed
+}
+
+/// One host's link goes down for `cut_for`, then up: the others must not declare each other
+/// dead, and only the cut host may come back under another identity.
+fn one_node_cut(test: &str, cut_for: Duration) {
+    let Some((mut lab, before)) = converged_lab(test, &[]) else {
+        return;
+    };
+    let cut = HOSTS - 1;
+    let cut_name = lab.hosts[cut].name.clone();
+    lab.cut(cut);
+    sleep(cut_for);
+    let during = lab.declared_dead();
+    lab.heal(cut);
+    let after = lab.converge(bound());
+    let changed = report(&mut lab, &before, &during, &after);
+    if let Err(why) = after {
+        panic!("{test}: after the heal: {why}");
+    }
+    let wrongly_dead: Vec<(String, String)> = lab
+        .declared_dead()
+        .into_iter()
+        .filter(|(_, whom)| *whom != cut_name)
+        .collect();
+    assert!(
+        wrongly_dead.is_empty(),
+        "{test}: hosts that stayed reachable were declared dead (by, whom): {wrongly_dead:?}"
+    );
+    assert!(
+        changed.iter().all(|name| *name == cut_name),
+        "{test}: only {cut_name} may change identity, changed: {changed:?}"
+    );
+}
+
+#[test]
+fn one_node_cut_for_20_s() {
+    one_node_cut("one_node_cut_for_20_s", Duration::from_secs(20));
+}
+
+#[test]
+fn one_node_cut_for_60_s() {
+    one_node_cut("one_node_cut_for_60_s", Duration::from_secs(60));
+}
+
+#[test]
+fn split_two_from_three_for_20_s() {
+    let test = "split_two_from_three_for_20_s";
+    let Some((mut lab, before)) = converged_lab(test, &[]) else {
+        return;
+    };
+    lab.split(&[3, 4]);
+    sleep(Duration::from_secs(20));
+    let during = lab.declared_dead();
+    lab.join_halves();
+    let after = lab.converge(bound());
+    report(&mut lab, &before, &during, &after);
+    if let Err(why) = after {
+        panic!("{test}: after the partition: {why}");
+    }
+}
+
+#[test]
+fn agent_stopped_for_5_s() {
+    let test = "agent_stopped_for_5_s";
+    let Some((mut lab, before)) = converged_lab(test, &[]) else {
+        return;
+    };
+    lab.pause(HOSTS - 1);
+    sleep(Duration::from_secs(5));
+    let during = lab.declared_dead();
+    lab.resume(HOSTS - 1);
+    let after = lab.converge(bound());
+    report(&mut lab, &before, &during, &after);
+    if let Err(why) = after {
+        panic!("{test}: after SIGCONT: {why}");
+    }
+}
+
+#[test]
+fn agent_killed_and_restarted() {
+    let test = "agent_killed_and_restarted";
+    let Some((mut lab, before)) = converged_lab(test, &[]) else {
+        return;
+    };
+    let victim = HOSTS - 1;
+    let victim_name = lab.hosts[victim].name.clone();
+    lab.kill(victim);
+    let during = lab.declared_dead();
+    // Same namespace, address and name; seeded with the others.
+    lab.start(victim, &[]);
+    let after = lab.converge(bound());
+    let changed = report(&mut lab, &before, &during, &after);
+    if let Err(why) = after {
+        panic!("{test}: after the restart: {why}");
+    }
+    // The restarted agent is a new member; the old one must be gone from every table.
+    assert_eq!(
+        changed,
+        BTreeSet::from([victim_name]),
+        "{test}: identities changed"
+    );
+}
+
+#[test]
+fn thirty_percent_loss_for_30_s() {
+    let test = "thirty_percent_loss_for_30_s";
+    let Some(mut lab) = Lab::new(test, HOSTS) else {
+        return;
+    };
+    // The loss is there from the start and cannot be switched off at run time: the agents
+    // must agree at the end, after 30 s of it. Whether they agreed at start-up is reported.
+    lab.start_all(&["--loss", "0.3"]);
+    let before = match lab.converge(bound()) {
+        Ok((took, agreed)) => {
+            eprintln!("{test}: start-up: converged in {took:.1?}");
+            agreed
+        }
+        Err(why) => {
+            eprintln!("{test}: start-up: {why}");
+            Agreed::new()
+        }
+    };
+    sleep(Duration::from_secs(30));
+    let during = lab.declared_dead();
+    let after = lab.converge(bound());
+    report(&mut lab, &before, &during, &after);
+    if let Err(why) = after {
+        panic!("{test}: after 30 s: {why}");
+    }
+}
