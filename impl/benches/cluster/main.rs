@@ -15,8 +15,10 @@
 //! - `detect`: n = 20, converged, one node's task aborted (no leave), fresh cluster each
 //!   repetition. Time to the first suspicion anywhere (in probe periods), to the first dead
 //!   verdict and until every survivor holds it dead.
-//! - `loss`: n = 20, every datagram dropped with probability 10% on send, no real failure:
-//!   dead and suspect events about live nodes.
+//! - `loss`: n = 20, every datagram dropped with probability `--loss` (10%) on send, no real
+//!   failure: dead and suspect events about live nodes, automatic rejoins, and the members out
+//!   of the cluster at the end (a running node not held alive at its generation by every other),
+//!   then again once the loss is off and every view agrees (or 30 s passed).
 //! - `idle`: n = 200, converged, then measured: CPU, resident memory and bytes sent per node.
 //! - `join`: n = 100 joining through one seed at once: time until every node sees all alive.
 //! - `broadcast`: n = 100, converged, then 1 KB of application data per second cluster-wide
@@ -80,6 +82,9 @@ struct Args {
     /// detect and loss: run 1 KB/s of application broadcasts meanwhile (as `broadcast` does).
     #[arg(long)]
     with_broadcasts: bool,
+    /// loss: the probability that a datagram is dropped on send.
+    #[arg(long, default_value_t = 0.10, value_parser = probability)]
+    loss: f64,
     /// Passed by `cargo bench` to every bench target; ignored.
     #[arg(long, hide = true)]
     bench: bool,
@@ -131,7 +136,7 @@ fn main() {
         if all || args.scenario == "loss" {
             let reps = args.reps.unwrap_or(1);
             let (n, secs) = (args.n.unwrap_or(20), args.secs.unwrap_or(60));
-            emit(loss(n, secs, reps, args.with_broadcasts).await);
+            emit(loss(n, secs, reps, args.loss, args.with_broadcasts).await);
         }
         if all || args.scenario == "idle" {
             let reps = args.reps.unwrap_or(1);
@@ -187,6 +192,23 @@ struct Cluster {
 }
 
 impl Cluster {
+    /// Running nodes that some other node does not hold alive at their current generation
+    /// (every node counts as out if it is not running).
+    fn members_out(&self) -> usize {
+        let me: Vec<_> = self.nodes.iter().map(Node::local_member).collect();
+        (0..self.nodes.len())
+            .filter(|&i| {
+                self.nodes[i].phase() != swim_checked::Phase::Running
+                    || (0..self.nodes.len()).any(|j| {
+                        j != i
+                            && !self.nodes[j].member(me[i].id).is_some_and(|m| {
+                                m.status == Status::Alive && m.generation == me[i].generation
+                            })
+                    })
+            })
+            .count()
+    }
+
     async fn start(n: usize, config: &Config, subscribe_capacity: usize) -> Cluster {
         let traffic = Arc::new(Traffic::default());
         let header = Wire::new(config).header_len();
@@ -438,10 +460,12 @@ async fn detect(n: usize, reps: usize, with_broadcasts: bool) -> Value {
     })
 }
 
-async fn loss(n: usize, secs: u64, reps: usize, with_broadcasts: bool) -> Value {
+async fn loss(n: usize, secs: u64, reps: usize, p: f64, with_broadcasts: bool) -> Value {
     let config = config();
     let (mut dead_events, mut suspect_events, mut drop_ratio) =
         (Vec::new(), Vec::new(), Vec::new());
+    let (mut rejoins, mut out_at_end, mut out_after, mut settle_s) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut max_lhm = 0;
     for _ in 0..reps {
         let cluster = Cluster::start(n, &config, 1024).await;
@@ -449,7 +473,7 @@ async fn loss(n: usize, secs: u64, reps: usize, with_broadcasts: bool) -> Value 
         let traffic = with_broadcasts.then(|| cluster.broadcast_traffic());
         let mut events = cluster.merge_events();
         for c in &cluster.controls {
-            c.set_send_loss(0.10);
+            c.set_send_loss(p);
         }
         let sent_before: u64 = cluster.nodes.iter().map(|x| x.stats().datagrams_out).sum();
         let end = Instant::now() + Duration::from_secs(secs);
@@ -475,6 +499,23 @@ async fn loss(n: usize, secs: u64, reps: usize, with_broadcasts: bool) -> Value 
             .max()
             .unwrap_or(0)
             .max(max_lhm);
+        out_at_end.push(cluster.members_out() as f64);
+        // Loss off: how long until every view holds every running node alive again.
+        for c in &cluster.controls {
+            c.set_send_loss(0.0);
+        }
+        let healed = Instant::now();
+        let deadline = healed + Duration::from_secs(30);
+        while cluster.members_out() > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        settle_s.push(healed.elapsed().as_secs_f64());
+        out_after.push(cluster.members_out() as f64);
+        rejoins.push(
+            (cluster.nodes.iter())
+                .map(|x| x.stats().core.auto_rejoins)
+                .sum::<u64>() as f64,
+        );
         dead_events.push(dead as f64);
         suspect_events.push(suspect as f64);
         drop_ratio.push(dropped as f64 / (sent + dropped).max(1) as f64);
@@ -487,12 +528,17 @@ async fn loss(n: usize, secs: u64, reps: usize, with_broadcasts: bool) -> Value 
         "app_bytes_per_s": if with_broadcasts { BROADCAST_BYTES_PER_S } else { 0 },
         "secs": secs,
         "reps": reps,
-        "send_loss": 0.10,
+        "send_loss": p,
         "measured_drop_ratio": summary(&drop_ratio),
+        "automatic_rejoins": summary(&rejoins),
+        "members_out_at_end": summary(&out_at_end),
+        "members_out_after_loss_off": summary(&out_after),
+        "secs_to_one_view_after_loss_off": summary(&settle_s),
         "dead_events_about_live_nodes": summary(&dead_events),
         "suspect_events_about_live_nodes": summary(&suspect_events),
         "max_lhm_at_end": max_lhm,
         "goals": {
+            "zero_out_at_end": out_at_end.iter().all(|d| *d == 0.0),
             "zero_dead": dead_events.iter().all(|d| *d == 0.0),
             "zero_suspect": suspect_events.iter().all(|d| *d == 0.0),
         },
@@ -755,4 +801,14 @@ async fn broadcast(n: usize, secs: u64) -> Value {
             "no_dead": dead == 0,
         },
     })
+}
+
+/// A probability in 0.0..=1.0, for `--loss`.
+fn probability(s: &str) -> Result<f64, String> {
+    let p: f64 = s.parse().map_err(|e| format!("{s:?} is not a number: {e}"))?;
+    if (0.0..=1.0).contains(&p) {
+        Ok(p)
+    } else {
+        Err(format!("{p} is not a probability (0.0 to 1.0)"))
+    }
 }
