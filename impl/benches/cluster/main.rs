@@ -805,7 +805,9 @@ async fn broadcast(n: usize, secs: u64) -> Value {
 
 /// A probability in 0.0..=1.0, for `--loss`.
 fn probability(s: &str) -> Result<f64, String> {
-    let p: f64 = s.parse().map_err(|e| format!("{s:?} is not a number: {e}"))?;
+    let p: f64 = s
+        .parse()
+        .map_err(|e| format!("{s:?} is not a number: {e}"))?;
     if (0.0..=1.0).contains(&p) {
         Ok(p)
     } else {

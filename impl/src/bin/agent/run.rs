@@ -24,10 +24,11 @@ pub async fn run(settings: Settings) -> Result<(), Error> {
     let mut stop = Box::pin(shutdown_signal()?);
 
     let leave_bound = settings.config.leave_timeout + LEAVE_GRACE;
+    let name = settings.name.clone().or_else(|| default_name(&settings));
     let mut builder = Node::builder(settings.config).meta(Meta::from_pairs(settings.meta));
-    if let Some(name) = &settings.name {
+    if let Some(name) = name {
         // The same id every time this agent starts: a restart is the member's next generation.
-        builder = builder.name(name);
+        builder = builder.name(&name);
     }
     if let Some(addr) = settings.advertise {
         builder = builder.advertise(addr);
@@ -131,4 +132,13 @@ fn shutdown_signal() -> Result<impl Future<Output = ()>, Error> {
         #[cfg(not(unix))]
         let _ = tokio::signal::ctrl_c().await;
     })
+}
+
+/// Without `--name`, the address the agent is reached at names it, when it is known before
+/// binding (a set port, a specific IP): a restart on the same address is the same member at its
+/// next generation. Otherwise the member is unnamed and its id random.
+fn default_name(settings: &Settings) -> Option<String> {
+    let addr =
+        (settings.advertise).or_else(|| settings.bind.parse::<std::net::SocketAddr>().ok())?;
+    (addr.port() != 0 && !addr.ip().is_unspecified()).then(|| addr.to_string())
 }
