@@ -66,9 +66,12 @@ pub enum Entry {
     Event {
         seq: u64,
         at_ms: u64,
-        /// joined, suspect, unreachable, alive_again, dead, left, metadata_changed.
+        /// joined, suspect, unreachable, alive_again, dead, left, metadata_changed, restarted.
         kind: String,
         member: MemberJson,
+        /// For `restarted`: the generation the member had here before.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        previous_generation: Option<u64>,
     },
     Message {
         seq: u64,
@@ -92,6 +95,7 @@ impl Entry {
             at_ms: change.at_ms,
             kind: change.kind.clone(),
             member: MemberJson::of(&event.member, local, Some(change)),
+            previous_generation: event.previous_generation,
         }
     }
 
@@ -113,14 +117,24 @@ impl Entry {
     /// One line for a terminal.
     pub fn line(&self) -> String {
         match self {
-            Entry::Event { kind, member, .. } => format!(
-                "event kind={kind} id={} addr={} incarnation={} generation={} name={}",
-                member.id,
-                member.addr,
-                member.incarnation,
-                member.generation,
-                member.name.as_deref().unwrap_or("-")
-            ),
+            Entry::Event {
+                kind,
+                member,
+                previous_generation,
+                ..
+            } => {
+                let previous = previous_generation
+                    .map(|g| format!(" previous_generation={g}"))
+                    .unwrap_or_default();
+                format!(
+                    "event kind={kind} id={} addr={} incarnation={} generation={}{previous} name={}",
+                    member.id,
+                    member.addr,
+                    member.incarnation,
+                    member.generation,
+                    member.name.as_deref().unwrap_or("-")
+                )
+            }
             Entry::Message {
                 from,
                 from_name,
