@@ -518,9 +518,10 @@ impl Node {
         self.request(|reply| Request::Leave { reply }).await?
     }
 
-    /// Come back under a fresh random id after being declared dead (or after leaving): the old
-    /// id stays dead for ever. Contacts the members still known and the previous seeds.
-    /// Returns the new id.
+    /// Come back under a fresh random id after leaving, or after being declared dead with
+    /// `Config::auto_rejoin` off (with it on, the node comes back by itself at its next
+    /// generation, under the same id: PROTOCOL.md §14). The old id stays dead for ever.
+    /// Contacts the members still known and the previous seeds. Returns the new id.
     pub async fn rejoin(&self) -> Result<NodeId, Error> {
         self.request(|reply| Request::Rejoin { id: None, reply })
             .await?
