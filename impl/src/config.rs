@@ -192,6 +192,9 @@ config! {
         /// A record more than this above the highest incarnation held for its member is
         /// dropped, so a member can always refute.
         max_incarnation_jump: u64,
+        /// A record more than this above the highest generation held for its member is
+        /// dropped, so a member can always rejoin.
+        max_generation_jump: u64,
     }
 }
 

@@ -93,6 +93,11 @@ pub struct Config {
     /// A record more than this above the highest incarnation seen for its member (for an
     /// unknown member: above this) is dropped, so a member can always refute.
     pub max_incarnation_jump: u64,
+    /// A record more than this above the highest generation held for its member (for an
+    /// unknown member: above this) is dropped, so a forged generation cannot push a member past
+    /// the last one it can rejoin at. The default, 2^48, is about 8,900 years of wall-clock
+    /// milliseconds (the library's generation of a named node).
+    pub max_generation_jump: u64,
     /// Application broadcasts: period of the gossip datagrams sent while some wait.
     pub gossip_interval: Millis,
     /// Application broadcasts: members sent a gossip datagram each `gossip_interval`.
@@ -148,6 +153,7 @@ impl Config {
             max_unanswered: 4_096,
             unanswered_free: 16,
             max_incarnation_jump: 1 << 32,
+            max_generation_jump: 1 << 48,
             gossip_interval: 200,
             user_fanout: 3,
             user_retransmit_mult: 4,
@@ -351,6 +357,12 @@ impl Config {
             return fail(
                 "max_incarnation_jump",
                 "must be at least 1 or no member can refute".into(),
+            );
+        }
+        if self.max_generation_jump == 0 {
+            return fail(
+                "max_generation_jump",
+                "must be at least 1 or no member can rejoin".into(),
             );
         }
         if self.gossip_interval == 0 {

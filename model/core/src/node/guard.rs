@@ -361,10 +361,21 @@ impl Node {
         next
     }
 
-    /// Does `incoming` jump too far above the highest incarnation seen for its member?
+    /// Does `incoming` jump too far above the highest generation, or (within that generation)
+    /// incarnation, seen for its member?
     pub(super) fn jumps(&mut self, incoming: &Member) -> bool {
-        let highest =
-            super::record(&self.me, &self.members, incoming.id).map_or(0, |m| m.incarnation);
+        let held = super::record(&self.me, &self.members, incoming.id)
+            .map_or((0, 0), |m| (m.generation, m.incarnation));
+        if incoming.generation > held.0.saturating_add(self.config.max_generation_jump) {
+            self.stats.dropped_generation_jump += 1;
+            return true;
+        }
+        // A newer generation starts its incarnations over.
+        let highest = if incoming.generation == held.0 {
+            held.1
+        } else {
+            0
+        };
         if incoming.incarnation > highest.saturating_add(self.config.max_incarnation_jump) {
             self.stats.dropped_incarnation_jump += 1;
             return true;

@@ -168,6 +168,9 @@ pub struct NodeStats {
     pub dropped_table_full: u64,
     /// Ping-reqs ignored because too many relays ran (`Config::max_relays`).
     pub dropped_relays_full: u64,
+    /// Records dropped for a generation more than `Config::max_generation_jump` above the
+    /// highest held for their member.
+    pub dropped_generation_jump: u64,
     /// Records dropped for an incarnation more than `Config::max_incarnation_jump` above the
     /// highest seen for their member.
     pub dropped_incarnation_jump: u64,

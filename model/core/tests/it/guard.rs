@@ -238,6 +238,24 @@ fn an_incarnation_jump_is_dropped_and_counted() {
 }
 
 #[test]
+fn a_generation_jump_is_dropped_and_counted_and_the_member_can_still_rejoin() {
+    let mut d = Driver::with_peers(Config::lan(), 2..=3);
+    d.gossip(3, vec![alive(7, 0).at_generation(1 << 49)]);
+    assert_eq!(d.status_of(7), None, "unknown member above 2^48");
+    d.gossip(3, vec![record(2, 0, Status::Dead).at_generation(u64::MAX)]);
+    assert_eq!(d.node.member(id(2)).unwrap().generation, 0);
+    // About ourselves: a forged generation does not push us to the last one.
+    d.gossip(3, vec![record(1, 0, Status::Dead).at_generation(u64::MAX)]);
+    assert_eq!(d.me().generation, 0);
+    assert_eq!(d.node.stats().dropped_generation_jump, 3);
+    // A real restart, a wall-clock generation, is taken; a new life starts its incarnations over.
+    let restart = 1_796_533_890_411;
+    d.gossip(2, vec![alive(2, 5).at_generation(restart)]);
+    assert_eq!(d.node.member(id(2)).unwrap().generation, restart);
+    assert_eq!(d.node.stats().dropped_incarnation_jump, 0);
+}
+
+#[test]
 fn a_member_can_still_refute_after_a_forged_huge_incarnation() {
     let mut d = Driver::with_peers(Config::lan(), 2..=3);
     d.gossip(3, vec![alive(2, u64::MAX)]);
