@@ -4,6 +4,7 @@
 //! [`swim-checked`](swim_checked) nodes on loopback UDP: see [`replay`] for how, [`corpus`] for
 //! running them all.
 
+pub mod agent_records;
 pub mod corpus;
 pub mod generate;
 pub mod record;

@@ -24,46 +24,15 @@ use std::time::Duration;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use swim_checked::harness::{
-    Command, DecodeError, Effect, Input, Lossy, ManualClock, Millis, Observer, Pick, Picker,
-    RngPicker, Step, Transport, UdpTransport,
+    DecodeError, Lossy, ManualClock, Millis, Observer, PickLog, RecordingPicker, RngPicker, Step,
+    Transport, UdpTransport,
 };
 use swim_checked::{Meta, Node, NodeId};
 use swim_checked_core::Config;
 use tokio::sync::Notify;
 
-/// One random choice the core made: a value in `0..n` (the trace format's record).
-pub use model::checker::PickRecord;
-
-/// The input of one recorded transition.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum RecordedInput {
-    /// The node was created with this identity, address and metadata.
-    Start {
-        id: NodeId,
-        addr: SocketAddr,
-        meta: Meta,
-    },
-    /// A datagram from `from` decoded to `msg`.
-    Message {
-        from: SocketAddr,
-        msg: swim_checked::harness::Message,
-    },
-    /// A timer came due.
-    Timer(swim_checked::harness::Timer),
-    /// A user command, and whether the core accepted it.
-    Command { command: Command, accepted: bool },
-}
-
-/// One transition of one node as its task carried it out.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RecordedStep {
-    pub now: Millis,
-    pub input: RecordedInput,
-    /// The picks the core consumed during the step, in order.
-    pub picks: Vec<PickRecord>,
-    /// The effects, in order.
-    pub effects: Vec<Effect>,
-}
+/// One transition of one node, its input and a random choice, as the library records them.
+pub use swim_checked::harness::{PickRecord, RecordedInput, RecordedStep};
 
 /// Everything the nodes of one run did.
 #[derive(Clone, Debug)]
@@ -194,8 +163,6 @@ struct NodeWatch {
     /// Datagrams the node's task read (decoded or not).
     handled: u64,
     steps: Vec<RecordedStep>,
-    /// Picks consumed since the last recorded step.
-    picks: Vec<PickRecord>,
 }
 
 #[derive(Debug, Default)]
@@ -297,42 +264,20 @@ impl Net {
 struct Tap {
     net: Arc<Net>,
     index: usize,
+    /// The picks of the node's [`RecordingPicker`].
+    picks: PickLog,
 }
 
 impl Observer for Tap {
     fn on_step(&self, step: &Step<'_>) {
+        let record = RecordedStep::of(step, self.picks.take());
         let mut w = self.net.lock();
         let node = &mut w.nodes[self.index];
         node.idle = false;
-        let input = match step.input {
-            Input::Start => {
-                // The identity is filled in by `start`, which knows it.
-                RecordedInput::Start {
-                    id: NodeId(0),
-                    addr: node.addr.expect("bound before start"),
-                    meta: Meta::default(),
-                }
-            }
-            Input::Message { from, msg } => {
-                node.handled += 1;
-                RecordedInput::Message {
-                    from,
-                    msg: msg.clone(),
-                }
-            }
-            Input::Timer(timer) => RecordedInput::Timer(timer),
-            Input::Command { command, result } => RecordedInput::Command {
-                command: command.clone(),
-                accepted: result.is_ok(),
-            },
-        };
-        let picks = std::mem::take(&mut node.picks);
-        node.steps.push(RecordedStep {
-            now: step.now,
-            input,
-            picks,
-            effects: step.effects.to_vec(),
-        });
+        if let RecordedInput::Message { .. } = record.input {
+            node.handled += 1;
+        }
+        node.steps.push(record);
     }
 
     fn on_drop(&self, _now: Millis, _from: SocketAddr, _len: usize, _error: &DecodeError) {
@@ -349,29 +294,6 @@ impl Observer for Tap {
             node.next = next;
         }
         self.net.notify.notify_waiters();
-    }
-}
-
-/// A seeded picker that writes down every pick for the recording.
-struct RecordingPicker {
-    inner: RngPicker,
-    net: Arc<Net>,
-    index: usize,
-}
-
-impl Pick for RecordingPicker {
-    fn pick(&mut self, n: usize) -> usize {
-        let value = self.inner.pick(n);
-        self.net.lock().nodes[self.index]
-            .picks
-            .push(PickRecord { n, value });
-        value
-    }
-}
-
-impl Picker for RecordingPicker {
-    fn node_id(&mut self) -> NodeId {
-        self.inner.node_id()
     }
 }
 
@@ -433,31 +355,21 @@ pub async fn record(scenario: &Scenario, config: &Config) -> Result<Recording, S
         losses.push(transport.control());
         let id = NodeId(index as u64 + 1);
         let meta = Meta::from_pairs([("node", index.to_string())]);
+        let (picker, picks) = RecordingPicker::new(RngPicker::seeded(
+            scenario.seed.wrapping_mul(7919).wrapping_add(index as u64),
+        ));
         let node = Node::builder(config.clone())
             .id(id)
-            .meta(meta.clone())
+            .meta(meta)
             .clock(clock.clone())
-            .picker(RecordingPicker {
-                inner: RngPicker::seeded(
-                    scenario.seed.wrapping_mul(7919).wrapping_add(index as u64),
-                ),
-                net: net.clone(),
-                index,
-            })
+            .picker(picker)
             .observer(Arc::new(Tap {
                 net: net.clone(),
                 index,
+                picks,
             }))
             .start(transport)
             .map_err(|e| format!("start node {index}: {e}"))?;
-        if let Some(RecordedStep {
-            input: RecordedInput::Start { id: i, meta: m, .. },
-            ..
-        }) = net.lock().nodes[index].steps.first_mut()
-        {
-            *i = id;
-            *m = meta;
-        }
         nodes.push(node);
     }
     let seed = nodes[0].local_addr();

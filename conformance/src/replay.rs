@@ -201,7 +201,7 @@ impl Observer for Tap {
     fn on_step(&self, step: &swim_checked::harness::Step<'_>) {
         let input = match step.input {
             // Node::new: part of the start, which the harness checks as a whole.
-            swim_checked::harness::Input::Start => return,
+            swim_checked::harness::Input::Start { .. } => return,
             swim_checked::harness::Input::Message { from, msg } => Seen::Message {
                 from: self.space.to_model(from),
                 msg: self.space.message_to_model(msg),

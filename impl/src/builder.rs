@@ -8,7 +8,7 @@ use swim_checked_core::{Member, Meta, Name, NodeId, TimerTable};
 use tokio::sync::{mpsc, watch};
 use tracing::Instrument;
 
-use crate::clock::{Clock, TokioClock};
+use crate::clock::{Clock, TokioClock, wall_clock_millis};
 use crate::config::Config;
 use crate::error::Error;
 use crate::faults::Hooks;
@@ -271,7 +271,7 @@ impl<C: Clock, P: Picker> Builder<C, P> {
         let me = Member::alive(id, addr, 0, self.meta)
             .named(self.name)
             .at_generation(self.generation.unwrap_or(0));
-        let core = swim_checked_core::Node::start(config.clone(), me, now, &mut effects)?;
+        let core = swim_checked_core::Node::start(config.clone(), me.clone(), now, &mut effects)?;
         let mut timers = TimerTable::new();
         for effect in &effects {
             timers.apply(effect);
@@ -292,7 +292,7 @@ impl<C: Clock, P: Picker> Builder<C, P> {
         if let Some(observer) = &self.observer {
             observer.on_step(&crate::observer::Step {
                 now,
-                input: crate::observer::Input::Start,
+                input: crate::observer::Input::Start { me: &me },
                 effects: &effects,
             });
         }
@@ -333,12 +333,4 @@ impl<C: Clock, P: Picker> Builder<C, P> {
             addr,
         })
     }
-}
-
-/// Milliseconds since the Unix epoch (0 if the clock is before it): a restarted process's
-/// generation, above its previous one's unless the clock went back.
-fn wall_clock_millis() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }

@@ -9,6 +9,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use swim_checked_core::Millis;
@@ -73,6 +74,54 @@ impl Clock for TokioClock {
         Box::pin(tokio::time::sleep_until(
             self.origin + Duration::from_millis(deadline),
         ))
+    }
+}
+
+/// Milliseconds since the Unix epoch (0 if the clock is before it): a restarted process's
+/// generation, above its previous one's unless the clock went back.
+pub(crate) fn wall_clock_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// The system's wall clock, in milliseconds since the Unix epoch, never going backwards.
+///
+/// For recordings of runs across processes: processes on one host (network namespaces share
+/// its clock) read the same time, so a datagram's receipt is never stamped before its send.
+/// Each reading is the system clock's own (not an offset of a monotonic one, which would
+/// disagree with another process's by a millisecond now and then). Should the system clock
+/// step back, time stands still until it caught up.
+#[derive(Debug, Default)]
+pub struct WallClock {
+    /// The latest time read: `now` never returns less.
+    last: AtomicU64,
+}
+
+impl WallClock {
+    /// The system's wall clock.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl Clock for WallClock {
+    fn now(&self) -> Millis {
+        let read = wall_clock_millis();
+        self.last.fetch_max(read, Ordering::Relaxed).max(read)
+    }
+
+    fn sleep_until(&self, deadline: Millis) -> Sleep {
+        Box::pin(async move {
+            // Slept in steps of tokio's clock until the wall clock says so.
+            loop {
+                let now = wall_clock_millis();
+                if now >= deadline {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(deadline - now)).await;
+            }
+        })
     }
 }
 
@@ -146,5 +195,26 @@ impl Clock for ManualClock {
                 std::future::pending::<()>().await;
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_wall_clock_reads_the_system_clock_and_sleeps_until_it_says_so() {
+        let clock = WallClock::new();
+        let before = wall_clock_millis();
+        let now = clock.now();
+        assert!(now >= before && now <= wall_clock_millis(), "{now}");
+        // Never backwards, even if the system clock stepped back.
+        clock.last.store(now + 60_000, Ordering::Relaxed);
+        assert_eq!(clock.now(), now + 60_000);
+        clock.last.store(0, Ordering::Relaxed);
+
+        let deadline = clock.now() + 30;
+        clock.sleep_until(deadline).await;
+        assert!(clock.now() >= deadline);
     }
 }

@@ -151,6 +151,7 @@ mod metrics;
 mod node;
 mod observer;
 mod pick;
+mod record;
 mod seal;
 mod shared;
 mod stats;
@@ -194,6 +195,9 @@ pub mod harness {
     //!   the task goes idle with its next deadline. Together with [`Node::timers`](crate::Node::timers) (timer map with
     //!   deadlines), [`Node::members`](crate::Node::members) (the view) and [`Node::with_core`](crate::Node::with_core) (the whole core state)
     //!   this lets a harness compare a node with a trace after every step.
+    //! - **Recording**: [`RecordedStep`] records one transition (input, time, picks, effects) as
+    //!   an [`Observer`] sees it, with the picks a [`RecordingPicker`] wrote down, for checking a
+    //!   real run against the model afterwards; [`WallClock`] gives processes on one host one time.
     //! - **Faults**: [`Node::abort`](crate::Node::abort) kills the task as a crash would (no leave), [`Node::stall`](crate::Node::stall)
     //!   blocks it for a while as a stopped process would.
     //!
@@ -226,9 +230,12 @@ pub mod harness {
     //! use swim_checked::Wire;
     //! ```
 
-    pub use crate::clock::{Clock, ManualClock, Sleep, TokioClock};
+    pub use crate::clock::{Clock, ManualClock, Sleep, TokioClock, WallClock};
     pub use crate::observer::{Input, Observer, Step};
     pub use crate::pick::{Picker, RngPicker};
+    pub use crate::record::{
+        PickLog, PickRecord, RecordHeader, RecordedInput, RecordedStep, RecordingPicker,
+    };
     pub use crate::transport::{LossControl, Lossy, Transport, UdpTransport};
     pub use swim_checked_core as core;
     pub use swim_checked_core::{

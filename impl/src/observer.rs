@@ -2,13 +2,17 @@
 
 use std::net::SocketAddr;
 
-use swim_checked_core::{Command, DecodeError, Effect, Message, Millis, Timer};
+use swim_checked_core::{Command, DecodeError, Effect, Member, Message, Millis, Timer};
 
 /// One input the node task fed to the core.
 #[derive(Clone, Copy, Debug)]
 pub enum Input<'a> {
-    /// The node was created (`Node::new` of the core).
-    Start,
+    /// The node was created (`Node::start` of the core) as `me`: its id, name, generation,
+    /// address and metadata, which a replica needs to start the same way.
+    Start {
+        /// The node's own record as it started.
+        me: &'a Member,
+    },
     /// A datagram decoded to `msg`, from the source address `from`.
     Message {
         /// The datagram's source address.

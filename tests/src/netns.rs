@@ -7,15 +7,20 @@
 //! in the root namespace but the namespaces themselves, whose names start with
 //! `swim-<pid>-<lab>-`: a lab never meets another test's or another run's.
 //!
+//! Every agent records its transitions (`--record`) into the lab's directory, one file per
+//! agent process; [`Lab::validate_recordings`] checks them against the model step by step.
+//!
 //! Needs root and iproute2; without them [`Lab::new`] says why and returns `None`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use conformance::agent_records::{DirValidated, validate_dir};
 use swim_checked_core::Config;
 use swim_checked_core::suspicion::Bounds;
 
@@ -107,6 +112,8 @@ pub struct Host {
     stopped: bool,
     /// Stdout of the agents that ran here before the current one.
     past: Vec<String>,
+    /// Agents started here so far (each records to its own file).
+    started: usize,
 }
 
 impl Host {
@@ -137,6 +144,8 @@ pub struct Lab {
     pub hosts: Vec<Host>,
     /// Every namespace created, to delete.
     created: Vec<String>,
+    /// Where the agents record their transitions (deleted with the lab unless it panicked).
+    pub records: PathBuf,
 }
 
 impl Lab {
@@ -158,12 +167,17 @@ impl Lab {
             Ok(out) => return skip(test, &String::from_utf8_lossy(&out.stderr)),
             Err(e) => return skip(test, &e.to_string()),
         }
+        let records = std::env::temp_dir().join(format!("{prefix}records"));
         let mut lab = Lab {
             test: test.to_owned(),
             switch: switch.clone(),
             hosts: Vec::new(),
             created: vec![switch.clone()],
+            records,
         };
+        if let Err(e) = std::fs::create_dir_all(&lab.records) {
+            panic!("{test}: create {}: {e}", lab.records.display());
+        }
         // From here a failure panics, and the drop deletes what was made.
         for bridge in ["br0", "br1"] {
             lab.ip_switch(&[
@@ -205,6 +219,7 @@ impl Lab {
                 agent: None,
                 stopped: false,
                 past: Vec::new(),
+                started: 0,
             });
         }
         Some(lab)
@@ -229,11 +244,15 @@ impl Lab {
             .collect();
         let host = &mut self.hosts[h];
         assert!(host.agent.is_none(), "{} already runs an agent", host.name);
+        host.started += 1;
+        let record = (self.records).join(format!("{}.{}.jsonl", host.name, host.started));
         let mut cmd = Command::new("ip");
         cmd.args(["netns", "exec", &host.ns])
             .arg(crate::agent_binary())
             .args(["run", "--bind", &host.addr(), "--http", HTTP])
             .args(["--name", &host.name, "--preset", "local"])
+            .arg("--record")
+            .arg(&record)
             .args(flags);
         if !seeds.is_empty() {
             cmd.args(["--seed", &seeds.join(",")]);
@@ -260,6 +279,32 @@ impl Lab {
         agent.child.wait().expect("reap the agent");
         host.past.extend_from_slice(agent.drain());
         host.stopped = false;
+    }
+
+    /// SIGKILL every agent (the run is over), then check every agent process's recording
+    /// against the model, step by step, as one run; prints what was validated. Panics at a
+    /// divergence, which names the file, the step and what differs.
+    pub fn validate_recordings(&mut self) -> DirValidated {
+        for h in 0..self.hosts.len() {
+            if self.hosts[h].agent.is_some() {
+                self.kill(h);
+            }
+        }
+        let test = &self.test;
+        let done = validate_dir(&self.records).unwrap_or_else(|e| {
+            panic!(
+                "{test}: the recordings in {} do not pass: {e}",
+                self.records.display()
+            )
+        });
+        let v = done.validated;
+        eprintln!(
+            "{test}: validated against the model: {} agent processes, {} steps; {} datagrams \
+             delivered, {} not; {} received from a killed agent's unwritten last step; {} \
+             recordings cut mid-line",
+            done.processes, v.steps, v.delivered, v.undelivered, v.unrecorded_sends, done.truncated
+        );
+        done
     }
 
     /// SIGSTOP host `h`'s agent: it keeps its socket but handles nothing.
@@ -464,6 +509,15 @@ impl Drop for Lab {
         // SIGKILL also ends a stopped process.
         for host in &mut self.hosts {
             drop(host.agent.take());
+        }
+        if thread::panicking() {
+            eprintln!(
+                "{}: recordings kept in {}",
+                self.test,
+                self.records.display()
+            );
+        } else {
+            let _ = std::fs::remove_dir_all(&self.records);
         }
         for ns in self.created.iter().rev() {
             let out = Command::new("ip").args(["netns", "del", ns]).output();

@@ -51,7 +51,7 @@ impl Observer for Tap {
         let i = self.index;
         s.idle[i] = false;
         let kind = match step.input {
-            Input::Start => "start".to_string(),
+            Input::Start { .. } => "start".to_string(),
             Input::Message { msg, .. } => {
                 s.handled[i] += 1;
                 msg.body.kind().to_string()

@@ -9,7 +9,8 @@ pub const NEVER: Millis = Millis::MAX / 4;
 
 /// Everything that tunes the protocol. Start from a preset ([`Config::lan`], [`Config::wan`],
 /// [`Config::local`]) and adjust; [`Config::validate`] rejects nonsense before a node starts.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// Serializable so that a recording of a run says which configuration it ran.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Config {
     /// Base protocol period: one probe round every `probe_interval x (LHM + 1)`.
     pub probe_interval: Millis,

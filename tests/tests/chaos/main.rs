@@ -5,6 +5,9 @@
 //! [`convergence_bound`]; each test prints what happened (run with `--nocapture` to see it on
 //! success): the time to agree, who declared whom dead, who rejoined, whose identity changed.
 //!
+//! At the end of each test every agent process's recording (`--record`) is checked against the
+//! model step by step ([`Lab::validate_recordings`]), which prints how many processes and steps.
+//!
 //! Needs root and iproute2 (`ip netns`); without them each test says why and passes.
 
 use std::collections::BTreeSet;
@@ -69,6 +72,23 @@ fn report(
     changed
 }
 
+/// The run is over: every step every agent process took must be one the model allows, and
+/// there were `processes` of them, each with a recording.
+fn validate(lab: &mut Lab, processes: usize) {
+    let done = lab.validate_recordings();
+    assert_eq!(
+        done.processes, processes,
+        "{}: agent processes recorded",
+        lab.test
+    );
+    // A run in which nothing reached anyone would validate trivially.
+    assert!(
+        done.validated.delivered > 0,
+        "{}: no datagram was delivered",
+        lab.test
+    );
+}
+
 /// One host's link goes down for `cut_for`, then up: the others must not declare each other
 /// dead, and only the cut host may come back under another identity.
 fn one_node_cut(test: &str, cut_for: Duration) {
@@ -99,6 +119,7 @@ fn one_node_cut(test: &str, cut_for: Duration) {
         changed.iter().all(|name| *name == cut_name),
         "{test}: only {cut_name} may change identity, changed: {changed:?}"
     );
+    validate(&mut lab, HOSTS);
 }
 
 #[test]
@@ -126,6 +147,7 @@ fn split_two_from_three_for_20_s() {
     if let Err(why) = after {
         panic!("{test}: after the partition: {why}");
     }
+    validate(&mut lab, HOSTS);
 }
 
 #[test]
@@ -143,6 +165,7 @@ fn agent_stopped_for_5_s() {
     if let Err(why) = after {
         panic!("{test}: after SIGCONT: {why}");
     }
+    validate(&mut lab, HOSTS);
 }
 
 #[test]
@@ -168,6 +191,8 @@ fn agent_killed_and_restarted() {
         BTreeSet::from([victim_name]),
         "{test}: identities changed"
     );
+    // The killed agent and its successor each recorded their own run.
+    validate(&mut lab, HOSTS + 1);
 }
 
 #[test]
@@ -196,4 +221,5 @@ fn thirty_percent_loss_for_30_s() {
     if let Err(why) = after {
         panic!("{test}: after 30 s: {why}");
     }
+    validate(&mut lab, HOSTS);
 }

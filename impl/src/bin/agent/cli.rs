@@ -96,6 +96,11 @@ pub struct RunArgs {
     /// Seed of the --loss draws [default: derived from the bind address].
     #[arg(long, value_name = "N", requires = "loss")]
     pub loss_seed: Option<u64>,
+    /// Write every transition of the node to FILE, one JSON line each, to check the run
+    /// against the model afterwards (`conformance::validate`); time is then the wall clock in
+    /// milliseconds since the Unix epoch.
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
 }
 
 /// Timing presets (`swim_checked::Config::lan`, `wan`, `local`).
@@ -169,6 +174,8 @@ mod tests {
             "local",
             "--name",
             "n1",
+            "--record",
+            "/tmp/n1.jsonl",
         ])
         .unwrap();
         let Command::Run(run) = cli.command else {
@@ -177,6 +184,7 @@ mod tests {
         assert_eq!(run.seeds, ["a:1", "b:2", "c:3"]);
         assert_eq!(run.meta, [("role".to_owned(), "db".to_owned())]);
         assert_eq!(run.preset, Some(Preset::Local));
+        assert_eq!(run.record, Some(PathBuf::from("/tmp/n1.jsonl")));
     }
 
     #[test]

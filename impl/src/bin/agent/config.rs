@@ -34,6 +34,8 @@ pub struct Settings {
     pub http: String,
     /// `--loss`: outgoing datagrams dropped at random (a testing knob; flag only).
     pub loss: Option<SendLoss>,
+    /// `--record`: where to write every transition of the node (flag only).
+    pub record: Option<std::path::PathBuf>,
 }
 
 /// Drop each outgoing datagram with probability `p`, drawn from a generator seeded by `seed`.
@@ -143,6 +145,7 @@ impl Settings {
                 .or(file.http)
                 .unwrap_or_else(|| DEFAULT_HTTP.to_owned()),
             loss,
+            record: args.record,
         })
     }
 }

@@ -15,6 +15,7 @@ mod client;
 mod config;
 mod http;
 mod hub;
+mod record;
 mod run;
 
 use std::process::ExitCode;

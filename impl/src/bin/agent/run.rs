@@ -4,12 +4,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use metrics_exporter_prometheus::PrometheusBuilder;
-use swim_checked::harness::{Lossy, UdpTransport};
-use swim_checked::{Meta, Node, Phase};
+use swim_checked::harness::{
+    Clock, Lossy, Picker, RecordingPicker, RngPicker, UdpTransport, WallClock,
+};
+use swim_checked::{Builder, Meta, Node, Phase};
 use tokio::net::TcpListener;
 
 use crate::config::Settings;
 use crate::hub::Hub;
+use crate::record::Recorder;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -25,7 +28,8 @@ pub async fn run(settings: Settings) -> Result<(), Error> {
 
     let leave_bound = settings.config.leave_timeout + LEAVE_GRACE;
     let name = settings.name.clone().or_else(|| default_name(&settings));
-    let mut builder = Node::builder(settings.config).meta(Meta::from_pairs(settings.meta));
+    let mut builder =
+        Node::builder(settings.config.clone()).meta(Meta::from_pairs(settings.meta.clone()));
     if let Some(name) = name {
         // The same id every time this agent starts: a restart is the member's next generation.
         builder = builder.name(&name);
@@ -33,16 +37,21 @@ pub async fn run(settings: Settings) -> Result<(), Error> {
     if let Some(addr) = settings.advertise {
         builder = builder.advertise(addr);
     }
-    if let Some(keyring) = settings.keyring {
+    if let Some(keyring) = settings.keyring.clone() {
         builder = builder.keyring(keyring);
     }
-    let node = match settings.loss {
-        None => builder.bind(settings.bind.as_str()).await?,
-        Some(loss) => {
-            let udp = UdpTransport::bind(settings.bind.as_str())
-                .await
-                .map_err(|e| format!("bind {}: {e}", settings.bind))?;
-            builder.start(Lossy::new(udp, loss.p, loss.seed))?
+    let node = match &settings.record {
+        None => start(builder, &settings).await?,
+        Some(path) => {
+            // Recorded: wall-clock time (comparable across the hosts' processes) and every
+            // random pick written down with the step that consumed it.
+            let (picker, picks) = RecordingPicker::new(RngPicker::from_os());
+            let recorder = Recorder::create(path, settings.config.to_core()?, picks)?;
+            let builder = builder
+                .clock(WallClock::new())
+                .picker(picker)
+                .observer(Arc::new(recorder));
+            start(builder, &settings).await?
         }
     };
     let listener = TcpListener::bind(&settings.http)
@@ -116,6 +125,22 @@ pub async fn run(settings: Settings) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// Start the node on the bound socket, through `--loss`'s lossy wrapper if asked.
+async fn start<C: Clock, P: Picker>(
+    builder: Builder<C, P>,
+    settings: &Settings,
+) -> Result<Node, Error> {
+    Ok(match settings.loss {
+        None => builder.bind(settings.bind.as_str()).await?,
+        Some(loss) => {
+            let udp = UdpTransport::bind(settings.bind.as_str())
+                .await
+                .map_err(|e| format!("bind {}: {e}", settings.bind))?;
+            builder.start(Lossy::new(udp, loss.p, loss.seed))?
+        }
+    })
 }
 
 /// Resolves on the first SIGINT (Ctrl-C) or SIGTERM.

@@ -57,8 +57,10 @@ pub enum Phase {
     Removed,
 }
 
-/// What the application asks of its node.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// What the application asks of its node (serializable, for recordings of runs).
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum Command {
     /// Send our view (and ask for theirs) to these seed addresses, retrying until one answers.
     Join {
