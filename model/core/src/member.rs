@@ -38,6 +38,10 @@ impl fmt::Display for NodeId {
     }
 }
 
+/// Highest generation a record may carry: records above it are dropped, and a node held dead
+/// there stops rather than rejoin (so forged generations end in a stop, not a loop).
+pub const MAX_GENERATION: u64 = 1 << 62;
+
 /// Longest member name, in bytes: a datagram with a longer one is invalid.
 pub const MAX_NAME_BYTES: usize = 64;
 

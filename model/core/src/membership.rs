@@ -100,6 +100,11 @@ impl Membership {
         self.purged.contains_key(&id)
     }
 
+    /// The generation of `id` purged here, if any.
+    pub fn purged_generation(&self, id: NodeId) -> Option<u64> {
+        self.purged.get(&id).copied()
+    }
+
     /// Whether `member`'s generation was purged (or an older one than it claims is newer):
     /// its records must stay unknown.
     pub fn is_purged_record(&self, member: &Member) -> bool {

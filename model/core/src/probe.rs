@@ -40,6 +40,12 @@ impl ProbeOrder {
         }
     }
 
+    /// Put `id` at a fresh place of this pass, wherever it was (a member live again).
+    pub fn reinsert(&mut self, id: NodeId, rng: &mut dyn Pick) {
+        self.rest.retain(|&r| r != id);
+        self.insert(id, rng);
+    }
+
     /// The next live member to probe, starting a new pass when this one is over. `None` when
     /// alone.
     pub fn next_target(&mut self, members: &Membership, rng: &mut dyn Pick) -> Option<NodeId> {

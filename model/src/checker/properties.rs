@@ -70,6 +70,7 @@ pub const REACH_PURGED_GOSSIPED: &str = "purged id gossiped again";
 pub const REACH_LEAVE_RACE: &str = "leave races a verdict";
 pub const REACH_META_REFUTED: &str = "metadata races a refutation";
 pub const REACH_AUTO_REJOINED: &str = "declared dead, rejoined by itself";
+pub const REACH_HELD: &str = "suspicion held by a cut-off node";
 
 /// Every property, safety first, in report order.
 pub const PROPERTIES: &[PropertyInfo] = &[
@@ -320,6 +321,13 @@ pub const PROPERTIES: &[PropertyInfo] = &[
         about: "a node declared dead rejoins at its next generation and another holds it alive",
         applies: |s| s.core.auto_rejoin && s.partition.is_some(),
         condition: auto_rejoined,
+    },
+    PropertyInfo {
+        name: REACH_HELD,
+        kind: Kind::Reachability,
+        about: "a suspicion runs out while its holder's probes all fail, and starts over",
+        applies: |s| s.core.isolation_hold,
+        condition: |_, s| s.ghost.marks.held,
     },
 ];
 

@@ -59,6 +59,7 @@ pub fn retransmit_limit(config: &Config, n: usize) -> u32 {
 /// Judge one step of a node that went from `before` to `after`, fed `cause`, emitting `out`.
 pub fn judge(before: &Node, after: &Node, cause: Cause, out: &[Effect], ghost: &mut Ghost) {
     views(before, after, cause, ghost);
+    ghost.marks.held |= after.stats().suspicions_held > before.stats().suspicions_held;
     health(before, after, cause, ghost);
     suspicion_timers(before, after, out, ghost);
     piggybacking(before, after, out, ghost);

@@ -162,6 +162,8 @@ pub struct Marks {
     pub purged_gossiped: bool,
     /// A failed probe raised the prober's health by more than one (a helper stayed silent).
     pub silent_helper: bool,
+    /// A suspicion ran out while its holder seemed cut off, and started over (PROTOCOL.md §14).
+    pub held: bool,
 }
 
 /// The copies of one datagram in flight.

@@ -64,7 +64,25 @@ pub fn defaults() -> Vec<World> {
     worlds.extend(targeted_worlds());
     worlds.extend(lifeguard_worlds());
     worlds.push(partition_world());
+    worlds.push(hold_world());
     worlds
+}
+
+/// The `health` world (a crash and a loss among three nodes) with `auto_rejoin` and
+/// `isolation_hold` on, as they are by default: the hold must not keep a real crash from being
+/// declared dead within `D` (completeness), nor make a live node look dead (PROTOCOL.md §14).
+pub fn hold_world() -> World {
+    World {
+        label: "hold",
+        setup: targeted(3, 20, |s| {
+            s.crashes = 1;
+            // Two losses, so that a survivor can fail two probes in a row and hold its
+            // suspicion of the crashed node.
+            s.drops = 2;
+            s.core.auto_rejoin = true;
+            s.core.isolation_hold = true;
+        }),
+    }
 }
 
 /// One node of three cut off for longer than a whole suspicion (PROTOCOL.md §14): the others

@@ -163,7 +163,13 @@ impl Node {
         }
     }
 
-    pub(super) fn on_ack(&mut self, now: Millis, seq: u32, out: &mut Vec<Effect>) {
+    pub(super) fn on_ack(
+        &mut self,
+        now: Millis,
+        seq: u32,
+        rng: &mut dyn Pick,
+        out: &mut Vec<Effect>,
+    ) {
         if let Some(relay) = self.relays.remove(&seq) {
             // Forward to the origin, even after our nack (a late ack still counts there).
             self.send(
@@ -187,13 +193,13 @@ impl Node {
             && !probe.failed
         {
             probe.acked = true;
-            self.last_heard = now;
             let target = probe.target;
             self.guard.unanswered.remove(&target);
             self.health.apply(-1);
             out.push(Effect::CancelTimer {
                 timer: Timer::ProbeTimeout(seq),
             });
+            self.heard(now, rng, out);
         }
     }
 
@@ -235,6 +241,7 @@ impl Node {
             return;
         }
         self.stats.probes_failed += 1;
+        self.unanswered();
         let silent_helpers = probe.awaiting.len() as i32;
         self.health.apply(1 + silent_helpers);
         if let Some(rec) = self.members.get(probe.target)

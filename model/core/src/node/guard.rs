@@ -366,7 +366,9 @@ impl Node {
     pub(super) fn jumps(&mut self, incoming: &Member) -> bool {
         let held = super::record(&self.me, &self.members, incoming.id)
             .map_or((0, 0), |m| (m.generation, m.incarnation));
-        if incoming.generation > held.0.saturating_add(self.config.max_generation_jump) {
+        if incoming.generation > held.0.saturating_add(self.config.max_generation_jump)
+            || incoming.generation > crate::member::MAX_GENERATION
+        {
             self.stats.dropped_generation_jump += 1;
             return true;
         }

@@ -328,8 +328,12 @@ impl Node {
                 if seeds.len() >= REJOIN_CONTACTS {
                     break;
                 }
-                if r.member.status.is_terminal() == terminal && !seeds.contains(&r.member.addr) {
-                    seeds.push(r.member.addr);
+                let addr = r.member.addr;
+                if r.member.status.is_terminal() == terminal
+                    && addr != self.me.addr
+                    && !seeds.contains(&addr)
+                {
+                    seeds.push(addr);
                 }
             }
         }

@@ -44,6 +44,14 @@ impl Node {
         if self.members.is_purged_record(&incoming) {
             return;
         }
+        // A new generation elsewhere is a new address to send to: admitted like a newcomer
+        // (PROTOCOL.md §12), so one datagram cannot point every member at a victim.
+        let moves = (self.members.get(id)).is_some_and(|r| {
+            incoming.generation > r.member.generation && incoming.addr != r.member.addr
+        });
+        if moves && !self.admit(&incoming) {
+            return;
+        }
         let cap = self.suspecter_cap();
         let Some(rec) = self.members.get_mut(id) else {
             if self.members.len() >= self.config.max_members {
@@ -87,6 +95,9 @@ impl Node {
                 let restarted = member.generation > generation;
                 self.members.status_changed(id, from, now);
                 self.members.readdress(id, addr);
+                if moves {
+                    self.admitted(&member);
+                }
                 self.gossip.enqueue(id);
                 if to.is_terminal() {
                     self.guard.unanswered.remove(&id);
@@ -99,9 +110,10 @@ impl Node {
                 let quiet = !restarted
                     && ((from.is_terminal() && to.is_terminal())
                         || (from == to && to == Status::Alive && same_meta));
-                if from.is_terminal() && !to.is_terminal() && !self.order.rest().any(|r| r == id) {
-                    // A new generation of a dead member: probe it like a newcomer.
-                    self.order.insert(id, rng);
+                if from.is_terminal() && !to.is_terminal() {
+                    // A new generation of a dead member: probe it like a newcomer, at a fresh
+                    // place (its old one, if still there, is what a dead member leaves behind).
+                    self.order.reinsert(id, rng);
                 }
                 if !quiet {
                     out.push(Effect::Event(MemberEvent {
@@ -122,11 +134,24 @@ impl Node {
     /// when the cluster holds a newer generation of our id), come back at the next generation
     /// or, without `auto_rejoin`, stop. Records of an older generation are about a past life.
     fn news_about_self(&mut self, now: Millis, news: Member, out: &mut Vec<Effect>) {
-        if self.phase != Phase::Running || news.generation < self.me.generation {
+        if self.phase != Phase::Running {
+            return;
+        }
+        if news.generation < self.me.generation {
+            // A past life: whoever still holds it has missed our new record.
+            if news.status != Status::Alive {
+                self.gossip.enqueue(self.me.id);
+            }
             return;
         }
         let superseded = news.generation > self.me.generation;
         match news.status {
+            // Another live process under our name, elsewhere: do not race it to ever higher
+            // generations (PROTOCOL.md §14); stop, counted.
+            _ if superseded && !news.status.is_terminal() && news.addr != self.me.addr => {
+                self.stats.name_conflicts += 1;
+                self.stop_removed(out);
+            }
             _ if superseded => self.declared_dead(now, news.generation, out),
             Status::Alive => {}
             Status::Suspect | Status::Unreachable => {
@@ -149,10 +174,15 @@ impl Node {
     /// The cluster holds generation `held` of our id dead (or newer than ours): rejoin above it
     /// with `auto_rejoin`, or stop and tell the application.
     fn declared_dead(&mut self, now: Millis, held: u64, out: &mut Vec<Effect>) {
-        if self.config.auto_rejoin {
-            self.auto_rejoin(now, held.saturating_add(1), out);
+        if self.config.auto_rejoin && held < crate::member::MAX_GENERATION {
+            self.auto_rejoin(now, held + 1, out);
             return;
         }
+        self.stop_removed(out);
+    }
+
+    /// Stop taking part, and tell the application (`Phase::Removed`).
+    fn stop_removed(&mut self, out: &mut Vec<Effect>) {
         self.phase = Phase::Removed;
         self.stop_timers(out);
         out.push(Effect::Event(MemberEvent {

@@ -201,6 +201,9 @@ pub struct NodeStats {
     /// Times this node learnt it was declared dead and rejoined at the next generation
     /// (`Config::auto_rejoin`).
     pub auto_rejoins: u64,
+    /// Times a live record of our id at a newer generation, at another address, made this
+    /// node stop: another process runs under its name.
+    pub name_conflicts: u64,
 }
 
 /// One member's protocol state machine.
@@ -240,6 +243,8 @@ pub struct Node {
     /// When one of our probes was last answered (or we started): a suspicion that began after
     /// it was raised by a node that may be cut off itself (`Config::isolation_hold`).
     last_heard: Millis,
+    /// Our probes that failed in a row since one was last answered, up to `suspect::CUT_OFF`.
+    silent_probes: u8,
     /// Anti-amplification and intake bounds (PROTOCOL.md §12).
     guard: Guard,
     /// The datagram being handled, while it is (not part of the state).
@@ -267,6 +272,7 @@ impl PartialEq for Node {
             && self.user == other.user
             && self.last_sync == other.last_sync
             && self.last_heard == other.last_heard
+            && self.silent_probes == other.silent_probes
             && self.guard == other.guard
     }
 }
@@ -303,13 +309,14 @@ impl Hash for Node {
         self.departure.hash(state);
         self.user.hash(state);
         self.last_sync.hash(state);
-        // Read only against the start of a suspicion: whether we heard from anyone since.
+        // The hold reads `last_heard` only against the start of a suspicion.
         if self.config.isolation_hold {
             for r in self.members.iter() {
                 if r.member.status == Status::Suspect {
-                    (self.last_heard >= r.since).hash(state);
+                    (self.last_heard > r.since).hash(state);
                 }
             }
+            self.silent_probes.hash(state);
         }
         self.guard.hash(state);
     }
@@ -354,6 +361,19 @@ impl Node {
                 ),
             });
         }
+        if me.generation
+            > config
+                .max_generation_jump
+                .min(crate::member::MAX_GENERATION)
+        {
+            return Err(ConfigError {
+                field: "generation",
+                reason: format!(
+                    "{} is above max_generation_jump ({}): peers would drop every record of it",
+                    me.generation, config.max_generation_jump
+                ),
+            });
+        }
         let name = me.name.as_str();
         if name.len() > crate::member::MAX_NAME_BYTES
             || (!name.is_empty() && NodeId::from_name(name) != me.id)
@@ -386,6 +406,7 @@ impl Node {
             seeds_answered: Vec::new(),
             last_sync: now,
             last_heard: now,
+            silent_probes: 0,
             guard: Guard::default(),
             intake: None,
             stats: NodeStats::default(),
@@ -613,7 +634,7 @@ impl Node {
             } => self.relay_probe(now, from, sender, seq, target, target_addr, out),
             Body::Ack { seq } => {
                 if !self.validation_ack(from, seq, out) && !self.leave_acked(sender, seq, out) {
-                    self.on_ack(now, seq, out);
+                    self.on_ack(now, seq, rng, out);
                 }
             }
             Body::Nack { seq } => self.on_nack(now, sender, seq, rng, out),

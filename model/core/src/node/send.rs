@@ -7,7 +7,7 @@ use crate::codec::encoded_len;
 use crate::effect::Effect;
 use crate::faults::Fault;
 use crate::gossip::{Budget, retransmit_limit};
-use crate::member::{Member, NodeId};
+use crate::member::{Member, Meta, NodeId};
 use crate::message::{Body, Message};
 use crate::status::Status;
 
@@ -56,6 +56,23 @@ impl Node {
             msg.gossip.push(rec.member.clone());
             lead[0] = t;
             leading = 1;
+        }
+        // A member whose tombstone expired here is told it is dead all the same: nothing else
+        // would tell it any more (PROTOCOL.md §14).
+        if let Some(t) = to_id
+            && leading == 0
+            && t != self.me.id
+            && self.members.get(t).is_none()
+            && let Some(generation) = self.members.purged_generation(t)
+        {
+            let dead = Member::alive(t, to, 0, Meta::default())
+                .at_generation(generation)
+                .with_status(Status::Dead, 0);
+            if budget.take(encoded_len(&dead)) {
+                msg.gossip.push(dead);
+                lead[0] = t;
+                leading = 1;
+            }
         }
         if self.phase == Phase::Leaving && budget.take(encoded_len(&self.me)) {
             msg.gossip.push(self.me.clone());

@@ -13,6 +13,11 @@ use crate::timer::Timer;
 
 use super::Node;
 
+/// Probes failed in a row (each of another member, round-robin, each with its indirect
+/// probes) after which the next answer starts over the suspicions raised meanwhile
+/// (PROTOCOL.md §14).
+pub const CUT_OFF: u8 = 2;
+
 impl Node {
     /// Deadline of the suspicion of `id`, if it is suspect here.
     pub fn suspicion_deadline(&self, id: NodeId) -> Option<Millis> {
@@ -93,12 +98,7 @@ impl Node {
             // timeout), so that the suspect has a whole one to refute through us once we hear
             // from the cluster again.
             self.stats.suspicions_held += 1;
-            let me = self.me.id;
-            if let Some(rec) = self.members.get_mut(id) {
-                rec.member.suspecters = vec![me];
-            }
-            self.members.status_changed(id, Status::Suspect, now);
-            self.arm_suspicion(now, id, rng, out);
+            self.restart_suspicion(now, id, rng, out);
             return;
         }
         let rec = &self.members.get(id).expect("suspect member").member;
@@ -113,16 +113,57 @@ impl Node {
     }
 
     /// Whether `id`'s suspicion is to start over (`Config::isolation_hold`): none of our probes
-    /// was answered since it began, and we hold at least two other members live, so that all
-    /// of them falling silent at once says more about us than about them (with one other
-    /// member there is nothing to compare with, and it is judged as usual).
+    /// was answered since it began, the last [`CUT_OFF`] failed (of members in turn), and we
+    /// hold at least two other members alive or suspect, so that all of them falling silent at
+    /// once says more about us than about them (with one other member there is nothing to
+    /// compare with, and it is judged as usual).
     fn cut_off_since_suspecting(&self, id: NodeId) -> bool {
+        let answering = |r: &&crate::membership::Record| {
+            matches!(r.member.status, Status::Alive | Status::Suspect)
+        };
         self.config.isolation_hold
-            && self.members.live() >= 2
-            && self
-                .members
-                .get(id)
-                .is_some_and(|r| self.last_heard < r.since)
+            && self.silent_probes >= CUT_OFF
+            && (self.members.get(id)).is_some_and(|r| self.last_heard <= r.since)
+            && self.members.iter().filter(answering).nth(1).is_some()
+    }
+
+    /// Start the suspicion of `id` over now, as ours alone: the longest timeout.
+    fn restart_suspicion(
+        &mut self,
+        now: Millis,
+        id: NodeId,
+        rng: &mut dyn Pick,
+        out: &mut Vec<Effect>,
+    ) {
+        let me = self.me.id;
+        if let Some(rec) = self.members.get_mut(id) {
+            rec.member.suspecters = vec![me];
+        }
+        self.members.status_changed(id, Status::Suspect, now);
+        self.arm_suspicion(now, id, rng, out);
+    }
+
+    /// One of our probes failed: one more sign that we may be cut off.
+    pub(super) fn unanswered(&mut self) {
+        self.silent_probes = (self.silent_probes + 1).min(CUT_OFF);
+    }
+
+    /// One of our probes was answered at `now`. If the [`CUT_OFF`] before it failed, we may
+    /// have been cut off: every suspicion raised (or held) since the last answer starts over, so that its suspect has a whole timeout to refute through us now
+    /// that we can hear it, and our stale suspicions confirm nobody's (PROTOCOL.md §14).
+    pub(super) fn heard(&mut self, now: Millis, rng: &mut dyn Pick, out: &mut Vec<Effect>) {
+        let silent_since = std::mem::replace(&mut self.last_heard, now);
+        let failed = std::mem::take(&mut self.silent_probes);
+        if !self.config.isolation_hold || failed < CUT_OFF {
+            return;
+        }
+        let silent: Vec<NodeId> = (self.members.iter())
+            .filter(|r| r.member.status == Status::Suspect && r.since >= silent_since)
+            .map(|r| r.member.id)
+            .collect();
+        for id in silent {
+            self.restart_suspicion(now, id, rng, out);
+        }
     }
 
     /// Our own suspicion timer declared a member dead (or unreachable): tell every member we

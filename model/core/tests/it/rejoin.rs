@@ -81,53 +81,6 @@ fn a_new_generation_supersedes_a_dead_member_with_one_restarted_event() {
 }
 
 #[test]
-fn a_suspicion_that_runs_out_while_nobody_answers_starts_over() {
-    let mut d = node();
-    // Node 2 is suspected by us at 1000; none of our probes is answered afterwards.
-    d.now = 1_000;
-    d.gossip(3, vec![suspect(2, 0, &[1])]);
-    let deadline = d.node.suspicion_deadline(id(2)).unwrap();
-    let out = d.timer_at(deadline, Timer::Suspicion(id(2)));
-    assert_eq!(d.status_of(2), Some(Status::Suspect), "no verdict");
-    assert!(events(&out).is_empty());
-    assert_eq!(d.node.stats().suspicions_held, 1);
-    // Started over now, as ours alone: the longest timeout.
-    let again = timer_set(&out, Timer::Suspicion(id(2))).expect("re-armed");
-    assert_eq!(d.node.status_since(id(2)), Some(deadline));
-    assert_eq!(d.node.member(id(2)).unwrap().suspecters, vec![id(1)]);
-    assert!(
-        again - deadline >= deadline - 1_000,
-        "{again} after {deadline}"
-    );
-}
-
-#[test]
-fn a_suspicion_runs_out_into_a_verdict_once_a_probe_was_answered_since() {
-    let mut d = node();
-    d.now = 1_000;
-    d.gossip(3, vec![suspect(2, 0, &[1])]);
-    let (seq, target, _) = d.probe_at(2_000);
-    assert_ne!(target, id(2));
-    let peer = target.0;
-    d.recv(peer, Body::Ack { seq }, vec![]);
-    let deadline = d.node.suspicion_deadline(id(2)).unwrap();
-    let out = d.timer_at(deadline, Timer::Suspicion(id(2)));
-    assert_eq!(d.status_of(2), Some(Status::Dead));
-    assert_eq!(events(&out)[0].kind(), EventKind::Dead);
-    assert_eq!(d.node.stats().suspicions_held, 0);
-}
-
-#[test]
-fn without_the_isolation_hold_the_verdict_comes_anyway() {
-    let mut d = Driver::with_peers(classic(Config::lan()), 2..=4);
-    d.now = 1_000;
-    d.gossip(3, vec![suspect(2, 0, &[1])]);
-    let deadline = d.node.suspicion_deadline(id(2)).unwrap();
-    d.timer_at(deadline, Timer::Suspicion(id(2)));
-    assert_eq!(d.status_of(2), Some(Status::Dead));
-}
-
-#[test]
 fn gossip_from_a_sender_held_dead_counts_only_about_itself_and_us() {
     let mut d = node();
     d.gossip(3, vec![record(2, 0, Status::Dead)]);
@@ -202,4 +155,141 @@ fn a_node_started_under_a_name_keeps_it_across_rejoins() {
     d.gossip(2, vec![d.me().with_status(Status::Dead, 0)]);
     assert_eq!(d.me().generation, 8);
     assert_eq!(d.me().name.as_str(), "db-1");
+}
+
+#[test]
+fn a_member_whose_tombstone_expired_is_still_told_it_is_dead() {
+    let mut config = Config::lan();
+    config.tombstone_ttl = 1_000;
+    let mut d = Driver::with_peers(config, 2..=3);
+    d.gossip(3, vec![record(2, 0, Status::Dead)]);
+    d.probe_at(2_000);
+    d.probe_at(4_000);
+    assert!(d.node.is_purged(id(2)), "the tombstone expired");
+    // Node 2, cut off all along, pings us: the ack tells it it is dead.
+    let out = d.recv(
+        2,
+        Body::Ping {
+            seq: 9,
+            target: id(1),
+        },
+        vec![],
+    );
+    let ack = sends(&out)
+        .into_iter()
+        .find(|(to, m)| *to == addr(2) && matches!(m.body, Body::Ack { seq: 9 }))
+        .expect("an ack")
+        .1;
+    assert_eq!(ack.gossip[0].id, id(2));
+    assert_eq!(ack.gossip[0].status, Status::Dead);
+    // Its next generation is welcome.
+    d.gossip(2, vec![alive(2, 0).at_generation(1)]);
+    assert_eq!(d.status_of(2), Some(Status::Alive));
+}
+
+#[test]
+fn another_live_process_under_our_name_makes_us_stop_not_race_it() {
+    let mut d = node();
+    let mut other = alive(1, 0).at_generation(3);
+    other.addr = addr(11);
+    d.gossip(2, vec![other]);
+    assert_eq!(d.node.phase(), Phase::Removed);
+    assert_eq!(d.node.stats().name_conflicts, 1);
+    assert_eq!(d.node.stats().auto_rejoins, 0);
+}
+
+#[test]
+fn members_held_unreachable_do_not_count_as_witnesses_of_isolation() {
+    let mut config = Config::lan();
+    config.unreachable = true;
+    let mut d = Driver::with_peers(config, 2..=3);
+    d.gossip(2, vec![record(3, 0, Status::Unreachable)]);
+    for k in 1..=5 {
+        d.probe_at(k * 1_000);
+    }
+    assert!(d.node.stats().probes_failed >= 4);
+    // Node 2 is the only other member that could answer: nothing to compare with.
+    let deadline = d.node.suspicion_deadline(id(2)).expect("node 2 suspected");
+    d.timer_at(deadline.max(d.now), Timer::Suspicion(id(2)));
+    assert_eq!(
+        d.status_of(2),
+        Some(Status::Unreachable),
+        "judged, not held"
+    );
+    assert_eq!(d.node.stats().suspicions_held, 0);
+}
+
+#[test]
+fn a_suspicion_that_runs_out_after_four_unanswered_probes_starts_over() {
+    let mut d = cut_off(Config::lan());
+    let suspect = (2..=4)
+        .find(|&i| d.status_of(i) == Some(Status::Suspect))
+        .unwrap();
+    let deadline = d.node.suspicion_deadline(id(suspect)).unwrap();
+    let out = d.timer_at(deadline, Timer::Suspicion(id(suspect)));
+    assert_eq!(d.status_of(suspect), Some(Status::Suspect), "no verdict");
+    assert!(events(&out).is_empty());
+    assert_eq!(d.node.stats().suspicions_held, 1);
+    // Started over now, as ours alone: the longest timeout.
+    let again = timer_set(&out, Timer::Suspicion(id(suspect))).expect("re-armed");
+    assert_eq!(d.node.status_since(id(suspect)), Some(deadline));
+    assert_eq!(d.node.member(id(suspect)).unwrap().suspecters, vec![id(1)]);
+    assert!(again > deadline);
+}
+
+#[test]
+fn without_the_isolation_hold_the_verdict_comes_anyway() {
+    let mut d = cut_off(classic(Config::lan()));
+    let suspect = (2..=4)
+        .find(|&i| d.status_of(i) == Some(Status::Suspect))
+        .unwrap();
+    let deadline = d.node.suspicion_deadline(id(suspect)).unwrap();
+    d.timer_at(deadline, Timer::Suspicion(id(suspect)));
+    assert_eq!(d.status_of(suspect), Some(Status::Dead));
+}
+
+#[test]
+fn one_answer_between_failures_keeps_verdicts_coming() {
+    let mut d = Driver::with_peers(Config::lan(), 2..=4);
+    d.probe_at(1_000);
+    d.probe_at(2_000);
+    let (seq, target, _) = d.probe_at(3_000);
+    d.recv(target.0, Body::Ack { seq }, vec![]);
+    d.probe_at(4_000);
+    d.probe_at(5_000);
+    let suspect = (2..=4)
+        .find(|&i| d.status_of(i) == Some(Status::Suspect))
+        .unwrap();
+    let deadline = d.node.suspicion_deadline(id(suspect)).unwrap();
+    d.timer_at(deadline.max(d.now), Timer::Suspicion(id(suspect)));
+    assert_eq!(d.status_of(suspect), Some(Status::Dead));
+    assert_eq!(d.node.stats().suspicions_held, 0);
+}
+
+#[test]
+fn the_first_answer_after_four_failures_starts_every_suspicion_over() {
+    let mut d = cut_off(Config::lan());
+    let suspects: Vec<u64> = (2..=4)
+        .filter(|&i| d.status_of(i) == Some(Status::Suspect))
+        .collect();
+    assert!(suspects.len() >= 2);
+    let (seq, target, _) = d.probe_at(5_500);
+    let out = d.recv(target.0, Body::Ack { seq }, vec![]);
+    for s in suspects {
+        if d.status_of(s) == Some(Status::Suspect) {
+            assert_eq!(d.node.status_since(id(s)), Some(5_500), "n{s} started over");
+            assert!(timer_set(&out, Timer::Suspicion(id(s))).is_some());
+        }
+    }
+}
+
+/// Node 1 with peers 2 to 4 whose probes at 1, 2, ... 5 s all fail (judged at the next tick):
+/// four in a row, and each peer suspected in turn.
+fn cut_off(config: Config) -> Driver {
+    let mut d = Driver::with_peers(config, 2..=4);
+    for k in 1..=5 {
+        d.probe_at(k * 1_000);
+    }
+    assert_eq!(d.node.stats().probes_failed, 4);
+    d
 }

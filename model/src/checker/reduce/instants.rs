@@ -270,4 +270,5 @@ const CONDITIONS: [Condition; PROPERTIES.len()] = [
     condition::<31>,
     condition::<32>,
     condition::<33>,
+    condition::<34>,
 ];
