@@ -20,7 +20,7 @@
 use std::fmt;
 
 use crate::config::Config;
-use crate::member::{MAX_NAME_BYTES, Member, NodeId};
+use crate::member::Member;
 use crate::message::{Body, Message};
 
 /// First two bytes of every datagram.
@@ -463,11 +463,8 @@ impl Wire {
             if m.suspecters.len() > MAX_SUSPECTERS {
                 return Err(DecodeError::Invalid("too many suspecters"));
             }
-            if m.name.as_str().len() > MAX_NAME_BYTES {
-                return Err(DecodeError::Invalid("name over the size limit"));
-            }
-            if !m.name.is_empty() && NodeId::from_name(m.name.as_str()) != m.id {
-                return Err(DecodeError::Invalid("name does not match its id"));
+            if let Some(why) = m.name_error() {
+                return Err(DecodeError::Invalid(why));
             }
         }
         Ok(())

@@ -214,6 +214,19 @@ impl Member {
         self
     }
 
+    /// Why the record's name is not acceptable, if it is not: longer than [`MAX_NAME_BYTES`],
+    /// or not the one its id derives from ([`NodeId::from_name`]). No name is acceptable.
+    pub fn name_error(&self) -> Option<&'static str> {
+        let name = self.name.as_str();
+        if name.len() > MAX_NAME_BYTES {
+            Some("name over the size limit")
+        } else if !name.is_empty() && NodeId::from_name(name) != self.id {
+            Some("name does not match its id")
+        } else {
+            None
+        }
+    }
+
     /// The same record at `generation`.
     pub fn at_generation(mut self, generation: u64) -> Self {
         self.generation = generation;

@@ -121,13 +121,18 @@ impl Membership {
         if to == from {
             return;
         }
-        if let Some(n) = self.addrs.get_mut(&from) {
+        self.release_addr(from);
+        *self.addrs.entry(to).or_default() += 1;
+    }
+
+    /// One record fewer holds `addr`.
+    fn release_addr(&mut self, addr: SocketAddr) {
+        if let Some(n) = self.addrs.get_mut(&addr) {
             *n -= 1;
             if *n == 0 {
-                self.addrs.remove(&from);
+                self.addrs.remove(&addr);
             }
         }
-        *self.addrs.entry(to).or_default() += 1;
     }
 
     /// Insert a record for an unknown member.
@@ -182,13 +187,7 @@ impl Membership {
             if let Ok(i) = self.position(id) {
                 let member = self.records.remove(i).member;
                 generation = member.generation;
-                let addr = member.addr;
-                if let Some(n) = self.addrs.get_mut(&addr) {
-                    *n -= 1;
-                    if *n == 0 {
-                        self.addrs.remove(&addr);
-                    }
-                }
+                self.release_addr(member.addr);
             }
             purged += 1;
             if memory > 0 && self.purged.insert(id, generation).is_none() {

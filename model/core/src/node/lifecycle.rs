@@ -313,8 +313,9 @@ impl Node {
     /// timers carry on: only our own record changed.
     pub(super) fn auto_rejoin(&mut self, now: Millis, generation: u64, out: &mut Vec<Effect>) {
         let previous = self.me.generation;
-        self.me = Member::alive(self.me.id, self.me.addr, 0, self.me.meta.clone())
-            .named(self.me.name.clone())
+        self.me = self
+            .me
+            .with_status(Status::Alive, 0)
             .at_generation(generation);
         self.stats.auto_rejoins += 1;
         self.gossip.enqueue(self.me.id);

@@ -346,9 +346,7 @@ impl Node {
         now: Millis,
         out: &mut Vec<Effect>,
     ) -> Result<Self, ConfigError> {
-        let me = Member::alive(me.id, me.addr, 0, me.meta)
-            .named(me.name)
-            .at_generation(me.generation);
+        let me = me.with_status(Status::Alive, 0);
         let meta = &me.meta;
         config.validate()?;
         let len = meta.encoded_len();
@@ -374,14 +372,12 @@ impl Node {
                 ),
             });
         }
-        let name = me.name.as_str();
-        if name.len() > crate::member::MAX_NAME_BYTES
-            || (!name.is_empty() && NodeId::from_name(name) != me.id)
-        {
+        if let Some(why) = me.name_error() {
             return Err(ConfigError {
                 field: "name",
                 reason: format!(
-                    "{name:?} must be at most {} bytes, and the id NodeId::from_name of it",
+                    "{:?}: {why} (at most {} bytes, the id NodeId::from_name of it)",
+                    me.name.as_str(),
                     crate::member::MAX_NAME_BYTES
                 ),
             });

@@ -149,8 +149,9 @@ impl Node {
     }
 
     /// One of our probes was answered at `now`. If the [`CUT_OFF`] before it failed, we may
-    /// have been cut off: every suspicion raised (or held) since the last answer starts over, so that its suspect has a whole timeout to refute through us now
-    /// that we can hear it, and our stale suspicions confirm nobody's (PROTOCOL.md §14).
+    /// have been cut off: every suspicion raised (or held) since the last answer starts over,
+    /// so that its suspect has a whole timeout to refute through us now that we can hear it,
+    /// and our stale suspicions confirm nobody's (PROTOCOL.md §14).
     pub(super) fn heard(&mut self, now: Millis, rng: &mut dyn Pick, out: &mut Vec<Effect>) {
         let silent_since = std::mem::replace(&mut self.last_heard, now);
         let failed = std::mem::take(&mut self.silent_probes);
