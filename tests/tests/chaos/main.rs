@@ -72,6 +72,29 @@ fn report(
     changed
 }
 
+/// Put `fault` on the lab, hold it for `window`, `lift` it, and wait for the agents to agree
+/// again (printing what happened; panicking with `what` if they do not). Returns the names
+/// whose identity changed.
+fn through_fault(
+    lab: &mut Lab,
+    before: &Agreed,
+    window: Duration,
+    fault: impl FnOnce(&mut Lab),
+    lift: impl FnOnce(&mut Lab),
+    what: &str,
+) -> BTreeSet<String> {
+    fault(lab);
+    sleep(window);
+    let during = lab.declared_dead();
+    lift(lab);
+    let after = lab.converge(bound());
+    let changed = report(lab, before, &during, &after);
+    if let Err(why) = after {
+        panic!("{}: {what}: {why}", lab.test);
+    }
+    changed
+}
+
 /// The run is over: every step every agent process took must be one the model allows, and
 /// there were `processes` of them, each with a recording.
 fn validate(lab: &mut Lab, processes: usize) {
@@ -97,15 +120,14 @@ fn one_node_cut(test: &str, cut_for: Duration) {
     };
     let cut = HOSTS - 1;
     let cut_name = lab.hosts[cut].name.clone();
-    lab.cut(cut);
-    sleep(cut_for);
-    let during = lab.declared_dead();
-    lab.heal(cut);
-    let after = lab.converge(bound());
-    let changed = report(&mut lab, &before, &during, &after);
-    if let Err(why) = after {
-        panic!("{test}: after the heal: {why}");
-    }
+    let changed = through_fault(
+        &mut lab,
+        &before,
+        cut_for,
+        |lab| lab.cut(cut),
+        |lab| lab.heal(cut),
+        "after the heal",
+    );
     let wrongly_dead: Vec<(String, String)> = lab
         .declared_dead()
         .into_iter()
@@ -138,15 +160,14 @@ fn split_two_from_three_for_20_s() {
     let Some((mut lab, before)) = converged_lab(test, &[]) else {
         return;
     };
-    lab.split(&[3, 4]);
-    sleep(Duration::from_secs(20));
-    let during = lab.declared_dead();
-    lab.join_halves();
-    let after = lab.converge(bound());
-    report(&mut lab, &before, &during, &after);
-    if let Err(why) = after {
-        panic!("{test}: after the partition: {why}");
-    }
+    through_fault(
+        &mut lab,
+        &before,
+        Duration::from_secs(20),
+        |lab| lab.split(&[3, 4]),
+        |lab| lab.join_halves(),
+        "after the partition",
+    );
     validate(&mut lab, HOSTS);
 }
 
@@ -156,15 +177,14 @@ fn agent_stopped_for_5_s() {
     let Some((mut lab, before)) = converged_lab(test, &[]) else {
         return;
     };
-    lab.pause(HOSTS - 1);
-    sleep(Duration::from_secs(5));
-    let during = lab.declared_dead();
-    lab.resume(HOSTS - 1);
-    let after = lab.converge(bound());
-    report(&mut lab, &before, &during, &after);
-    if let Err(why) = after {
-        panic!("{test}: after SIGCONT: {why}");
-    }
+    through_fault(
+        &mut lab,
+        &before,
+        Duration::from_secs(5),
+        |lab| lab.pause(HOSTS - 1),
+        |lab| lab.resume(HOSTS - 1),
+        "after SIGCONT",
+    );
     validate(&mut lab, HOSTS);
 }
 
@@ -176,15 +196,15 @@ fn agent_killed_and_restarted() {
     };
     let victim = HOSTS - 1;
     let victim_name = lab.hosts[victim].name.clone();
-    lab.kill(victim);
-    let during = lab.declared_dead();
-    // Same namespace, address and name; seeded with the others.
-    lab.start(victim, &[]);
-    let after = lab.converge(bound());
-    let changed = report(&mut lab, &before, &during, &after);
-    if let Err(why) = after {
-        panic!("{test}: after the restart: {why}");
-    }
+    // Restarted in the same namespace, on the same address and name; seeded with the others.
+    let changed = through_fault(
+        &mut lab,
+        &before,
+        Duration::ZERO,
+        |lab| lab.kill(victim),
+        |lab| lab.start(victim, &[]),
+        "after the restart",
+    );
     // The restarted agent is a new member; the old one must be gone from every table.
     assert_eq!(
         changed,
@@ -214,12 +234,13 @@ fn thirty_percent_loss_for_30_s() {
             Agreed::new()
         }
     };
-    sleep(Duration::from_secs(30));
-    let during = lab.declared_dead();
-    let after = lab.converge(bound());
-    report(&mut lab, &before, &during, &after);
-    if let Err(why) = after {
-        panic!("{test}: after 30 s: {why}");
-    }
+    through_fault(
+        &mut lab,
+        &before,
+        Duration::from_secs(30),
+        |_| {},
+        |_| {},
+        "after 30 s",
+    );
     validate(&mut lab, HOSTS);
 }
