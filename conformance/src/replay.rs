@@ -362,6 +362,7 @@ impl<'a> Harness<'a> {
         let clock = ManualClock::new(me.at);
         let builder = swim_checked::Node::builder(script.config.clone())
             .id(me.id)
+            .meta(me.meta.clone())
             .clock(clock.clone())
             .picker(TapePicker(tape.clone()))
             .observer(tap.clone());

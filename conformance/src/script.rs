@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 
 use model::checker::{Input, PickRecord, Playback, Setup, Step, SwimModel, Trace};
-use swim_checked_core::{Config, Member, Message, Millis, NodeId, TimerTable};
+use swim_checked_core::{Config, Member, Message, Meta, Millis, NodeId, TimerTable};
 
 /// How a node of the trace starts: created at `at`, then fed `inputs` (datagrams from other
 /// model nodes, at `at`), consuming `picks`; afterwards it has armed `timers` and holds `view`.
@@ -14,6 +14,8 @@ pub struct Start {
     pub id: NodeId,
     pub addr: SocketAddr,
     pub at: Millis,
+    /// The node's metadata at the start (its zone, in a zoned world).
+    pub meta: Meta,
     pub inputs: Vec<(usize, Message)>,
     pub picks: Vec<PickRecord>,
     pub timers: TimerTable,
@@ -67,6 +69,7 @@ impl Script {
                 id: node.id,
                 addr: node.addr,
                 at: i as Millis * t.stagger,
+                meta: start.host.node.local_member().meta.clone(),
                 inputs: start.inputs,
                 picks,
                 timers: start.host.timers.clone(),

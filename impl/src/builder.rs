@@ -4,6 +4,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
+use swim_checked_core::zone::ZONE_KEY;
 use swim_checked_core::{Member, Meta, Name, NodeId, TimerTable};
 use tokio::sync::{mpsc, watch};
 use tracing::Instrument;
@@ -37,6 +38,8 @@ use crate::view::View;
 pub struct Builder<C = TokioClock, P = RngPicker> {
     config: Config,
     meta: Meta,
+    /// Set as metadata `zone` over `meta` at the start.
+    zone: Option<String>,
     id: Option<NodeId>,
     /// The generation to start at; `None`: 0, or the start time for a named node.
     generation: Option<u64>,
@@ -71,6 +74,7 @@ impl Builder {
         Builder {
             config,
             meta: Meta::default(),
+            zone: None,
             id: None,
             generation: None,
             name: Name::default(),
@@ -90,6 +94,16 @@ impl<C: Clock, P: Picker> Builder<C, P> {
     /// The node's starting metadata.
     pub fn meta(mut self, meta: Meta) -> Self {
         self.meta = meta;
+        self
+    }
+
+    /// The member's zone (a rack, a data centre, a cloud zone): its metadata
+    /// [`ZONE_KEY`](swim_checked_core::zone::ZONE_KEY), set over [`Builder::meta`] whatever
+    /// the order of the calls. The topology-aware selector reads it
+    /// ([`Config::zone_helpers`], [`Config::far_pass_every`]); a later
+    /// [`Node::set_metadata`] keeps the zone only if its metadata holds it.
+    pub fn zone(mut self, zone: &str) -> Self {
+        self.zone = Some(zone.to_owned());
         self
     }
 
@@ -152,6 +166,7 @@ impl<C: Clock, P: Picker> Builder<C, P> {
         Builder {
             config: self.config,
             meta: self.meta,
+            zone: self.zone,
             id: self.id,
             generation: self.generation,
             name: self.name,
@@ -171,6 +186,7 @@ impl<C: Clock, P: Picker> Builder<C, P> {
         Builder {
             config: self.config,
             meta: self.meta,
+            zone: self.zone,
             id: self.id,
             generation: self.generation,
             name: self.name,
@@ -268,7 +284,16 @@ impl<C: Clock, P: Picker> Builder<C, P> {
         };
         let now = self.clock.now();
         let mut effects = Vec::new();
-        let me = Member::alive(id, addr, 0, self.meta)
+        let meta = match self.zone {
+            Some(zone) => Meta::from_pairs(
+                (self.meta.iter())
+                    .filter(|&(k, _)| k != ZONE_KEY)
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .chain([(ZONE_KEY.to_owned(), zone)]),
+            ),
+            None => self.meta,
+        };
+        let me = Member::alive(id, addr, 0, meta)
             .named(self.name)
             .at_generation(self.generation.unwrap_or(0));
         let core = swim_checked_core::Node::start(config.clone(), me.clone(), now, &mut effects)?;

@@ -139,6 +139,14 @@ config! {
         /// Lifeguard's buddy system: a datagram to a suspect member carries its suspicion
         /// first, so it refutes at once. Off: that record waits its turn in the gossip queue.
         lifeguard_buddy: bool,
+        /// Topology-aware helpers: a member that does not answer is probed through helpers
+        /// from zones other than its own and ours first (a member's zone is its metadata
+        /// `zone`: [`crate::Builder::zone`]). Off: helpers drawn uniformly.
+        zone_helpers: bool,
+        /// Topology-aware probing: with `f > 1`, members of other zones are probed in one pass
+        /// of `f` (every member is still probed at least once every `(f + 1)(n - 1)` periods).
+        /// 1: every member every pass.
+        far_pass_every: u8,
         /// Each membership update is piggybacked `retransmit_mult x ceil(log10(n + 1))` times.
         retransmit_mult: u32,
         /// Largest datagram sent or accepted, in bytes.

@@ -63,15 +63,18 @@ enum SimCommand {
     Figures(SimFiguresArgs),
     /// Lifeguard's experiment: a scenario with slow members, run with each combination of
     /// Lifeguard's three components on and off; write JSON, a markdown table and SVG.
-    Lifeguard(SimLifeguardArgs),
+    Lifeguard(SimExperimentArgs),
+    /// The topology-aware selector: a zoned scenario, with its outage and calm, run with the
+    /// uniform selector and each part of the zone-aware one; write JSON, markdown and SVG.
+    Zones(SimExperimentArgs),
 }
 
+/// An experiment over seeds (`sim lifeguard`, `sim zones`).
 #[derive(Args, Debug)]
-struct SimLifeguardArgs {
-    /// The scenario (TOML).
-    #[arg(default_value = "model/scenarios/lifeguard.toml")]
-    scenario: PathBuf,
-    /// Directory for lifeguard.json, lifeguard.md and lifeguard.svg.
+struct SimExperimentArgs {
+    /// The scenario (TOML; default: model/scenarios/lifeguard.toml or zone-link.toml).
+    scenario: Option<PathBuf>,
+    /// Directory for the experiment's .json, .md and .svg.
     #[arg(long, default_value = "docs/sim")]
     out: PathBuf,
     /// Seeds: each combination runs once per seed (`first..first + count`).
@@ -353,6 +356,7 @@ fn main() -> ExitCode {
         Command::Sim(SimCommand::Run(args)) => sim_run(args),
         Command::Sim(SimCommand::Figures(args)) => sim_figures(args),
         Command::Sim(SimCommand::Lifeguard(args)) => sim_lifeguard(args),
+        Command::Sim(SimCommand::Zones(args)) => sim_zones(args),
     }
 }
 
@@ -772,33 +776,63 @@ fn sim_figures(args: SimFiguresArgs) -> ExitCode {
     }
 }
 
-fn sim_lifeguard(args: SimLifeguardArgs) -> ExitCode {
-    use model::sim::Scenario;
-    use model::sim::lifeguard::{Switches, run};
-    let mut scenario = match Scenario::load(&args.scenario) {
-        Ok(s) => s,
-        Err(e) => return fail(e),
-    };
+/// The scenario and seeds an experiment runs (`default` when none is named).
+fn experiment_setup(
+    args: &SimExperimentArgs,
+    default: &str,
+) -> Result<(model::sim::Scenario, Vec<u64>), String> {
+    let path = args
+        .scenario
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(default));
+    let mut scenario = model::sim::Scenario::load(&path)?;
     if let Some(n) = args.nodes {
         scenario.nodes = n;
     }
-    if let Err(e) = scenario.validate() {
-        return fail(e);
+    scenario.validate()?;
+    Ok((
+        scenario,
+        (args.seed..args.seed + args.seeds.max(1)).collect(),
+    ))
+}
+
+/// Print an experiment's table and write its files as `name.{json,md,svg}`.
+fn experiment_done(
+    table: String,
+    written: Result<(), String>,
+    out: &std::path::Path,
+    name: &str,
+) -> ExitCode {
+    print!("{table}");
+    match written {
+        Ok(()) => {
+            println!("written to {}/{name}.{{json,md,svg}}", out.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
     }
-    let seeds: Vec<u64> = (args.seed..args.seed + args.seeds.max(1)).collect();
-    let experiment = match run(&scenario, &Switches::ALL, &seeds) {
+}
+
+fn sim_lifeguard(args: SimExperimentArgs) -> ExitCode {
+    use model::sim::lifeguard::{Switches, run};
+    let (scenario, seeds) = match experiment_setup(&args, "model/scenarios/lifeguard.toml") {
         Ok(x) => x,
         Err(e) => return fail(e),
     };
-    print!("{}", experiment.table());
-    match experiment.write(&args.out) {
-        Ok(()) => {
-            println!(
-                "written to {}/lifeguard.{{json,md,svg}}",
-                args.out.display()
-            );
-            ExitCode::SUCCESS
-        }
+    match run(&scenario, &Switches::ALL, &seeds) {
+        Ok(x) => experiment_done(x.table(), x.write(&args.out), &args.out, "lifeguard"),
+        Err(e) => fail(e),
+    }
+}
+
+fn sim_zones(args: SimExperimentArgs) -> ExitCode {
+    use model::sim::zones::{Selector, run};
+    let (scenario, seeds) = match experiment_setup(&args, "model/scenarios/zone-link.toml") {
+        Ok(x) => x,
+        Err(e) => return fail(e),
+    };
+    match run(&scenario, &Selector::ALL, &seeds) {
+        Ok(x) => experiment_done(x.table(), x.write(&args.out), &args.out, "zones"),
         Err(e) => fail(e),
     }
 }

@@ -55,6 +55,33 @@ async fn aborted_node_is_declared_dead_by_all_within_the_bound() {
     }
 }
 
+/// The topology-aware selector on real sockets: six nodes in three zones, helpers from other
+/// zones first, far members in one probe pass of two. Every node carries its zone, and a
+/// crash is still declared dead by all within the zoned bound, `(f + 1)(n - 1)` periods
+/// between probes of one member instead of `2(n - 1)`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zoned_selection_detects_a_crash_within_its_bound() {
+    let config = Config {
+        zone_helpers: true,
+        far_pass_every: 2,
+        ..Config::local()
+    };
+    let mut cluster = Cluster::start_in_zones(6, config.clone(), &["a", "b", "c"]).await;
+    for (i, node) in cluster.nodes.iter().enumerate() {
+        let zone = node.local_member().meta.get("zone").map(str::to_owned);
+        assert_eq!(zone.as_deref(), Some(["a", "b", "c"][i % 3]));
+    }
+    let victim = cluster.nodes[5].id();
+    // One more pass of `n - 1` periods than the uniform bound: `f = 2`.
+    let bound =
+        detection_bound(&config, 6) + Duration::from_millis((6 - 1) * config.probe_interval);
+    let start = Instant::now();
+    cluster.nodes[5].abort();
+    cluster.all_see(&[5], victim, Status::Dead, bound).await;
+    let took = start.elapsed();
+    assert!(took <= bound, "took {took:?}, bound {bound:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn graceful_leave_shows_as_left() {
     let mut cluster = Cluster::start(5, Config::local()).await;

@@ -57,11 +57,20 @@ impl Cluster {
     /// Start `n` nodes with `config` on 127.0.0.1, join them all through the first, and wait
     /// until every node holds all of them alive.
     pub async fn start(n: usize, config: impl Into<Config>) -> Cluster {
+        Cluster::start_in_zones(n, config, &[]).await
+    }
+
+    /// As [`Cluster::start`], node `i` in zone `zones[i % zones.len()]` (none if empty).
+    pub async fn start_in_zones(n: usize, config: impl Into<Config>, zones: &[&str]) -> Cluster {
         let config: Config = config.into();
         let mut nodes = Vec::new();
         let mut events = Vec::new();
-        for _ in 0..n {
-            let node = Node::bind(config.clone(), "127.0.0.1:0").await.unwrap();
+        for i in 0..n {
+            let mut builder = Node::builder(config.clone());
+            if !zones.is_empty() {
+                builder = builder.zone(zones[i % zones.len()]);
+            }
+            let node = builder.bind("127.0.0.1:0").await.unwrap();
             events.push(node.subscribe());
             nodes.push(node);
         }

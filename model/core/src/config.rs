@@ -40,6 +40,15 @@ pub struct Config {
     /// that suspicion first, so the member hears of it at once and refutes. Off: the record
     /// waits in the gossip queue like any other.
     pub lifeguard_buddy: bool,
+    /// Topology-aware helpers (PROTOCOL.md §15): a failed direct probe asks helpers from zones
+    /// other than the target's and ours first (a member's zone is its metadata `zone`), so
+    /// the indirect path does not share the direct path's fate. Off: helpers drawn uniformly.
+    pub zone_helpers: bool,
+    /// Topology-aware probing (PROTOCOL.md §15): with `f > 1`, members of other zones are in
+    /// one probe pass of `f`, the rest hold only our zone's members, so direct probes stay
+    /// near. A live member is still probed at least once every `(f + 1)(n - 1)` periods. 1:
+    /// every pass holds every member (uniform).
+    pub far_pass_every: u8,
     /// Each update is piggybacked `retransmit_mult x ceil(log10(n + 1))` times.
     pub retransmit_mult: u32,
     /// Largest datagram, header included.
@@ -131,6 +140,8 @@ impl Config {
             lifeguard_local_health: true,
             lifeguard_dynamic_suspicion: true,
             lifeguard_buddy: true,
+            zone_helpers: false,
+            far_pass_every: 1,
             retransmit_mult: 4,
             max_datagram: 1_400,
             sync_interval: 30_000,
@@ -241,6 +252,12 @@ impl Config {
             return fail(
                 "suspicion_confirmations",
                 format!("{} is more than 32", self.suspicion_confirmations),
+            );
+        }
+        if self.far_pass_every == 0 {
+            return fail(
+                "far_pass_every",
+                "0 would never probe another zone; 1 probes every member every pass".into(),
             );
         }
         if self.max_health > 64 {

@@ -53,6 +53,10 @@ pub enum Fault {
     /// Lifeguard's switches are ignored: local health, the shrinking suspicion and the buddy
     /// record run even when switched off.
     IgnoresLifeguardSwitches,
+    /// Zone-aware helpers are drawn uniformly, whatever fates they share with the probe.
+    HelpersIgnoreZones,
+    /// Every new pass is a near one: members of other zones are never probed again.
+    FarMembersSkipped,
 }
 
 /// The signature of [`crate::status::merge`].
@@ -91,7 +95,7 @@ mod broken {
 
     impl Fault {
         /// Every fault, in declaration order.
-        pub const ALL: [Fault; 16] = [
+        pub const ALL: [Fault; 18] = [
             Fault::MergeLastWriterWins,
             Fault::MergeRevivesDead,
             Fault::AppliesGossipAboutSelf,
@@ -108,16 +112,18 @@ mod broken {
             Fault::SyncOverwrites,
             Fault::ProbeSkipsMember,
             Fault::IgnoresLifeguardSwitches,
+            Fault::HelpersIgnoreZones,
+            Fault::FarMembersSkipped,
         ];
 
-        fn bit(self) -> u16 {
-            1 << (self as u16)
+        fn bit(self) -> u32 {
+            1 << (self as u32)
         }
     }
 
     /// A set of faults (empty: the real core).
     #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-    pub struct Faults(u16);
+    pub struct Faults(u32);
 
     impl Faults {
         /// No fault: the real core.

@@ -39,6 +39,7 @@ pub mod status;
 pub mod suspicion;
 pub mod timer;
 pub mod user;
+pub mod zone;
 
 pub use codec::{DecodeError, EncodeError, Envelope, SealedLayout, Wire};
 pub use config::{Config, ConfigError};

@@ -10,7 +10,8 @@ use crate::membership::Membership;
 use crate::pick::{Pick, draw};
 
 /// Round-robin walk over the other live members, each pass in a uniformly random order. A
-/// member is probed at least once every `2n - 1` periods.
+/// member is probed at least once every `2n - 1` periods (`(f + 1)(n - 1)` when members of
+/// other zones are in one pass of `f`: [`ProbeOrder::next_near`]).
 ///
 /// The first pass follows an order fixed as members are learnt (each one inserted at a random
 /// position of what is left of it). Every later pass is *drawn as it goes*: it keeps the set of
@@ -24,6 +25,9 @@ pub struct ProbeOrder {
     rest: VecDeque<NodeId>,
     /// The pass is drawn as it goes (every pass after the first).
     drawn: bool,
+    /// Passes since the last one that held every member (0: this one does). Stays 0 unless
+    /// far members are in one pass of several.
+    near_passes: u8,
 }
 
 impl ProbeOrder {
@@ -61,6 +65,20 @@ impl ProbeOrder {
         rng: &mut dyn Pick,
         keep: impl Fn(&Member) -> bool,
     ) -> Option<NodeId> {
+        self.next_near(members, rng, keep, |_| true, 1)
+    }
+
+    /// As [`ProbeOrder::next_where`], but only one new pass in `far_every` holds the members
+    /// `near` rejects; the others hold only near ones (or every member, when no near one is
+    /// kept). A kept member is then visited at least once every `far_every + 1` passes.
+    pub fn next_near(
+        &mut self,
+        members: &Membership,
+        rng: &mut dyn Pick,
+        keep: impl Fn(&Member) -> bool,
+        near: impl Fn(&Member) -> bool,
+        far_every: u8,
+    ) -> Option<NodeId> {
         for _ in 0..2 {
             if self.drawn {
                 let left = self.kept_in_rest(members, &keep).count();
@@ -76,11 +94,24 @@ impl ProbeOrder {
                     }
                 }
             }
-            // End of a pass: every member `keep` accepts, drawn as the pass goes.
-            self.rest = (members.iter())
-                .filter(|r| keep(&r.member))
-                .map(|r| r.member.id)
-                .collect();
+            // End of a pass: every member `keep` accepts (only near ones in a near pass),
+            // drawn as the pass goes.
+            self.near_passes = if self.near_passes + 1 < far_every {
+                self.near_passes + 1
+            } else {
+                0
+            };
+            let pass = |near_only: bool| -> VecDeque<NodeId> {
+                (members.iter())
+                    .filter(|r| keep(&r.member) && (!near_only || near(&r.member)))
+                    .map(|r| r.member.id)
+                    .collect()
+            };
+            self.rest = pass(self.near_passes > 0);
+            if self.rest.is_empty() && self.near_passes > 0 {
+                self.near_passes = 0;
+                self.rest = pass(false);
+            }
             self.drawn = true;
             if self.rest.is_empty() {
                 return None;
@@ -109,6 +140,7 @@ impl ProbeOrder {
     /// dead), in the order that decides anything: the model checker's fingerprint of a node.
     pub(crate) fn hash_behaviour<H: Hasher>(&self, gone: impl Fn(NodeId) -> bool, state: &mut H) {
         self.drawn.hash(state);
+        self.near_passes.hash(state);
         for &id in self.rest.iter().filter(|&&id| !gone(id)) {
             id.hash(state);
         }
@@ -123,6 +155,7 @@ impl ProbeOrder {
         ProbeOrder {
             rest,
             drawn: self.drawn,
+            near_passes: self.near_passes,
         }
     }
 
@@ -135,6 +168,16 @@ impl ProbeOrder {
     /// Whether this pass is drawn as it goes (every pass after the first).
     pub fn is_drawn(&self) -> bool {
         self.drawn
+    }
+
+    /// Whether this pass holds only near members ([`ProbeOrder::next_near`]).
+    pub fn is_near_pass(&self) -> bool {
+        self.near_passes > 0
+    }
+
+    /// Near passes in a row up to this one (0: this pass holds every member).
+    pub fn near_passes(&self) -> u8 {
+        self.near_passes
     }
 }
 
@@ -213,6 +256,7 @@ mod tests {
         let order = |ids: &[u64]| ProbeOrder {
             rest: ids.iter().map(|&i| NodeId(i)).collect(),
             drawn: true,
+            near_passes: 0,
         };
         let (with, without) = (order(&[2, 3, 4]), order(&[2, 4]));
         assert_eq!(fingerprint(&with), fingerprint(&without));
@@ -232,6 +276,43 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// With far members in one pass of `f`, every live member is visited at least once
+        /// every `(f + 1)(n - 1)` visits, whatever the draws.
+        #[test]
+        fn far_members_are_visited_within_the_stated_bound(
+            zones in proptest::collection::vec(0u8..3, 1..10),
+            f in 1u8..5,
+            draws in proptest::collection::vec(0usize..1000, 256),
+        ) {
+            let mut members = Membership::default();
+            for (i, &z) in zones.iter().enumerate() {
+                let meta = crate::member::Meta::from_pairs([(crate::zone::ZONE_KEY, ["a", "b", "c"][z as usize])]);
+                let m = member(i as u64 + 2, Status::Alive);
+                members.insert(Member { meta, ..m }, 0);
+            }
+            let n = zones.len() as u64 + 1; // and us, in zone "a"
+            let near = |m: &Member| crate::zone::zone_of(m) == Some("a");
+            let mut order = ProbeOrder::default();
+            for r in members.iter() {
+                order.insert(r.member.id, &mut |k: usize| k - 1);
+            }
+            let mut draws = draws.into_iter().cycle();
+            let mut rng = |k: usize| draws.next().unwrap_or(0) % k;
+            let mut last = std::collections::BTreeMap::new();
+            let bound = (f as u64 + 1) * (n - 1);
+            for visit in 0..(4 * bound) {
+                let id = order.next_near(&members, &mut rng, |_| true, near, f).unwrap();
+                if let Some(prev) = last.insert(id, visit) {
+                    proptest::prop_assert!(visit - prev <= bound, "{id:?} waited {} > {bound}", visit - prev);
+                }
+            }
+            for r in members.iter() {
+                proptest::prop_assert!(last.contains_key(&r.member.id), "{:?} never visited", r.member.id);
+            }
+        }
+    }
+
+    proptest::proptest! {
         /// The side-by-side walk finds exactly the members a lookup per member finds: ids in
         /// the pass but not in the table (purged), and members `keep` rejects, are skipped.
         #[test]
@@ -247,6 +328,7 @@ mod tests {
             let order = ProbeOrder {
                 rest: rest.iter().map(|&i| NodeId(i)).collect(),
                 drawn: true,
+                near_passes: 0,
             };
             let keep = |m: &Member| !m.status.is_terminal();
             let walked: Vec<usize> = order.kept_in_rest(&members, &keep).collect();

@@ -68,6 +68,8 @@ pub const LEAVE_RACE: &str = "verdict on a leaving member";
 pub const TOMBSTONE_EXPIRED: &str = "tombstone expired";
 /// A failed probe took local health above 1.
 pub const HEALTH_ABOVE_ONE: &str = "local health above 1";
+/// A probe pass began that holds only the node's zone (PROTOCOL.md §15).
+pub const NEAR_PASS: &str = "probe pass of the node's zone only";
 
 /// The "world" of the features only the conformance harness makes: datagrams a node's shell
 /// must drop before its core sees them.
@@ -95,6 +97,7 @@ pub fn required() -> Vec<Feature> {
         Feature::Behaviour(HEALTH_ABOVE_ONE),
         Feature::Behaviour(AUTO_REJOINED),
         Feature::Behaviour(RESTART_SEEN),
+        Feature::Behaviour(NEAR_PASS),
         Feature::Transition {
             from: Some(Status::Suspect),
             to: Status::Dead,
@@ -241,6 +244,9 @@ pub fn features(before: &State, action: &Action, after: &State, out: &mut Vec<Fe
     if old.node.health() <= 1 && new.node.health() > 1 {
         out.push(Feature::Behaviour(HEALTH_ABOVE_ONE));
     }
+    if !old.node.probe_order().is_near_pass() && new.node.probe_order().is_near_pass() {
+        out.push(Feature::Behaviour(NEAR_PASS));
+    }
     match (old.node.phase(), new.node.phase()) {
         (Running, Leaving) => out.push(Feature::Behaviour(LEAVING)),
         (Leaving, Left) => out.push(Feature::Behaviour(LEFT)),
@@ -278,7 +284,8 @@ pub struct World {
 /// The worlds explored exhaustively, all in shell order: faults (one drop, one crash), a
 /// paused node, a reliable network with duplicates and commands, `unreachable` with
 /// confirmations by the application, a leave followed by a rejoin under a new id, a
-/// replayed datagram ([`replay_world`]), and a partition healed by an automatic rejoin.
+/// replayed datagram ([`replay_world`]), a partition healed by an automatic rejoin, and zones
+/// ([`zoned_export_world`]).
 pub fn worlds() -> Vec<World> {
     let mut faults = Setup::new(3);
     faults.shell_order = true;
@@ -367,12 +374,31 @@ pub fn worlds() -> Vec<World> {
             name: "partition",
             setup: partition,
         },
+        World {
+            name: "zoned",
+            setup: zoned_export_world(),
+        },
     ];
     // The traces run to the horizon: the quiet end is what the replay checks the longest.
     for world in &mut worlds {
         world.setup.stop_when_quiet = false;
     }
     worlds
+}
+
+/// The zoned world of the corpus (PROTOCOL.md §15): three nodes in two zones (`n1`, `n3` in
+/// `a`), helpers by zone and far members in one pass of two, one crash, in shell order: the
+/// real node must walk the same near and full passes as the core.
+pub fn zoned_export_world() -> Setup {
+    let mut zoned = Setup::new(3);
+    zoned.zones = 2;
+    zoned.core.zone_helpers = true;
+    zoned.core.far_pass_every = 2;
+    zoned.drops = 0;
+    zoned.stagger = 1;
+    zoned.horizon = zoned.settle() + 2 * zoned.core.probe_interval;
+    zoned.shell_order = true;
+    zoned
 }
 
 /// The replay world of the corpus: a reliable network, one metadata change and one replay,

@@ -56,7 +56,7 @@ impl SwimModel {
             self.setup.core.clone(),
             node_id(i),
             node_addr(i),
-            Meta::default(),
+            self.setup.meta(i),
             start,
             &mut out,
         )
@@ -70,7 +70,7 @@ impl SwimModel {
                 reply: false,
                 members: (0..n)
                     .filter(|&j| j != i)
-                    .map(|j| Member::alive(node_id(j), node_addr(j), 0, Meta::default()))
+                    .map(|j| Member::alive(node_id(j), node_addr(j), 0, self.setup.meta(j)))
                     .collect(),
             },
             gossip: Vec::new(),

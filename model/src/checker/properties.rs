@@ -51,6 +51,7 @@ pub const RETRANSMIT_LIMIT: &str = "retransmit limit";
 pub const BUDDY_FIRST: &str = "buddy first";
 pub const SYNC_NEVER_LOWERS: &str = "push-pull never lowers";
 pub const PROBE_ROUND_ROBIN: &str = "probe round-robin";
+pub const ZONE_HELPERS: &str = "helpers by zone";
 pub const REACH_CONVERGED: &str = "converged at rest";
 pub const REACH_REFUTED: &str = "false suspicion refuted";
 pub const REACH_DEAD: &str = "crashed node declared dead";
@@ -71,6 +72,8 @@ pub const REACH_LEAVE_RACE: &str = "leave races a verdict";
 pub const REACH_META_REFUTED: &str = "metadata races a refutation";
 pub const REACH_AUTO_REJOINED: &str = "declared dead, rejoined by itself";
 pub const REACH_HELD: &str = "suspicion held by a cut-off node";
+pub const REACH_NEAR_PASS: &str = "near pass leaves a far member out";
+pub const REACH_HELPER_RANKED: &str = "helper from another zone chosen";
 
 /// Every property, safety first, in report order.
 pub const PROPERTIES: &[PropertyInfo] = &[
@@ -184,6 +187,13 @@ pub const PROPERTIES: &[PropertyInfo] = &[
         about: "live members are probed once a pass: at most 2n-1 periods apart",
         applies: |_| true,
         condition: |_, s| !s.ghost.probe_order_broken,
+    },
+    PropertyInfo {
+        name: ZONE_HELPERS,
+        kind: Kind::Safety,
+        about: "zone-aware helpers: no helper is asked over a live one sharing fewer fates",
+        applies: |s| s.core.zone_helpers,
+        condition: |_, s| !s.ghost.helpers_misranked,
     },
     PropertyInfo {
         name: REACH_CONVERGED,
@@ -328,6 +338,20 @@ pub const PROPERTIES: &[PropertyInfo] = &[
         about: "a suspicion runs out while its holder's probes all fail, and starts over",
         applies: |s| s.core.isolation_hold,
         condition: |_, s| s.ghost.marks.held,
+    },
+    PropertyInfo {
+        name: REACH_NEAR_PASS,
+        kind: Kind::Reachability,
+        about: "a probe pass holds only near members while a far one is live",
+        applies: |s| s.core.far_pass_every > 1 && s.zones > 1,
+        condition: |_, s| s.ghost.marks.near_pass,
+    },
+    PropertyInfo {
+        name: REACH_HELPER_RANKED,
+        kind: Kind::Reachability,
+        about: "a failed probe asks a helper over one sharing more fates",
+        applies: |s| s.core.zone_helpers && s.zones > 1,
+        condition: |_, s| s.ghost.marks.helper_ranked,
     },
 ];
 

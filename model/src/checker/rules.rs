@@ -7,8 +7,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 
+use swim_checked_core::zone::zone_of;
 use swim_checked_core::{
-    Body, Config, Effect, Message, Millis, Node, NodeId, Phase, Status, Timer,
+    Body, Config, Effect, Member, Message, Millis, Node, NodeId, Phase, Status, Timer,
 };
 
 use super::properties::{moved_down, resurrected};
@@ -64,6 +65,7 @@ pub fn judge(before: &Node, after: &Node, cause: Cause, out: &[Effect], ghost: &
     suspicion_timers(before, after, out, ghost);
     piggybacking(before, after, out, ghost);
     probe_order(before, after, cause, ghost);
+    helpers(before, cause, out, ghost);
     if let Cause::Message(msg) = cause {
         let records = msg.gossip.iter().chain(match &msg.body {
             Body::Sync { members, .. } => members.as_slice(),
@@ -229,7 +231,8 @@ fn piggybacking(before: &Node, after: &Node, out: &[Effect], ghost: &mut Ghost) 
 /// learnt joins the pass; a new pass starts only once no live member is left in the old one,
 /// and holds every live member; a period of a running node that knows a live member probes one.
 /// With one probe per period, two probes of a live member are then at most `2n - 1` periods
-/// apart (the first and the last of two passes of `n - 1`), which completeness counts on.
+/// apart (the first and the last of two passes of `n - 1`), which completeness counts on; a
+/// near pass (PROTOCOL.md §15) may leave out members of other zones.
 fn probe_order(before: &Node, after: &Node, cause: Cause, ghost: &mut Ghost) {
     if matches!(cause, Cause::Command { rejoin: true }) {
         return; // a new life: a new order
@@ -259,8 +262,20 @@ fn probe_order(before: &Node, after: &Node, cause: Cause, ghost: &mut Ghost) {
         .iter()
         .all(|id| is.contains(id) || probed.contains(id));
     if new_pass {
+        // A near pass (PROTOCOL.md §15) may leave out members of other zones.
+        let ours = after.member(after.id()).and_then(zone_of);
+        let left_out = |id: &NodeId| {
+            after.probe_order().is_near_pass() && after.member(*id).and_then(zone_of) != ours
+        };
         ok &= (was.iter()).all(|id| !live_before.contains(id) || probed.contains(id));
-        ok &= (live_after.iter()).all(|id| is.contains(id) || probed.contains(id));
+        ok &= (live_after.iter()).all(|id| is.contains(id) || probed.contains(id) || left_out(id));
+        ghost.marks.near_pass |= live_after.iter().any(left_out);
+        // At most `f - 1` near passes in a row, so far members wait at most `f + 1` passes.
+        let (then, now) = (
+            before.probe_order().near_passes(),
+            after.probe_order().near_passes(),
+        );
+        ok &= now == 0 || (now == then + 1 && now < after.config().far_pass_every);
     } else {
         ok &= was.iter().all(|id| is.contains(id) || gone_or_probed(id));
     }
@@ -275,6 +290,40 @@ fn probe_order(before: &Node, after: &Node, cause: Cause, ghost: &mut Ghost) {
     }
     if !ok {
         ghost.probe_order_broken = true;
+    }
+}
+
+/// With zone-aware helpers (PROTOCOL.md §15), the helpers a failed probe asks share no more
+/// fates with it than any live member left out: one fate for being in the target's zone, one
+/// for being in ours.
+fn helpers(before: &Node, cause: Cause, out: &[Effect], ghost: &mut Ghost) {
+    let Cause::Timer(Timer::ProbeTimeout(seq)) = cause else {
+        return;
+    };
+    let Some(probe) = before.probes().get(&seq) else {
+        return;
+    };
+    let asked: BTreeSet<SocketAddr> = (out.iter())
+        .filter_map(|e| match e {
+            Effect::Send { to, msg } if matches!(msg.body, Body::PingReq { .. }) => Some(*to),
+            _ => None,
+        })
+        .collect();
+    if asked.is_empty() || !before.config().zone_helpers {
+        return;
+    }
+    let zone = |id: NodeId| before.member(id).and_then(zone_of);
+    let (target_zone, ours) = (zone(probe.target), zone(before.id()));
+    let fates = |m: &Member| u8::from(zone_of(m) == target_zone) + u8::from(zone_of(m) == ours);
+    let candidates = (before.members())
+        .filter(|m| m.id != before.id() && m.id != probe.target && m.status == Status::Alive);
+    let (chosen, left): (Vec<&Member>, Vec<&Member>) =
+        candidates.partition(|m| asked.contains(&m.addr));
+    let chosen = (chosen.iter().map(|m| fates(m)).min()).zip(chosen.iter().map(|m| fates(m)).max());
+    let left = (left.iter().map(|m| fates(m)).min()).zip(left.iter().map(|m| fates(m)).max());
+    if let (Some((least_chosen, most_chosen)), Some((least_left, most_left))) = (chosen, left) {
+        ghost.helpers_misranked |= least_left < most_chosen;
+        ghost.marks.helper_ranked |= least_chosen < most_left;
     }
 }
 

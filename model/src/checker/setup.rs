@@ -5,7 +5,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use swim_checked_core::health::Health;
 use swim_checked_core::suspicion::Bounds;
-use swim_checked_core::{Config, Millis, NodeId};
+use swim_checked_core::zone::ZONE_KEY;
+use swim_checked_core::{Config, Meta, Millis, NodeId};
 
 #[cfg(doc)]
 use super::SwimModel;
@@ -53,6 +54,9 @@ pub struct Setup {
     /// One node cut off from the others for a window: every datagram between it and another
     /// node sent in the window is lost (PROTOCOL.md §14).
     pub partition: Option<Partition>,
+    /// Zones the nodes are spread over (node `i` in zone `i mod zones`, named in its metadata
+    /// as PROTOCOL.md §15 reads it); 0 or 1: no zone metadata.
+    pub zones: u8,
     /// Model time at which the run ends (milliseconds of the scaled-down config).
     pub horizon: Millis,
     /// Node `i` starts `i x stagger` ms after node 0 (0: all protocol periods aligned, the
@@ -107,6 +111,7 @@ impl Setup {
             meta_changes: 0,
             rejoins: 0,
             partition: None,
+            zones: 0,
             horizon: 0,
             stagger: 0,
             shell_order: false,
@@ -201,7 +206,20 @@ impl Setup {
     pub fn detection_bound(&self) -> Millis {
         let n = self.nodes as Millis;
         let bounds = Bounds::new(&self.core, self.nodes);
-        (2 * (n - 1) + 1) * self.slowest_period() + bounds.max
+        // With far members in one pass of `f`, probes of one member are at most `(f + 1)(n - 1)`
+        // periods apart (PROTOCOL.md §15); `f = 1` is the uniform walk's `2(n - 1)`.
+        let passes = self.core.far_pass_every as Millis + 1;
+        (passes * (n - 1) + 1) * self.slowest_period() + bounds.max
+    }
+
+    /// Node `i`'s metadata at the start: its zone, when the world has zones.
+    pub fn meta(&self, i: usize) -> Meta {
+        if self.zones > 1 {
+            let zone = char::from(b'a' + (i % self.zones as usize) as u8).to_string();
+            Meta::from_pairs([(ZONE_KEY, zone)])
+        } else {
+            Meta::default()
+        }
     }
 
     /// Fault-free time every run ends with: detection, then two push-pull rounds to spread
@@ -236,12 +254,22 @@ impl Setup {
         add(self.leaves, "leave");
         add(self.meta_changes, "metadata change");
         add(self.rejoins, "rejoin");
+        add(self.zones, "zone");
         if let Some(p) = self.partition {
             parts.push(format!(
                 "n{} cut off {}..{} ms",
                 p.node + 1,
                 p.from,
                 p.until
+            ));
+        }
+        if self.core.zone_helpers {
+            parts.push("zone helpers".into());
+        }
+        if self.core.far_pass_every > 1 {
+            parts.push(format!(
+                "far members every {} passes",
+                self.core.far_pass_every
             ));
         }
         if self.core.auto_rejoin {

@@ -149,6 +149,9 @@ pub struct Ghost {
     /// Some node's probe order skipped a live member, started a pass early or without every
     /// live member, or a protocol period probed nobody while live members were known.
     pub probe_order_broken: bool,
+    /// Some node with zone-aware helpers on asked a helper while leaving out a live one that
+    /// shares fewer fates with the probe (PROTOCOL.md §15).
+    pub helpers_misranked: bool,
     /// What the last step did, for the reachability properties.
     pub marks: Marks,
 }
@@ -164,6 +167,10 @@ pub struct Marks {
     pub silent_helper: bool,
     /// A suspicion ran out while its holder seemed cut off, and started over (PROTOCOL.md §14).
     pub held: bool,
+    /// A new probe pass left a live member of another zone out (PROTOCOL.md §15).
+    pub near_pass: bool,
+    /// A failed probe asked a helper over a live one sharing more fates (PROTOCOL.md §15).
+    pub helper_ranked: bool,
 }
 
 /// The copies of one datagram in flight.

@@ -301,6 +301,9 @@ pub struct TraceSetup {
     /// The node cut off and when (absent: no partition).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub partition: Option<super::setup::Partition>,
+    /// Zones of the nodes' metadata (absent: none).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub zones: u8,
     pub horizon: Millis,
     pub disturb_until: Millis,
     pub stagger: Millis,
@@ -336,6 +339,19 @@ pub struct TraceSetup {
     pub auto_rejoin: bool,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub isolation_hold: bool,
+    /// PROTOCOL.md §15's selector, uniform in the scaled-down config: absent when uniform.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub zone_helpers: bool,
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub far_pass_every: u8,
+}
+
+fn one() -> u8 {
+    1
+}
+
+fn is_one(n: &u8) -> bool {
+    *n == 1
 }
 
 fn on() -> bool {
@@ -433,6 +449,7 @@ impl Trace {
                 rejoins: s.rejoins,
                 replays: s.replays,
                 partition: s.partition,
+                zones: s.zones,
                 horizon: s.horizon,
                 disturb_until: s.disturb_until(),
                 stagger: s.stagger,
@@ -455,6 +472,8 @@ impl Trace {
                 lifeguard_buddy: c.lifeguard_buddy,
                 auto_rejoin: c.auto_rejoin,
                 isolation_hold: c.isolation_hold,
+                zone_helpers: c.zone_helpers,
+                far_pass_every: c.far_pass_every,
             },
             seed: None,
             covers: Vec::new(),
@@ -579,6 +598,8 @@ impl TraceSetup {
         c.lifeguard_buddy = self.lifeguard_buddy;
         c.auto_rejoin = self.auto_rejoin;
         c.isolation_hold = self.isolation_hold;
+        c.zone_helpers = self.zone_helpers;
+        c.far_pass_every = self.far_pass_every;
         c
     }
 }
@@ -597,6 +618,7 @@ impl Setup {
         setup.rejoins = t.rejoins;
         setup.replays = t.replays;
         setup.partition = t.partition;
+        setup.zones = t.zones;
         setup.horizon = t.horizon;
         setup.stagger = t.stagger;
         setup.shell_order = t.shell_order;

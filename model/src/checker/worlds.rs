@@ -65,7 +65,28 @@ pub fn defaults() -> Vec<World> {
     worlds.extend(lifeguard_worlds());
     worlds.push(partition_world());
     worlds.push(hold_world());
+    worlds.push(zoned_world());
     worlds
+}
+
+/// Three nodes in two zones (`n1` and `n3` in `a`, `n2` in `b`) with the topology-aware
+/// selector (PROTOCOL.md §15): helpers from other zones first, the far member in one probe
+/// pass of two. A crash and a loss, as in `health`: a crashed far member must still be held
+/// dead within the zoned bound (completeness), no live one ever (accuracy), and a new pass
+/// that leaves a live member out must be a near pass (probe order).
+pub fn zoned_world() -> World {
+    World {
+        label: "zoned",
+        setup: targeted(4, 10, |s| {
+            s.crashes = 1;
+            s.drops = 1;
+            s.zones = 3;
+            s.core.max_health = 2;
+            s.core.suspicion_mult = 2;
+            s.core.zone_helpers = true;
+            s.core.far_pass_every = 2;
+        }),
+    }
 }
 
 /// The `health` world (a crash and a loss among three nodes) with `auto_rejoin` and

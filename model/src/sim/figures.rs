@@ -9,6 +9,7 @@
 //! | `false-positives` | false suspicions and false deaths under loss and under slow members |
 //! | `heal` | time to convergence after a partition heals, against `n` |
 //! | `lifeguard` | false positives with Lifeguard's components on and off (`sim lifeguard`, see [`super::lifeguard`]) |
+//! | `zones` | uniform versus topology-aware selection in a zone outage and calm (`sim zones`, see [`super::zones`]) |
 //!
 //! Every run is seeded: the same command writes the same files.
 
@@ -379,6 +380,17 @@ fn plot(path: &Path, figure: &Figure) -> Result<(), Box<dyn std::error::Error>> 
         .draw()?;
     root.present()?;
     Ok(())
+}
+
+/// The mean of per-seed counts (0 for none).
+pub fn mean(xs: &[u64]) -> f64 {
+    xs.iter().sum::<u64>() as f64 / xs.len().max(1) as f64
+}
+
+/// The median (the upper one of an even count; `None` for none).
+pub fn median(mut xs: Vec<f64>) -> Option<f64> {
+    xs.sort_by(f64::total_cmp);
+    xs.get(xs.len() / 2).copied()
 }
 
 /// Draw one bar chart per panel, stacked, each with one bar per label: `(title, values)`.

@@ -13,6 +13,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use super::figures::{mean, median};
 use super::scenario::Scenario;
 use super::{Report, figures};
 
@@ -96,15 +97,6 @@ pub struct Row {
 pub struct Experiment {
     pub scenario: Scenario,
     pub rows: Vec<Row>,
-}
-
-fn mean(xs: &[u64]) -> f64 {
-    xs.iter().sum::<u64>() as f64 / xs.len().max(1) as f64
-}
-
-fn median(mut xs: Vec<f64>) -> Option<f64> {
-    xs.sort_by(f64::total_cmp);
-    xs.get(xs.len() / 2).copied()
 }
 
 /// Run `scenario` with every combination of `combos`, once per seed.

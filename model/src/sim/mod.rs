@@ -22,6 +22,7 @@ pub mod online;
 pub mod queue;
 pub mod runner;
 pub mod scenario;
+pub mod zones;
 
 pub use metrics::Report;
 pub use runner::{Found, Outcome, Simulation};

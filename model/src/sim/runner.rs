@@ -19,6 +19,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use rand::rngs::StdRng;
 use rand::seq::index;
 use rand::{Rng, SeedableRng};
+use swim_checked_core::zone::ZONE_KEY;
 use swim_checked_core::{
     Body, Command, Config, Effect, Member, MemberEvent, Message, Meta, Millis, Node, NodeId, Phase,
     Pick, Status, Timer, TimerTable, Wire,
@@ -371,7 +372,7 @@ impl Simulation {
     fn bootstrap(&mut self) {
         let n = self.scenario.nodes;
         let everyone: Vec<Member> = (0..n)
-            .map(|j| Member::alive(sim_id(j, 0), sim_addr(j), 0, Meta::default()))
+            .map(|j| Member::alive(sim_id(j, 0), sim_addr(j), 0, self.meta(j, None)))
             .collect();
         for i in 0..n {
             let jitter = self.choice_rng.random_range(0..self.config.probe_interval);
@@ -429,6 +430,7 @@ impl Simulation {
 
     /// Start member `i` in a new life (its clock reads `early` ms more than it would).
     fn start(&mut self, i: usize, early: Millis) {
+        let meta = self.meta(i, None);
         let slot = &mut self.slots[i];
         if slot.life != Life::Absent {
             slot.generation += 1;
@@ -442,20 +444,26 @@ impl Simulation {
         out.clear();
         let id = sim_id(i, slot.generation);
         #[allow(unused_mut)]
-        let mut node = Node::new(
-            self.config.clone(),
-            id,
-            sim_addr(i),
-            Meta::default(),
-            now,
-            &mut out,
-        )
-        .expect("the scenario's configuration was validated");
+        let mut node = Node::new(self.config.clone(), id, sim_addr(i), meta, now, &mut out)
+            .expect("the scenario's configuration was validated");
         #[cfg(swim_faults)]
         node.set_faults(self.faults);
         slot.node = Some(node);
         self.effects(i, &mut out);
         self.out = out;
+    }
+
+    /// Member `i`'s metadata: its zone when the scenario has several (PROTOCOL.md §15 reads
+    /// it), and the revision an update event gave it.
+    fn meta(&self, i: usize, rev: Option<u64>) -> Meta {
+        let zone = (self.scenario.zones.len() > 1).then(|| {
+            (
+                ZONE_KEY.to_string(),
+                self.scenario.zones[self.net.zone(i)].clone(),
+            )
+        });
+        let rev = rev.map(|r| ("rev".to_string(), r.to_string()));
+        Meta::from_pairs(zone.into_iter().chain(rev))
     }
 
     /// Up to three running members other than `i`, drawn, to join through.
@@ -800,7 +808,7 @@ impl Simulation {
                         continue;
                     };
                     let me = node.local_member().clone();
-                    let meta = Meta::from_pairs([("rev", (me.incarnation + 1).to_string())]);
+                    let meta = self.meta(i, Some(me.incarnation + 1));
                     self.metrics.updated(me.id, me.incarnation + 1, self.now);
                     self.step(i, NodeInput::Command(Command::SetMeta(meta)));
                 }

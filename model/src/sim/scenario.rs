@@ -89,6 +89,9 @@ pub struct CoreOverrides {
     pub lifeguard_local_health: Option<bool>,
     pub lifeguard_dynamic_suspicion: Option<bool>,
     pub lifeguard_buddy: Option<bool>,
+    /// The topology-aware selector (PROTOCOL.md §15; uniform in every preset).
+    pub zone_helpers: Option<bool>,
+    pub far_pass_every: Option<u8>,
 }
 
 /// How long a datagram takes: a default distribution and overrides per pair of zones.
@@ -318,6 +321,12 @@ impl Scenario {
         }
         if let Some(v) = o.lifeguard_buddy {
             c.lifeguard_buddy = v;
+        }
+        if let Some(v) = o.zone_helpers {
+            c.zone_helpers = v;
+        }
+        if let Some(v) = o.far_pass_every {
+            c.far_pass_every = v;
         }
         // The run starts as a converged cluster, each member handed its whole view in one sync
         // that it did not ask for (PROTOCOL.md §12 bounds what such a datagram introduces):

@@ -907,3 +907,29 @@ fn the_cut_alone_property_catches_a_core_without_isolation_hold() {
     setup.core.isolation_hold = false;
     counterexample(&SwimModel::new(setup), properties::CUT_ALONE, Search::Dfs);
 }
+
+// ----- topology-aware selection (PROTOCOL.md §15) -----
+
+/// Helpers drawn uniformly, whatever fates they share with the probe, are caught in the
+/// `zoned` world by "helpers by zone".
+#[cfg(swim_faults)]
+#[test]
+fn helpers_by_zone_catches_helpers_drawn_uniformly() {
+    assert!(discovers(
+        model::checker::worlds::zoned_world().setup,
+        Fault::HelpersIgnoreZones,
+        properties::ZONE_HELPERS
+    ));
+}
+
+/// A probe order that never holds members of other zones again is caught in the `zoned`
+/// world by "probe round-robin" (more near passes in a row than `far_pass_every - 1`).
+#[cfg(swim_faults)]
+#[test]
+fn probe_round_robin_catches_far_members_never_probed() {
+    assert!(discovers(
+        model::checker::worlds::zoned_world().setup,
+        Fault::FarMembersSkipped,
+        properties::PROBE_ROUND_ROBIN
+    ));
+}

@@ -8,10 +8,11 @@ use crate::effect::Effect;
 use crate::faults::Fault;
 use crate::member::NodeId;
 use crate::message::{Body, Message};
-use crate::pick::{Pick, choose};
+use crate::pick::Pick;
 use crate::probe::{Probe, Relay};
 use crate::status::Status;
 use crate::timer::Timer;
+use crate::zone::{Candidate, choose_helpers, zone_of};
 
 use super::{Node, Phase};
 
@@ -38,21 +39,12 @@ impl Node {
             return;
         }
         if self.faults.has(Fault::ProbeSkipsMember) {
-            let _ = self.order.next_target(&self.members, rng);
+            let _ = self.next_target(rng, false);
         }
         self.guard.introduced.clear();
         let throttled = self.throttled();
         for _ in 0..self.config.direct_probes {
-            let target = if throttled {
-                // Members that never answered wait for the extra slot below: the regular
-                // order keeps its bound for the members that did.
-                let unanswered = &self.guard.unanswered;
-                self.order.next_where(&self.members, rng, |m| {
-                    !m.status.is_terminal() && !unanswered.contains(&m.id)
-                })
-            } else {
-                self.order.next_target(&self.members, rng)
-            };
+            let target = self.next_target(rng, throttled);
             let Some(target) = target else {
                 break;
             };
@@ -72,6 +64,26 @@ impl Node {
             timer: Timer::Tick,
             at: now + self.probe_interval(),
         });
+    }
+
+    /// The next member of the probe order: a live one; with `throttled`, one that has answered
+    /// (members that never did wait for the extra slot, so the order keeps its bound for the
+    /// others); of our zone only in a near pass (PROTOCOL.md §15).
+    fn next_target(&mut self, rng: &mut dyn Pick, throttled: bool) -> Option<NodeId> {
+        let unanswered = &self.guard.unanswered;
+        let ours = zone_of(&self.me);
+        let far_every = if self.faults.has(Fault::FarMembersSkipped) {
+            u8::MAX
+        } else {
+            self.config.far_pass_every
+        };
+        self.order.next_near(
+            &self.members,
+            rng,
+            |m| !(m.status.is_terminal() || throttled && unanswered.contains(&m.id)),
+            |m| zone_of(m) == ours,
+            far_every,
+        )
     }
 
     fn start_probe(&mut self, now: Millis, target: NodeId, out: &mut Vec<Effect>) {
@@ -120,14 +132,21 @@ impl Node {
             return;
         }
         let (target, target_addr) = (probe.target, probe.target_addr);
-        let mut helpers: Vec<(NodeId, SocketAddr)> = self
+        let target_zone = self.members.get(target).and_then(|r| zone_of(&r.member));
+        let ours = zone_of(&self.me);
+        let mut helpers: Vec<Candidate> = self
             .members
             .iter()
             .filter(|r| r.member.status == Status::Alive && r.member.id != target)
-            .map(|r| (r.member.id, r.member.addr))
+            .map(|r| Candidate::new(&r.member, target_zone, ours))
             .collect();
-        let k = choose(rng, &mut helpers, self.config.indirect_checks);
-        for &(id, addr) in &helpers[..k] {
+        let k = choose_helpers(
+            rng,
+            &mut helpers,
+            self.config.indirect_checks,
+            self.config.zone_helpers && !self.faults.has(Fault::HelpersIgnoreZones),
+        );
+        for &Candidate { id, addr, .. } in &helpers[..k] {
             self.stats.ping_reqs_sent += 1;
             self.send(
                 addr,
@@ -143,7 +162,7 @@ impl Node {
         self.send(target_addr, Some(target), Body::Ping { seq, target }, out);
         if let Some(probe) = self.probes.get_mut(&seq) {
             probe.helpers = k as u8;
-            probe.awaiting = helpers[..k].iter().map(|&(id, _)| id).collect();
+            probe.awaiting = helpers[..k].iter().map(|c| c.id).collect();
         }
     }
 

@@ -271,4 +271,7 @@ const CONDITIONS: [Condition; PROPERTIES.len()] = [
     condition::<32>,
     condition::<33>,
     condition::<34>,
+    condition::<35>,
+    condition::<36>,
+    condition::<37>,
 ];
