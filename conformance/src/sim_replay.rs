@@ -42,10 +42,10 @@ pub fn script(
     let name = name.into();
     let unsupported = |why: String| format!("{name}: member {member} cannot be replayed: {why}");
     let [start] = starts else {
-        return Err(unsupported(format!(
-            "it started {} times (a join has no trace form)",
-            starts.len()
-        )));
+        return Err(unsupported(match starts.len() {
+            0 => "its start is not recorded".into(),
+            n => format!("it started {n} times (a join has no trace form)"),
+        }));
     };
     if start.after_steps != 0 {
         return Err(unsupported("it joined during the run".into()));

@@ -13,8 +13,9 @@ use swim_checked_core::Effect;
 
 /// `nodes` members over a network with loss (uniform and bursty), two zones with their own
 /// latency, clock drift and offsets, crashes, a metadata update, leaves, one-way loss and a
-/// partition long enough for each side to declare the other dead, then its heal. No member
-/// joins, restarts or is slow: those cannot be replayed.
+/// partition long enough for each side to declare the other dead, then its heal (members of
+/// the small side come back under new ids), and a leave. No member joins, restarts or is slow:
+/// those cannot be replayed.
 fn faulty(nodes: usize, duration_s: f64) -> Scenario {
     let split = nodes / 5;
     Scenario::parse(&format!(
@@ -42,11 +43,15 @@ fn faulty(nodes: usize, duration_s: f64) -> Scenario {
         [[event]]
         at_s = 3
         kind = "update"
-        nodes = "random:5"
+        nodes = "5,13,21"
         [[event]]
         at_s = 4
         kind = "leave"
         nodes = "random:2"
+        [[event]]
+        at_s = 23
+        kind = "leave"
+        nodes = "13"
         [[event]]
         at_s = 5
         kind = "one_way_loss"
@@ -64,11 +69,13 @@ fn faulty(nodes: usize, duration_s: f64) -> Scenario {
     .expect("a valid scenario")
 }
 
-/// Members 0, 5 and 13 of a 40-member run, recorded whole and replayed: no divergence.
+/// Members 0, 5 and 13 of a 40-member run, recorded whole and replayed: no divergence. Member
+/// 5 updates its metadata, is cut off and comes back under a new id; member 13 updates and
+/// leaves.
 /// Then one deadline of a recording moved by a millisecond: the replay diverges there.
 #[test]
 fn recorded_members_of_a_faulty_run_replay_without_divergence() {
-    let scenario = faulty(40, 25.0);
+    let scenario = faulty(40, 30.0);
     let config = scenario.config().unwrap();
     let rt = runtime();
     let replay = |member: usize, steps: &[Step], starts: &[RecordedStart]| {
@@ -90,8 +97,14 @@ fn recorded_members_of_a_faulty_run_replay_without_divergence() {
         assert_eq!(outcome.violation, None);
         let replayed =
             (replay(member, &outcome.trace, &outcome.starts)).unwrap_or_else(|d| panic!("{d}"));
+        let mut kinds = std::collections::BTreeMap::new();
+        for step in &outcome.trace {
+            *kinds
+                .entry(conformance::corpus::kind(&step.input))
+                .or_insert(0) += 1;
+        }
         println!(
-            "member {member}: {} steps compared, {} datagrams delivered, {} read",
+            "member {member}: {} steps compared, {} datagrams delivered, {} read; {kinds:?}",
             replayed.steps, replayed.delivered, replayed.sent
         );
         assert_eq!(

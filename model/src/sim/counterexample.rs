@@ -38,7 +38,9 @@ pub struct Counterexample {
     pub id: NodeId,
     pub addr: SocketAddr,
     pub at_s: f64,
-    /// The member's starts (its node's creation and settling are not steps).
+    /// The member's starts (its node's creation and settling are not steps); none in a file
+    /// written before they were recorded.
+    #[serde(default)]
     pub starts: Vec<RecordedStart>,
     pub steps: Vec<Step>,
 }

@@ -1060,3 +1060,28 @@ fn user_command(c: &Command) -> Option<UserCommand> {
         Command::Join { .. } | Command::Broadcast(_) | Command::SendTo { .. } => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn member_addresses_are_loopback_ordered_and_invertible() {
+        let members = [0, 1, 255, 256, 65_535, 65_536, MAX_MEMBERS - 1];
+        for &i in &members {
+            let addr = sim_addr(i);
+            assert!(addr.ip().is_loopback(), "{addr}");
+            assert_eq!(sim_index(addr), Some(i), "{addr}");
+        }
+        assert!(members.windows(2).all(|w| sim_addr(w[0]) < sim_addr(w[1])));
+        assert_eq!(sim_addr(0).to_string(), "127.1.0.0:7946");
+        for other in [
+            "127.0.0.1:7946",
+            "127.0.255.255:7946",
+            "10.0.0.1:7946",
+            "127.1.0.0:7001",
+        ] {
+            assert_eq!(sim_index(other.parse().unwrap()), None, "{other}");
+        }
+    }
+}
