@@ -4,9 +4,10 @@
 //! but the tests of the `conformance` package; without it the node task's hooks are no-ops. Each [`ShellFault`] is one wrong rule of the shell (encoding, the timer
 //! map, events, decoding), never of the core; a node runs with at most one, chosen through
 //! [`Builder::fault`](crate::Builder::fault), so nodes of one process do not share any global.
-//! A node can also run a deliberately broken core ([`Builder::core_faults`](crate::Builder::core_faults)),
-//! to replay what a broken core did elsewhere (a simulator counterexample) step for step.
 //! The conformance replay must notice every one of them (`conformance/tests/faults.rs`).
+//! A node can also run a deliberately broken core
+//! ([`Builder::core_faults`](crate::Builder::core_faults)), to replay what a broken core did
+//! elsewhere (a simulator counterexample) step for step.
 
 use std::borrow::Cow;
 
