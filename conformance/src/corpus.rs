@@ -145,7 +145,7 @@ pub async fn replay_all(
     let permits = Arc::new(Semaphore::new(parallel.max(1)));
     let mut set = JoinSet::new();
     for (t, script) in scripts.iter().enumerate() {
-        for i in 0..script.starts.len() {
+        for i in script.starts.iter().map(|s| s.index) {
             let (script, opts, permits) = (script.clone(), opts.clone(), permits.clone());
             set.spawn(async move {
                 let _permit = permits.acquire_owned().await.expect("never closed");

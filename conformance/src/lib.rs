@@ -2,7 +2,8 @@
 //!
 //! The model checker's explored runs, exported as traces in `traces/`, are replayed against real
 //! [`swim-checked`](swim_checked) nodes on loopback UDP: see [`replay`] for how, [`corpus`] for
-//! running them all.
+//! running them all. A member of a simulator run (a simulator counterexample) is replayed the
+//! same way: see [`sim_replay`].
 
 pub mod agent_records;
 pub mod corpus;
@@ -10,6 +11,7 @@ pub mod generate;
 pub mod record;
 pub mod replay;
 pub mod script;
+pub mod sim_replay;
 pub mod space;
 pub mod validate;
 

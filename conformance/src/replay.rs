@@ -32,8 +32,8 @@ use swim_checked_core::{
 };
 use tokio::sync::mpsc;
 
-use crate::script::Script;
-use crate::space::{self, Space};
+use crate::script::{Script, Start};
+use crate::space::Space;
 
 /// How a replay runs.
 #[derive(Clone, Debug)]
@@ -43,6 +43,9 @@ pub struct Options {
     /// Run the node with a deliberately broken shell.
     #[cfg(swim_faults)]
     pub fault: Option<swim_checked::faults::ShellFault>,
+    /// Run the node with a deliberately broken core (to replay a broken core's recording).
+    #[cfg(swim_faults)]
+    pub core_faults: swim_checked_core::faults::Faults,
 }
 
 impl Default for Options {
@@ -51,6 +54,8 @@ impl Default for Options {
             timeout: Duration::from_secs(20),
             #[cfg(swim_faults)]
             fault: None,
+            #[cfg(swim_faults)]
+            core_faults: Default::default(),
         }
     }
 }
@@ -269,9 +274,12 @@ struct Harness<'a> {
     node: swim_checked::Node,
     clock: ManualClock,
     rx: mpsc::UnboundedReceiver<Report>,
-    /// Harness sockets by model index (`None` at `i`), shared with the observer.
+    /// How node `i` starts.
+    me: &'a Start,
+    /// Harness sockets, one per other node, shared with the observer.
     sockets: Arc<Vec<(SocketAddr, UdpSocket)>>,
-    socket_of: Vec<Option<usize>>,
+    /// Which socket is model node `j`'s.
+    socket_of: BTreeMap<usize, usize>,
     wire: Wire,
     tape: Arc<Mutex<Playback>>,
     /// Transitions reported and not yet compared.
@@ -299,9 +307,18 @@ pub async fn replay_node(
     i: usize,
     opts: &Options,
 ) -> Result<Replayed, Divergence> {
+    let Some(me) = script.start(i) else {
+        return Err(Divergence {
+            trace: script.name.clone(),
+            node: i,
+            step: None,
+            context: "could not start".into(),
+            diffs: vec![format!("the trace has no start for n{}", i + 1)],
+        });
+    };
     let mut attempts = 0;
     let mut harness = loop {
-        match Harness::bind(script, i, opts, space::next_ip()).await {
+        match Harness::bind(script, me, opts, script.addressing.fresh()).await {
             Ok(h) => break h,
             Err(e) if e.kind() == ErrorKind::AddrInUse && attempts < 50 => attempts += 1,
             Err(e) => {
@@ -324,22 +341,21 @@ pub async fn replay_node(
 impl<'a> Harness<'a> {
     async fn bind(
         script: &'a Script,
-        i: usize,
+        me: &'a Start,
         opts: &'a Options,
-        ip: std::net::Ipv4Addr,
+        space: Space,
     ) -> std::io::Result<Harness<'a>> {
-        let space = Space::new(ip);
-        let me = &script.starts[i];
+        let i = me.index;
         let mut sockets = Vec::new();
-        let mut socket_of = vec![None; script.starts.len()];
-        for s in &script.starts {
-            if s.index == i {
+        let mut socket_of = BTreeMap::new();
+        for (&j, &addr) in &script.addrs {
+            if j == i {
                 continue;
             }
-            let socket = UdpSocket::bind(space.to_replay(s.addr))?;
+            let socket = UdpSocket::bind(space.to_replay(addr))?;
             socket.set_nonblocking(true)?;
-            socket_of[s.index] = Some(sockets.len());
-            sockets.push((s.addr, socket));
+            socket_of.insert(j, sockets.len());
+            sockets.push((addr, socket));
         }
         let sockets = Arc::new(sockets);
         let steps = script.steps.iter().filter(|step| step.node == Some(i));
@@ -370,7 +386,8 @@ impl<'a> Harness<'a> {
         let builder = match opts.fault {
             Some(fault) => builder.fault(fault),
             None => builder,
-        };
+        }
+        .core_faults(opts.core_faults);
         let node = builder.bind(node_addr).await.map_err(|e| match e {
             swim_checked::Error::Io { error, .. } => error,
             other => std::io::Error::other(other.to_string()),
@@ -380,6 +397,7 @@ impl<'a> Harness<'a> {
         Ok(Harness {
             script,
             i,
+            me,
             space,
             opts,
             node,
@@ -537,10 +555,14 @@ impl<'a> Harness<'a> {
     }
 
     fn send_bytes(&mut self, j: usize, bytes: &[u8]) -> Result<(), String> {
-        let Some(s) = self.socket_of.get(j).copied().flatten() else {
-            return Err(format!("the trace has n{} send to itself", j + 1));
+        let Some(&s) = self.socket_of.get(&j) else {
+            return Err(if j == self.i {
+                format!("the trace has n{} send to itself", j + 1)
+            } else {
+                format!("the trace names no address for n{}", j + 1)
+            });
         };
-        let to = self.space.to_replay(self.script.starts[self.i].addr);
+        let to = self.space.to_replay(self.me.addr);
         self.sockets[s]
             .1
             .send_to(bytes, to)
@@ -566,7 +588,9 @@ impl<'a> Harness<'a> {
             }
             match &step.input {
                 Input::Deliver { from, to, msg } if *to == i => {
-                    self.take_in_flight(k, *from, msg)?;
+                    if self.script.complete {
+                        self.take_in_flight(k, *from, msg)?;
+                    }
                     self.node_step(k).await?;
                 }
                 Input::Timer { node, .. } | Input::Command { node, .. } if *node == i => {
@@ -616,7 +640,7 @@ impl<'a> Harness<'a> {
                     if let Some(j) = step.node
                         && j != i
                     {
-                        let me = self.script.starts[i].addr;
+                        let me = self.me.addr;
                         for e in &step.effects {
                             if let Effect::Send { to, msg } = e
                                 && *to == me
@@ -670,10 +694,19 @@ impl<'a> Harness<'a> {
     /// Create the node's state as the trace's start does: a label probe first (a datagram of
     /// another cluster must be dropped), then the start inputs; compare picks, timers and view.
     async fn boot(&mut self) -> Result<(), Divergence> {
-        let me = self.script.starts[self.i].clone();
+        let me = self.me;
         let fail = |h: &Self, diffs: Vec<String>| h.fail(None, "start", diffs);
         self.settle().await.map_err(|e| fail(self, vec![e]))?;
-        if let Some((from, msg)) = me.inputs.first() {
+        if me.inputs_at != me.at {
+            self.clock.set(me.inputs_at);
+            self.settle().await.map_err(|e| fail(self, vec![e]))?;
+            if let Some(o) = self.queue.pop_front() {
+                return Err(fail(self, vec![unexpected(&o)]));
+            }
+        }
+        // The smallest start input: labelled for another cluster it must still fit a datagram.
+        let probe = (me.inputs.iter()).min_by_key(|(_, msg)| self.wire.datagram_len(msg));
+        if let Some((from, msg)) = probe {
             let mut other = self.script.config.clone();
             other.label = format!("{}-other", other.label);
             self.send_from(*from, msg, &Wire::new(&other))
@@ -712,7 +745,7 @@ impl<'a> Harness<'a> {
                 .await
                 .map_err(|e| fail(self, vec![e]))?;
             let expected = Seen::Message {
-                from: me_addr(self.script, *from),
+                from: addr_of(self.script, *from),
                 msg: msg.clone(),
             };
             if !same_input(&expected, &o.input) {
@@ -821,8 +854,9 @@ impl<'a> Harness<'a> {
     }
 }
 
-fn me_addr(script: &Script, j: usize) -> SocketAddr {
-    script.starts[j].addr
+/// The address of node `j` (an unknown node has none, and so matches no address).
+fn addr_of(script: &Script, j: usize) -> SocketAddr {
+    (script.addrs.get(&j).copied()).unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)))
 }
 
 fn unexpected(o: &Observed) -> String {
@@ -853,7 +887,7 @@ fn compare(script: &Script, step: &Step, timers: Option<&TimerTable>, o: &Observ
     let mut diffs = Vec::new();
     let input_ok = match (&step.input, &o.input) {
         (Input::Deliver { from, msg, .. }, Seen::Message { from: f, msg: m }) => {
-            me_addr(script, *from) == *f && msg == m
+            addr_of(script, *from) == *f && msg == m
         }
         (Input::Timer { timer, .. }, Seen::Timer(t)) => timer == t,
         (Input::Command { command, .. }, Seen::Command { command: c, .. }) => {

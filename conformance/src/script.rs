@@ -1,13 +1,18 @@
 //! What a replay needs from a trace, read once: the core configuration, each node's start and
-//! every step with what must follow it.
+//! every step with what must follow it. A checker trace gives every node's; a simulator
+//! recording one member's (see [`crate::sim_replay`]).
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use model::checker::{Input, PickRecord, Playback, Setup, Step, SwimModel, Trace};
 use swim_checked_core::{Config, Member, Message, Meta, Millis, NodeId, TimerTable};
 
+use crate::space::Addressing;
+
 /// How a node of the trace starts: created at `at`, then fed `inputs` (datagrams from other
-/// model nodes, at `at`), consuming `picks`; afterwards it has armed `timers` and holds `view`.
+/// model nodes, at `inputs_at`), consuming `picks`; afterwards it has armed `timers` and holds
+/// `view`.
 #[derive(Clone, Debug)]
 pub struct Start {
     pub index: usize,
@@ -16,6 +21,7 @@ pub struct Start {
     pub at: Millis,
     /// The node's metadata at the start (its zone, in a zoned world).
     pub meta: Meta,
+    pub inputs_at: Millis,
     pub inputs: Vec<(usize, Message)>,
     pub picks: Vec<PickRecord>,
     pub timers: TimerTable,
@@ -28,10 +34,19 @@ pub struct Script {
     /// Where it came from (a file name), for messages.
     pub name: String,
     pub config: Config,
+    /// How its addresses move onto a replay's.
+    pub addressing: Addressing,
+    /// The address of every node the replayed nodes hear from or send to, by index.
+    pub addrs: BTreeMap<usize, SocketAddr>,
+    /// The nodes that can be replayed.
     pub starts: Vec<Start>,
     pub steps: Vec<Step>,
     /// The stepping node's armed timers after each step (`None`: no node stepped).
     pub timers: Vec<Option<TimerTable>>,
+    /// Whether `steps` are every node's (a checker trace), so that each datagram delivered
+    /// must have been sent by a step before; a simulator recording has one member's steps and
+    /// the datagrams it received whole.
+    pub complete: bool,
 }
 
 impl Script {
@@ -70,44 +85,77 @@ impl Script {
                 addr: node.addr,
                 at: i as Millis * t.stagger,
                 meta: start.host.node.local_member().meta.clone(),
+                inputs_at: i as Millis * t.stagger,
                 inputs: start.inputs,
                 picks,
                 timers: start.host.timers.clone(),
                 view: start.host.node.members().cloned().collect(),
             });
         }
+        let addrs = starts.iter().map(|s| (s.index, s.addr)).collect();
+        Ok(Script::new(
+            name,
+            config,
+            Addressing::SharedIp,
+            addrs,
+            starts,
+            trace.steps.clone(),
+            true,
+        ))
+    }
+
+    /// A script of these starts and steps; the timers after each step worked out.
+    pub fn new(
+        name: String,
+        config: Config,
+        addressing: Addressing,
+        addrs: BTreeMap<usize, SocketAddr>,
+        starts: Vec<Start>,
+        steps: Vec<Step>,
+        complete: bool,
+    ) -> Script {
         // Timers after each step: the stepping node's table, fired timer removed, effects
         // applied.
-        let mut tables: Vec<TimerTable> = starts.iter().map(|s| s.timers.clone()).collect();
+        let mut tables: BTreeMap<usize, TimerTable> =
+            starts.iter().map(|s| (s.index, s.timers.clone())).collect();
         let mut timers = Vec::new();
-        for step in &trace.steps {
+        for step in &steps {
             if let Input::Crash { node } = step.input {
-                tables[node].clear();
+                tables.entry(node).or_default().clear();
             }
             let Some(i) = step.node else {
                 timers.push(None);
                 continue;
             };
+            let table = tables.entry(i).or_default();
             if let Input::Timer { timer, .. } = step.input {
-                tables[i].cancel(timer);
+                table.cancel(timer);
             }
             for effect in &step.effects {
-                tables[i].apply(effect);
+                table.apply(effect);
             }
-            timers.push(Some(tables[i].clone()));
+            timers.push(Some(table.clone()));
         }
-        Ok(Script {
+        Script {
             name,
             config,
+            addressing,
+            addrs,
             starts,
-            steps: trace.steps.clone(),
+            steps,
             timers,
-        })
+            complete,
+        }
+    }
+
+    /// How node `i` starts, if it can be replayed.
+    pub fn start(&self, i: usize) -> Option<&Start> {
+        self.starts.iter().find(|s| s.index == i)
     }
 
     /// The model index of an address of the trace.
     pub fn index_of(&self, addr: SocketAddr) -> Option<usize> {
-        self.starts.iter().position(|s| s.addr == addr)
+        (self.addrs.iter()).find_map(|(&i, &a)| (a == addr).then_some(i))
     }
 
     /// The armed timers of the stepping node after step `k`.

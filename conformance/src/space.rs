@@ -1,11 +1,13 @@
 //! Address spaces: a trace's addresses and a replay's.
 //!
-//! Model node `i` listens on `127.0.0.1:7001+i`. Each replay binds its node and the harness
-//! sockets on a loopback address of its own, `127.a.b.c`, with the same ports, so that replays
-//! run in parallel (and beside other tests on `127.0.0.1`). Every address in what goes in
-//! (messages, commands) is moved into the replay's space and every address in what comes out
-//! (datagrams, view, events) back into the trace's. Only the IP changes: the order of addresses
-//! (which the core may depend on) is kept.
+//! Model node `i` of a checker trace listens on `127.0.0.1:7001+i`: each replay binds its node
+//! and the harness sockets on a loopback address of its own, `127.a.b.c`, with the same ports.
+//! Simulator member `i` listens on its own loopback address, all on one port: each replay of a
+//! member binds the same addresses on a port of its own. Either way replays run in parallel
+//! (and beside other tests on `127.0.0.1`). Every address in what goes in (messages, commands)
+//! is moved into the replay's space and every address in what comes out (datagrams, view,
+//! events) back into the trace's. Only the part shared by every address of the trace changes,
+//! so the order of addresses (which the core may depend on) is kept.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -15,32 +17,59 @@ use swim_checked_core::{Member, MemberEvent, Message};
 /// The IP of the trace's addresses.
 pub const MODEL_IP: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
-/// Maps the trace's IP to a replay's and back.
+/// What every address of a trace shares, and so what a replay moves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Space {
-    replay: IpAddr,
+pub enum Addressing {
+    /// One IP ([`MODEL_IP`]), a port per node: the checker's traces.
+    SharedIp,
+    /// One port, a loopback IP per member: the simulator's recordings.
+    SharedPort(u16),
+}
+
+impl Addressing {
+    /// A space of its own for one replay.
+    pub fn fresh(self) -> Space {
+        match self {
+            Addressing::SharedIp => Space::new(next_ip()),
+            Addressing::SharedPort(port) => Space::ports(port, next_port(port)),
+        }
+    }
+}
+
+/// Maps the trace's addresses to a replay's and back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Space {
+    /// The trace's IP is [`MODEL_IP`]; the replay's is this one.
+    Ip(IpAddr),
+    /// The trace's addresses are loopback on port `model`; the replay's on port `replay`.
+    Port { model: u16, replay: u16 },
 }
 
 impl Space {
+    /// The checker's addresses, moved to IP `replay`.
     pub fn new(replay: Ipv4Addr) -> Self {
-        Space {
-            replay: IpAddr::V4(replay),
-        }
+        Space::Ip(IpAddr::V4(replay))
     }
 
-    /// The replay's loopback IP.
-    pub fn ip(&self) -> IpAddr {
-        self.replay
+    /// The simulator's addresses (loopback, on port `model`), moved to port `replay`.
+    pub fn ports(model: u16, replay: u16) -> Self {
+        Space::Port { model, replay }
     }
 
     /// A trace address in the replay's space.
     pub fn to_replay(&self, addr: SocketAddr) -> SocketAddr {
-        swap(addr, MODEL_IP, self.replay)
+        match *self {
+            Space::Ip(replay) => swap(addr, MODEL_IP, replay),
+            Space::Port { model, replay } => swap_port(addr, model, replay),
+        }
     }
 
     /// A replay address in the trace's space.
     pub fn to_model(&self, addr: SocketAddr) -> SocketAddr {
-        swap(addr, self.replay, MODEL_IP)
+        match *self {
+            Space::Ip(replay) => swap(addr, replay, MODEL_IP),
+            Space::Port { model, replay } => swap_port(addr, replay, model),
+        }
     }
 
     pub fn message_to_replay(&self, msg: &Message) -> Message {
@@ -71,6 +100,14 @@ fn swap(addr: SocketAddr, from: IpAddr, to: IpAddr) -> SocketAddr {
     }
 }
 
+fn swap_port(addr: SocketAddr, from: u16, to: u16) -> SocketAddr {
+    if addr.ip().is_loopback() && addr.port() == from {
+        SocketAddr::new(addr.ip(), to)
+    } else {
+        addr
+    }
+}
+
 /// Loopback IPs handed out so far in this process.
 static NEXT_IP: AtomicU32 = AtomicU32::new(0);
 
@@ -85,6 +122,23 @@ pub fn next_ip() -> Ipv4Addr {
     let b = 1 + (n / 250) % 250;
     let c = 1 + n % 250;
     Ipv4Addr::new(127, a as u8, b as u8, c as u8)
+}
+
+/// Ports handed out so far in this process.
+static NEXT_PORT: AtomicU32 = AtomicU32::new(0);
+
+/// A fresh port for one replay of a trace on port `model`: one that takes as many bytes on the
+/// wire (a varint: 2 bytes below 16384, 3 above), so that every datagram keeps its size and the
+/// core packs the same gossip into it; below the usual ephemeral range, so that the system
+/// hands it to no one else; spread by process id like [`next_ip`]. (`model` is at least 128.)
+pub fn next_port(model: u16) -> u16 {
+    let (first, span) = if model < 1 << 14 {
+        (10_000, 6_000)
+    } else {
+        (20_000, 10_000)
+    };
+    let n = NEXT_PORT.fetch_add(1, Ordering::Relaxed);
+    (first + (std::process::id().wrapping_mul(7919).wrapping_add(n)) % span) as u16
 }
 
 #[cfg(test)]
@@ -116,6 +170,29 @@ mod tests {
         assert_eq!(there.gossip[0].addr, ra);
         assert!(matches!(there.body, Body::PingReq { target_addr, .. } if target_addr == rb));
         assert_eq!(space.message_to_model(&there), msg);
+    }
+
+    #[test]
+    fn port_translation_round_trips_and_keeps_order() {
+        let space = Space::ports(7946, 12345);
+        let a: SocketAddr = "127.1.0.0:7946".parse().unwrap();
+        let b: SocketAddr = "127.1.0.9:7946".parse().unwrap();
+        let (ra, rb) = (space.to_replay(a), space.to_replay(b));
+        assert_eq!(ra, "127.1.0.0:12345".parse().unwrap());
+        assert!(ra < rb);
+        assert_eq!(space.to_model(rb), b);
+        let other: SocketAddr = "10.0.0.1:7946".parse().unwrap();
+        assert_eq!(space.to_replay(other), other);
+    }
+
+    #[test]
+    fn fresh_ports_take_as_many_bytes_on_the_wire() {
+        let len = |port: u16| swim_checked_core::codec::varint_len(port as usize);
+        for model in [7946, 20_000] {
+            for _ in 0..1000 {
+                assert_eq!(len(next_port(model)), len(model));
+            }
+        }
     }
 
     #[test]

@@ -210,7 +210,15 @@ impl<C: Clock, P: Picker> Builder<C, P> {
     /// Run the node with a deliberately broken shell (conformance tests only).
     #[cfg(swim_faults)]
     pub fn fault(mut self, fault: crate::faults::ShellFault) -> Self {
-        self.hooks = Hooks::broken(fault);
+        self.hooks = self.hooks.broken(fault);
+        self
+    }
+
+    /// Run the node with a deliberately broken core (conformance tests only: to replay a
+    /// broken core's run, recorded elsewhere, step for step).
+    #[cfg(swim_faults)]
+    pub fn core_faults(mut self, faults: swim_checked_core::faults::Faults) -> Self {
+        self.hooks = self.hooks.core_broken(faults);
         self
     }
 
@@ -296,7 +304,9 @@ impl<C: Clock, P: Picker> Builder<C, P> {
         let me = Member::alive(id, addr, 0, meta)
             .named(self.name)
             .at_generation(self.generation.unwrap_or(0));
-        let core = swim_checked_core::Node::start(config.clone(), me.clone(), now, &mut effects)?;
+        let mut core =
+            swim_checked_core::Node::start(config.clone(), me.clone(), now, &mut effects)?;
+        self.hooks.break_core(&mut core);
         let mut timers = TimerTable::new();
         for effect in &effects {
             timers.apply(effect);

@@ -5,6 +5,9 @@
 //! map, events, decoding), never of the core; a node runs with at most one, chosen through
 //! [`Builder::fault`](crate::Builder::fault), so nodes of one process do not share any global.
 //! The conformance replay must notice every one of them (`conformance/tests/faults.rs`).
+//! A node can also run a deliberately broken core
+//! ([`Builder::core_faults`](crate::Builder::core_faults)), to replay what a broken core did
+//! elsewhere (a simulator counterexample) step for step.
 
 use std::borrow::Cow;
 
@@ -61,6 +64,8 @@ impl ShellFault {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Hooks {
     fault: Option<ShellFault>,
+    /// The core's deliberate bugs.
+    core: swim_checked_core::faults::Faults,
     config: Option<swim_checked_core::Config>,
     interval: Millis,
 }
@@ -73,11 +78,24 @@ impl Hooks {
 
     /// The hooks of a shell broken by `fault`, once the node's configuration is known
     /// ([`Hooks::configured`]).
-    pub fn broken(fault: ShellFault) -> Self {
+    pub fn broken(self, fault: ShellFault) -> Self {
         Hooks {
             fault: Some(fault),
-            ..Hooks::default()
+            ..self
         }
+    }
+
+    /// The same hooks, the core run with `faults`.
+    pub fn core_broken(self, faults: swim_checked_core::faults::Faults) -> Self {
+        Hooks {
+            core: faults,
+            ..self
+        }
+    }
+
+    /// Give the node's core its deliberate bugs (before its first input).
+    pub fn break_core(&self, core: &mut swim_checked_core::Node) {
+        core.set_faults(self.core);
     }
 
     /// The same hooks for a node with `config` (checked: the node is starting).

@@ -23,6 +23,10 @@ impl Hooks {
         self
     }
 
+    /// Give the node's core its deliberate bugs: none.
+    #[inline(always)]
+    pub fn break_core(&self, _core: &mut swim_checked_core::Node) {}
+
     /// The deadline the timer map stores for `SetTimer { timer, at }`: `at`.
     #[inline(always)]
     pub fn deadline(&self, _timer: Timer, at: Millis, _now: impl FnOnce() -> Millis) -> Millis {

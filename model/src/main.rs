@@ -116,19 +116,6 @@ struct SimRunArgs {
     fault: Option<String>,
 }
 
-/// The deliberate bug `--fault` names (only under `--cfg swim_faults`).
-#[cfg(swim_faults)]
-fn sim_faults(args: &SimRunArgs) -> Result<swim_checked_core::faults::Faults, String> {
-    use swim_checked_core::faults::{Fault, Faults};
-    let Some(name) = &args.fault else {
-        return Ok(Faults::NONE);
-    };
-    (Fault::ALL.iter())
-        .find(|f| format!("{f:?}") == *name)
-        .map(|&f| Faults::from(f))
-        .ok_or_else(|| format!("unknown fault {name:?} (one of {:?})", Fault::ALL))
-}
-
 #[derive(Args, Debug)]
 struct SimFiguresArgs {
     /// Directory for the JSON and SVG files.
@@ -713,7 +700,7 @@ fn sim_run(args: SimRunArgs) -> ExitCode {
     };
     sim.progress(args.progress);
     #[cfg(swim_faults)]
-    let faults = match sim_faults(&args) {
+    let faults = match model::sim::runner::faults_named(args.fault.as_deref()) {
         Ok(f) => f,
         Err(e) => return fail(e),
     };
@@ -756,8 +743,8 @@ fn sim_run(args: SimRunArgs) -> ExitCode {
     #[cfg(swim_faults)]
     again.set_faults(faults);
     again.record(found.member, found.step);
-    let steps = again.run().trace;
-    let cx = Counterexample::new(&scenario, &found, steps);
+    let recorded = again.run();
+    let cx = Counterexample::new(&scenario, &found, recorded.starts, recorded.trace);
     match std::fs::write(&args.trace, cx.to_json()) {
         Ok(()) => println!(
             "its {} steps written to {}",

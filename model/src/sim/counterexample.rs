@@ -9,18 +9,20 @@
 //! scenario's configuration, id and address, and hand it the recorded inputs at the recorded
 //! times with the recorded picks; it must produce the recorded effects. The inputs from other
 //! members are recorded whole, so nothing else of the run is needed. Two things a replay must
-//! do as the simulator does, for they are not steps: start the node on its clock (the first
-//! step's `now` less its stagger), and, with `settled_start`, after the first step (the sync
-//! that makes it a member) drain its join news with pings it answers into the void, as
-//! `Simulation::settle` does (the picks they ask, if any, are not recorded). A join's command has no
-//! trace form (the checker's worlds start joined): it appears as an input of kind `none`.
+//! do as the simulator does, for they are not steps, and `starts` records: start the node on
+//! its clock (`at`: the first step's `now` less its stagger), and, with `settled_start`, after
+//! the first step (the sync that makes it a member) drain its join news with pings it answers
+//! into the void, as `Simulation::settle` does (`settle`: the ping, how many, the picks they
+//! asked). A join's command has no trace form (the checker's worlds start joined): it appears
+//! as an input of kind `none`. `conformance`'s `sim_replay` replays the member against the
+//! library (`cargo run -p conformance --bin sim-replay -- sim-counterexample.json`).
 
 use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
 use swim_checked_core::NodeId;
 
-use super::runner::{Found, sim_addr};
+use super::runner::{Found, RecordedStart, sim_addr};
 use super::scenario::Scenario;
 use crate::checker::trace::{FORMAT_VERSION, Step, steps_by_line};
 
@@ -36,11 +38,20 @@ pub struct Counterexample {
     pub id: NodeId,
     pub addr: SocketAddr,
     pub at_s: f64,
+    /// The member's starts (its node's creation and settling are not steps); none in a file
+    /// written before they were recorded.
+    #[serde(default)]
+    pub starts: Vec<RecordedStart>,
     pub steps: Vec<Step>,
 }
 
 impl Counterexample {
-    pub fn new(scenario: &Scenario, found: &Found, steps: Vec<Step>) -> Counterexample {
+    pub fn new(
+        scenario: &Scenario,
+        found: &Found,
+        starts: Vec<RecordedStart>,
+        steps: Vec<Step>,
+    ) -> Counterexample {
         Counterexample {
             format: FORMAT_VERSION,
             property: found.violation.property.to_string(),
@@ -50,6 +61,7 @@ impl Counterexample {
             id: found.id,
             addr: sim_addr(found.member),
             at_s: found.at_s,
+            starts,
             steps,
         }
     }

@@ -19,6 +19,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use rand::rngs::StdRng;
 use rand::seq::index;
 use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
 use swim_checked_core::zone::ZONE_KEY;
 use swim_checked_core::{
     Body, Command, Config, Effect, Member, MemberEvent, Message, Meta, Millis, Node, NodeId, Phase,
@@ -99,20 +100,53 @@ pub fn sim_owner(id: NodeId) -> (usize, u32) {
     )
 }
 
-/// Member `i` listens on `10.a.b.c:7946`.
+/// The port every member listens on.
+pub const SIM_PORT: u16 = 7946;
+
+/// Where member addresses start: `127.1.0.0`, so that none is in `127.0.x.y` (where
+/// `127.0.0.1` is).
+const FIRST_ADDR: u32 = 1 << 16;
+
+/// The most members a run can have (each needs an address in `127.1.0.0` to
+/// `127.255.255.255`).
+pub const MAX_MEMBERS: usize = (1 << 24) - FIRST_ADDR as usize;
+
+/// Member `i` listens on `127.a.b.c:7946`, `a.b.c` being `i + 65536`: a loopback address of its
+/// own, so that a member of a run can be replayed against a real node (`conformance`'s
+/// `sim_replay`) with nothing sent off the machine. The order of the addresses is the order of
+/// the members.
 pub fn sim_addr(i: usize) -> SocketAddr {
-    let [_, a, b, c] = (i as u32).to_be_bytes();
-    SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, a, b, c)), 7946)
+    let [_, a, b, c] = (i as u32 + FIRST_ADDR).to_be_bytes();
+    SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, a, b, c)), SIM_PORT)
 }
 
-fn sim_index(addr: SocketAddr) -> Option<usize> {
+/// The member listening on `addr`, if it is a member's address ([`sim_addr`]'s inverse).
+pub fn sim_index(addr: SocketAddr) -> Option<usize> {
     match addr.ip() {
-        IpAddr::V4(v4) => {
-            let [ten, a, b, c] = v4.octets();
-            (ten == 10).then(|| u32::from_be_bytes([0, a, b, c]) as usize)
+        IpAddr::V4(v4) if addr.port() == SIM_PORT => {
+            let [first, a, b, c] = v4.octets();
+            let n = u32::from_be_bytes([0, a, b, c]);
+            (first == 127)
+                .then_some(n)?
+                .checked_sub(FIRST_ADDR)
+                .map(|i| i as usize)
         }
-        IpAddr::V6(_) => None,
+        _ => None,
     }
+}
+
+/// The deliberate bug a name names (a [`Fault`](swim_checked_core::faults::Fault)'s, e.g.
+/// `MergeRevivesDead`), as a set; `None`: none. For the command lines that run broken cores.
+#[cfg(swim_faults)]
+pub fn faults_named(name: Option<&str>) -> Result<swim_checked_core::faults::Faults, String> {
+    use swim_checked_core::faults::{Fault, Faults};
+    let Some(name) = name else {
+        return Ok(Faults::NONE);
+    };
+    (Fault::ALL.iter())
+        .find(|f| format!("{f:?}") == name)
+        .map(|&f| Faults::from(f))
+        .ok_or_else(|| format!("unknown fault {name:?} (one of {:?})", Fault::ALL))
 }
 
 /// The core's randomness, from the simulator's seeded generator (noting the picks when a
@@ -149,8 +183,41 @@ pub struct Outcome {
     pub report: Report,
     /// The first property broken, with where and when.
     pub violation: Option<Found>,
-    /// The steps of the violating member, when recorded (see [`Simulation::record`]).
+    /// The steps of the recorded member, if one was (see [`Simulation::record`]).
     pub trace: Vec<Step>,
+    /// The recorded member's starts, one per life (its node's creation is not a step).
+    pub starts: Vec<RecordedStart>,
+}
+
+/// How the recorded member started a life: what a replay must do, besides its steps, to run
+/// it as the simulator did.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RecordedStart {
+    /// How many of the recorded steps came before it.
+    pub after_steps: usize,
+    pub id: NodeId,
+    /// Its clock when its node was created.
+    pub at: Millis,
+    /// What creating the node did (the timers it armed).
+    pub effects: Vec<Effect>,
+    /// With `settled_start`: the pings after its first step that drained its join news.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub settle: Option<Settle>,
+    /// Its view once started (after its first step and the settling pings), for a member of
+    /// the initial cluster.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub view: Option<Vec<Member>>,
+}
+
+/// The pings `Simulation::settle` hands a member from `from` (their acks go nowhere).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Settle {
+    pub from: usize,
+    pub ping: Message,
+    pub count: usize,
+    /// The picks they consumed.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub picks: Vec<PickRecord>,
 }
 
 /// A broken property found at a step.
@@ -189,6 +256,7 @@ pub struct Simulation {
     /// Record the steps of this member, stopping at that step count.
     record: Option<(usize, u64)>,
     trace: Vec<Step>,
+    starts: Vec<RecordedStart>,
     /// Show a progress bar.
     progress: bool,
     #[cfg(swim_faults)]
@@ -264,6 +332,7 @@ impl Simulation {
             slowed: HashMap::new(),
             record: None,
             trace: Vec::new(),
+            starts: Vec::new(),
             progress: false,
             scenario,
             #[cfg(swim_faults)]
@@ -271,8 +340,9 @@ impl Simulation {
         })
     }
 
-    /// Record every step of member `member` (checker [`Step`]s), stopping the run at step
-    /// `until`: how a violation found by a run is written out, by running the seed again.
+    /// Record every step of member `member` (checker [`Step`]s) and its starts, stopping the
+    /// run at step `until` (`u64::MAX`: at its end): how a violation found by a run is written
+    /// out, by running the seed again. The last step carries the member's view.
     pub fn record(&mut self, member: usize, until: u64) {
         self.record = Some((member, until));
     }
@@ -335,6 +405,12 @@ impl Simulation {
             }
         }
         bar.finish_and_clear();
+        if let Some((i, _)) = self.record
+            && let (Some(last), Some(node)) = (self.trace.last_mut(), self.slots[i].node.as_ref())
+        {
+            last.view
+                .get_or_insert_with(|| node.members().cloned().collect());
+        }
         let slots = &self.slots;
         let witness = |i: usize, since: u64| {
             let s = &slots[i];
@@ -346,6 +422,7 @@ impl Simulation {
             report: self.metrics.report(&witness),
             violation: self.violation,
             trace: self.trace,
+            starts: self.starts,
         }
     }
 
@@ -392,12 +469,23 @@ impl Simulation {
             if self.scenario.settled_start {
                 self.settle(i, peer);
             }
+            if self.recording(i)
+                && let (Some(start), Some(node)) =
+                    (self.starts.last_mut(), self.slots[i].node.as_ref())
+            {
+                start.view = Some(node.members().cloned().collect());
+            }
         }
+    }
+
+    fn recording(&self, i: usize) -> bool {
+        self.record.is_some_and(|(r, _)| r == i)
     }
 
     /// Member `i`'s join news went out long ago: hand it pings from `peer` until its gossip
     /// queue is empty, dropping the acks (as the checker's worlds start).
     fn settle(&mut self, i: usize, peer: usize) {
+        let recording = self.recording(i);
         let slot = &mut self.slots[i];
         let Some(node) = slot.node.as_mut() else {
             return;
@@ -411,11 +499,13 @@ impl Simulation {
             },
             gossip: Vec::new(),
         };
+        let mut noted = Vec::new();
         let mut picks = Picks {
             rng: &mut self.pick_rng,
-            noted: None,
+            noted: recording.then_some(&mut noted),
         };
         let mut dropped = Vec::new();
+        let mut count = 0;
         // Each ack carries some updates and each update is sent a bounded number of times:
         // the bound only guards against a broken core that never empties its queue.
         let most = 64 * self.scenario.nodes.max(64);
@@ -425,6 +515,15 @@ impl Simulation {
             }
             node.handle_message(now, sim_addr(peer), ping.clone(), &mut picks, &mut dropped);
             dropped.clear();
+            count += 1;
+        }
+        if let Some(start) = self.starts.last_mut().filter(|_| recording) {
+            start.settle = Some(Settle {
+                from: peer,
+                ping,
+                count,
+                picks: noted,
+            });
         }
     }
 
@@ -449,6 +548,16 @@ impl Simulation {
         #[cfg(swim_faults)]
         node.set_faults(self.faults);
         slot.node = Some(node);
+        if self.record.is_some_and(|(r, _)| r == i) {
+            self.starts.push(RecordedStart {
+                after_steps: self.trace.len(),
+                id,
+                at: now,
+                effects: out.clone(),
+                settle: None,
+                view: None,
+            });
+        }
         self.effects(i, &mut out);
         self.out = out;
     }
@@ -553,13 +662,28 @@ impl Simulation {
             self.queue.push(when, due);
             return;
         }
-        slot.timers.cancel(timer);
-        self.step(i, NodeInput::Timer(timer));
+        if deferred {
+            // Held back while slow: its turn among the inputs that waited.
+            slot.timers.cancel(timer);
+            self.step(i, NodeInput::Timer(timer));
+            return;
+        }
+        // Every timer due at this deadline fires now, in (deadline, timer) order, as the
+        // library's shell and the checker fire them ([`TimerTable::pop_due`]), whatever order
+        // they were armed in: so that a recorded member can be replayed against the library.
+        // (Their own queue entries find them fired.)
+        while let Some(due) = self.slots[i].timers.pop_due(at) {
+            self.step(i, NodeInput::Timer(due));
+            if self.violation.is_some() || self.record.is_some_and(|(_, u)| self.metrics.steps >= u)
+            {
+                break;
+            }
+        }
     }
 
     /// One input to member `i`, its effects carried out, the properties checked.
     fn step(&mut self, i: usize, input: NodeInput) {
-        let recording = self.record.is_some_and(|(r, _)| r == i);
+        let recording = self.recording(i);
         let slot = &mut self.slots[i];
         let Some(node) = slot.node.as_mut() else {
             return;
@@ -942,5 +1066,30 @@ fn user_command(c: &Command) -> Option<UserCommand> {
         Command::ConfirmDead(id) => Some(UserCommand::ConfirmDead(*id)),
         Command::Rejoin { id } => Some(UserCommand::Rejoin(*id)),
         Command::Join { .. } | Command::Broadcast(_) | Command::SendTo { .. } => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn member_addresses_are_loopback_ordered_and_invertible() {
+        let members = [0, 1, 255, 256, 65_535, 65_536, MAX_MEMBERS - 1];
+        for &i in &members {
+            let addr = sim_addr(i);
+            assert!(addr.ip().is_loopback(), "{addr}");
+            assert_eq!(sim_index(addr), Some(i), "{addr}");
+        }
+        assert!(members.windows(2).all(|w| sim_addr(w[0]) < sim_addr(w[1])));
+        assert_eq!(sim_addr(0).to_string(), "127.1.0.0:7946");
+        for other in [
+            "127.0.0.1:7946",
+            "127.0.255.255:7946",
+            "10.0.0.1:7946",
+            "127.1.0.0:7001",
+        ] {
+            assert_eq!(sim_index(other.parse().unwrap()), None, "{other}");
+        }
     }
 }

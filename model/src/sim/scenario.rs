@@ -346,9 +346,12 @@ impl Scenario {
         if self.nodes < 2 {
             return Err("nodes: at least 2".into());
         }
-        // Member i listens on 10.a.b.c: 24 bits of index.
-        if self.capacity() > 1 << 24 {
-            return Err("nodes + spare: more than 2^24 members".into());
+        // Member i listens on a loopback address of its own (`runner::sim_addr`).
+        if self.capacity() > super::runner::MAX_MEMBERS {
+            return Err(format!(
+                "nodes + spare: more than {} members",
+                super::runner::MAX_MEMBERS
+            ));
         }
         if !(self.duration_s > 0.0 && self.duration_s.is_finite()) {
             return Err("duration_s: must be positive".into());

@@ -210,7 +210,9 @@ mod broken {
         assert!(steps.len() > 1);
         assert!(steps.iter().all(|step| step.node == Some(found.member)));
         assert!(steps.last().is_some_and(|step| step.view.is_some()));
-        let json = Counterexample::new(&s, &found, steps).to_json();
+        assert_eq!(outcome.starts.len(), 1, "a member of the initial cluster");
+        assert_eq!(outcome.starts[0].after_steps, 0);
+        let json = Counterexample::new(&s, &found, outcome.starts, steps).to_json();
         let back: serde_json::Value = serde_json::from_str(&json).unwrap();
         assert_eq!(back["property"], SELF_VIEW);
         assert_eq!(back["scenario"]["name"], "ci-200");
