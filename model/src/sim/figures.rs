@@ -289,7 +289,8 @@ fn heal(sizes: &[usize], seed: u64) -> Result<Vec<(&'static str, Figure)>, Strin
     let mut points = Vec::new();
     for &n in sizes.iter().filter(|&&n| n <= 1_000) {
         eprintln!("heal: {n} members");
-        let mut s = base(n, 120.0, seed);
+        // Long enough for the slowest heal measured (1,000 members) to converge.
+        let mut s = base(n, 600.0, seed);
         let half = n / 2;
         s.events = vec![at(
             20.0,
@@ -314,7 +315,7 @@ fn heal(sizes: &[usize], seed: u64) -> Result<Vec<(&'static str, Figure)>, Strin
                 name: "every member holds every other alive".into(),
                 points,
             }],
-            setup: "lan config, halves split from 20 s to 35 s; sampled once a second; members declared dead rejoin 5 s later".into(),
+            setup: "lan config, halves split from 20 s to 35 s; sampled once a second; 600 s; members declared dead rejoin by themselves at their next generation".into(),
         },
     )])
 }
@@ -380,6 +381,59 @@ fn plot(path: &Path, figure: &Figure) -> Result<(), Box<dyn std::error::Error>> 
         .draw()?;
     root.present()?;
     Ok(())
+}
+
+/// How the crashes of an experiment's runs were detected: medians over every crash of every
+/// run (seconds after the crash) of the first dead verdict and of every member holding it dead.
+#[derive(Clone, Debug, Serialize)]
+pub struct Crashes {
+    pub first_dead_median_s: Option<f64>,
+    pub all_dead_median_s: Option<f64>,
+    /// Crashes some member that ran throughout never held dead within the run.
+    pub undetected: usize,
+}
+
+impl Crashes {
+    /// Over every crash of `reports`.
+    pub fn of(reports: &[Report]) -> Crashes {
+        let failures = || reports.iter().flat_map(|r| r.failures.iter());
+        Crashes {
+            first_dead_median_s: median(failures().filter_map(|f| f.first_dead_s).collect()),
+            all_dead_median_s: median(failures().filter_map(|f| f.all_dead_s).collect()),
+            undetected: failures().filter(|f| f.all_dead_s.is_none()).count(),
+        }
+    }
+
+    /// The two table cells: `first dead (s)` and `all dead (s)`, the latter with the crashes
+    /// never held dead everywhere.
+    pub fn cells(&self) -> (String, String) {
+        let secs = |x: Option<f64>| x.map_or("-".into(), |x| format!("{x:.1}"));
+        let mut all = secs(self.all_dead_median_s);
+        if self.undetected > 0 {
+            all += &format!(" ({} never everywhere)", self.undetected);
+        }
+        (secs(self.first_dead_median_s), all)
+    }
+}
+
+/// Write an experiment as `name.json` (`json`), `name.md` (`table`) and `name.svg` (a bar chart
+/// of `panels` over `labels`) into `dir`.
+pub fn write_experiment(
+    dir: &Path,
+    name: &str,
+    json: &impl Serialize,
+    table: &str,
+    labels: &[String],
+    panels: &[(&str, Vec<f64>)],
+) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let text = serde_json::to_string_pretty(json).map_err(|e| e.to_string())?;
+    let path = dir.join(format!("{name}.json"));
+    std::fs::write(&path, text + "\n").map_err(|e| format!("{}: {e}", path.display()))?;
+    let path = dir.join(format!("{name}.md"));
+    std::fs::write(&path, table).map_err(|e| format!("{}: {e}", path.display()))?;
+    let path = dir.join(format!("{name}.svg"));
+    bars(&path, labels, panels).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// The mean of per-seed counts (0 for none).

@@ -13,7 +13,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::figures::{mean, median};
+use super::figures::{Crashes, mean};
 use super::scenario::Scenario;
 use super::{Report, figures};
 
@@ -83,12 +83,8 @@ pub struct Row {
     pub falsely_dead: Vec<u64>,
     pub suspicions_of_slow: Vec<u64>,
     pub deaths_of_slow: Vec<u64>,
-    /// Median over every crash of every seed: first dead verdict, and every member holding it
-    /// dead (seconds after the crash; `None`: no crash, or one never detected).
-    pub first_dead_median_s: Option<f64>,
-    pub all_dead_median_s: Option<f64>,
-    /// Crashes some member that ran throughout never held dead within the run.
-    pub undetected: usize,
+    #[serde(flatten)]
+    pub crashes: Crashes,
     pub datagrams_per_member_s: f64,
 }
 
@@ -112,7 +108,6 @@ pub fn run(scenario: &Scenario, combos: &[Switches], seeds: &[u64]) -> Result<Ex
             reports.push(figures::run(s)?);
         }
         let each = |f: fn(&Report) -> u64| reports.iter().map(f).collect::<Vec<u64>>();
-        let failures = || reports.iter().flat_map(|r| r.failures.iter());
         rows.push(Row {
             label: sw.label(),
             switches: sw,
@@ -122,9 +117,7 @@ pub fn run(scenario: &Scenario, combos: &[Switches], seeds: &[u64]) -> Result<Ex
             falsely_dead: each(|r| r.falsely_dead),
             suspicions_of_slow: each(|r| r.false_suspicions_of_slow),
             deaths_of_slow: each(|r| r.false_deaths_of_slow),
-            first_dead_median_s: median(failures().filter_map(|f| f.first_dead_s).collect()),
-            all_dead_median_s: median(failures().filter_map(|f| f.all_dead_s).collect()),
-            undetected: failures().filter(|f| f.all_dead_s.is_none()).count(),
+            crashes: Crashes::of(&reports),
             datagrams_per_member_s: (mean(
                 &(reports.iter())
                     .map(|r| (r.datagrams_per_member_s * 1000.0) as u64)
@@ -149,16 +142,16 @@ impl Experiment {
         let mut t = String::new();
         t.push_str("| components | LHA-Probe | LHA-Suspicion | Buddy | false suspicions | false deaths | x all on | healthy members declared dead | suspicions of slow | deaths of slow | first dead (s) | all dead (s) | datagrams/member/s |\n");
         t.push_str("|---|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
-        let secs = |x: Option<f64>| x.map_or("-".into(), |x| format!("{x:.1}"));
         for r in &self.rows {
             let deaths = mean(&r.false_deaths);
             let ratio = match base {
                 Some(b) if b > 0.0 => format!("{:.1}", deaths / b),
                 _ => "-".into(),
             };
+            let (first_dead, all_dead) = r.crashes.cells();
             let _ = writeln!(
                 t,
-                "| {} | {} | {} | {} | {:.0} | {:.0} | {ratio} | {:.1} | {:.0} | {:.0} | {} | {}{} | {:.2} |",
+                "| {} | {} | {} | {} | {:.0} | {:.0} | {ratio} | {:.1} | {:.0} | {:.0} | {first_dead} | {all_dead} | {:.2} |",
                 r.label,
                 on_off(r.switches.local_health),
                 on_off(r.switches.dynamic_suspicion),
@@ -168,13 +161,6 @@ impl Experiment {
                 mean(&r.falsely_dead),
                 mean(&r.suspicions_of_slow),
                 mean(&r.deaths_of_slow),
-                secs(r.first_dead_median_s),
-                secs(r.all_dead_median_s),
-                if r.undetected > 0 {
-                    format!(" ({} never everywhere)", r.undetected)
-                } else {
-                    String::new()
-                },
                 r.datagrams_per_member_s,
             );
         }
@@ -183,13 +169,6 @@ impl Experiment {
 
     /// Write `lifeguard.json`, `lifeguard.md` and `lifeguard.svg` into `dir`.
     pub fn write(&self, dir: &Path) -> Result<(), String> {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let json = serde_json::to_string_pretty(self).map_err(|e| e.to_string())?;
-        let path = dir.join("lifeguard.json");
-        std::fs::write(&path, json + "\n").map_err(|e| format!("{}: {e}", path.display()))?;
-        let path = dir.join("lifeguard.md");
-        std::fs::write(&path, self.table()).map_err(|e| format!("{}: {e}", path.display()))?;
-        let path = dir.join("lifeguard.svg");
         let labels: Vec<String> = self.rows.iter().map(|r| r.label.clone()).collect();
         let panels = [
             (
@@ -208,7 +187,7 @@ impl Experiment {
                 self.rows.iter().map(|r| mean(&r.falsely_dead)).collect(),
             ),
         ];
-        figures::bars(&path, &labels, &panels).map_err(|e| format!("{}: {e}", path.display()))
+        figures::write_experiment(dir, "lifeguard", self, &self.table(), &labels, &panels)
     }
 }
 

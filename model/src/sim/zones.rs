@@ -10,7 +10,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::Report;
-use super::figures::{self, mean, median};
+use super::figures::{self, Crashes, mean};
 use super::scenario::{Event, Scenario};
 
 /// One way of choosing probe targets and helpers.
@@ -85,11 +85,8 @@ pub struct Row {
     pub false_deaths: Vec<u64>,
     /// Healthy members declared dead, each verdict once.
     pub falsely_dead: Vec<u64>,
-    /// Medians over every crash of every seed (seconds after the crash).
-    pub first_dead_median_s: Option<f64>,
-    pub all_dead_median_s: Option<f64>,
-    /// Crashes some member that ran throughout never held dead within the run.
-    pub undetected: usize,
+    #[serde(flatten)]
+    pub crashes: Crashes,
     /// Means over the seeds, per member and simulated second.
     pub bytes_per_member_s: f64,
     pub cross_zone_bytes_per_member_s: f64,
@@ -119,7 +116,6 @@ pub fn run(
                 reports.push(figures::run(s)?);
             }
             let each = |f: fn(&Report) -> u64| reports.iter().map(f).collect::<Vec<u64>>();
-            let failures = || reports.iter().flat_map(|r| r.failures.iter());
             let member_seconds = base.nodes as f64 * base.duration_s;
             let per_member_s = |f: fn(&Report) -> f64| {
                 reports.iter().map(f).sum::<f64>() / reports.len().max(1) as f64
@@ -132,9 +128,7 @@ pub fn run(
                 false_suspicions: each(|r| r.false_suspicions),
                 false_deaths: each(|r| r.false_deaths),
                 falsely_dead: each(|r| r.falsely_dead),
-                first_dead_median_s: median(failures().filter_map(|f| f.first_dead_s).collect()),
-                all_dead_median_s: median(failures().filter_map(|f| f.all_dead_s).collect()),
-                undetected: failures().filter(|f| f.all_dead_s.is_none()).count(),
+                crashes: Crashes::of(&reports),
                 bytes_per_member_s: per_member_s(|r| r.bytes_per_member_s),
                 cross_zone_bytes_per_member_s: per_member_s(|r| r.cross_zone_bytes as f64)
                     / member_seconds,
@@ -153,23 +147,16 @@ impl Experiment {
         let mut t = String::new();
         t.push_str("| run | selector | false suspicions | false deaths | healthy members declared dead | first dead (s) | all dead (s) | bytes/member/s | cross-zone bytes/member/s |\n");
         t.push_str("|---|---|--:|--:|--:|--:|--:|--:|--:|\n");
-        let secs = |x: Option<f64>| x.map_or("-".into(), |x| format!("{x:.1}"));
         for r in &self.rows {
+            let (first_dead, all_dead) = r.crashes.cells();
             let _ = writeln!(
                 t,
-                "| {} | {} | {:.0} | {:.0} | {:.1} | {} | {}{} | {:.0} | {:.0} |",
+                "| {} | {} | {:.0} | {:.0} | {:.1} | {first_dead} | {all_dead} | {:.0} | {:.0} |",
                 r.variant,
                 r.label,
                 mean(&r.false_suspicions),
                 mean(&r.false_deaths),
                 mean(&r.falsely_dead),
-                secs(r.first_dead_median_s),
-                secs(r.all_dead_median_s),
-                if r.undetected > 0 {
-                    format!(" ({} never everywhere)", r.undetected)
-                } else {
-                    String::new()
-                },
                 r.bytes_per_member_s,
                 r.cross_zone_bytes_per_member_s,
             );
@@ -179,13 +166,6 @@ impl Experiment {
 
     /// Write `zones.json`, `zones.md` and `zones.svg` into `dir`.
     pub fn write(&self, dir: &Path) -> Result<(), String> {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let json = serde_json::to_string_pretty(self).map_err(|e| e.to_string())?;
-        let path = dir.join("zones.json");
-        std::fs::write(&path, json + "\n").map_err(|e| format!("{}: {e}", path.display()))?;
-        let path = dir.join("zones.md");
-        std::fs::write(&path, self.table()).map_err(|e| format!("{}: {e}", path.display()))?;
-        let path = dir.join("zones.svg");
         let rows = |variant: &'static str| self.rows.iter().filter(move |r| r.variant == variant);
         let labels: Vec<String> = rows("outage").map(|r| r.label.clone()).collect();
         let panels = [
@@ -204,7 +184,7 @@ impl Experiment {
                     .collect(),
             ),
         ];
-        figures::bars(&path, &labels, &panels).map_err(|e| format!("{}: {e}", path.display()))
+        figures::write_experiment(dir, "zones", self, &self.table(), &labels, &panels)
     }
 }
 
