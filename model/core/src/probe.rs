@@ -140,7 +140,10 @@ impl ProbeOrder {
     /// dead), in the order that decides anything: the model checker's fingerprint of a node.
     pub(crate) fn hash_behaviour<H: Hasher>(&self, gone: impl Fn(NodeId) -> bool, state: &mut H) {
         self.drawn.hash(state);
-        self.near_passes.hash(state);
+        // Only when counted: a uniform walk keeps the fingerprints it had before zones.
+        if self.near_passes > 0 {
+            self.near_passes.hash(state);
+        }
         for &id in self.rest.iter().filter(|&&id| !gone(id)) {
             id.hash(state);
         }
