@@ -69,24 +69,34 @@ pub fn defaults() -> Vec<World> {
     worlds
 }
 
-/// Three nodes in two zones (`n1` and `n3` in `a`, `n2` in `b`) with the topology-aware
-/// selector (PROTOCOL.md §15): helpers from other zones first, the far member in one probe
-/// pass of two. A crash and a loss, as in `health`: a crashed far member must still be held
-/// dead within the zoned bound (completeness), no live one ever (accuracy), and a new pass
-/// that leaves a live member out must be a near pass (probe order).
+/// Four nodes in three zones (`n1` and `n4` in `a`, `n2` in `b`, `n3` in `c`) with the
+/// topology-aware selector (PROTOCOL.md §15): helpers from other zones first, far members in
+/// one probe pass of two. A crash and a loss, as in `health`: a crashed far member must still
+/// be held dead within the zoned bound (completeness), helpers are asked by the fates they
+/// share (helpers by zone), and a new pass that leaves a live member out must be a near pass
+/// (probe order).
 pub fn zoned_world() -> World {
     World {
         label: "zoned",
-        setup: targeted(4, 10, |s| {
-            s.crashes = 1;
-            s.drops = 1;
+        setup: crash_and_loss(4, |s| {
             s.zones = 3;
-            s.core.max_health = 2;
-            s.core.suspicion_mult = 2;
             s.core.zone_helpers = true;
             s.core.far_pass_every = 2;
         }),
     }
+}
+
+/// The `health` world's disturbance on `nodes` nodes, after `tweak`: one crash and one loss
+/// within 10 ms, `S = 2` and `alpha = 2` (probes fail, helpers nack or stay silent, suspicions
+/// gather confirmations, the crashed node must be declared dead in time).
+fn crash_and_loss(nodes: usize, tweak: impl FnOnce(&mut Setup)) -> Setup {
+    targeted(nodes, 10, |s| {
+        s.crashes = 1;
+        s.drops = 1;
+        s.core.max_health = 2;
+        s.core.suspicion_mult = 2;
+        tweak(s);
+    })
 }
 
 /// The `health` world (a crash and a loss among three nodes) with `auto_rejoin` and
@@ -143,11 +153,7 @@ pub fn lifeguard_worlds() -> Vec<World> {
     // a 4 ms probe timeout leaves room for the ping-req, the helper's wait (80% of it) and
     // the nack (with the scaled-down 5 ms, every nack lands after the probe was judged).
     let crash = |tweak: fn(&mut swim_checked_core::Config)| {
-        targeted(3, 10, |s| {
-            s.crashes = 1;
-            s.drops = 1;
-            s.core.max_health = 2;
-            s.core.suspicion_mult = 2;
+        crash_and_loss(3, |s| {
             tweak(&mut s.core);
             if !s.core.lifeguard_local_health {
                 s.core.probe_timeout = 4;
@@ -240,12 +246,7 @@ pub fn targeted_worlds() -> Vec<World> {
         // shows: max(1, log10 3) x 20 = 20 ms, where ln 3 would give 21.
         World {
             label: "health",
-            setup: targeted(3, 10, |s| {
-                s.crashes = 1;
-                s.drops = 1;
-                s.core.max_health = 2;
-                s.core.suspicion_mult = 2;
-            }),
+            setup: crash_and_loss(3, |_| {}),
         },
         // Tombstones that expire: a crashed node's record is purged, then a record of it
         // arrives again (a peer's push-pull) and must be ignored.
