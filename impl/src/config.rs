@@ -121,6 +121,10 @@ config! {
         direct_probes: usize,
         /// Helpers asked to probe a member that did not answer (`k`).
         indirect_checks: usize,
+        /// Rounds of indirect probing spread over the rest of the period, each with `k` new
+        /// helpers and one more direct ping: more independent paths on a lossy link before
+        /// a suspicion. 1: SWIM's single round.
+        indirect_rounds: u8,
         /// Suspicion timeout multiplier (Lifeguard's minimum, times `log10 n`).
         suspicion_mult: u32,
         /// Maximum suspicion timeout, as a multiple of the minimum.

@@ -20,6 +20,11 @@ pub struct Config {
     pub direct_probes: usize,
     /// `k`: helpers asked to probe indirectly when a direct probe times out.
     pub indirect_checks: usize,
+    /// Rounds of indirect probing after a direct probe times out (PROTOCOL.md §4), spread
+    /// evenly over the rest of the period. Each asks `k` helpers not asked before and pings the
+    /// target once more itself, so a lossy link gets more independent paths before a verdict;
+    /// the extra rounds cost datagrams only when a probe is failing. 1: SWIM's single round.
+    pub indirect_rounds: u8,
     /// Lifeguard `alpha`: minimum suspicion = `alpha x max(1, log10 n) x probe_interval`.
     pub suspicion_mult: u32,
     /// Lifeguard `beta`: maximum suspicion = `beta x minimum`.
@@ -133,6 +138,7 @@ impl Config {
             probe_timeout: 500,
             direct_probes: 1,
             indirect_checks: 3,
+            indirect_rounds: 3,
             suspicion_mult: 4,
             suspicion_max_mult: 6,
             suspicion_confirmations: 2,
@@ -236,6 +242,15 @@ impl Config {
                 format!(
                     "{} helpers per probe is more than 16, which floods the network",
                     self.indirect_checks
+                ),
+            );
+        }
+        if self.indirect_rounds == 0 || self.indirect_rounds > 4 {
+            return fail(
+                "indirect_rounds",
+                format!(
+                    "{} is outside 1..=4 (1 is SWIM's single round; use indirect_checks = 0 for none)",
+                    self.indirect_rounds
                 ),
             );
         }

@@ -57,6 +57,9 @@ pub enum Fault {
     HelpersIgnoreZones,
     /// Every new pass is a near one: members of other zones are never probed again.
     FarMembersSkipped,
+    /// A later indirect round draws its helpers from every alive member, asking again the
+    /// ones an earlier round of the same probe asked.
+    LaterRoundsReask,
 }
 
 /// The signature of [`crate::status::merge`].
@@ -95,7 +98,7 @@ mod broken {
 
     impl Fault {
         /// Every fault, in declaration order.
-        pub const ALL: [Fault; 18] = [
+        pub const ALL: [Fault; 19] = [
             Fault::MergeLastWriterWins,
             Fault::MergeRevivesDead,
             Fault::AppliesGossipAboutSelf,
@@ -114,6 +117,7 @@ mod broken {
             Fault::IgnoresLifeguardSwitches,
             Fault::HelpersIgnoreZones,
             Fault::FarMembersSkipped,
+            Fault::LaterRoundsReask,
         ];
 
         fn bit(self) -> u32 {

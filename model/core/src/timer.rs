@@ -16,7 +16,7 @@ use crate::member::NodeId;
 pub enum Timer {
     /// Start of the next protocol period.
     Tick,
-    /// No direct ack for probe `seq`: time to ask helpers.
+    /// No direct ack for probe `seq`: time to ask helpers; then each later indirect round.
     ProbeTimeout(u32),
     /// Indirect probe `seq` run for someone else: send the nack, later forget it.
     Relay(u32),

@@ -52,6 +52,7 @@ pub const BUDDY_FIRST: &str = "buddy first";
 pub const SYNC_NEVER_LOWERS: &str = "push-pull never lowers";
 pub const PROBE_ROUND_ROBIN: &str = "probe round-robin";
 pub const ZONE_HELPERS: &str = "helpers by zone";
+pub const HELPERS_ONCE: &str = "helpers asked once a probe";
 pub const REACH_CONVERGED: &str = "converged at rest";
 pub const REACH_REFUTED: &str = "false suspicion refuted";
 pub const REACH_DEAD: &str = "crashed node declared dead";
@@ -74,6 +75,7 @@ pub const REACH_AUTO_REJOINED: &str = "declared dead, rejoined by itself";
 pub const REACH_HELD: &str = "suspicion held by a cut-off node";
 pub const REACH_NEAR_PASS: &str = "near pass leaves a far member out";
 pub const REACH_HELPER_RANKED: &str = "helper from another zone chosen";
+pub const REACH_LATER_ROUND: &str = "later round asks a new helper";
 
 /// Every property, safety first, in report order.
 pub const PROPERTIES: &[PropertyInfo] = &[
@@ -194,6 +196,13 @@ pub const PROPERTIES: &[PropertyInfo] = &[
         about: "zone-aware helpers: no helper is asked over a live one sharing fewer fates",
         applies: |s| s.core.zone_helpers,
         condition: |_, s| !s.ghost.helpers_misranked,
+    },
+    PropertyInfo {
+        name: HELPERS_ONCE,
+        kind: Kind::Safety,
+        about: "a later indirect round asks only helpers no earlier round of its probe asked",
+        applies: |s| s.core.indirect_rounds > 1,
+        condition: |_, s| !s.ghost.helpers_reasked,
     },
     PropertyInfo {
         name: REACH_CONVERGED,
@@ -352,6 +361,13 @@ pub const PROPERTIES: &[PropertyInfo] = &[
         about: "a failed probe asks a helper over one sharing more fates",
         applies: |s| s.core.zone_helpers && s.zones > 1,
         condition: |_, s| s.ghost.marks.helper_ranked,
+    },
+    PropertyInfo {
+        name: REACH_LATER_ROUND,
+        kind: Kind::Reachability,
+        about: "a failed probe's second indirect round asks a helper",
+        applies: |s| s.core.indirect_rounds > 1,
+        condition: |_, s| s.ghost.marks.later_round,
     },
 ];
 

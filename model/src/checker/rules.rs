@@ -309,14 +309,19 @@ fn helpers(before: &Node, cause: Cause, out: &[Effect], ghost: &mut Ghost) {
             _ => None,
         })
         .collect();
+    let again = |m: &Member| probe.asked.contains(&m.id);
+    ghost.helpers_reasked |= (before.members()).any(|m| again(m) && asked.contains(&m.addr));
+    ghost.marks.later_round |= probe.rounds > 0 && !asked.is_empty();
     if asked.is_empty() || !before.config().zone_helpers {
         return;
     }
     let zone = |id: NodeId| before.member(id).and_then(zone_of);
     let (target_zone, ours) = (zone(probe.target), zone(before.id()));
     let fates = |m: &Member| u8::from(zone_of(m) == target_zone) + u8::from(zone_of(m) == ours);
-    let candidates = (before.members())
-        .filter(|m| m.id != before.id() && m.id != probe.target && m.status == Status::Alive);
+    // Helpers of earlier rounds are not candidates of a later one.
+    let candidates = (before.members()).filter(|m| {
+        m.id != before.id() && m.id != probe.target && m.status == Status::Alive && !again(m)
+    });
     let (chosen, left): (Vec<&Member>, Vec<&Member>) =
         candidates.partition(|m| asked.contains(&m.addr));
     let chosen = (chosen.iter().map(|m| fates(m)).min()).zip(chosen.iter().map(|m| fates(m)).max());

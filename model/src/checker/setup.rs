@@ -146,6 +146,8 @@ impl Setup {
             probe_timeout: 5,
             direct_probes: 1,
             indirect_checks: 1,
+            // One round but in the worlds that check more (`worlds::health`).
+            indirect_rounds: 1,
             suspicion_mult: 1,
             suspicion_max_mult: 3,
             suspicion_confirmations: 1,

@@ -152,6 +152,9 @@ pub struct Ghost {
     /// Some node with zone-aware helpers on asked a helper while leaving out a live one that
     /// shares fewer fates with the probe (PROTOCOL.md §15).
     pub helpers_misranked: bool,
+    /// Some node's later indirect round asked a helper that an earlier round of the same probe
+    /// had asked (PROTOCOL.md §4).
+    pub helpers_reasked: bool,
     /// What the last step did, for the reachability properties.
     pub marks: Marks,
 }
@@ -171,6 +174,8 @@ pub struct Marks {
     pub near_pass: bool,
     /// A failed probe asked a helper over a live one sharing more fates (PROTOCOL.md §15).
     pub helper_ranked: bool,
+    /// A later indirect round of a failed probe asked a helper (PROTOCOL.md §4).
+    pub later_round: bool,
 }
 
 /// The copies of one datagram in flight.

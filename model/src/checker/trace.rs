@@ -344,6 +344,8 @@ pub struct TraceSetup {
     pub zone_helpers: bool,
     #[serde(default = "one", skip_serializing_if = "is_one")]
     pub far_pass_every: u8,
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub indirect_rounds: u8,
 }
 
 fn one() -> u8 {
@@ -474,6 +476,7 @@ impl Trace {
                 isolation_hold: c.isolation_hold,
                 zone_helpers: c.zone_helpers,
                 far_pass_every: c.far_pass_every,
+                indirect_rounds: c.indirect_rounds,
             },
             seed: None,
             covers: Vec::new(),
@@ -600,6 +603,7 @@ impl TraceSetup {
         c.isolation_hold = self.isolation_hold;
         c.zone_helpers = self.zone_helpers;
         c.far_pass_every = self.far_pass_every;
+        c.indirect_rounds = self.indirect_rounds;
         c
     }
 }

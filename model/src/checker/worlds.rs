@@ -66,7 +66,19 @@ pub fn defaults() -> Vec<World> {
     worlds.push(partition_world());
     worlds.push(hold_world());
     worlds.push(zoned_world());
+    worlds.push(rounds_world());
     worlds
+}
+
+/// Four nodes with three indirect rounds per failed probe (PROTOCOL.md §4), as the library
+/// runs by default. A crash and a loss, as in `health`: the crashed node must still be held
+/// dead in time (completeness) while later rounds probe it, the second round must ask the
+/// one helper the first did not (helpers asked once a probe), and the third finds none left.
+pub fn rounds_world() -> World {
+    World {
+        label: "rounds",
+        setup: crash_and_loss(4, |s| s.core.indirect_rounds = 3),
+    }
 }
 
 /// Four nodes in three zones (`n1` and `n4` in `a`, `n2` in `b`, `n3` in `c`) with the

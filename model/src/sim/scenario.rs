@@ -92,6 +92,8 @@ pub struct CoreOverrides {
     /// The topology-aware selector (PROTOCOL.md §15; uniform in every preset).
     pub zone_helpers: Option<bool>,
     pub far_pass_every: Option<u8>,
+    /// Indirect probe rounds per failed probe (PROTOCOL.md §4).
+    pub indirect_rounds: Option<u8>,
 }
 
 /// How long a datagram takes: a default distribution and overrides per pair of zones.
@@ -327,6 +329,9 @@ impl Scenario {
         }
         if let Some(v) = o.far_pass_every {
             c.far_pass_every = v;
+        }
+        if let Some(v) = o.indirect_rounds {
+            c.indirect_rounds = v;
         }
         // The run starts as a converged cluster, each member handed its whole view in one sync
         // that it did not ask for (PROTOCOL.md §12 bounds what such a datagram introduces):

@@ -922,6 +922,18 @@ fn helpers_by_zone_catches_helpers_drawn_uniformly() {
     ));
 }
 
+/// A second indirect round that asks the first round's helper again is caught in the
+/// `rounds` world by "helpers asked once a probe".
+#[cfg(swim_faults)]
+#[test]
+fn helpers_once_catches_a_later_round_reasking() {
+    assert!(discovers(
+        model::checker::worlds::rounds_world().setup,
+        Fault::LaterRoundsReask,
+        properties::HELPERS_ONCE
+    ));
+}
+
 /// A probe order that never holds members of other zones again is caught in the `zoned`
 /// world by "probe round-robin" (more near passes in a row than `far_pass_every - 1`).
 #[cfg(swim_faults)]

@@ -83,6 +83,9 @@ impl Node {
             |m| !(m.status.is_terminal() || throttled && unanswered.contains(&m.id)),
             |m| zone_of(m) == ours,
             far_every,
+            // Dead and left members are refused for good; members that never answered, while
+            // throttled, until they answer (`on_ack` puts them back) or the table changes.
+            true,
         )
     }
 
@@ -105,6 +108,8 @@ impl Node {
                 failed: false,
                 helpers: 0,
                 awaiting: Vec::new(),
+                rounds: 0,
+                asked: Vec::new(),
             },
         );
         self.stats.probes_sent += 1;
@@ -115,12 +120,14 @@ impl Node {
         });
     }
 
-    /// No direct ack in time: ask `k` random alive members to probe the target for us, and
-    /// ping it once more ourselves (memberlist's fallback ping, over UDP): on a lossy link a
-    /// lost ping or ack is the usual cause, and a second direct try is one more independent
-    /// path before the period ends (in the loss benchmark it cuts false suspicions about 6x).
+    /// No direct ack in time, or the next indirect round is due: ask `k` alive members not
+    /// asked before to probe the target for us, and ping it once more ourselves (memberlist's
+    /// fallback ping, over UDP). On a lossy link a lost ping or ack is the usual cause, and
+    /// each round adds independent paths before the period ends. Rounds are spread evenly
+    /// over the rest of the period, the last leaving time for its helpers' answers.
     pub(super) fn probe_timeout_fired(
         &mut self,
+        now: Millis,
         seq: u32,
         rng: &mut dyn Pick,
         out: &mut Vec<Effect>,
@@ -128,16 +135,21 @@ impl Node {
         let Some(probe) = self.probes.get(&seq) else {
             return;
         };
-        if probe.acked {
+        if probe.acked || probe.failed || probe.rounds >= self.config.indirect_rounds {
             return;
         }
-        let (target, target_addr) = (probe.target, probe.target_addr);
+        let (target, target_addr, round) = (probe.target, probe.target_addr, probe.rounds + 1);
         let target_zone = self.members.get(target).and_then(|r| zone_of(&r.member));
         let ours = zone_of(&self.me);
+        let reask = self.faults.has(Fault::LaterRoundsReask);
         let mut helpers: Vec<Candidate> = self
             .members
             .iter()
-            .filter(|r| r.member.status == Status::Alive && r.member.id != target)
+            .filter(|r| {
+                r.member.status == Status::Alive
+                    && r.member.id != target
+                    && (reask || !probe.asked.contains(&r.member.id))
+            })
             .map(|r| Candidate::new(&r.member, target_zone, ours))
             .collect();
         let k = choose_helpers(
@@ -160,9 +172,27 @@ impl Node {
             );
         }
         self.send(target_addr, Some(target), Body::Ping { seq, target }, out);
+        let rounds = self.config.indirect_rounds;
+        let more = round < rounds;
         if let Some(probe) = self.probes.get_mut(&seq) {
-            probe.helpers = k as u8;
-            probe.awaiting = helpers[..k].iter().map(|c| c.id).collect();
+            probe.rounds = round;
+            let chosen = helpers[..k].iter().map(|c| c.id);
+            if round == 1 {
+                probe.helpers = k as u8;
+                probe.awaiting = chosen.clone().collect();
+            }
+            if more {
+                probe.asked.extend(chosen);
+            } else {
+                probe.asked = Vec::new();
+            }
+        }
+        if more {
+            let rest = self.probe_interval().saturating_sub(self.probe_timeout());
+            out.push(Effect::SetTimer {
+                timer: Timer::ProbeTimeout(seq),
+                at: now + (rest / Millis::from(rounds)).max(1),
+            });
         }
     }
 
@@ -213,7 +243,12 @@ impl Node {
         {
             probe.acked = true;
             let target = probe.target;
-            self.guard.unanswered.remove(&target);
+            // A member that answers for the first time while the order skips such members
+            // was left out of the pass (`next_target`): it is back in.
+            let throttled = self.throttled();
+            if self.guard.unanswered.remove(&target) && throttled {
+                self.order.put_back(target, rng);
+            }
             self.health.apply(-1);
             out.push(Effect::CancelTimer {
                 timer: Timer::ProbeTimeout(seq),
@@ -238,8 +273,9 @@ impl Node {
         {
             p.awaiting.swap_remove(i);
             // Every helper reached us and none reached the target: the round is
-            // conclusive, so judge it now rather than at the end of the period.
-            if p.awaiting.is_empty() {
+            // conclusive, so judge it now rather than at the end of the period. With later
+            // rounds, their helpers may still reach it: the period's end judges.
+            if p.awaiting.is_empty() && self.config.indirect_rounds == 1 {
                 p.failed = true;
                 let probe = p.clone();
                 self.probe_failed(now, &probe, rng, out);

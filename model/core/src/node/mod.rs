@@ -670,7 +670,7 @@ impl Node {
         }
         match timer {
             Timer::Tick => self.tick(now, rng, out),
-            Timer::ProbeTimeout(seq) => self.probe_timeout_fired(seq, rng, out),
+            Timer::ProbeTimeout(seq) => self.probe_timeout_fired(now, seq, rng, out),
             Timer::Relay(seq) => self.relay_timer(now, seq, out),
             Timer::Suspicion(id) => self.suspicion_timer(now, id, rng, out),
             Timer::Sync => self.sync_timer(now, rng, out),

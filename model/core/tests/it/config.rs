@@ -99,7 +99,15 @@ fn probe_fan_out_is_bounded() {
         "indirect_checks",
         &["17", "16"],
     );
+    for rounds in [0, 5] {
+        assert_rejected(
+            reject(|c| c.indirect_rounds = rounds),
+            "indirect_rounds",
+            &[&rounds.to_string(), "1..=4"],
+        );
+    }
     let mut c = Config::lan();
+    c.indirect_rounds = 4;
     c.indirect_checks = 0; // plain SWIM without indirect probes is allowed
     c.direct_probes = 16;
     assert_eq!(c.validate(), Ok(()));

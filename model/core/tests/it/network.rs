@@ -404,8 +404,9 @@ fn a_crashed_node_is_declared_dead_by_everyone() {
 fn views_converge_once_the_network_heals() {
     let mut rejoins = 0;
     for seed in 0..6 {
+        // 45%: with three indirect rounds a probe rarely fails at 30%, and no one is removed.
         let faults = Faults {
-            loss: 30,
+            loss: 45,
             dup: 5,
             max_delay: 150,
             sides: None,

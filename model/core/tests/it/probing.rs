@@ -129,6 +129,93 @@ fn no_direct_ack_asks_k_alive_helpers_other_than_the_target() {
 }
 
 #[test]
+fn a_second_round_later_in_the_period_asks_new_helpers_and_pings_again() {
+    let mut two = Config::lan();
+    two.indirect_rounds = 2;
+    let mut d = Driver::with_peers(two.clone(), 2..=9);
+    let (seq, target, _) = d.probe_at(1_000);
+    let first = d.timer_at(1_500, Timer::ProbeTimeout(seq));
+    // Half-way through the rest of the period (1,500 to 2,000).
+    assert_eq!(timer_set(&first, Timer::ProbeTimeout(seq)), Some(1_750));
+    let round_1: BTreeSet<_> = ping_reqs(&first).iter().map(|r| r.0).collect();
+    let second = d.timer_at(1_750, Timer::ProbeTimeout(seq));
+    assert_eq!(
+        timer_set(&second, Timer::ProbeTimeout(seq)),
+        None,
+        "two rounds"
+    );
+    let round_2: BTreeSet<_> = ping_reqs(&second).iter().map(|r| r.0).collect();
+    assert_eq!((round_1.len(), round_2.len()), (3, 3));
+    assert!(
+        round_1.is_disjoint(&round_2),
+        "{round_1:?} then {round_2:?}"
+    );
+    assert!(!round_2.contains(&addr(peer(target))));
+    assert_eq!(pings(&second), vec![(addr(peer(target)), seq, target)]);
+    // Firing again (a stale timer) asks nobody.
+    assert!(d.timer_at(1_760, Timer::ProbeTimeout(seq)).is_empty());
+    // The first round's helpers nack; the second round's cannot before the period ends,
+    // and their silence does not count against our health.
+    d.now = 1_800;
+    for h in &round_1 {
+        d.recv(peer_at(*h), Body::Nack { seq }, vec![]);
+    }
+    assert_eq!(d.status_of(peer(target)), Some(Status::Alive));
+    d.timer_at(2_000, Timer::Tick);
+    assert_eq!(d.status_of(peer(target)), Some(Status::Suspect));
+    assert_eq!(d.node.health(), 1);
+
+    // An ack through a second-round helper saves the target.
+    let mut d = Driver::with_peers(two, 2..=9);
+    let (seq, target, _) = d.probe_at(1_000);
+    d.timer_at(1_500, Timer::ProbeTimeout(seq));
+    let second = d.timer_at(1_750, Timer::ProbeTimeout(seq));
+    d.now = 1_900;
+    d.recv(peer_at(ping_reqs(&second)[0].0), Body::Ack { seq }, vec![]);
+    let out = d.timer_at(2_000, Timer::Tick);
+    assert!(events(&out).is_empty());
+    assert_eq!(d.status_of(peer(target)), Some(Status::Alive));
+}
+
+#[test]
+fn the_default_three_rounds_go_a_third_of_the_rest_apart_until_helpers_run_out() {
+    // Seven peers: the target and six helpers, three for each of the first two rounds.
+    let mut d = Driver::with_peers(Config::lan(), 2..=8);
+    let (seq, target, _) = d.probe_at(1_000);
+    let mut asked = BTreeSet::new();
+    let mut at = 1_500;
+    for (round, (helpers, next)) in [(3, Some(1_666)), (3, Some(1_832)), (0, None)]
+        .into_iter()
+        .enumerate()
+    {
+        let out = d.timer_at(at, Timer::ProbeTimeout(seq));
+        let reqs = ping_reqs(&out);
+        assert_eq!(reqs.len(), helpers, "round {}", round + 1);
+        for r in &reqs {
+            assert!(asked.insert(r.0), "{:?} asked twice", r.0);
+        }
+        assert_eq!(pings(&out), vec![(addr(peer(target)), seq, target)]);
+        assert_eq!(timer_set(&out, Timer::ProbeTimeout(seq)), next);
+        at = next.unwrap_or(at);
+    }
+}
+
+#[test]
+fn one_round_asks_once() {
+    let mut config = Config::lan();
+    config.indirect_rounds = 1;
+    let mut d = Driver::with_peers(config, 2..=9);
+    let (seq, _, _) = d.probe_at(1_000);
+    let out = d.timer_at(1_500, Timer::ProbeTimeout(seq));
+    assert_eq!(ping_reqs(&out).len(), 3);
+    assert_eq!(timer_set(&out, Timer::ProbeTimeout(seq)), None);
+    assert!(
+        d.node.probes()[&seq].asked.is_empty(),
+        "nothing kept for a later round"
+    );
+}
+
+#[test]
 fn fewer_helpers_when_few_are_alive() {
     let mut d = Driver::with_peers(Config::lan(), 2..=3);
     let (seq, _, _) = d.probe_at(1_000);
@@ -467,7 +554,10 @@ fn peer_at(a: std::net::SocketAddr) -> u64 {
 
 #[test]
 fn a_nack_from_every_helper_judges_the_probe_before_the_period_ends() {
-    let mut d = node();
+    // With one indirect round: a later round's helpers could still reach the target.
+    let mut config = Config::lan();
+    config.indirect_rounds = 1;
+    let mut d = Driver::with_peers(config, 2..=5);
     let (seq, target, _) = d.probe_at(1_000);
     let out = d.timer_at(1_500, Timer::ProbeTimeout(seq));
     let helpers: Vec<u64> = ping_reqs(&out).iter().map(|r| peer_at(r.0)).collect();

@@ -274,4 +274,6 @@ const CONDITIONS: [Condition; PROPERTIES.len()] = [
     condition::<35>,
     condition::<36>,
     condition::<37>,
+    condition::<38>,
+    condition::<39>,
 ];
