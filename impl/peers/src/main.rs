@@ -5,6 +5,7 @@
 //! cargo run --release -p peers -- all                  # every scenario, default sizes
 //! cargo run --release -p peers -- detect --reps 3      # one scenario, fewer repetitions
 //! cargo run --release -p peers -- idle --n 50 --duration 2 --reps 1   # a smoke run
+//! cargo run --release -p peers -- idle --libs swim-checked,swim-checked+key,foca  # sealed too
 //! ```
 //!
 //! Every repetition of every library runs in a fresh process of this binary (`--child`), so
@@ -36,6 +37,8 @@ use measure::{columns, ratios, summary};
 use process_stats::round;
 
 const SWIM: &str = "swim-checked";
+/// swim-checked with every datagram sealed (one random key).
+const SWIM_KEYED: &str = "swim-checked+key";
 const FOCA: &str = "foca";
 const MEMBERLIST: &str = "memberlist";
 const FLOOR: &str = "floor";
@@ -60,7 +63,8 @@ struct Args {
     /// Send-loss probabilities of the loss scenario.
     #[arg(long, value_delimiter = ',', default_values_t = [0.10, 0.30])]
     loss: Vec<f64>,
-    /// Libraries to run, in the order each round runs them.
+    /// Libraries to run, in the order each round runs them (`swim-checked+key`: with every
+    /// datagram sealed).
     #[arg(long, value_delimiter = ',', default_values_t = [SWIM.to_string(), FOCA.to_string(), MEMBERLIST.to_string()])]
     libs: Vec<String>,
     /// tokio worker threads of each Rust process (memberlist: GOMAXPROCS).
@@ -187,7 +191,8 @@ fn child(lib: &str, args: &Args) -> i32 {
     .expect("a tokio runtime");
     let result = runtime.block_on(async {
         match lib {
-            SWIM => cluster::run::<swim::Swim>(&rep).await,
+            SWIM => cluster::run::<swim::Swim<false>>(&rep).await,
+            SWIM_KEYED => cluster::run::<swim::Swim<true>>(&rep).await,
             FOCA => cluster::run::<foca_udp::FocaCluster>(&rep).await,
             FLOOR if rep.scenario == "idle" => cluster::run::<floor::Floor>(&rep).await,
             other => Err(format!("no Rust driver for {other} in {}", rep.scenario)),

@@ -1,11 +1,13 @@
 //! The cluster of this library: `swim-checked` nodes over its own UDP transport, with loss on
 //! send through its `Lossy` wrapper, at the shared settings and `Config::default()` otherwise.
+//! `Swim<true>` seals every datagram with one random key (XChaCha20-Poly1305), the price of
+//! encryption side by side with the clear run.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use swim_checked::harness::{LossControl, Lossy, UdpTransport};
-use swim_checked::{Config, EventKind, Node, Phase};
+use swim_checked::{Config, EventKind, Key, Keyring, Node, Phase};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -23,15 +25,16 @@ fn config() -> Config {
     }
 }
 
-pub(crate) struct Swim {
+pub(crate) struct Swim<const KEYED: bool> {
     nodes: Vec<Node>,
     controls: Vec<LossControl>,
     rx: mpsc::UnboundedReceiver<Report>,
 }
 
-impl Cluster for Swim {
+impl<const KEYED: bool> Cluster for Swim<KEYED> {
     async fn start(n: usize, reports: bool) -> Self {
         let config = config();
+        let keyring = KEYED.then(|| Keyring::new(Key::generate().expect("a random key")));
         let (tx, rx) = mpsc::unbounded_channel();
         let (mut nodes, mut controls) = (Vec::with_capacity(n), Vec::with_capacity(n));
         for i in 0..n {
@@ -41,10 +44,11 @@ impl Cluster for Swim {
             let lossy = Lossy::new(udp, 0.0, 7 + i as u64);
             controls.push(lossy.control());
             let capacity = if reports { 1024 } else { 16 };
-            let node = Node::builder(config.clone())
-                .event_capacity(capacity)
-                .start(lossy)
-                .expect("start a node");
+            let mut builder = Node::builder(config.clone()).event_capacity(capacity);
+            if let Some(keyring) = &keyring {
+                builder = builder.keyring(keyring.clone());
+            }
+            let node = builder.start(lossy).expect("start a node");
             nodes.push(node);
             tokio::time::sleep(PROBE_PERIOD / n as u32).await;
         }
