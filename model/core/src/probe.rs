@@ -6,7 +6,7 @@ use std::hash::{Hash, Hasher};
 use std::net::SocketAddr;
 
 use crate::member::{Member, NodeId};
-use crate::membership::{Membership, Stamp};
+use crate::membership::{Membership, Record, Stamp};
 use crate::pick::{Pick, draw};
 
 /// Round-robin walk over the other live members, each pass in a uniformly random order. A
@@ -102,14 +102,8 @@ impl ProbeOrder {
         for _ in 0..2 {
             if self.drawn {
                 if for_good && !self.kept_at.matches(members.stamp()) {
-                    // One walk beside the table (both sorted by id), as `kept_in_rest`.
                     let mut table = members.iter().peekable();
-                    self.rest.retain(|&id| {
-                        while table.next_if(|r| r.member.id < id).is_some() {}
-                        table
-                            .peek()
-                            .is_some_and(|r| r.member.id == id && keep(&r.member))
-                    });
+                    self.rest.retain(|&id| kept(&mut table, id, &keep));
                     self.kept_at = members.stamp();
                 }
                 let left = if for_good {
@@ -169,11 +163,8 @@ impl ProbeOrder {
         keep: &'a impl Fn(&Member) -> bool,
     ) -> impl Iterator<Item = usize> + 'a {
         let mut table = members.iter().peekable();
-        self.rest.iter().enumerate().filter_map(move |(i, &id)| {
-            while table.next_if(|r| r.member.id < id).is_some() {}
-            let r = table.peek()?;
-            (r.member.id == id && keep(&r.member)).then_some(i)
-        })
+        (self.rest.iter().enumerate())
+            .filter_map(move |(i, &id)| kept(&mut table, id, keep).then_some(i))
     }
 
     /// Hash the members left that could still be visited (`gone`: rejected for good, e.g.
@@ -224,6 +215,19 @@ impl ProbeOrder {
     pub fn near_passes(&self) -> u8 {
         self.near_passes
     }
+}
+
+/// One step of a walk over the table beside a sorted pass: whether the table holds `id` and
+/// `keep` accepts it. `table` moves past every id below `id`, so ids must come in order.
+fn kept<'a>(
+    table: &mut std::iter::Peekable<impl Iterator<Item = &'a Record>>,
+    id: NodeId,
+    keep: &impl Fn(&Member) -> bool,
+) -> bool {
+    while table.next_if(|r| r.member.id < id).is_some() {}
+    table
+        .peek()
+        .is_some_and(|r| r.member.id == id && keep(&r.member))
 }
 
 /// A probe this node started, alive until the end of its protocol period.
