@@ -342,7 +342,7 @@ impl Node {
                 nacked: false,
             },
         );
-        if self.allowance(target_addr).is_some() {
+        if self.allowance(target_addr, Some(target)).is_some() {
             // An address that never proved it receives ours (a forged ping-req can name any):
             // one bare ping, no gossip.
             let msg = Message {

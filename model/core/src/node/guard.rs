@@ -38,6 +38,9 @@ pub(super) struct Stranger {
 pub(super) struct Guard {
     /// Unvalidated addresses, oldest first (at most `max_strangers`).
     pub(super) strangers: VecDeque<Stranger>,
+    /// How many of `strangers` await the ack of our validation ping: while none do, an ack
+    /// skips the search through them (a full list is a thousand cold entries).
+    pub(super) pinged: usize,
     /// Addresses that answered our validation ping, oldest first (at most `max_validated`).
     pub(super) validated: VecDeque<SocketAddr>,
     /// Live members that never answered a probe of ours (at most `max_unanswered`).
@@ -77,21 +80,25 @@ pub(super) struct Intake {
 impl Node {
     /// Whether `addr` has proved it receives our datagrams, or is taken to: a member we hold
     /// at that address (any status; without encryption a forger can plant such a record),
-    /// an address that answered our validation ping, or our own.
-    pub(super) fn is_validated(&self, addr: SocketAddr) -> bool {
+    /// an address that answered our validation ping, or our own. `id`, the member the
+    /// datagram is from or to, is looked at first: its record nearly always holds `addr`, and
+    /// that search runs over the compact id index rather than the address map.
+    pub(super) fn is_validated(&self, addr: SocketAddr, id: Option<NodeId>) -> bool {
         addr == self.me.addr
+            || (id.and_then(|id| self.members.get(id))).is_some_and(|r| r.member.addr == addr)
             || self.members.has_addr(addr)
             || self.guard.validated.contains(&addr)
             || self.guard.awaiting_view.iter().any(|&(a, _)| a == addr)
     }
 
-    /// Bytes we may still send to `addr`: `None` when it is validated (the source of the
-    /// datagram being handled counts as it was when the datagram arrived).
-    pub(super) fn allowance(&self, addr: SocketAddr) -> Option<usize> {
+    /// Bytes we may still send to `addr` (member `id`'s, if known): `None` when it is
+    /// validated (the source of the datagram being handled counts as it was when the datagram
+    /// arrived).
+    pub(super) fn allowance(&self, addr: SocketAddr, id: Option<NodeId>) -> Option<usize> {
         let arrived_unvalidated = self
             .intake
             .is_some_and(|i| i.source == addr && !i.validated);
-        if !arrived_unvalidated && self.is_validated(addr) {
+        if !arrived_unvalidated && self.is_validated(addr, id) {
             return None;
         }
         Some(self.stranger_budget(addr))
@@ -125,18 +132,18 @@ impl Node {
         plaintext_overhead(&self.config.label) + encoded_len(msg)
     }
 
-    /// A datagram of `len` bytes arrived from `from`: credit an unvalidated source.
+    /// A datagram of `len` bytes arrived from `from`, which is not validated: credit it.
     pub(super) fn note_received(&mut self, from: SocketAddr, len: usize) {
-        if self.is_validated(from) {
-            return;
-        }
         let guard = &mut self.guard;
         if let Some(s) = guard.strangers.iter_mut().find(|s| s.addr == from) {
             s.received += len as u64;
             return;
         }
-        if guard.strangers.len() >= self.config.max_strangers {
-            guard.strangers.pop_front();
+        if guard.strangers.len() >= self.config.max_strangers
+            && let Some(evicted) = guard.strangers.pop_front()
+            && evicted.ping.is_some()
+        {
+            guard.pinged -= 1;
         }
         guard.strangers.push_back(Stranger {
             addr: from,
@@ -155,12 +162,16 @@ impl Node {
         seq: u32,
         out: &mut Vec<Effect>,
     ) -> bool {
+        if self.guard.pinged == 0 {
+            return false;
+        }
         let Some(i) =
             (self.guard.strangers.iter()).position(|s| s.addr == from && s.ping == Some(seq))
         else {
             return false;
         };
         let stranger = self.guard.strangers.remove(i).expect("found above");
+        self.guard.pinged -= 1;
         if self.guard.validated.len() >= self.config.max_validated {
             self.guard.validated.pop_front();
         }
@@ -200,7 +211,9 @@ impl Node {
         if ping_len > left {
             return; // not even a ping fits: the joiner's retry brings more budget
         }
-        s.ping = Some(seq);
+        if s.ping.replace(seq).is_none() {
+            self.guard.pinged += 1;
+        }
         s.sent += ping_len as u64;
         out.push(Effect::Send { to, msg: ping });
     }
@@ -401,6 +414,7 @@ impl Guard {
                     ..s.clone()
                 })
                 .collect(),
+            pinged: self.pinged,
             validated: self.validated.iter().map(|&a| addr(a)).collect(),
             unanswered: self.unanswered.iter().map(|&i| id(i)).collect(),
             unanswered_cursor: self.unanswered_cursor.map(id),

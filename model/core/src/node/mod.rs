@@ -590,7 +590,7 @@ impl Node {
         if !matches!(self.phase, Phase::Running | Phase::Leaving) {
             return;
         }
-        let validated = self.is_validated(from);
+        let validated = self.is_validated(from, Some(msg.from));
         if !validated {
             let len = self.received_len(&msg);
             self.note_received(from, len);

@@ -32,7 +32,7 @@ impl Node {
             gossip: Vec::new(),
         };
         let base = self.overhead + encoded_len(&msg);
-        let allowance = self.allowance(to);
+        let allowance = self.allowance(to, to_id);
         let mut free = self.config.max_datagram.saturating_sub(base);
         if let Some(left) = allowance {
             // An unvalidated address: no more than its amplification budget.

@@ -128,6 +128,54 @@ fn a_join_through_a_seed_gets_the_whole_view_after_one_validation_round_trip() {
     assert_eq!(joiner.node.stats().dropped_new_per_datagram, 0);
 }
 
+/// A stranger that asked for our view is validated by the ack of our ping, however many
+/// unpinged strangers came and went beside it.
+#[test]
+fn a_pinged_stranger_is_validated_after_unpinged_ones_were_evicted() {
+    let config = Config {
+        max_strangers: 2,
+        ..loose()
+    };
+    let mut seed = big(config, 40);
+    let (now, ask) = (seed.now, |from: u64, reply: bool| Message {
+        from: id(from),
+        body: if reply {
+            Body::Sync {
+                reply: true,
+                members: vec![alive(from, 0)],
+            }
+        } else {
+            Body::Ping {
+                seq: 7,
+                target: id(1),
+            }
+        },
+        gossip: vec![],
+    });
+    deliver(&mut seed.node, now, addr(500), ask(500, false));
+    let out = deliver(&mut seed.node, now, addr(501), ask(501, true));
+    let seq = sends(&out)
+        .into_iter()
+        .find_map(|(to, m)| match m.body {
+            Body::Ping { seq, .. } if to == addr(501) => Some(seq),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("a validation ping to the stranger that asked: {out:?}"));
+    // A third stranger evicts the first, which was never pinged.
+    deliver(&mut seed.node, now, addr(502), ask(502, false));
+    let ack = Message {
+        from: id(501),
+        body: Body::Ack { seq },
+        gossip: vec![],
+    };
+    let out = deliver(&mut seed.node, now, addr(501), ack);
+    assert_eq!(seed.node.stats().strangers_validated, 1);
+    assert!(
+        bytes_to(&Wire::new(seed.node.config()), &out, addr(501)) > 0,
+        "the view it was owed follows the ack"
+    );
+}
+
 fn newcomers(range: std::ops::Range<u64>) -> Vec<Member> {
     range.map(|i| alive(i, 0)).collect()
 }
