@@ -11,6 +11,7 @@
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Mutex;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -252,9 +253,15 @@ impl WorldArgs {
 struct CheckArgs {
     #[command(flatten)]
     world: WorldArgs,
-    /// Checker threads.
+    /// Checker threads, in all.
     #[arg(long, default_value_t = 2)]
     threads: usize,
+    /// Worlds checked at once, each on its share of `--threads`. A second thread adds less to
+    /// one world's search than a second world does (docs/checker.md), so the default runs as
+    /// many worlds at once as there are threads, except with `--nodes` 4 and up, where one
+    /// world is most of the work.
+    #[arg(long)]
+    worlds_at_once: Option<usize>,
     /// Depth-first search (the default): stores only fingerprints.
     #[arg(long, conflicts_with = "bfs")]
     dfs: bool,
@@ -362,6 +369,9 @@ fn check(args: CheckArgs) -> ExitCode {
     if args.threads == 0 {
         return fail("--threads must be at least 1");
     }
+    if args.worlds_at_once == Some(0) {
+        return fail("--worlds-at-once must be at least 1");
+    }
     let worlds = args.world.worlds(&args.only);
     if worlds.is_empty() {
         return fail(format!(
@@ -390,29 +400,20 @@ fn check(args: CheckArgs) -> ExitCode {
             return fail(format!("{label} world: {e}"));
         }
     }
-    let search = if args.bfs { "bfs" } else { "dfs" };
+    let at_once = (args.worlds_at_once)
+        .unwrap_or(if args.world.nodes.is_some_and(|n| n >= 4) {
+            1
+        } else {
+            args.threads
+        })
+        .clamp(1, worlds.len());
+    let threads = (args.threads / at_once).max(1);
+    let total = Instant::now();
+    let results = run_worlds(worlds, &args, at_once, threads);
     let mut table = Vec::new();
     let mut failed = false;
     let mut traces_written = 0;
-    let total = Instant::now();
-    for (label, mut setup) in worlds {
-        setup.node_order = match args.reduce {
-            Some(reduce) => reduce == Reduce::On,
-            None => setup.nodes >= 4,
-        };
-        println!(
-            "== {label}: {} ({search}{}{}, {} threads)",
-            setup.describe(),
-            if args.symmetry { ", symmetry" } else { "" },
-            if setup.node_order {
-                ", reduced: node order, instant starts stored"
-            } else {
-                ""
-            },
-            args.threads
-        );
-        let model = SwimModel::new(setup.clone());
-        let result = run_checker(model.clone(), &args, &label);
+    for (label, model, result) in results {
         if let Some((name, trace, states)) = &result.violation {
             println!("\ncounterexample to \"{name}\" in the {label} world:");
             print!("{}", report::trace(&model, trace, states));
@@ -460,11 +461,69 @@ fn check(args: CheckArgs) -> ExitCode {
     }
 }
 
-fn run_checker(model: SwimModel, args: &CheckArgs, label: &str) -> RunResult {
+/// Check `worlds`, `at_once` of them at a time on `threads` checker threads each, and return
+/// their results in the order given (progress lines interleave, each names its world).
+fn run_worlds(
+    worlds: Vec<(String, Setup)>,
+    args: &CheckArgs,
+    at_once: usize,
+    threads: usize,
+) -> Vec<(String, SwimModel, RunResult)> {
+    let search = if args.bfs { "bfs" } else { "dfs" };
+    let count = worlds.len();
+    let queue = Mutex::new(worlds.into_iter().enumerate());
+    let done = Mutex::new(Vec::with_capacity(count));
+    std::thread::scope(|scope| {
+        for _ in 0..at_once {
+            scope.spawn(|| {
+                loop {
+                    let next = queue.lock().expect("no worker panics").next();
+                    let Some((index, (label, mut setup))) = next else {
+                        return;
+                    };
+                    setup.node_order = match args.reduce {
+                        Some(reduce) => reduce == Reduce::On,
+                        None => setup.nodes >= 4,
+                    };
+                    println!(
+                        "== {label}: {} ({search}{}{}, {threads} threads)",
+                        setup.describe(),
+                        if args.symmetry { ", symmetry" } else { "" },
+                        if setup.node_order {
+                            ", reduced: node order, instant starts stored"
+                        } else {
+                            ""
+                        },
+                    );
+                    let model = SwimModel::new(setup);
+                    let result = run_checker(model.clone(), args, threads, &label);
+                    let mut done = done.lock().expect("no worker panics");
+                    done.push((index, label, model, result));
+                }
+            });
+        }
+    });
+    let mut done = done.into_inner().expect("no worker panics");
+    done.sort_by_key(|(index, ..)| *index);
+    (done.into_iter())
+        .map(|(_, label, model, result)| (label, model, result))
+        .collect()
+}
+
+fn run_checker(model: SwimModel, args: &CheckArgs, threads: usize, label: &str) -> RunResult {
     let setup = model.setup.clone();
     if !setup.node_order {
         let record = |m: &SwimModel, path: &Path<State, _>| Trace::from_path(m, path);
-        return search(model, &setup, args, label, record, &String::new, &Vec::new);
+        return search(
+            model,
+            &setup,
+            args,
+            threads,
+            label,
+            record,
+            &String::new,
+            &Vec::new,
+        );
     }
     let model = InstantModel::new(model);
     let inner = model.inner_states.clone();
@@ -478,17 +537,21 @@ fn run_checker(model: SwimModel, args: &CheckArgs, label: &str) -> RunResult {
         let steps = InstantModel::flatten(path.clone().into_actions());
         Trace::record(&m.inner, &init, steps)
     };
-    search(model, &setup, args, label, record, &extra, &reached)
+    search(
+        model, &setup, args, threads, label, record, &extra, &reached,
+    )
 }
 
-/// Run the checker on `model` as `args` ask (threads, early exit, symmetry, BFS or DFS), with
+/// Run the checker on `model` on `threads` threads as `args` ask (early exit, symmetry, BFS or DFS), with
 /// progress lines (`extra` adds to them), then collect its verdicts (`reached`: reachability
 /// met where the checker does not look) and its counterexample (`record` turns its path into
 /// model steps).
+#[allow(clippy::too_many_arguments)]
 fn search<M>(
     model: M,
     setup: &Setup,
     args: &CheckArgs,
+    threads: usize,
     label: &str,
     record: impl Fn(&M, &Path<State, M::Action>) -> (Trace, Vec<State>),
     extra: &dyn Fn() -> String,
@@ -501,7 +564,7 @@ where
     let start = Instant::now();
     let mut builder = model
         .checker()
-        .threads(args.threads)
+        .threads(threads)
         .finish_when(HasDiscoveries::AnyFailures);
     if args.symmetry {
         builder = builder.symmetry();
@@ -509,11 +572,27 @@ where
     if args.bfs {
         let checker = builder.spawn_bfs();
         watch(&checker, start, args.progress, label, extra);
-        finish(checker.join(), setup, start, &reached(), record, extra)
+        finish(
+            checker.join(),
+            setup,
+            start,
+            label,
+            &reached(),
+            record,
+            extra,
+        )
     } else {
         let checker = builder.spawn_dfs();
         watch(&checker, start, args.progress, label, extra);
-        finish(checker.join(), setup, start, &reached(), record, extra)
+        finish(
+            checker.join(),
+            setup,
+            start,
+            label,
+            &reached(),
+            record,
+            extra,
+        )
     }
 }
 
@@ -563,6 +642,7 @@ fn finish<M, C>(
     checker: C,
     setup: &Setup,
     start: Instant,
+    label: &str,
     reached: &[&'static str],
     record: impl Fn(&M, &Path<State, M::Action>) -> (Trace, Vec<State>),
     extra: &dyn Fn() -> String,
@@ -572,7 +652,7 @@ where
     M::Action: Clone + PartialEq,
     C: Checker<M>,
 {
-    progress_line(&checker, start, "done", true, extra);
+    progress_line(&checker, start, label, true, extra);
     let discoveries = checker.discoveries();
     let mut names: Vec<&str> = discoveries.keys().copied().collect();
     names.extend(reached.iter().copied());

@@ -829,6 +829,31 @@ fn cli_checks_several_default_worlds() {
         "{out}"
     );
     assert!(out.contains("all properties hold"), "{out}");
+    // Both worlds at once, one thread each: the same table, in the same order.
+    let table = |out: &str| -> Vec<String> {
+        (out.lines())
+            .skip_while(|l| !l.starts_with("kind"))
+            .take_while(|l| !l.starts_with("total time"))
+            .map(str::to_string)
+            .collect()
+    };
+    let (code, side_by_side) = run_cli(&[
+        "check",
+        "--world",
+        "health",
+        "--world",
+        "meta race",
+        "--threads",
+        "2",
+        "--worlds-at-once",
+        "2",
+    ]);
+    assert_eq!(code, 0, "{side_by_side}");
+    assert!(!table(&out).is_empty(), "{out}");
+    assert_eq!(table(&side_by_side), table(&out), "{side_by_side}");
+    let (code, out) = run_cli(&["check", "--worlds-at-once", "0"]);
+    assert_ne!(code, 0);
+    assert!(out.contains("--worlds-at-once"), "{out}");
     let (code, out) = run_cli(&["check", "--world", "no such world"]);
     assert_ne!(code, 0);
     assert!(out.contains("no default world"), "{out}");
