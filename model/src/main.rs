@@ -510,20 +510,28 @@ fn run_worlds(
         .collect()
 }
 
+/// One world's search: what its progress lines and verdicts name, its share of threads, when
+/// it started and how often it reports progress.
+struct Run<'a> {
+    setup: &'a Setup,
+    label: &'a str,
+    threads: usize,
+    start: Instant,
+    every: u64,
+}
+
 fn run_checker(model: SwimModel, args: &CheckArgs, threads: usize, label: &str) -> RunResult {
     let setup = model.setup.clone();
+    let run = Run {
+        setup: &setup,
+        label,
+        threads,
+        start: Instant::now(),
+        every: args.progress,
+    };
     if !setup.node_order {
         let record = |m: &SwimModel, path: &Path<State, _>| Trace::from_path(m, path);
-        return search(
-            model,
-            &setup,
-            args,
-            threads,
-            label,
-            record,
-            &String::new,
-            &Vec::new,
-        );
+        return search(model, args, &run, record, &String::new, &Vec::new);
     }
     let model = InstantModel::new(model);
     let inner = model.inner_states.clone();
@@ -537,22 +545,17 @@ fn run_checker(model: SwimModel, args: &CheckArgs, threads: usize, label: &str) 
         let steps = InstantModel::flatten(path.clone().into_actions());
         Trace::record(&m.inner, &init, steps)
     };
-    search(
-        model, &setup, args, threads, label, record, &extra, &reached,
-    )
+    search(model, args, &run, record, &extra, &reached)
 }
 
-/// Run the checker on `model` on `threads` threads as `args` ask (early exit, symmetry, BFS or DFS), with
-/// progress lines (`extra` adds to them), then collect its verdicts (`reached`: reachability
-/// met where the checker does not look) and its counterexample (`record` turns its path into
-/// model steps).
-#[allow(clippy::too_many_arguments)]
+/// Run the checker on `model` as `run` and `args` ask (threads, early exit, symmetry, BFS or
+/// DFS), with progress lines (`extra` adds to them), then collect its verdicts (`reached`:
+/// reachability met where the checker does not look) and its counterexample (`record` turns
+/// its path into model steps).
 fn search<M>(
     model: M,
-    setup: &Setup,
     args: &CheckArgs,
-    threads: usize,
-    label: &str,
+    run: &Run,
     record: impl Fn(&M, &Path<State, M::Action>) -> (Trace, Vec<State>),
     extra: &dyn Fn() -> String,
     reached: &dyn Fn() -> Vec<&'static str>,
@@ -561,38 +564,17 @@ where
     M: Model<State = State> + Send + Sync + 'static,
     M::Action: Clone + std::fmt::Debug + std::hash::Hash + PartialEq + Send + Sync,
 {
-    let start = Instant::now();
     let mut builder = model
         .checker()
-        .threads(threads)
+        .threads(run.threads)
         .finish_when(HasDiscoveries::AnyFailures);
     if args.symmetry {
         builder = builder.symmetry();
     }
     if args.bfs {
-        let checker = builder.spawn_bfs();
-        watch(&checker, start, args.progress, label, extra);
-        finish(
-            checker.join(),
-            setup,
-            start,
-            label,
-            &reached(),
-            record,
-            extra,
-        )
+        finish(builder.spawn_bfs(), run, reached, record, extra)
     } else {
-        let checker = builder.spawn_dfs();
-        watch(&checker, start, args.progress, label, extra);
-        finish(
-            checker.join(),
-            setup,
-            start,
-            label,
-            &reached(),
-            record,
-            extra,
-        )
+        finish(builder.spawn_dfs(), run, reached, record, extra)
     }
 }
 
@@ -636,14 +618,13 @@ fn progress_line<M: Model, C: Checker<M>>(
     let _ = std::io::stdout().flush();
 }
 
-/// The verdicts of a finished run (reachability met inside instants in `reached` too), and
-/// the trace of its violation if any (`record` turns the checker's path into model steps).
+/// Wait for the spawned `checker`, with progress lines, then return its verdicts
+/// (reachability met inside instants, read once it is done, in `reached` too) and the trace of
+/// its violation if any (`record` turns the checker's path into model steps).
 fn finish<M, C>(
     checker: C,
-    setup: &Setup,
-    start: Instant,
-    label: &str,
-    reached: &[&'static str],
+    run: &Run,
+    reached: &dyn Fn() -> Vec<&'static str>,
     record: impl Fn(&M, &Path<State, M::Action>) -> (Trace, Vec<State>),
     extra: &dyn Fn() -> String,
 ) -> RunResult
@@ -652,10 +633,12 @@ where
     M::Action: Clone + PartialEq,
     C: Checker<M>,
 {
-    progress_line(&checker, start, label, true, extra);
+    watch(&checker, run.start, run.every, run.label, extra);
+    let checker = checker.join();
+    progress_line(&checker, run.start, run.label, true, extra);
     let discoveries = checker.discoveries();
     let mut names: Vec<&str> = discoveries.keys().copied().collect();
-    names.extend(reached.iter().copied());
+    names.extend(reached());
     let violated = properties::PROPERTIES
         .iter()
         .find(|p| p.kind == Kind::Safety && discoveries.contains_key(p.name));
@@ -667,7 +650,7 @@ where
         (p.name, trace, states)
     });
     RunResult {
-        verdicts: report::verdicts(setup, &names, complete),
+        verdicts: report::verdicts(run.setup, &names, complete),
         violation,
     }
 }
