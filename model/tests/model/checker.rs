@@ -859,6 +859,19 @@ fn cli_checks_several_default_worlds() {
     assert!(out.contains("no default world"), "{out}");
 }
 
+/// The default `check` itself, as the README runs it: every property holds and every
+/// reachability property is reached. Ignored because it takes a minute at the test profile's
+/// `opt-level`; `scripts/mutants.sh` runs it, so that `check` is part of the tool that judges a
+/// mutant (CI runs the check in release instead).
+#[test]
+#[ignore = "a minute; run by scripts/mutants.sh and CI's release check"]
+fn the_default_check_holds_and_reaches_everything() {
+    let (code, out) = run_cli(&["check"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("all properties hold"), "{out}");
+    assert!(!out.contains("was never reached"), "{out}");
+}
+
 /// A world that fails does not stop `check`: the next world runs and is reported, and the
 /// run exits 1 naming the failing world.
 #[cfg(swim_faults)]
