@@ -12,10 +12,12 @@
 # for each:
 #   checker  the checker and the conformance replay alone: the default `check` (the ignored
 #            test the_default_check_holds_and_reaches_everything), the model checker's tests
-#            and the conformance replay, under cargo-nextest, stopping at the first failure.
-#   full     the mutants the checker stage missed, against every test of the workspace
-#            (cargo test --workspace, as CI runs it).
-# A mutant caught by either stage is caught by the whole suite.
+#            and the conformance replay, under cargo-nextest, stopping at the first failure
+#            (profile `mutants` in .config/nextest.toml: the slowest tests start first).
+#   suite    the mutants the checker stage missed, first against the tests of their own
+#            package (nextest, first failure stops), then what is left against every test of
+#            the workspace (cargo test --workspace, as CI runs it).
+# A mutant caught by any stage is caught by the whole suite.
 #
 # MUTANTS_ARGS (environment) adds cargo-mutants options to both stages, e.g.
 # "--file model/core/src/status.rs".
@@ -58,35 +60,51 @@ fi
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
 
 mutants() {
-    # cargo-mutants exits non-zero when a mutant survives: the outcomes are what we want.
+    # cargo-mutants exits 2 when a mutant survives and 3 when one hangs: results, not errors.
+    local rc=0
     (cd "$tree" && cargo mutants --in-place --baseline skip \
         --package swim-checked-core --package swim-checked \
         --exclude 'model/core/src/faults.rs' --exclude 'impl/src/faults*.rs' \
-        --jobs 1 ${MUTANTS_ARGS:-} "$@") || true
+        ${MUTANTS_ARGS:-} "$@") || rc=$?
+    case $rc in
+    0 | 2 | 3) ;;
+    *)
+        echo "cargo-mutants failed (exit $rc)" >&2
+        exit 1
+        ;;
+    esac
 }
 
 # Stage 1: the checker and the conformance replay. Survivors take about two minutes (the
 # default check at the test profile's opt-level); a hang is cut at 10 minutes and counted caught.
 mutants --shard "$shard" --sharding round-robin --timeout 600 \
     --test-tool nextest --test-package model --test-package conformance \
-    --output "$out/checker" -- --run-ignored all
-
-# Stage 2: what the checker missed, against every test of the workspace.
-missed="$out/checker/mutants.out/missed.txt"
-[ -f "$missed" ] || {
-    echo "no $missed: cargo-mutants did not run" >&2
+    --output "$out/checker" -- --run-ignored all --profile mutants
+[ -f "$out/checker/mutants.out/outcomes.json" ] || {
+    echo "no $out/checker/mutants.out/outcomes.json: cargo-mutants did not run" >&2
     exit 1
 }
-rm -rf "$out/full"
-if [ -s "$missed" ]; then
+
+# The mutants that stage $1 missed (none if it did not run), through stage $2 (the rest of
+# the arguments).
+rerun() {
+    local missed="$out/$1/mutants.out/missed.txt" name filters=()
+    rm -rf "${out:?}/$2"
+    [ -s "$missed" ] || return 0
     # One exact-name filter per survivor (the characters regex::escape escapes).
-    filters=()
     while IFS= read -r name; do
         filters+=(--re "^$(sed -E 's/[][\\.+*?(){}|^$#&~-]/\\&/g' <<<"$name")\$")
     done <"$missed"
-    mutants "${filters[@]}" --timeout 1800 --test-tool cargo --test-workspace=true \
-        --output "$out/full"
-fi
+    local stage=$2
+    shift 2
+    mutants "${filters[@]}" --output "$out/$stage" "$@"
+}
+
+# Stage 2: the checker's survivors against the tests of the package they are in, stopping at
+# the first failure; stage 3: what is left, against every test of the workspace as CI runs
+# them (cargo test --workspace: the agent in a browser, the chaos tests in network namespaces).
+rerun checker units --timeout 600 --test-tool nextest --test-workspace=false -- --profile mutants
+rerun units workspace --timeout 1800 --test-tool cargo --test-workspace=true
 
 python3 - "$out" "$shard" >"$out/summary.txt" <<'EOF'
 import json, os, sys
@@ -108,7 +126,8 @@ def outcomes(stage):
 
 # A hang cut at the timeout is caught: no test passed with the mutant in.
 CAUGHT = ("CaughtMutant", "Timeout")
-checker, full = outcomes("checker"), outcomes("full")
+checker = outcomes("checker")
+full = {**outcomes("units"), **outcomes("workspace")}
 unviable = sorted(n for n, s in checker.items() if s == "Unviable")
 viable = [n for n, s in checker.items() if s != "Unviable"]
 by_checker = [n for n in viable if checker[n] in CAUGHT]
