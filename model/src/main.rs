@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
 use model::checker::properties::{self, Kind};
+use model::checker::reduce::growth;
 use model::checker::reduce::instants::InstantModel;
 use model::checker::report::{self, Verdict};
 use model::checker::trace::Trace;
@@ -48,6 +49,9 @@ enum Command {
     Simulate(SimulateArgs),
     /// Browse the state space in stateright's Explorer.
     Explore(ExploreArgs),
+    /// Count one world's instant starts level by level (a level: the time they start), with
+    /// the states searched inside their instants: how the reduced space grows per leap.
+    Growth(GrowthArgs),
     /// Write the conformance corpus: traces covering everything the export worlds reach.
     ExportTraces(ExportArgs),
     /// Discrete-event simulation of many real nodes over a simulated network, the safety
@@ -340,12 +344,35 @@ struct ExploreArgs {
     addr: String,
 }
 
+#[derive(Args, Debug)]
+struct GrowthArgs {
+    #[command(flatten)]
+    world: WorldArgs,
+    /// The default world of this label (with `--nodes` other than 3: `faults` or `reliable`).
+    #[arg(long = "world", default_value = "faults")]
+    only: String,
+    /// Count states equal up to a renaming of the nodes once.
+    #[arg(long)]
+    symmetry: bool,
+    /// Threads searching the instants of a level.
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    /// Stop before the next level once this many seconds have passed.
+    #[arg(long, default_value_t = 600)]
+    seconds: u64,
+    /// Stop before a level that would leave more instant starts waiting than this (each is a
+    /// whole state in memory, a few kilobytes).
+    #[arg(long, default_value_t = 2_000_000)]
+    max_pending: u64,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check(args) => check(args),
         Command::Simulate(args) => simulate(args),
         Command::Explore(args) => explore(args),
+        Command::Growth(args) => growth(args),
         Command::ExportTraces(args) => export_traces(args),
         Command::Sim(SimCommand::Run(args)) => sim_run(args),
         Command::Sim(SimCommand::Figures(args)) => sim_figures(args),
@@ -357,6 +384,62 @@ fn main() -> ExitCode {
 fn fail(message: impl std::fmt::Display) -> ExitCode {
     eprintln!("error: {message}");
     ExitCode::from(2)
+}
+
+fn growth(args: GrowthArgs) -> ExitCode {
+    if args.threads == 0 {
+        return fail("--threads must be at least 1");
+    }
+    let chosen = args.world.worlds(std::slice::from_ref(&args.only));
+    let Some((label, mut setup)) = chosen.into_iter().next() else {
+        return fail(format!("no default world is labelled {}", args.only));
+    };
+    if let Err(e) = setup.validate() {
+        return fail(format!("{label} world: {e}"));
+    }
+    setup.node_order = true;
+    println!(
+        "== {label}: {} (levels by time, node order{})",
+        setup.describe(),
+        if args.symmetry { ", symmetry" } else { "" }
+    );
+    println!(
+        "{:>6} {:>11} {:>12} {:>13} {:>9} {:>11} {:>8}",
+        "at ms", "starts", "total", "searched", "per start", "pending", "secs"
+    );
+    let model = InstantModel::new(SwimModel::new(setup));
+    let limits = growth::Limits {
+        time: Duration::from_secs(args.seconds),
+        pending: args.max_pending,
+    };
+    let start = Instant::now();
+    let mut total = 0;
+    let result = growth::measure(&model, args.symmetry, args.threads, limits, |level| {
+        total += level.starts;
+        println!(
+            "{:>6} {:>11} {:>12} {:>13} {:>9.1} {:>11} {:>8.1}",
+            level.at,
+            level.starts,
+            total,
+            level.searched,
+            level.searched as f64 / level.starts.max(1) as f64,
+            level.pending,
+            start.elapsed().as_secs_f64()
+        );
+        let _ = std::io::stdout().flush();
+    });
+    println!(
+        "{} levels, {} instant starts, {:.1}s: {}",
+        result.levels.len(),
+        result.starts(),
+        start.elapsed().as_secs_f64(),
+        if result.complete {
+            "every level expanded"
+        } else {
+            "stopped by --seconds or --max-pending (later levels not counted)"
+        }
+    );
+    ExitCode::SUCCESS
 }
 
 /// Outcome of one exhaustive run.

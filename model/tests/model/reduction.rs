@@ -6,6 +6,7 @@
 //! instant start, the same verdicts, and the same broken cores caught.
 
 use std::collections::{BTreeSet, HashSet};
+use std::sync::atomic::Ordering::Relaxed;
 
 #[cfg(swim_faults)]
 use model::checker::properties::{self, Kind};
@@ -359,4 +360,58 @@ fn a_violation_inside_an_instant_comes_back_as_a_path_that_replays() {
     let info = properties::info(properties::SELF_VIEW).unwrap();
     assert_eq!(info.kind, Kind::Safety);
     assert!(!(info.condition)(&model.inner, &s));
+}
+
+/// Counting level by level finds exactly the instant starts the checker stores, with and
+/// without symmetry, and the states searched inside them; the levels go forward in time and
+/// a limit stops the count before a level, never inside one.
+#[test]
+fn growth_counts_the_instant_starts_the_checker_stores() {
+    use model::checker::reduce::growth::{self, Limits};
+    use std::time::Duration;
+    let unlimited = Limits {
+        time: Duration::from_secs(600),
+        pending: u64::MAX,
+    };
+    let setups = [
+        world(3, 10, |s| {
+            s.crashes = 1;
+            s.drops = 1;
+        }),
+        world(2, 20, |s| {
+            s.drops = 1;
+            s.replays = 1;
+        }),
+    ];
+    for setup in setups {
+        let setup = ordered(setup);
+        for symmetry in [false, true] {
+            let model = InstantModel::new(SwimModel::new(setup.clone()));
+            let mut builder = model.clone().checker().threads(1);
+            if symmetry {
+                builder = builder.symmetry();
+            }
+            let checker = builder.spawn_dfs().join();
+            let counted = InstantModel::new(SwimModel::new(setup.clone()));
+            let g = growth::measure(&counted, symmetry, 2, unlimited, |_| {});
+            let what = format!("{} (symmetry {symmetry})", setup.describe());
+            assert!(g.complete, "{what}");
+            assert_eq!(g.starts(), checker.unique_state_count() as u64, "{what}");
+            let searched: u64 = g.levels.iter().map(|l| l.searched).sum();
+            if !symmetry {
+                // Each instant start is searched once either way.
+                assert_eq!(searched, model.inner_states.load(Relaxed), "{what}");
+            }
+            assert!(g.levels.windows(2).all(|w| w[0].at < w[1].at), "{what}");
+            assert_eq!(g.levels.last().map(|l| l.pending), Some(0), "{what}");
+
+            let capped = Limits {
+                pending: 1,
+                ..unlimited
+            };
+            let first = growth::measure(&counted, symmetry, 1, capped, |_| {});
+            assert!(!first.complete, "{what}");
+            assert_eq!(first.levels, g.levels[..first.levels.len()], "{what}");
+        }
+    }
 }

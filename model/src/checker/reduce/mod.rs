@@ -5,7 +5,10 @@
 //!   ([`Setup::node_order`](super::Setup::node_order));
 //! - [`instants`]: the checker stores only the states at which a timer instant starts;
 //! - [`symmetry`]: states equal up to a renaming of the nodes are explored once.
+//!
+//! [`growth`] measures the reduced space level by level (how it grows from leap to leap).
 
+pub mod growth;
 pub mod instants;
 pub mod node_order;
 pub mod symmetry;
