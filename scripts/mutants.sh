@@ -106,48 +106,6 @@ rerun() {
 rerun checker units --timeout 600 --test-tool nextest --test-workspace=false -- --profile mutants
 rerun units workspace --timeout 1800 --test-tool cargo --test-workspace=true
 
-python3 - "$out" "$shard" >"$out/summary.txt" <<'EOF'
-import json, os, sys
-out, shard = sys.argv[1:]
-
-def outcomes(stage):
-    path = os.path.join(out, stage, "mutants.out", "outcomes.json")
-    if not os.path.exists(path):
-        return {}
-    result = {}
-    for o in json.load(open(path)).get("outcomes", []):
-        scenario = o.get("scenario")
-        if isinstance(scenario, dict) and "Mutant" in scenario:
-            m = scenario["Mutant"]
-            line = (m.get("span") or {}).get("start", {}).get("line", "?")
-            name = m.get("name") or f"{m.get('file', '?')}:{line}: {m.get('replacement', '')}"
-            result[name] = o.get("summary", "?")
-    return result
-
-# A hang cut at the timeout is caught: no test passed with the mutant in.
-CAUGHT = ("CaughtMutant", "Timeout")
-checker = outcomes("checker")
-full = {**outcomes("units"), **outcomes("workspace")}
-unviable = sorted(n for n, s in checker.items() if s == "Unviable")
-viable = [n for n, s in checker.items() if s != "Unviable"]
-by_checker = [n for n in viable if checker[n] in CAUGHT]
-by_suite = by_checker + [n for n in viable if full.get(n) in CAUGHT]
-survivors = sorted(n for n in viable if n not in by_suite)
-untested = sorted(n for n in viable if checker[n] not in CAUGHT and n not in full)
-
-def score(k, n):
-    return f"{k} of {n} ({100 * k / n:.1f}%)" if n else "n/a"
-
-print(f"shard {shard}: {len(checker)} mutants, {len(unviable)} unviable (they do not build)")
-print(f"caught by the checker and the conformance replay alone: {score(len(by_checker), len(viable))}")
-print(f"caught by the whole suite: {score(len(by_suite), len(viable))}")
-if untested:
-    print(f"NOT RUN through the full stage ({len(untested)}): the whole-suite figure is a floor")
-print("caught only outside the checker (the whole suite caught them):")
-for n in sorted(set(by_suite) - set(by_checker)):
-    print(f"  {n}")
-print("survivors (explain each in docs/checker.md, or kill it with a test):")
-for n in survivors:
-    print(f"  {n}")
-EOF
+echo "shard $shard" >"$out/summary.txt"
+python3 scripts/mutants-summary.py "$out" >>"$out/summary.txt"
 cat "$out/summary.txt"

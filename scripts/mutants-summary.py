@@ -1,0 +1,70 @@
+#!/usr/bin/env python3
+"""Summary of a scripts/mutants.sh run: the two scores and every survivor.
+
+    scripts/mutants-summary.py OUT
+
+OUT is the run's output directory (its stages' cargo-mutants outputs are OUT/checker,
+OUT/units and OUT/workspace). Works on a run cut short too: a mutant that has not been
+through every stage it needs is listed as such, and the whole-suite score is then a floor.
+"""
+import json
+import os
+import sys
+
+# A hang cut at the timeout is caught: no test passed with the mutant in.
+CAUGHT = ("CaughtMutant", "Timeout")
+
+
+def outcomes(out, stage):
+    path = os.path.join(out, stage, "mutants.out", "outcomes.json")
+    if not os.path.exists(path):
+        return {}
+    result = {}
+    for o in json.load(open(path)).get("outcomes", []):
+        scenario = o.get("scenario")
+        if isinstance(scenario, dict) and "Mutant" in scenario:
+            m = scenario["Mutant"]
+            line = (m.get("span") or {}).get("start", {}).get("line", "?")
+            name = m.get("name") or f"{m.get('file', '?')}:{line}: {m.get('replacement', '')}"
+            result[name] = o.get("summary", "?")
+    return result
+
+
+def score(k, n):
+    return f"{k} of {n} ({100 * k / n:.1f}%)" if n else "n/a"
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    out = sys.argv[1]
+    checker = outcomes(out, "checker")
+    if not checker:
+        sys.exit(f"no outcomes in {out}/checker: cargo-mutants did not run")
+    units, workspace = outcomes(out, "units"), outcomes(out, "workspace")
+    viable = [n for n, s in checker.items() if s != "Unviable"]
+    by_checker = {n for n in viable if checker[n] in CAUGHT}
+    later = {n for n in viable if units.get(n) in CAUGHT or workspace.get(n) in CAUGHT}
+    by_suite = by_checker | later
+    left = sorted(n for n in viable if n not in by_suite)
+    survivors = [n for n in left if n in workspace]
+    unfinished = [n for n in left if n not in workspace]
+
+    print(f"{len(checker)} mutants, {len(checker) - len(viable)} unviable (they do not build)")
+    print(f"caught by the checker and the conformance replay alone: {score(len(by_checker), len(viable))}")
+    print(f"caught by the whole suite: {score(len(by_suite), len(viable))}")
+    if unfinished:
+        print(f"{len(unfinished)} not through every stage yet: the whole-suite figure is a floor")
+    print("caught only outside the checker:")
+    for n in sorted(later - by_checker):
+        print(f"  {n}")
+    print("survivors of every stage (explain each in docs/checker.md, or kill it with a test):")
+    for n in survivors:
+        print(f"  {n}")
+    if unfinished:
+        print("not through every stage (the run was cut short):")
+        for n in unfinished:
+            print(f"  {n}")
+
+
+main()
