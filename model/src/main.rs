@@ -360,8 +360,8 @@ struct GrowthArgs {
     /// Stop before the next level once this many seconds have passed.
     #[arg(long, default_value_t = 600)]
     seconds: u64,
-    /// Stop before a level that would leave more instant starts waiting than this (each is a
-    /// whole state in memory, a few kilobytes).
+    /// Stop once more instant starts than this wait to be expanded (each is a whole state in
+    /// memory: about 15 KB with four nodes).
     #[arg(long, default_value_t = 2_000_000)]
     max_pending: u64,
 }
@@ -408,10 +408,7 @@ fn growth(args: GrowthArgs) -> ExitCode {
         "at ms", "starts", "total", "searched", "per start", "pending", "secs"
     );
     let model = InstantModel::new(SwimModel::new(setup));
-    let limits = growth::Limits {
-        time: Duration::from_secs(args.seconds),
-        pending: args.max_pending,
-    };
+    let limits = growth::Limits::new(Duration::from_secs(args.seconds), args.max_pending);
     let start = Instant::now();
     let mut total = 0;
     let result = growth::measure(&model, args.symmetry, args.threads, limits, |level| {
@@ -428,6 +425,12 @@ fn growth(args: GrowthArgs) -> ExitCode {
         );
         let _ = std::io::stdout().flush();
     });
+    if let Some(cut) = result.cut {
+        println!(
+            "{:>6} {:>11}  stopped by --max-pending after {} of them",
+            cut.at, cut.starts, cut.expanded
+        );
+    }
     println!(
         "{} levels, {} instant starts, {:.1}s: {}",
         result.levels.len(),

@@ -363,16 +363,13 @@ fn a_violation_inside_an_instant_comes_back_as_a_path_that_replays() {
 }
 
 /// Counting level by level finds exactly the instant starts the checker stores, with and
-/// without symmetry, and the states searched inside them; the levels go forward in time and
-/// a limit stops the count before a level, never inside one.
+/// without symmetry, and the states searched inside them; the levels go forward in time, and
+/// the memory limit stops the count before or inside a level, whose counts then stay out.
 #[test]
 fn growth_counts_the_instant_starts_the_checker_stores() {
     use model::checker::reduce::growth::{self, Limits};
     use std::time::Duration;
-    let unlimited = Limits {
-        time: Duration::from_secs(600),
-        pending: u64::MAX,
-    };
+    let unlimited = Limits::new(Duration::from_secs(600), u64::MAX);
     let setups = [
         world(3, 10, |s| {
             s.crashes = 1;
@@ -383,6 +380,7 @@ fn growth_counts_the_instant_starts_the_checker_stores() {
             s.replays = 1;
         }),
     ];
+    let mut cuts = 0;
     for setup in setups {
         let setup = ordered(setup);
         for symmetry in [false, true] {
@@ -405,13 +403,24 @@ fn growth_counts_the_instant_starts_the_checker_stores() {
             assert!(g.levels.windows(2).all(|w| w[0].at < w[1].at), "{what}");
             assert_eq!(g.levels.last().map(|l| l.pending), Some(0), "{what}");
 
-            let capped = Limits {
-                pending: 1,
-                ..unlimited
-            };
-            let first = growth::measure(&counted, symmetry, 1, capped, |_| {});
-            assert!(!first.complete, "{what}");
-            assert_eq!(first.levels, g.levels[..first.levels.len()], "{what}");
+            // Stopped inside a level: the levels before it are reported, not that one.
+            for held in g.levels.iter().map(|l| l.pending) {
+                let tight = Limits {
+                    pending: held,
+                    batch: 1,
+                    ..unlimited
+                };
+                let stopped = growth::measure(&counted, symmetry, 1, tight, |_| {});
+                let Some(cut) = stopped.cut else { continue };
+                cuts += 1;
+                let k = stopped.levels.len();
+                assert!(!stopped.complete, "{what}");
+                assert_eq!(stopped.levels, g.levels[..k], "{what}");
+                assert_eq!((cut.at, cut.starts), (g.levels[k].at, g.levels[k].starts));
+                assert!(0 < cut.expanded && cut.expanded < cut.starts, "{what}");
+            }
         }
     }
+    // Some level's expansion went past the memory it started with.
+    assert!(cuts > 0);
 }

@@ -23,9 +23,6 @@ use super::instants::InstantModel;
 use super::symmetry::representative;
 use crate::checker::{State, stable_hash};
 
-/// Instant starts expanded per thread between two merges into the pending levels.
-const BATCH: usize = 256;
-
 /// The instant starts of one level, as they are found.
 #[derive(Default)]
 struct Pending {
@@ -52,6 +49,16 @@ pub struct Growth {
     pub levels: Vec<Level>,
     /// Whether every level was expanded (the world's whole reduced space was counted).
     pub complete: bool,
+    /// The level whose expansion was stopped halfway by the memory limit, if one was.
+    pub cut: Option<Cut>,
+}
+
+/// A level left half expanded: more than the limit's instant starts were waiting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cut {
+    pub at: u64,
+    pub starts: u64,
+    pub expanded: u64,
 }
 
 impl Growth {
@@ -61,12 +68,26 @@ impl Growth {
     }
 }
 
-/// When [`measure`] stops before the space is exhausted: before a level, once `time` has passed
-/// or more than `pending` instant starts wait (each is a whole state in memory).
+/// When [`measure`] stops before the space is exhausted: before a level once `time` has passed,
+/// and before or inside one once more than `pending` instant starts wait (each is a whole
+/// state in memory, about 15 KB with four nodes).
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
     pub time: Duration,
     pub pending: u64,
+    /// Instant starts expanded between two looks at `pending`.
+    pub batch: usize,
+}
+
+impl Limits {
+    /// `time` and `pending`, with memory looked at every 512 instant starts.
+    pub fn new(time: Duration, pending: u64) -> Self {
+        Limits {
+            time,
+            pending,
+            batch: 512,
+        }
+    }
 }
 
 /// Expand `model`'s levels in time order on `threads` threads, merging states equal up to a
@@ -92,34 +113,56 @@ pub fn measure(
         add(&mut pending, key(&s), s);
     }
     let mut levels = Vec::new();
+    let mut cut = None;
     while let Some((at, level)) = pending.pop_first() {
-        let held: u64 = pending.values().map(|p| p.states.len() as u64).sum();
-        if start.elapsed() >= limits.time || held + level.states.len() as u64 > limits.pending {
+        let starts = level.states.len() as u64;
+        let held = waiting(&pending) + starts;
+        if start.elapsed() >= limits.time || held > limits.pending {
             pending.insert(at, level);
             break;
         }
         let before = model.inner_states.load(Ordering::Relaxed);
-        let starts = level.states.len() as u64;
-        // A batch at a time: a level's successors all at once could outgrow memory.
-        for batch in level.states.chunks(BATCH * threads.max(1)) {
+        // A batch at a time, so that memory is watched inside a level too: one level's
+        // successors can outgrow it (five nodes: a million from 4,000 starts).
+        let mut expanded = 0;
+        for batch in level.states.chunks(limits.batch.max(1)) {
             for next in expand(model, batch, threads) {
                 let k = key(&next);
                 add(&mut pending, k, next);
             }
+            expanded += batch.len() as u64;
+            // The level's own states stay in memory until it is done.
+            if expanded < starts && waiting(&pending) + (starts - expanded) > limits.pending {
+                cut = Some(Cut {
+                    at,
+                    starts,
+                    expanded,
+                });
+                break;
+            }
+        }
+        if cut.is_some() {
+            break;
         }
         let done = Level {
             at,
             starts,
             searched: model.inner_states.load(Ordering::Relaxed) - before,
-            pending: pending.values().map(|p| p.states.len() as u64).sum(),
+            pending: waiting(&pending),
         };
         report(&done);
         levels.push(done);
     }
     Growth {
         levels,
-        complete: pending.is_empty(),
+        complete: pending.is_empty() && cut.is_none(),
+        cut,
     }
+}
+
+/// Instant starts found and not yet expanded.
+fn waiting(pending: &BTreeMap<u64, Pending>) -> u64 {
+    pending.values().map(|p| p.states.len() as u64).sum()
 }
 
 /// Add `s` to its level unless a state with the same `key` is there already.
