@@ -8,6 +8,7 @@ OUT/units and OUT/workspace). Works on a run cut short too: a mutant that has no
 through every stage it needs is listed as such, and the whole-suite score is then a floor.
 """
 import json
+import math
 import os
 import sys
 
@@ -31,7 +32,14 @@ def outcomes(out, stage):
 
 
 def score(k, n):
-    return f"{k} of {n} ({100 * k / n:.1f}%)" if n else "n/a"
+    """k of n, with the 95% Wilson interval: a shard is a sample of every mutant."""
+    if not n:
+        return "n/a"
+    z = 1.96
+    p = k / n
+    mid = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return f"{k} of {n} ({100 * p:.1f}%; 95% interval {100 * (mid - half):.1f}-{100 * (mid + half):.1f}%)"
 
 
 def main():

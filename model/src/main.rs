@@ -361,8 +361,8 @@ struct GrowthArgs {
     #[arg(long, default_value_t = 600)]
     seconds: u64,
     /// Stop once more instant starts than this wait to be expanded (each is a whole state in
-    /// memory: about 15 KB with four nodes).
-    #[arg(long, default_value_t = 2_000_000)]
+    /// memory: about 15 KB with four nodes, so the default holds about 5 GB).
+    #[arg(long, default_value_t = 300_000)]
     max_pending: u64,
 }
 
