@@ -2,13 +2,17 @@
 """Summary of a scripts/mutants.sh run: the two scores and every survivor.
 
     scripts/mutants-summary.py OUT
+    scripts/mutants-summary.py --untested OUT STAGE < NAMES
 
-OUT is the run's output directory (its stages' cargo-mutants outputs are OUT/checker,
-OUT/units and OUT/workspace). Works on a run cut short too: a mutant that has not been
-through every stage it needs is listed as such, and the whole-suite score is then a floor.
+OUT is the run's output directory: each run of a stage is a cargo-mutants output directory
+OUT/STAGE.K (stages checker, units and workspace; K from 1). Works on a run cut short too: a
+mutant that has not been through every stage it needs is listed as such, and the whole-suite
+score is then a floor. With --untested, prints the mutant names read from standard input
+that no run of STAGE has judged yet (how mutants.sh resumes).
 """
 import json
 import math
+import glob
 import os
 import sys
 
@@ -17,17 +21,17 @@ CAUGHT = ("CaughtMutant", "Timeout")
 
 
 def outcomes(out, stage):
-    path = os.path.join(out, stage, "mutants.out", "outcomes.json")
-    if not os.path.exists(path):
-        return {}
+    """Every mutant judged by a run of `stage`, by name; a later run's verdict wins."""
     result = {}
-    for o in json.load(open(path)).get("outcomes", []):
-        scenario = o.get("scenario")
-        if isinstance(scenario, dict) and "Mutant" in scenario:
-            m = scenario["Mutant"]
-            line = (m.get("span") or {}).get("start", {}).get("line", "?")
-            name = m.get("name") or f"{m.get('file', '?')}:{line}: {m.get('replacement', '')}"
-            result[name] = o.get("summary", "?")
+    runs = glob.glob(os.path.join(out, f"{stage}.*", "mutants.out", "outcomes.json"))
+    for path in sorted(runs, key=lambda p: int(p.split(os.sep)[-3].rsplit(".", 1)[1])):
+        for o in json.load(open(path)).get("outcomes", []):
+            scenario = o.get("scenario")
+            if isinstance(scenario, dict) and "Mutant" in scenario:
+                m = scenario["Mutant"]
+                line = (m.get("span") or {}).get("start", {}).get("line", "?")
+                name = m.get("name") or f"{m.get('file', '?')}:{line}: {m.get('replacement', '')}"
+                result[name] = o.get("summary", "?")
     return result
 
 
@@ -43,6 +47,12 @@ def score(k, n):
 
 
 def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "--untested":
+        judged = outcomes(sys.argv[2], sys.argv[3])
+        for name in sys.stdin.read().splitlines():
+            if name and name not in judged:
+                print(name)
+        return
     if len(sys.argv) != 2:
         sys.exit(__doc__)
     out = sys.argv[1]

@@ -5,7 +5,8 @@
 #
 # SHARD  K/N: mutant i belongs to shard i % N (round robin), so one shard is an even sample
 #        of every file and N shards together are every mutant (default 0/1: all of them).
-#        Shards can run on different machines or one after another.
+#        Shards can run on different machines or one after another. Run again with the same
+#        SHARD and OUT, a run that was stopped resumes: mutants already judged are skipped.
 # OUT    output directory (default target/mutants/K-of-N)
 #
 # Each mutant of the committed HEAD goes through two stages, and OUT/summary.txt gives a score
@@ -75,36 +76,40 @@ mutants() {
     esac
 }
 
-# Stage 1: the checker and the conformance replay. Survivors take about two minutes (the
-# default check at the test profile's opt-level); a hang is cut at 10 minutes and counted caught.
-mutants --shard "$shard" --sharding round-robin --timeout 600 \
-    --test-tool nextest --test-package model --test-package conformance \
-    --output "$out/checker" -- --run-ignored all --profile mutants
-[ -f "$out/checker/mutants.out/outcomes.json" ] || {
-    echo "no $out/checker/mutants.out/outcomes.json: cargo-mutants did not run" >&2
-    exit 1
+# Stage $1 over the mutants named in file $2 (the rest of the arguments are cargo-mutants'),
+# leaving out those an earlier run of the stage already judged: a run cut short resumes where
+# it stopped. Each run of a stage writes to OUT/STAGE.K, K counting up from 1.
+stage() {
+    local name=$1 todo="$out/$1.todo" k=1 mutant filters=()
+    python3 scripts/mutants-summary.py --untested "$out" "$name" <"$2" >"$todo"
+    shift 2
+    [ -s "$todo" ] || return 0
+    while [ -e "$out/$name.$k" ]; do k=$((k + 1)); done
+    # One exact-name filter per mutant (the characters regex::escape escapes).
+    while IFS= read -r mutant; do
+        filters+=(--re "^$(sed -E 's/[][\\.+*?(){}|^$#&~-]/\\&/g' <<<"$mutant")\$")
+    done <"$todo"
+    mutants "${filters[@]}" --output "$out/$name.$k" "$@"
 }
 
-# The mutants that stage $1 missed (none if it did not run), through stage $2 (the rest of
-# the arguments).
-rerun() {
-    local missed="$out/$1/mutants.out/missed.txt" name filters=()
-    rm -rf "${out:?}/$2"
-    [ -s "$missed" ] || return 0
-    # One exact-name filter per survivor (the characters regex::escape escapes).
-    while IFS= read -r name; do
-        filters+=(--re "^$(sed -E 's/[][\\.+*?(){}|^$#&~-]/\\&/g' <<<"$name")\$")
-    done <"$missed"
-    local stage=$2
-    shift 2
-    mutants "${filters[@]}" --output "$out/$stage" "$@"
-}
+# The mutants a stage missed, over all its runs.
+missed() { cat "$out/$1".*/mutants.out/missed.txt 2>/dev/null || true; }
+
+# Stage 1: the checker and the conformance replay. Survivors take about two minutes (the
+# default check at the test profile's opt-level); a hang is cut at 5 minutes and counted caught.
+(cd "$tree" && cargo mutants --list --package swim-checked-core --package swim-checked \
+    --exclude 'model/core/src/faults.rs' --exclude 'impl/src/faults*.rs' \
+    --shard "$shard" --sharding round-robin ${MUTANTS_ARGS:-}) >"$out/shard.txt"
+stage checker "$out/shard.txt" --timeout 300 \
+    --test-tool nextest --test-package model --test-package conformance \
+    -- --run-ignored all --profile mutants
 
 # Stage 2: the checker's survivors against the tests of the package they are in, stopping at
 # the first failure; stage 3: what is left, against every test of the workspace as CI runs
 # them (cargo test --workspace: the agent in a browser, the chaos tests in network namespaces).
-rerun checker units --timeout 600 --test-tool nextest --test-workspace=false -- --profile mutants
-rerun units workspace --timeout 1800 --test-tool cargo --test-workspace=true
+stage units <(missed checker) --timeout 300 --test-tool nextest --test-workspace=false \
+    -- --profile mutants
+stage workspace <(missed units) --timeout 1800 --test-tool cargo --test-workspace=true
 
 echo "shard $shard" >"$out/summary.txt"
 python3 scripts/mutants-summary.py "$out" >>"$out/summary.txt"
