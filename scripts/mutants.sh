@@ -20,8 +20,9 @@
 #            the workspace (cargo test --workspace, as CI runs it).
 # A mutant caught by any stage is caught by the whole suite.
 #
-# MUTANTS_ARGS (environment) adds cargo-mutants options to both stages, e.g.
-# "--file model/core/src/status.rs".
+# MUTANTS_ARGS (environment) adds cargo-mutants options to every stage, e.g.
+# "--file model/core/src/status.rs". MUTANTS_STAGES (environment) runs only these stages
+# (default "checker units workspace"); a later stage takes what the earlier ones missed so far.
 #
 # Mutants are made in swim-checked-core (model/core) and swim-checked (impl, with the agent),
 # outside their deliberately broken variants (faults.rs: compiled only under --cfg swim_faults).
@@ -59,6 +60,7 @@ else
     git worktree add --quiet --detach "$tree" HEAD
 fi
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
+stages="${MUTANTS_STAGES:-checker units workspace}"
 
 mutants() {
     # cargo-mutants exits 2 when a mutant survives and 3 when one hangs: results, not errors.
@@ -81,6 +83,7 @@ mutants() {
 # it stopped. Each run of a stage writes to OUT/STAGE.K, K counting up from 1.
 stage() {
     local name=$1 todo="$out/$1.todo"
+    [[ " $stages " == *" $name "* ]] || return 0
     python3 scripts/mutants-summary.py --untested "$out" "$name" <"$2" >"$todo"
     shift 2
     # cargo-mutants 27 adds its "delete field" mutants to every run filtered by --re, whatever
