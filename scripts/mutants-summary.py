@@ -65,7 +65,10 @@ def main():
         shard = set(open(listed).read().splitlines())
         checker = {n: s for n, s in checker.items() if n in shard}
     units, workspace = outcomes(out, "units"), outcomes(out, "workspace")
-    viable = [n for n, s in checker.items() if s != "Unviable"]
+    # A stage builds only what its tests need (the checker's does not build the agent), so a
+    # mutant that builds there may not build for a later stage: unviable is unviable anywhere.
+    unviable = {n for stage in (checker, units, workspace) for n, s in stage.items() if s == "Unviable"}
+    viable = [n for n in checker if n not in unviable]
     by_checker = {n for n in viable if checker[n] in CAUGHT}
     later = {n for n in viable if units.get(n) in CAUGHT or workspace.get(n) in CAUGHT}
     by_suite = by_checker | later
@@ -73,7 +76,7 @@ def main():
     survivors = [n for n in left if n in workspace]
     unfinished = [n for n in left if n not in workspace]
 
-    print(f"{len(checker)} mutants, {len(checker) - len(viable)} unviable (they do not build)")
+    print(f"{len(checker)} mutants judged, {len(checker) - len(viable)} unviable (they do not build)")
     print(f"caught by the checker and the conformance replay alone: {score(len(by_checker), len(viable))}")
     print(f"caught by the whole suite: {score(len(by_suite), len(viable))}")
     if unfinished:
