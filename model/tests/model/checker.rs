@@ -859,6 +859,23 @@ fn cli_checks_several_default_worlds() {
     assert!(out.contains("no default world"), "{out}");
 }
 
+/// `growth` counts a small world to the end, and refuses what it cannot run, naming it.
+#[test]
+fn cli_growth_counts_a_world_and_rejects_bad_arguments() {
+    let (code, out) = run_cli(&["growth", "--world", "health", "--threads", "1"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("every level expanded"), "{out}");
+    let (code, out) = run_cli(&["growth", "--threads", "0"]);
+    assert_ne!(code, 0);
+    assert!(out.contains("--threads"), "{out}");
+    let (code, out) = run_cli(&["growth", "--world", "no such world"]);
+    assert_ne!(code, 0);
+    assert!(out.contains("no default world"), "{out}");
+    let (code, out) = run_cli(&["growth", "--max-pending", "many"]);
+    assert_ne!(code, 0);
+    assert!(out.contains("--max-pending"), "{out}");
+}
+
 /// The default `check` itself, as the README runs it: every property holds and every
 /// reachability property is reached. Ignored because it takes a minute at the test profile's
 /// `opt-level`; `scripts/mutants.sh` runs it, so that `check` is part of the tool that judges a
