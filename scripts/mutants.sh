@@ -9,16 +9,15 @@
 #        SHARD and OUT, a run that was stopped resumes: mutants already judged are skipped.
 # OUT    output directory (default target/mutants/K-of-N)
 #
-# Each mutant of the committed HEAD goes through two stages, and OUT/summary.txt gives a score
-# for each:
-#   checker  the checker and the conformance replay alone: the default `check` (the ignored
-#            test the_default_check_holds_and_reaches_everything), the model checker's tests
-#            and the conformance replay, under cargo-nextest, stopping at the first failure
-#            (profile `mutants` in .config/nextest.toml: the slowest tests start first).
-#   suite    the mutants the checker stage missed, first against the tests of their own
-#            package (nextest, first failure stops), then what is left against every test of
-#            the workspace (cargo test --workspace, as CI runs it).
-# A mutant caught by any stage is caught by the whole suite.
+# Each mutant of the committed HEAD goes through up to three stages, and OUT/summary.txt gives
+# two scores: the checker stage's, and the whole suite's (a mutant caught by any stage):
+#   checker    the checker and the conformance replay alone: the default `check` (the ignored
+#              test the_default_check_holds_and_reaches_everything), the model checker's tests
+#              and the conformance replay, under cargo-nextest, stopping at the first failure
+#              (profile `mutants` in .config/nextest.toml: the slowest tests start first);
+#   units      what the checker missed, against the tests of the mutant's own package;
+#   workspace  what is still left, against every test of the workspace (cargo test
+#              --workspace, as CI runs it).
 #
 # MUTANTS_ARGS (environment) adds cargo-mutants options to every stage, e.g.
 # "--file model/core/src/status.rs". MUTANTS_STAGES (environment) runs only these stages
@@ -62,13 +61,19 @@ fi
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
 stages="${MUTANTS_STAGES:-checker units workspace}"
 
+# The mutants this script judges: the core and the shell, outside their broken variants.
+# shellcheck disable=SC2206 # MUTANTS_ARGS is a list of options
+selection=(--package swim-checked-core --package swim-checked
+    --exclude 'model/core/src/faults.rs' --exclude 'impl/src/faults*.rs' ${MUTANTS_ARGS:-})
+
+# Their names (one a line), with cargo-mutants options "$@".
+list() { (cd "$tree" && cargo mutants --list "${selection[@]}" "$@"); }
+
+# Judge the selected mutants with cargo-mutants options "$@".
 mutants() {
     # cargo-mutants exits 2 when a mutant survives and 3 when one hangs: results, not errors.
     local rc=0
-    (cd "$tree" && cargo mutants --in-place --baseline skip \
-        --package swim-checked-core --package swim-checked \
-        --exclude 'model/core/src/faults.rs' --exclude 'impl/src/faults*.rs' \
-        ${MUTANTS_ARGS:-} "$@") || rc=$?
+    (cd "$tree" && cargo mutants --in-place --baseline skip "${selection[@]}" "$@") || rc=$?
     case $rc in
     0 | 2 | 3) ;;
     *)
@@ -114,15 +119,10 @@ missed() { cat "$out/$1".*/mutants.out/missed.txt 2>/dev/null || true; }
 
 # A stage may still test a few "delete field" mutants outside the shard (see stage); the
 # summary counts only the shard's (OUT/shard.txt).
+list >"$out/all.txt"
 
 # Stage 1: the checker and the conformance replay. Survivors take about two minutes (the
 # default check at the test profile's opt-level); a hang is cut at 5 minutes and counted caught.
-list() {
-    (cd "$tree" && cargo mutants --list --package swim-checked-core --package swim-checked \
-        --exclude 'model/core/src/faults.rs' --exclude 'impl/src/faults*.rs' \
-        ${MUTANTS_ARGS:-} "$@")
-}
-list >"$out/all.txt"
 list --shard "$shard" --sharding round-robin >"$out/shard.txt"
 stage checker "$out/shard.txt" --timeout 300 \
     --test-tool nextest --test-package model --test-package conformance \
