@@ -283,8 +283,12 @@ async fn manual_clock_cluster_detects_a_crash_within_the_configured_time() {
             dead_at <= crash + bound,
             "node {i}: {dead_at} > {crash} + {bound}"
         );
-        // The shell sent exactly what the core asked for.
-        assert_eq!(node.stats().datagrams_out, s.sends[i]);
+        // The shell sent exactly what the core asked for, and counted what it reported.
+        let stats = node.stats();
+        assert_eq!(stats.datagrams_out, s.sends[i]);
+        let events = s.events.iter().filter(|e| e.0 == i).count();
+        assert_eq!(stats.events, events as u64, "node {i}");
+        assert_eq!(stats.suspicions_refuted, 0, "node {i}: nothing was refuted");
     }
     assert!(first_suspicion > crash);
     eprintln!(

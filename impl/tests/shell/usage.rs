@@ -412,6 +412,27 @@ fn config_loads_from_toml_with_durations() {
 }
 
 #[test]
+fn config_presets_are_the_cores_and_slower_across_a_wan() {
+    use swim_checked::harness::core;
+    let presets = [
+        (Config::local(), core::Config::local()),
+        (Config::lan(), core::Config::lan()),
+        (Config::wan(), core::Config::wan()),
+    ];
+    for (shell, core) in presets {
+        assert_eq!(shell.to_core().unwrap(), core);
+    }
+    let (local, lan, wan) = (Config::local(), Config::lan(), Config::wan());
+    assert_eq!(Config::default(), lan);
+    for (faster, slower) in [(&local, &lan), (&lan, &wan)] {
+        assert!(faster.probe_interval < slower.probe_interval);
+        assert!(faster.probe_timeout < slower.probe_timeout);
+        assert!(faster.join_retry_interval < slower.join_retry_interval);
+    }
+    assert!(wan.suspicion_mult > lan.suspicion_mult);
+}
+
+#[test]
 fn config_errors_name_the_field() {
     let err = toml::from_str::<Config>("probe_interval = \"fast\"").unwrap_err();
     assert!(err.to_string().contains("probe_interval"), "{err}");

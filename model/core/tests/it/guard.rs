@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use std::net::SocketAddr;
 
 use crate::common::*;
+use proptest::prelude::*;
 use swim_checked_core::codec::Wire;
 use swim_checked_core::{Body, Command, Config, Effect, Member, Message, Node, Status, Timer};
 
@@ -267,6 +268,48 @@ fn members_that_never_answered_are_capped_and_probed_apart_while_a_crash_is_dete
     let detected = detected.expect("the crashed member is suspected");
     // Probed within 2R - 1 periods, judged at the next tick.
     assert!(detected <= bound + 1, "suspected at period {detected}");
+}
+
+proptest! {
+    #![proptest_config(proptest_config(64))]
+
+    /// An address is news only with a new generation (PROTOCOL.md §12): a record about a known
+    /// member at the generation we hold merges exactly as if it carried the address we hold,
+    /// whatever intake budget its datagram has left, and never counts as a newcomer.
+    #[test]
+    fn a_same_generation_record_merges_whatever_address_it_carries(
+        newcomers_before in 0u64..24,
+        status in prop_oneof![
+            Just(Status::Alive),
+            Just(Status::Suspect),
+            Just(Status::Dead),
+            Just(Status::Left),
+        ],
+        incarnation in 0u64..3,
+    ) {
+        let config = Config {
+            max_new_per_datagram: 16,
+            ..Config::lan()
+        };
+        let known = match status {
+            Status::Suspect => suspect(3, incarnation, &[2]),
+            _ => record(3, incarnation, status),
+        };
+        let elsewhere = Member {
+            addr: addr(70_000),
+            ..known.clone()
+        };
+        let run = |record: Member| {
+            let mut d = Driver::with_peers(config.clone(), 2..=3);
+            let mut gossip = newcomers(100..100 + newcomers_before);
+            gossip.push(record);
+            let out = d.gossip(2, gossip);
+            (d.node, out)
+        };
+        let (node, out) = run(elsewhere);
+        prop_assert_eq!(node.member(id(3)).map(|m| m.addr), Some(addr(3)));
+        prop_assert_eq!((node, out), run(known));
+    }
 }
 
 #[test]

@@ -665,3 +665,17 @@ fn a_judged_probe_is_fingerprinted_without_its_details() {
     let (a, b) = (run(&[0, 0, 0], false), run(&[3, 2, 1], false));
     assert_ne!(hash(&a), hash(&b));
 }
+
+/// A closure is a source of choices (the checker's and the tests' scripted randomness): its
+/// answer is the choice, asked with the range.
+#[test]
+fn a_closure_answers_picks() {
+    let mut asked = Vec::new();
+    let mut last = |n: usize| {
+        asked.push(n);
+        n - 1
+    };
+    assert_eq!(Pick::pick(&mut last, 7), 6);
+    assert_eq!(Pick::pick(&mut last, 3), 2);
+    assert_eq!(asked, [7, 3]);
+}
