@@ -14,7 +14,9 @@
 //! Traces are recorded in the same "shell order", so those firings must be the trace's next
 //! steps of node `i`. Each transition the observer reports is compared with the trace's step:
 //! the input, the time, the picks consumed, the datagrams sent (decoded, per destination, in
-//! order), the armed timers, the events published and the resulting view.
+//! order), the armed timers, the events published and the resulting view. After the last step
+//! the shell's own counters ([`swim_checked::Stats`]) must agree with what the harness sent and
+//! read and what the observer saw.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
@@ -28,7 +30,8 @@ use model::checker::{Input, Outsider, Playback, Step, UserCommand};
 use swim_checked::NodeId;
 use swim_checked::harness::{Clock, DecodeError, ManualClock, Observer, Pick, Picker};
 use swim_checked_core::{
-    Command, CommandError, Effect, Member, MemberEvent, Message, Millis, Timer, TimerTable, Wire,
+    Command, CommandError, Effect, Member, MemberEvent, Message, Millis, Status, Timer, TimerTable,
+    Wire,
 };
 use tokio::sync::mpsc;
 
@@ -177,6 +180,22 @@ struct Tap {
     space: Space,
     /// Picks consumed before the current transition.
     picks_before: Mutex<usize>,
+    /// What the shell's counters must say, as the observer and the harness sockets saw it.
+    counted: Mutex<Counted>,
+}
+
+/// The harness's own count of what a node did, to hold the shell's [`swim_checked::Stats`]
+/// against.
+#[derive(Debug, Default)]
+struct Counted {
+    /// Datagrams (and their bytes) the harness sockets received from the node.
+    datagrams_out: u64,
+    bytes_out: u64,
+    /// Events in the effects of the node's steps, and those of them from suspect to alive.
+    events: u64,
+    refuted: u64,
+    /// Datagrams the observer saw dropped, by reason.
+    dropped: BTreeMap<&'static str, u64>,
 }
 
 impl Tap {
@@ -186,11 +205,14 @@ impl Tap {
         for (model_addr, socket) in self.sockets.iter() {
             loop {
                 let got = match socket.recv_from(&mut buf) {
-                    Ok((len, src)) if src == self.node_addr => self
-                        .wire
-                        .decode(&buf[..len])
-                        .map(|m| self.space.message_to_model(&m))
-                        .map_err(|e| format!("undecodable datagram ({e})")),
+                    Ok((len, src)) if src == self.node_addr => {
+                        let mut counted = lock(&self.counted);
+                        counted.datagrams_out += 1;
+                        counted.bytes_out += len as u64;
+                        (self.wire.decode(&buf[..len]))
+                            .map(|m| self.space.message_to_model(&m))
+                            .map_err(|e| format!("undecodable datagram ({e})"))
+                    }
                     Ok((len, src)) => Err(format!("{len}-byte datagram from stranger {src}")),
                     Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                     Err(e) => Err(format!("receive error {e}")),
@@ -204,6 +226,16 @@ impl Tap {
 
 impl Observer for Tap {
     fn on_step(&self, step: &swim_checked::harness::Step<'_>) {
+        {
+            let mut counted = lock(&self.counted);
+            for effect in step.effects {
+                if let Effect::Event(e) = effect {
+                    counted.events += 1;
+                    let refuted = e.from == Some(Status::Suspect) && e.to == Status::Alive;
+                    counted.refuted += u64::from(refuted);
+                }
+            }
+        }
         let input = match step.input {
             // Node::new: part of the start, which the harness checks as a whole.
             swim_checked::harness::Input::Start { .. } => return,
@@ -254,6 +286,10 @@ impl Observer for Tap {
     }
 
     fn on_drop(&self, _now: Millis, _from: SocketAddr, _len: usize, error: &DecodeError) {
+        *lock(&self.counted)
+            .dropped
+            .entry(error.reason())
+            .or_default() += 1;
         let _ = self.tx.send(Report::Drop {
             reason: error.to_string(),
         });
@@ -290,6 +326,10 @@ struct Harness<'a> {
     in_flight: Vec<(usize, Message)>,
     /// Every datagram ever sent to node `i` in the trace: what the network may replay.
     sent_to_me: Vec<(usize, Message)>,
+    /// The observer, to read its counts at the end.
+    tap: Arc<Tap>,
+    /// UDP payload bytes the harness sent the node.
+    bytes_in: u64,
     done: Replayed,
 }
 
@@ -374,6 +414,7 @@ impl<'a> Harness<'a> {
             tape: tape.clone(),
             space,
             picks_before: Mutex::new(0),
+            counted: Mutex::default(),
         });
         let clock = ManualClock::new(me.at);
         let builder = swim_checked::Node::builder(script.config.clone())
@@ -411,6 +452,8 @@ impl<'a> Harness<'a> {
             idle: None,
             in_flight: Vec::new(),
             sent_to_me: Vec::new(),
+            tap,
+            bytes_in: 0,
             done: Replayed::default(),
         })
     }
@@ -568,6 +611,7 @@ impl<'a> Harness<'a> {
             .send_to(bytes, to)
             .map_err(|e| format!("sending to the node failed: {e}"))?;
         self.done.delivered += 1;
+        self.bytes_in += bytes.len() as u64;
         Ok(())
     }
 
@@ -665,8 +709,48 @@ impl<'a> Harness<'a> {
                     vec![unexpected(&o)],
                 ));
             }
+            let diffs = self.diff_counters();
+            if !diffs.is_empty() {
+                return Err(self.fail(None, format!("the shell's counters ({end} steps)"), diffs));
+            }
         }
         Ok(())
+    }
+
+    /// The shell's [`swim_checked::Stats`] against the harness's own count: datagrams and bytes
+    /// each way, drops by reason, events, and no send or encode error.
+    fn diff_counters(&self) -> Vec<String> {
+        let _ = self.tap.read_sockets(); // anything sent since the last step is counted too
+        let stats = self.node.stats();
+        let counted = lock(&self.tap.counted);
+        let mut pairs = vec![
+            (
+                "datagrams_in",
+                stats.datagrams_in,
+                self.done.delivered as u64,
+            ),
+            ("bytes_in", stats.bytes_in, self.bytes_in),
+            ("datagrams_out", stats.datagrams_out, counted.datagrams_out),
+            ("bytes_out", stats.bytes_out, counted.bytes_out),
+            ("events", stats.events, counted.events),
+            (
+                "suspicions_refuted",
+                stats.suspicions_refuted,
+                counted.refuted,
+            ),
+            ("send_errors", stats.send_errors, 0),
+            ("encode_errors", stats.encode_errors, 0),
+            ("recv_errors", stats.recv_errors, 0),
+        ];
+        for (reason, n) in stats.dropped.iter() {
+            pairs.push((reason, n, counted.dropped.get(reason).copied().unwrap_or(0)));
+        }
+        (pairs.into_iter())
+            .filter(|(_, said, seen)| said != seen)
+            .map(|(name, said, seen)| {
+                format!("stats: {name} is {said}, the harness counted {seen}")
+            })
+            .collect()
     }
 
     fn take_in_flight(&mut self, k: usize, from: usize, msg: &Message) -> Result<(), Divergence> {
