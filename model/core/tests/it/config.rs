@@ -51,6 +51,55 @@ fn presets_are_valid_and_sensible() {
     assert!(Config::local().probe_interval < lan.probe_interval);
 }
 
+/// The WAN and loopback presets are the LAN one with its timings stretched or shortened: every
+/// field they change moves in their network's direction, and nothing else differs.
+#[test]
+fn wan_and_local_presets_change_timings_only_and_all_one_way() {
+    let lan = Config::lan();
+    let timings = |c: &Config| {
+        [
+            c.probe_interval,
+            c.probe_timeout,
+            c.sync_interval,
+            c.join_retry_interval,
+            c.leave_timeout,
+        ]
+    };
+    let with_lan_timings = |c: Config| Config {
+        probe_interval: lan.probe_interval,
+        probe_timeout: lan.probe_timeout,
+        sync_interval: lan.sync_interval,
+        join_retry_interval: lan.join_retry_interval,
+        leave_timeout: lan.leave_timeout,
+        suspicion_mult: lan.suspicion_mult,
+        ..c
+    };
+    let (wan, local) = (Config::wan(), Config::local());
+    for (slow, fast) in timings(&wan).into_iter().zip(timings(&lan)) {
+        assert!(
+            slow > fast,
+            "wan {:?} against lan {:?}",
+            timings(&wan),
+            timings(&lan)
+        );
+    }
+    for (slow, fast) in timings(&lan).into_iter().zip(timings(&local)) {
+        assert!(
+            slow > fast,
+            "lan {:?} against local {:?}",
+            timings(&lan),
+            timings(&local)
+        );
+    }
+    assert!(
+        wan.suspicion_mult > lan.suspicion_mult,
+        "a WAN suspects more slowly"
+    );
+    assert_eq!(local.suspicion_mult, lan.suspicion_mult);
+    assert_eq!(with_lan_timings(wan), lan);
+    assert_eq!(with_lan_timings(local), lan);
+}
+
 #[test]
 fn zero_periods_and_timeouts_are_rejected() {
     assert_rejected(
