@@ -65,6 +65,23 @@ fn three_agents_form_a_cluster_and_detect_a_killed_one() {
         "a header and three rows:\n{table}"
     );
     assert!(table.lines().any(|l| l.starts_with("* c ")), "{table}");
+    // The log as JSON: c saw a and b join and b's broadcast.
+    let (status, body) = e2e::process::http_get(&c.http, "/v1/log");
+    assert_eq!(status, 200, "{body}");
+    let log: Vec<serde_json::Value> = serde_json::from_str(&body).expect("a JSON list");
+    let joined: BTreeSet<&str> = (log.iter())
+        .filter(|e| e["type"] == "event" && e["kind"] == "joined")
+        .filter_map(|e| e["member"]["id"].as_str())
+        .collect();
+    assert!(
+        joined.contains(ia.as_str()) && joined.contains(ib.as_str()),
+        "{body}"
+    );
+    assert!(
+        log.iter()
+            .any(|e| e["type"] == "message" && e["text"] == "from the command line"),
+        "{body}"
+    );
 
     // SIGKILL: no leave, no goodbye.
     c.kill();

@@ -301,6 +301,15 @@ mod tests {
         result
     }
 
+    /// Without `--loss-seed`, agents on different addresses draw different drops and a rerun
+    /// on the same address draws the same ones.
+    #[test]
+    fn loss_seeds_follow_the_bind_address() {
+        assert_eq!(seed_of("127.0.0.1:7946"), seed_of("127.0.0.1:7946"));
+        assert_ne!(seed_of("127.0.0.1:7946"), seed_of("127.0.0.1:7947"));
+        assert_ne!(seed_of("127.0.0.1:7946"), seed_of("10.0.0.1:7946"));
+    }
+
     #[test]
     fn the_example_config_loads() {
         let settings = load(EXAMPLE, RunArgs::default()).unwrap();
