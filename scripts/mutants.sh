@@ -89,16 +89,22 @@ mutants() {
 stage() {
     local name=$1 todo="$out/$1.todo"
     [[ " $stages " == *" $name "* ]] || return 0
-    python3 scripts/mutants-summary.py --untested "$out" "$name" <"$2" >"$todo"
+    # Only the shard's mutants (an earlier stage may have judged a few others: see below).
+    python3 scripts/mutants-summary.py --untested "$out" "$name" <"$2" |
+        grep -x -F -f "$out/shard.txt" >"$todo" || true
     shift 2
-    # cargo-mutants 27 adds its "delete field" mutants to every run filtered by --re, whatever
-    # the filter says: the mutants of the files that have such mutants go last, in a run of
-    # their own, and the others run with those files excluded.
-    local -a odd=() rest=()
+    # cargo-mutants 27 adds the "delete field" mutants of every file it mutates to every run
+    # filtered by --re, whatever the filter says: the mutants of the files that have such
+    # mutants go last, in a run of their own that leaves out the files with none to judge, and
+    # the others run with all those files excluded.
+    local -a odd=() rest=() idle=()
     mapfile -t odd < <(grep 'delete field' "$out/all.txt" | cut -d: -f1 | sort -u)
-    for file in "${odd[@]}"; do rest+=(--exclude "$file"); done
+    for file in "${odd[@]}"; do
+        rest+=(--exclude "$file")
+        grep -q -F "$file:" "$todo" || idle+=(--exclude "$file")
+    done
     run_stage "$name" <(grep -v -F -f <(printf '%s:\n' "${odd[@]}") "$todo") "${rest[@]}" "$@"
-    run_stage "$name" <(grep -F -f <(printf '%s:\n' "${odd[@]}") "$todo") "$@"
+    run_stage "$name" <(grep -F -f <(printf '%s:\n' "${odd[@]}") "$todo") "${idle[@]}" "$@"
 }
 
 # One run of stage $1 over the mutants named in file $2.
