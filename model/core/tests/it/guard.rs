@@ -379,6 +379,13 @@ fn a_forged_ping_req_gets_replies_within_the_budget() {
     let out = deliver(&mut d.node, d.now, stranger, req.clone());
     let relay = pings(&out);
     assert_eq!(relay.len(), 1, "one ping for the request");
+    // The stranger's budget bounds what goes back to the stranger, not what its request makes
+    // us send a member: the ping to member 2 carries gossip like any other.
+    let (_, ping) = sends(&out)
+        .into_iter()
+        .find(|(to, _)| *to == addr(2))
+        .unwrap();
+    assert!(wire.datagram_len(ping) > 3 * wire.datagram_len(&req));
     let mut sent = bytes_to(&wire, &out, stranger);
     let out = d.recv(2, Body::Ack { seq: relay[0].1 }, vec![]);
     sent += bytes_to(&wire, &out, stranger);

@@ -187,6 +187,12 @@ fn direct_messages_go_to_one_member_and_are_delivered() {
     );
     assert_eq!(delivered(&out)[0].kind, UserKind::Direct);
     assert_eq!(delivered(&out)[0].from, id(4));
+    assert_eq!(d.node.stats().direct_delivered, 1);
+    assert_eq!(
+        d.node.stats().user_delivered,
+        0,
+        "a direct message is not a broadcast"
+    );
     assert_eq!(
         d.cmd(Command::SendTo {
             to: id(1),
