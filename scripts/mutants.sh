@@ -127,8 +127,8 @@ missed() { cat "$out/$1".*/mutants.out/missed.txt 2>/dev/null || true; }
 # summary counts only the shard's (OUT/shard.txt).
 list >"$out/all.txt"
 
-# Stage 1: the checker and the conformance replay. Survivors take about two minutes (the
-# default check at the test profile's opt-level); a hang is cut at 5 minutes and counted caught.
+# Stage 1: the checker and the conformance replay. A survivor takes about 50 s (the default
+# check at the test profile's opt-level); a hang is cut at 5 minutes and counted caught.
 list --shard "$shard" --sharding round-robin >"$out/shard.txt"
 stage checker "$out/shard.txt" --timeout 300 \
     --test-tool nextest --test-package model --test-package conformance \

@@ -718,7 +718,7 @@ impl<'a> Harness<'a> {
     }
 
     /// The shell's [`swim_checked::Stats`] against the harness's own count: datagrams and bytes
-    /// each way, drops by reason, events, and no send or encode error.
+    /// each way, drops by reason, events, and no send, encode or receive error.
     fn diff_counters(&self) -> Vec<String> {
         let _ = self.tap.read_sockets(); // anything sent since the last step is counted too
         let stats = self.node.stats();

@@ -493,6 +493,16 @@ fn run_cli(args: &[&str]) -> (i32, String) {
     (out.status.code().unwrap_or(-1), text)
 }
 
+/// The command line refuses `args`, and its output names `what` is wrong.
+fn refuses(args: &[&str], what: &str) {
+    let (code, out) = run_cli(args);
+    assert_ne!(code, 0, "{args:?} was accepted: {out}");
+    assert!(
+        out.contains(what),
+        "{args:?} refused without naming {what}: {out}"
+    );
+}
+
 #[test]
 fn cli_checks_a_small_world_and_rejects_bad_arguments() {
     let small = [
@@ -518,17 +528,14 @@ fn cli_checks_a_small_world_and_rejects_bad_arguments() {
     assert!(out.contains("instant starts stored"), "{out}");
     assert!(out.contains("in instants"), "{out}");
 
-    let (code, out) = run_cli(&["check", "--reduce", "sometimes"]);
-    assert_ne!(code, 0);
-    assert!(out.contains("--reduce"), "{out}");
+    refuses(&["check", "--reduce", "sometimes"], "--reduce");
 
-    let (code, out) = run_cli(&["check", "--nodes", "9"]);
-    assert_ne!(code, 0);
-    assert!(out.contains("--nodes"), "{out}");
+    refuses(&["check", "--nodes", "9"], "--nodes");
 
-    let (code, out) = run_cli(&["check", "--horizon", "50", "--drops", "1"]);
-    assert_ne!(code, 0);
-    assert!(out.contains("no time for faults"), "{out}");
+    refuses(
+        &["check", "--horizon", "50", "--drops", "1"],
+        "no time for faults",
+    );
 
     let (code, _) = run_cli(&["check", "--bfs", "--symmetry"]);
     assert_ne!(code, 0);
@@ -851,12 +858,8 @@ fn cli_checks_several_default_worlds() {
     assert_eq!(code, 0, "{side_by_side}");
     assert!(!table(&out).is_empty(), "{out}");
     assert_eq!(table(&side_by_side), table(&out), "{side_by_side}");
-    let (code, out) = run_cli(&["check", "--worlds-at-once", "0"]);
-    assert_ne!(code, 0);
-    assert!(out.contains("--worlds-at-once"), "{out}");
-    let (code, out) = run_cli(&["check", "--world", "no such world"]);
-    assert_ne!(code, 0);
-    assert!(out.contains("no default world"), "{out}");
+    refuses(&["check", "--worlds-at-once", "0"], "--worlds-at-once");
+    refuses(&["check", "--world", "no such world"], "no default world");
 }
 
 /// `growth` counts a small world to the end, and refuses what it cannot run, naming it.
@@ -865,15 +868,9 @@ fn cli_growth_counts_a_world_and_rejects_bad_arguments() {
     let (code, out) = run_cli(&["growth", "--world", "health", "--threads", "1"]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("every level expanded"), "{out}");
-    let (code, out) = run_cli(&["growth", "--threads", "0"]);
-    assert_ne!(code, 0);
-    assert!(out.contains("--threads"), "{out}");
-    let (code, out) = run_cli(&["growth", "--world", "no such world"]);
-    assert_ne!(code, 0);
-    assert!(out.contains("no default world"), "{out}");
-    let (code, out) = run_cli(&["growth", "--max-pending", "many"]);
-    assert_ne!(code, 0);
-    assert!(out.contains("--max-pending"), "{out}");
+    refuses(&["growth", "--threads", "0"], "--threads");
+    refuses(&["growth", "--world", "no such world"], "no default world");
+    refuses(&["growth", "--max-pending", "many"], "--max-pending");
 }
 
 /// The default `check` itself, as the README runs it: every property holds and every
