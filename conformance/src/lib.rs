@@ -7,6 +7,7 @@
 
 pub mod agent_records;
 pub mod corpus;
+pub mod framing;
 pub mod generate;
 pub mod record;
 pub mod replay;
@@ -15,5 +16,6 @@ pub mod sim_replay;
 pub mod space;
 pub mod validate;
 
+pub use framing::Keys;
 pub use replay::{Divergence, Options, Replayed, replay_node};
 pub use script::Script;

@@ -17,6 +17,11 @@
 //! order), the armed timers, the events published and the resulting view. After the last step
 //! the shell's own counters ([`swim_checked::Stats`]) must agree with what the harness sent and
 //! read and what the observer saw.
+//!
+//! With [`Options::keys`] the replay is sealed: every datagram both ways is encrypted, the node
+//! is mid key rotation (see [`crate::framing`]), and before its start inputs the node must drop
+//! a datagram in the clear, one sealed under a key it does not hold and one whose ciphertext
+//! was altered.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
@@ -35,6 +40,7 @@ use swim_checked_core::{
 };
 use tokio::sync::mpsc;
 
+use crate::framing::{Framing, Keys};
 use crate::script::{Script, Start};
 use crate::space::Space;
 
@@ -43,6 +49,9 @@ use crate::space::Space;
 pub struct Options {
     /// Longest wait for the node to react (a step, or going idle).
     pub timeout: Duration,
+    /// Seal every datagram both ways under these keys (the node requires sealed datagrams);
+    /// `None`: in the clear.
+    pub keys: Option<Keys>,
     /// Run the node with a deliberately broken shell.
     #[cfg(swim_faults)]
     pub fault: Option<swim_checked::faults::ShellFault>,
@@ -55,6 +64,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             timeout: Duration::from_secs(20),
+            keys: None,
             #[cfg(swim_faults)]
             fault: None,
             #[cfg(swim_faults)]
@@ -140,8 +150,14 @@ struct Observed {
 #[derive(Debug)]
 enum Report {
     Step(Box<Observed>),
-    Drop { reason: String },
-    Idle { next: Option<Millis> },
+    Drop {
+        /// [`DecodeError::reason`] and the error's text.
+        code: &'static str,
+        reason: String,
+    },
+    Idle {
+        next: Option<Millis>,
+    },
 }
 
 /// Plays back the picks of one node, in order: its start's, then those of each of its steps.
@@ -175,7 +191,7 @@ struct Tap {
     events: Mutex<Option<swim_checked::Events>>,
     sockets: Arc<Vec<(SocketAddr, UdpSocket)>>,
     node_addr: SocketAddr,
-    wire: Wire,
+    framing: Arc<Framing>,
     tape: Arc<Mutex<Playback>>,
     space: Space,
     /// Picks consumed before the current transition.
@@ -209,7 +225,7 @@ impl Tap {
                         let mut counted = lock(&self.counted);
                         counted.datagrams_out += 1;
                         counted.bytes_out += len as u64;
-                        (self.wire.decode(&buf[..len]))
+                        (self.framing.decode(&buf[..len]))
                             .map(|m| self.space.message_to_model(&m))
                             .map_err(|e| format!("undecodable datagram ({e})"))
                     }
@@ -291,6 +307,7 @@ impl Observer for Tap {
             .entry(error.reason())
             .or_default() += 1;
         let _ = self.tx.send(Report::Drop {
+            code: error.reason(),
             reason: error.to_string(),
         });
     }
@@ -316,7 +333,7 @@ struct Harness<'a> {
     sockets: Arc<Vec<(SocketAddr, UdpSocket)>>,
     /// Which socket is model node `j`'s.
     socket_of: BTreeMap<usize, usize>,
-    wire: Wire,
+    framing: Arc<Framing>,
     tape: Arc<Mutex<Playback>>,
     /// Transitions reported and not yet compared.
     queue: VecDeque<Observed>,
@@ -403,14 +420,14 @@ impl<'a> Harness<'a> {
         let tape = Arc::new(Mutex::new(Playback::new(picks.copied())));
         let (tx, rx) = mpsc::unbounded_channel();
         let node_addr = space.to_replay(me.addr);
-        let wire = Wire::new(&script.config);
+        let framing = Arc::new(Framing::new(Wire::new(&script.config), opts.keys.as_ref()));
         let tap = Arc::new(Tap {
             tx,
             node: OnceLock::new(),
             events: Mutex::new(None),
             sockets: sockets.clone(),
             node_addr,
-            wire: wire.clone(),
+            framing: framing.clone(),
             tape: tape.clone(),
             space,
             picks_before: Mutex::new(0),
@@ -423,6 +440,13 @@ impl<'a> Harness<'a> {
             .clock(clock.clone())
             .picker(TapePicker(tape.clone()))
             .observer(tap.clone());
+        let builder = match &opts.keys {
+            Some(keys) => {
+                let (keyring, mode) = keys.node_side();
+                builder.keyring(keyring).encryption(mode)
+            }
+            None => builder,
+        };
         #[cfg(swim_faults)]
         let builder = match opts.fault {
             Some(fault) => builder.fault(fault),
@@ -446,7 +470,7 @@ impl<'a> Harness<'a> {
             rx,
             sockets,
             socket_of,
-            wire,
+            framing,
             tape,
             queue: VecDeque::new(),
             idle: None,
@@ -508,7 +532,7 @@ impl<'a> Harness<'a> {
                     self.queue.push_back(*o);
                 }
                 Report::Idle { next } => self.idle = Some(next),
-                Report::Drop { reason } => {
+                Report::Drop { reason, .. } => {
                     return Err(format!("the node dropped a datagram: {reason}"));
                 }
             }
@@ -524,15 +548,15 @@ impl<'a> Harness<'a> {
                     return Ok(*o);
                 }
                 Report::Idle { next } => self.idle = Some(next),
-                Report::Drop { reason } => {
+                Report::Drop { reason, .. } => {
                     return Err(format!("the node dropped the datagram: {reason}"));
                 }
             }
         }
     }
 
-    fn send_from(&mut self, j: usize, msg: &Message, wire: &Wire) -> Result<(), String> {
-        let bytes = wire
+    fn send_from(&mut self, j: usize, msg: &Message, framing: &Framing) -> Result<(), String> {
+        let bytes = framing
             .encode(&self.space.message_to_replay(msg))
             .map_err(|e| format!("the trace's message does not encode: {e}"))?;
         self.send_bytes(j, &bytes)
@@ -540,61 +564,63 @@ impl<'a> Harness<'a> {
 
     /// Hand the node `msg` from node `j` as an outsider whose datagram is `wrong`: the shell
     /// must drop it, for that reason, and the node take no step.
-    async fn outsider(
-        &mut self,
-        j: usize,
-        msg: &Message,
-        wrong: Outsider,
-    ) -> Result<(), Vec<String>> {
-        let (bytes, reason) = match wrong {
-            Outsider::OtherCluster => {
-                let mut other = self.script.config.clone();
-                other.label = format!("{}-other", other.label);
-                let bytes = Wire::new(&other).encode(&self.space.message_to_replay(msg));
-                (bytes, "label")
-            }
+    async fn outsider(&mut self, j: usize, msg: &Message, wrong: Outsider) -> Result<(), String> {
+        let msg = self.space.message_to_replay(msg);
+        let (bytes, code) = match wrong {
+            Outsider::OtherCluster => (self.other_cluster().encode(&msg), "label_mismatch"),
             Outsider::Oversize => {
-                let bytes = self.wire.encode(&self.space.message_to_replay(msg));
                 let over = self.script.config.max_datagram + 1;
-                (
-                    bytes.map(|mut b| {
-                        b.resize(over.max(b.len()), 0);
-                        b
-                    }),
-                    "oversized",
-                )
+                let bytes = self.framing.encode(&msg).map(|mut b| {
+                    b.resize(over.max(b.len()), 0);
+                    b
+                });
+                (bytes, "oversized")
             }
         };
-        let bytes = bytes.map_err(|e| vec![format!("the trace's message does not encode: {e}")])?;
-        self.send_bytes(j, &bytes).map_err(|e| vec![e])?;
+        let bytes = bytes.map_err(|e| format!("the trace's message does not encode: {e}"))?;
+        let what = format!("a datagram {}", wrong.name());
+        self.expect_drop(j, &bytes, code, &what).await
+    }
+
+    /// The same keys as the node's, on another cluster's label.
+    fn other_cluster(&self) -> Framing {
+        let mut other = self.script.config.clone();
+        other.label = format!("{}-other", other.label);
+        self.framing.relabelled(Wire::new(&other))
+    }
+
+    /// Hand the node `bytes` from node `j` (`what`, for the text of a divergence): the shell
+    /// must drop them as `code` ([`DecodeError::reason`]), and the node take no step.
+    async fn expect_drop(
+        &mut self,
+        j: usize,
+        bytes: &[u8],
+        code: &str,
+        what: &str,
+    ) -> Result<(), String> {
+        self.send_bytes(j, bytes)?;
         match self
-            .recv("waiting for an outsider's datagram to be dropped")
-            .await
+            .recv(&format!("waiting for {what} to be dropped"))
+            .await?
         {
-            Ok(Report::Drop { reason: r }) if r.contains(reason) => {}
-            Ok(Report::Drop { reason: r }) => {
-                return Err(vec![format!(
-                    "the node dropped a datagram {} for another reason: {r}",
-                    wrong.name()
-                )]);
+            Report::Drop { code: c, .. } if c == code => {}
+            Report::Drop { reason, .. } => {
+                return Err(format!(
+                    "the node dropped {what} for another reason than {code}: {reason}"
+                ));
             }
-            Ok(Report::Step(o)) => {
-                return Err(vec![format!(
-                    "the node took a step on a datagram it must drop ({}): {}",
-                    wrong.name(),
+            Report::Step(o) => {
+                return Err(format!(
+                    "the node took a step on {what}, which it must drop: {}",
                     seen(&o.input)
-                )]);
+                ));
             }
-            Ok(Report::Idle { .. }) => {
-                return Err(vec![format!(
-                    "the node ignored a datagram ({}) without reporting a drop",
-                    wrong.name()
-                )]);
+            Report::Idle { .. } => {
+                return Err(format!("the node ignored {what} without reporting a drop"));
             }
-            Err(e) => return Err(vec![e]),
         }
         self.idle = None;
-        self.settle().await.map_err(|e| vec![e])
+        self.settle().await
     }
 
     fn send_bytes(&mut self, j: usize, bytes: &[u8]) -> Result<(), String> {
@@ -669,7 +695,8 @@ impl<'a> Harness<'a> {
                     wrong,
                 } if *to == i => {
                     self.settle().await.map_err(|e| self.fail_at(k, vec![e]))?;
-                    (self.outsider(*from, msg, *wrong).await).map_err(|e| self.fail_at(k, e))?;
+                    (self.outsider(*from, msg, *wrong).await)
+                        .map_err(|e| self.fail_at(k, vec![e]))?;
                 }
                 Input::Crash { node } if *node == i => {
                     self.settle().await.map_err(|e| self.fail_at(k, vec![e]))?;
@@ -788,41 +815,34 @@ impl<'a> Harness<'a> {
                 return Err(fail(self, vec![unexpected(&o)]));
             }
         }
-        // The smallest start input: labelled for another cluster it must still fit a datagram.
-        let probe = (me.inputs.iter()).min_by_key(|(_, msg)| self.wire.datagram_len(msg));
+        // The smallest start input, labelled for another cluster (it must still fit a
+        // datagram), and when sealed its forgeries: each must be dropped.
+        let probe = (me.inputs.iter()).min_by_key(|(_, msg)| self.framing.wire().datagram_len(msg));
         if let Some((from, msg)) = probe {
-            let mut other = self.script.config.clone();
-            other.label = format!("{}-other", other.label);
-            self.send_from(*from, msg, &Wire::new(&other))
+            let msg = self.space.message_to_replay(msg);
+            let encoded = (self.other_cluster().encode(&msg))
+                .and_then(|other| Ok((other, self.framing.forgeries(&msg)?)));
+            let (other, forgeries) = encoded.map_err(|e| {
+                fail(
+                    self,
+                    vec![format!("the trace's message does not encode: {e}")],
+                )
+            })?;
+            let other_cluster = "a datagram labelled for another cluster";
+            (self
+                .expect_drop(*from, &other, "label_mismatch", other_cluster)
+                .await)
                 .map_err(|e| fail(self, vec![e]))?;
-            match self
-                .recv("waiting for a datagram of another cluster to be dropped")
-                .await
-            {
-                Ok(Report::Drop { .. }) => {}
-                Ok(Report::Step(o)) => {
-                    return Err(fail(
-                        self,
-                        vec![format!(
-                            "the node accepted a datagram labelled for another cluster: {}",
-                            seen(&o.input)
-                        )],
-                    ));
-                }
-                Ok(Report::Idle { .. }) => {
-                    return Err(fail(
-                        self,
-                        vec!["the node ignored a datagram silently".into()],
-                    ));
-                }
-                Err(e) => return Err(fail(self, vec![e])),
+            for forgery in forgeries {
+                (self
+                    .expect_drop(*from, &forgery.bytes, forgery.code, forgery.what)
+                    .await)
+                    .map_err(|e| fail(self, vec![e]))?;
             }
-            self.idle = None;
-            self.settle().await.map_err(|e| fail(self, vec![e]))?;
         }
         for (n, (from, msg)) in me.inputs.iter().enumerate() {
-            let wire = self.wire.clone();
-            self.send_from(*from, msg, &wire)
+            let framing = self.framing.clone();
+            self.send_from(*from, msg, &framing)
                 .map_err(|e| fail(self, vec![e]))?;
             let o = self
                 .next_step("waiting for a start input to be handled")
@@ -912,8 +932,8 @@ impl<'a> Harness<'a> {
                 }
             )),
             Input::Deliver { from, msg, .. } => {
-                let wire = self.wire.clone();
-                self.send_from(*from, msg, &wire)?;
+                let framing = self.framing.clone();
+                self.send_from(*from, msg, &framing)?;
                 self.next_step("waiting for the delivered datagram to be handled")
                     .await
             }

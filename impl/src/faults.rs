@@ -41,11 +41,13 @@ pub enum ShellFault {
     LabelUnchecked,
     /// Every timer is armed one millisecond after the core's deadline.
     DeadlineLate,
+    /// Datagrams in the clear are accepted where only sealed ones are (`Encryption::Require`).
+    PlaintextAccepted,
 }
 
 impl ShellFault {
     /// Every fault, in declaration order.
-    pub const ALL: [ShellFault; 11] = [
+    pub const ALL: [ShellFault; 12] = [
         ShellFault::AckWrongSeq,
         ShellFault::PiggybackDropped,
         ShellFault::UnscaledTick,
@@ -57,7 +59,13 @@ impl ShellFault {
         ShellFault::DueTimersReversed,
         ShellFault::LabelUnchecked,
         ShellFault::DeadlineLate,
+        ShellFault::PlaintextAccepted,
     ];
+
+    /// Whether the fault shows only where datagrams are sealed.
+    pub fn needs_keys(self) -> bool {
+        self == ShellFault::PlaintextAccepted
+    }
 }
 
 /// The fault a node task runs with, and what its hooks need to know.
@@ -167,13 +175,19 @@ impl Hooks {
 
     /// What a shell that skips the label check makes of a datagram whose label did not match:
     /// `bytes` decoded (in the clear) under the label their header carries, as if it were ours.
+    /// A shell that skips the mode check decodes a refused plaintext datagram all the same.
     pub fn decoded(
         &self,
         decoded: Result<Message, DecodeError>,
-        _wire: &Wire,
+        wire: &Wire,
         bytes: &[u8],
     ) -> Result<Message, DecodeError> {
         match decoded {
+            Err(DecodeError::PlaintextRefused)
+                if self.fault == Some(ShellFault::PlaintextAccepted) =>
+            {
+                wire.decode(bytes)
+            }
             Err(DecodeError::LabelMismatch) if self.fault == Some(ShellFault::LabelUnchecked) => {
                 let theirs = bytes.get(3).map_or(0, |&l| l as usize);
                 let Some(label) = bytes.get(4..4 + theirs) else {

@@ -53,7 +53,10 @@ fn main() -> ExitCode {
     };
     let timeout = Duration::from_secs(cli.timeout_s);
     #[cfg(not(swim_faults))]
-    let opts = Options { timeout };
+    let opts = Options {
+        timeout,
+        ..Options::default()
+    };
     #[cfg(swim_faults)]
     let opts = match model::sim::runner::faults_named(cli.fault.as_deref()) {
         Ok(core_faults) => Options {

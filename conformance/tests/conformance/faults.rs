@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use conformance::corpus::{default_dir, load_dir, replay_all, runtime};
-use conformance::{Options, Script, generate};
+use conformance::{Keys, Options, Script, generate};
 use swim_checked::faults::ShellFault;
 
 /// The corpus (when exported) and runs of every world made on the spot.
@@ -38,6 +38,7 @@ fn every_broken_shell_is_caught() {
     for fault in ShellFault::ALL {
         let opts = Options {
             fault: Some(fault),
+            keys: fault.needs_keys().then(Keys::fixed),
             ..Options::default()
         };
         let summary = rt.block_on(replay_all(&scripts, &opts, 8, 1));

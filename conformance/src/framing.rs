@@ -1,0 +1,187 @@
+//! How the replay harness puts messages into datagrams and takes them out: in the clear, or
+//! sealed as a cluster in the middle of a key rotation.
+//!
+//! Sealed, the node under test holds two keys: the harness reads only what is sealed under the
+//! primary (what the node must send with) and seals what it delivers under the second (an
+//! older key, still accepted during a rotation). The harness seals and opens with its own
+//! XChaCha20-Poly1305 around the core's framing ([`Wire::encode_sealed_into`],
+//! [`Wire::open`]), not with the shell's code, so a slip in the shell's sealing, opening or
+//! choice of key diverges instead of cancelling out.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use chacha20poly1305::aead::{AeadInPlace, KeyInit};
+use chacha20poly1305::{Tag, XChaCha20Poly1305, XNonce};
+use swim_checked::{Encryption, Key, Keyring};
+use swim_checked_core::codec::{NONCE_LEN, TAG_LEN};
+use swim_checked_core::{EncodeError, Envelope, Message, Wire};
+
+/// The keys of a sealed replay.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Keys {
+    /// The node's primary key: the node seals with it; the harness opens with it alone.
+    pub primary: [u8; 32],
+    /// A second key the node still accepts: the harness seals with it.
+    pub older: [u8; 32],
+}
+
+impl Keys {
+    /// Two fixed, distinct keys.
+    pub fn fixed() -> Self {
+        Keys {
+            primary: [0x5a; 32],
+            older: [0xa5; 32],
+        }
+    }
+
+    /// The node's keyring (primary first) and mode: sealed datagrams only, both ways.
+    pub fn node_side(&self) -> (Keyring, Encryption) {
+        let mut ring = Keyring::new(Key::from_bytes(self.primary));
+        ring.install(Key::from_bytes(self.older))
+            .expect("two distinct keys fit a keyring");
+        (ring, Encryption::Require)
+    }
+}
+
+/// A datagram the node must drop, and why.
+#[derive(Clone, Debug)]
+pub struct Forgery {
+    pub bytes: Vec<u8>,
+    /// The drop reason the node must count it under.
+    pub code: &'static str,
+    /// What it is, for a divergence's text.
+    pub what: &'static str,
+}
+
+/// The harness's encoder and decoder for one cluster label.
+pub struct Framing {
+    wire: Wire,
+    sealed: Option<Ciphers>,
+}
+
+impl std::fmt::Debug for Framing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        (f.debug_struct("Framing"))
+            .field("wire", &self.wire)
+            .field("sealed", &self.is_sealed())
+            .finish()
+    }
+}
+
+struct Ciphers {
+    /// Seals what the harness delivers.
+    seal: XChaCha20Poly1305,
+    /// Opens what the node sends.
+    open: XChaCha20Poly1305,
+    /// Nonces of the harness's datagrams: a counter (unique per key, which is all
+    /// XChaCha20-Poly1305 asks).
+    next_nonce: AtomicU64,
+}
+
+impl Framing {
+    /// Framing on `wire`, sealed under `keys` if any.
+    pub fn new(wire: Wire, keys: Option<&Keys>) -> Self {
+        let sealed = keys.map(|k| Ciphers {
+            seal: XChaCha20Poly1305::new((&k.older).into()),
+            open: XChaCha20Poly1305::new((&k.primary).into()),
+            next_nonce: AtomicU64::new(1),
+        });
+        Framing { wire, sealed }
+    }
+
+    /// The same keys on another cluster label's wire.
+    pub fn relabelled(&self, wire: Wire) -> Self {
+        let sealed = self.sealed.as_ref().map(|c| Ciphers {
+            seal: c.seal.clone(),
+            open: c.open.clone(),
+            next_nonce: AtomicU64::new(c.next_nonce.load(Ordering::Relaxed)),
+        });
+        Framing { wire, sealed }
+    }
+
+    pub fn wire(&self) -> &Wire {
+        &self.wire
+    }
+
+    /// Whether datagrams are sealed.
+    pub fn is_sealed(&self) -> bool {
+        self.sealed.is_some()
+    }
+
+    /// One datagram carrying `msg`, as the node must accept it.
+    pub fn encode(&self, msg: &Message) -> Result<Vec<u8>, EncodeError> {
+        let Some(c) = &self.sealed else {
+            return self.wire.encode(msg);
+        };
+        let mut nonce = [0u8; NONCE_LEN];
+        nonce[..8].copy_from_slice(&c.next_nonce.fetch_add(1, Ordering::Relaxed).to_le_bytes());
+        let mut buf = Vec::new();
+        self.wire
+            .encode_sealed_into(msg, &nonce, &mut buf, |aad, nonce, body| {
+                let tag = (c.seal)
+                    .encrypt_in_place_detached(XNonce::from_slice(nonce), aad, body)
+                    .expect("a datagram is far below the cipher's length limit");
+                tag.into()
+            })?;
+        Ok(buf)
+    }
+
+    /// Datagrams carrying `msg` that a node requiring sealed datagrams must drop, each with the
+    /// drop reason ([`DecodeError::reason`](swim_checked_core::DecodeError::reason)) and what
+    /// it is: in the clear, sealed under a key the node does not hold, and sealed with one
+    /// ciphertext byte altered. None when the replay is in the clear.
+    pub fn forgeries(&self, msg: &Message) -> Result<Vec<Forgery>, EncodeError> {
+        if !self.is_sealed() {
+            return Ok(Vec::new());
+        }
+        let stranger = Framing::new(
+            self.wire.clone(),
+            Some(&Keys {
+                primary: [0x33; 32],
+                older: [0x33; 32],
+            }),
+        );
+        let mut altered = self.encode(msg)?;
+        let at = altered.len() - TAG_LEN - 1;
+        altered[at] ^= 0x01;
+        Ok(vec![
+            Forgery {
+                bytes: self.wire.encode(msg)?,
+                code: "plaintext_refused",
+                what: "a datagram in the clear",
+            },
+            Forgery {
+                bytes: stranger.encode(msg)?,
+                code: "unauthenticated",
+                what: "a datagram sealed under a key the node does not hold",
+            },
+            Forgery {
+                bytes: altered,
+                code: "unauthenticated",
+                what: "a sealed datagram with a ciphertext byte altered",
+            },
+        ])
+    }
+
+    /// The message in a datagram the node sent: sealed under the primary key when sealed.
+    pub fn decode(&self, bytes: &[u8]) -> Result<Message, String> {
+        let Some(c) = &self.sealed else {
+            return self.wire.decode(bytes).map_err(|e| e.to_string());
+        };
+        let layout = match self.wire.open(bytes).map_err(|e| e.to_string())? {
+            Envelope::Sealed(layout) => layout,
+            Envelope::Plain { .. } => return Err("sent in the clear, not sealed".into()),
+        };
+        let mut body = bytes[layout.ciphertext.clone()].to_vec();
+        let tag: [u8; TAG_LEN] = bytes[layout.tag].try_into().expect("the tag's length");
+        (c.open)
+            .decrypt_in_place_detached(
+                XNonce::from_slice(&bytes[layout.nonce]),
+                &bytes[layout.aad],
+                &mut body,
+                &Tag::from(tag),
+            )
+            .map_err(|_| "not sealed under the node's primary key".to_string())?;
+        self.wire.decode_body(&body).map_err(|e| e.to_string())
+    }
+}
