@@ -104,6 +104,14 @@ pub fn kind(input: &Input) -> &'static str {
             wrong: Outsider::Oversize,
             ..
         } => "outsider-oversize",
+        Input::Outsider {
+            wrong: Outsider::MetaOverLimit,
+            ..
+        } => "outsider-meta-over-limit",
+        Input::Outsider {
+            wrong: Outsider::TooManySuspecters,
+            ..
+        } => "outsider-too-many-suspecters",
         Input::Command {
             command: UserCommand::Leave,
             ..

@@ -31,12 +31,13 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use model::checker::report;
-use model::checker::{Input, Outsider, Playback, Step, UserCommand};
+use model::checker::{Input, Outsider, Playback, Step, UserCommand, padded_meta};
 use swim_checked::NodeId;
 use swim_checked::harness::{Clock, DecodeError, ManualClock, Observer, Pick, Picker};
+use swim_checked_core::codec::MAX_SUSPECTERS;
 use swim_checked_core::{
-    Command, CommandError, Effect, Member, MemberEvent, Message, Millis, Status, Timer, TimerTable,
-    Wire,
+    Command, CommandError, Effect, Member, MemberEvent, Message, Meta, Millis, Status, Timer,
+    TimerTable, Wire,
 };
 use tokio::sync::mpsc;
 
@@ -565,7 +566,21 @@ impl<'a> Harness<'a> {
     /// Hand the node `msg` from node `j` as an outsider whose datagram is `wrong`: the shell
     /// must drop it, for that reason, and the node take no step.
     async fn outsider(&mut self, j: usize, msg: &Message, wrong: Outsider) -> Result<(), String> {
-        let msg = self.space.message_to_replay(msg);
+        let mut msg = msg.clone();
+        let sender = |meta: Meta| Member::alive(msg.from, addr_of(self.script, j), 0, meta);
+        match wrong {
+            Outsider::MetaOverLimit => {
+                let meta = padded_meta(self.script.config.max_meta_bytes + 1);
+                msg.gossip.push(sender(meta));
+            }
+            Outsider::TooManySuspecters => {
+                let mut suspect = sender(Meta::default()).with_status(Status::Suspect, 0);
+                suspect.suspecters = (1..=MAX_SUSPECTERS as u64 + 1).map(NodeId).collect();
+                msg.gossip.push(suspect);
+            }
+            Outsider::OtherCluster | Outsider::Oversize => {}
+        }
+        let msg = self.space.message_to_replay(&msg);
         let (bytes, code) = match wrong {
             Outsider::OtherCluster => (self.other_cluster().encode(&msg), "label_mismatch"),
             Outsider::Oversize => {
@@ -575,6 +590,9 @@ impl<'a> Harness<'a> {
                     b
                 });
                 (bytes, "oversized")
+            }
+            Outsider::MetaOverLimit | Outsider::TooManySuspecters => {
+                (self.framing.encode(&msg), "invalid")
             }
         };
         let bytes = bytes.map_err(|e| format!("the trace's message does not encode: {e}"))?;

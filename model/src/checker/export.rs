@@ -71,6 +71,10 @@ pub const HEALTH_ABOVE_ONE: &str = "local health above 1";
 /// A probe pass began that holds only the node's zone (PROTOCOL.md §15).
 pub const NEAR_PASS: &str = "probe pass of the node's zone only";
 
+/// A node split its full view over more than one sync datagram to one peer (records fill
+/// datagrams: PROTOCOL.md §6).
+pub const VIEW_SPLIT: &str = "full view split over sync datagrams";
+
 /// The "world" of the features only the conformance harness makes: datagrams a node's shell
 /// must drop before its core sees them.
 pub const SHELL: &str = "shell";
@@ -81,6 +85,8 @@ pub fn required() -> Vec<Feature> {
     vec![
         step("outsider other_cluster"),
         step("outsider oversize"),
+        step("outsider meta_over_limit"),
+        step("outsider too_many_suspecters"),
         step("deliver nack"),
         step("command leave"),
         step("command set_meta"),
@@ -98,6 +104,7 @@ pub fn required() -> Vec<Feature> {
         Feature::Behaviour(AUTO_REJOINED),
         Feature::Behaviour(RESTART_SEEN),
         Feature::Behaviour(NEAR_PASS),
+        Feature::Behaviour(VIEW_SPLIT),
         Feature::Transition {
             from: Some(Status::Suspect),
             to: Status::Dead,
@@ -247,6 +254,9 @@ pub fn features(before: &State, action: &Action, after: &State, out: &mut Vec<Fe
     if !old.node.probe_order().is_near_pass() && new.node.probe_order().is_near_pass() {
         out.push(Feature::Behaviour(NEAR_PASS));
     }
+    if splits_view(before, i, after) {
+        out.push(Feature::Behaviour(VIEW_SPLIT));
+    }
     match (old.node.phase(), new.node.phase()) {
         (Running, Leaving) => out.push(Feature::Behaviour(LEAVING)),
         (Leaving, Left) => out.push(Feature::Behaviour(LEFT)),
@@ -256,6 +266,25 @@ pub fn features(before: &State, action: &Action, after: &State, out: &mut Vec<Fe
         _ => {}
     }
     out.push(Feature::Step(kind));
+}
+
+/// Whether node `i`'s step from `before` to `after` sent one peer its view in two or more sync
+/// datagrams: records in more than one, none in two (a corrective sync beside a view repeats
+/// a record).
+fn splits_view(before: &State, i: usize, after: &State) -> bool {
+    let mut by_peer: BTreeMap<usize, Vec<&[Member]>> = BTreeMap::new();
+    for (d, _) in &after.net {
+        if let Body::Sync { members, .. } = &d.msg.body
+            && d.from == i
+            && !before.net.iter().any(|(b, _)| b == d)
+        {
+            by_peer.entry(d.to).or_default().push(members);
+        }
+    }
+    by_peer.values().any(|chunks| {
+        let ids: BTreeSet<_> = chunks.iter().flat_map(|c| c.iter().map(|m| m.id)).collect();
+        chunks.len() > 1 && ids.len() == chunks.iter().map(|c| c.len()).sum::<usize>()
+    })
 }
 
 /// Whether `d` carries a record of some member (other than its receiver) older than the one
@@ -378,6 +407,10 @@ pub fn worlds() -> Vec<World> {
             name: "zoned",
             setup: zoned_export_world(),
         },
+        World {
+            name: "packed",
+            setup: packed_export_world(),
+        },
     ];
     // The traces run to the horizon: the quiet end is what the replay checks the longest.
     for world in &mut worlds {
@@ -399,6 +432,28 @@ pub fn zoned_export_world() -> Setup {
     zoned.horizon = zoned.settle() + 2 * zoned.core.probe_interval;
     zoned.shell_order = true;
     zoned
+}
+
+/// Metadata of the packed world, in encoded bytes: each record then takes 241 bytes (242 to
+/// 245 with an incarnation above 127 or suspecters), so that with the 45 bytes of header and
+/// envelope reserve a 512-byte datagram has room for one record besides the smallest
+/// message, never two (462 bytes are left), and would have room for two if the overhead were
+/// counted short by 44 bytes or more.
+pub const PACKED_META_BYTES: usize = 228;
+
+/// The packed world of the corpus (PROTOCOL.md §6): three nodes whose metadata is exactly
+/// `max_meta_bytes` ([`PACKED_META_BYTES`]), one crash: piggybacked gossip takes one record per
+/// datagram, a full view takes one sync datagram per record, and a record at the metadata
+/// limit must be accepted by the real node's decoder.
+pub fn packed_export_world() -> Setup {
+    let mut packed = Setup::new(3);
+    packed.packed = true;
+    packed.core.max_meta_bytes = PACKED_META_BYTES;
+    packed.drops = 0;
+    packed.stagger = 1;
+    packed.horizon = packed.settle() + 2 * packed.core.probe_interval;
+    packed.shell_order = true;
+    packed
 }
 
 /// The replay world of the corpus: a reliable network, one metadata change and one replay,
@@ -549,9 +604,12 @@ pub fn with_outsiders(mut actions: Vec<Action>) -> Vec<Action> {
     });
     if let Some((k, d)) = first {
         let outsiders = [
-            Action::Outsider(d.clone(), Outsider::OtherCluster),
-            Action::Outsider(d, Outsider::Oversize),
-        ];
+            Outsider::OtherCluster,
+            Outsider::Oversize,
+            Outsider::MetaOverLimit,
+            Outsider::TooManySuspecters,
+        ]
+        .map(|wrong| Action::Outsider(d.clone(), wrong));
         actions.splice(k + 1..k + 1, outsiders);
     }
     actions

@@ -55,7 +55,9 @@ pub use action::{Action, Picks, Transition};
 pub use model::SwimModel;
 pub use picks::Replay;
 pub use properties::{Kind, PropertyInfo};
-pub use setup::{Setup, generation, index_of, node_addr, node_id, node_id_in, rejoin_id};
+pub use setup::{
+    Setup, generation, index_of, node_addr, node_id, node_id_in, padded_meta, rejoin_id,
+};
 pub use state::{Budget, Copies, Datagram, Ghost, Host, Life, Marks, State};
 pub use trace::{Input, Outsider, PickRecord, Playback, Step, Trace, UserCommand};
 

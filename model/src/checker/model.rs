@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use stateright::{Model, Property};
 
+use swim_checked_core::codec::{datagram_overhead, encoded_len};
 use swim_checked_core::{
     Command, Effect, Member, Message, Meta, Millis, Node, Phase, Pick, Status, Timer, TimerTable,
 };
@@ -64,19 +65,37 @@ impl SwimModel {
         #[cfg(swim_faults)]
         node.set_faults(self.setup.faults);
         let peer = node_addr((i + 1) % n);
-        let peers = Message {
+        // The peers' records, in sync datagrams from the next node, split as a real node splits
+        // its view: as many records to a datagram as its byte budget holds.
+        let sync = |members: Vec<Member>| Message {
             from: node_id((i + 1) % n),
             body: swim_checked_core::Body::Sync {
                 reply: false,
-                members: (0..n)
-                    .filter(|&j| j != i)
-                    .map(|j| Member::alive(node_id(j), node_addr(j), 0, self.setup.meta(j)))
-                    .collect(),
+                members,
             },
             gossip: Vec::new(),
         };
-        let mut inputs = vec![((i + 1) % n, peers.clone())];
-        node.handle_message(start, peer, peers, picks, &mut out);
+        let core = &self.setup.core;
+        let room =
+            core.max_datagram - datagram_overhead(&core.label) - encoded_len(&sync(Vec::new()));
+        let mut chunks: Vec<Vec<Member>> = vec![Vec::new()];
+        let mut free = room;
+        for j in (0..n).filter(|&j| j != i) {
+            let member = Member::alive(node_id(j), node_addr(j), 0, self.setup.meta(j));
+            let len = encoded_len(&member);
+            if len > free && !chunks[chunks.len() - 1].is_empty() {
+                chunks.push(Vec::new());
+                free = room;
+            }
+            free = free.saturating_sub(len);
+            chunks.last_mut().expect("one chunk at least").push(member);
+        }
+        let mut inputs = Vec::new();
+        for members in chunks {
+            let peers = sync(members);
+            inputs.push(((i + 1) % n, peers.clone()));
+            node.handle_message(start, peer, peers, picks, &mut out);
+        }
         // The join was long ago: its news went out with earlier acks (dropped here).
         for _ in 0..64 {
             if node.gossip().is_empty() {

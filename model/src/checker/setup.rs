@@ -57,6 +57,10 @@ pub struct Setup {
     /// Zones the nodes are spread over (node `i` in zone `i mod zones`, named in its metadata
     /// as PROTOCOL.md §15 reads it); 0 or 1: no zone metadata.
     pub zones: u8,
+    /// Records that fill datagrams (PROTOCOL.md §6): every node's metadata is padded to
+    /// exactly `max_meta_bytes` (see [`Setup::meta`]), which the world sets so that a datagram
+    /// has room for one record and not two.
+    pub packed: bool,
     /// Model time at which the run ends (milliseconds of the scaled-down config).
     pub horizon: Millis,
     /// Node `i` starts `i x stagger` ms after node 0 (0: all protocol periods aligned, the
@@ -112,6 +116,7 @@ impl Setup {
             rejoins: 0,
             partition: None,
             zones: 0,
+            packed: false,
             horizon: 0,
             stagger: 0,
             shell_order: false,
@@ -214,9 +219,12 @@ impl Setup {
         (passes * (n - 1) + 1) * self.slowest_period() + bounds.max
     }
 
-    /// Node `i`'s metadata at the start: its zone, when the world has zones.
+    /// Node `i`'s metadata at the start: its zone, when the world has zones; padding to
+    /// `max_meta_bytes`, when the world is packed.
     pub fn meta(&self, i: usize) -> Meta {
-        if self.zones > 1 {
+        if self.packed {
+            padded_meta(self.core.max_meta_bytes)
+        } else if self.zones > 1 {
             let zone = char::from(b'a' + (i % self.zones as usize) as u8).to_string();
             Meta::from_pairs([(ZONE_KEY, zone)])
         } else {
@@ -257,6 +265,9 @@ impl Setup {
         add(self.meta_changes, "metadata change");
         add(self.rejoins, "rejoin");
         add(self.zones, "zone");
+        if self.packed {
+            parts.push(format!("metadata of {} bytes", self.core.max_meta_bytes));
+        }
         if let Some(p) = self.partition {
             parts.push(format!(
                 "n{} cut off {}..{} ms",
@@ -331,6 +342,15 @@ impl Setup {
                 self.disturb_until()
             ));
         }
+        if self.packed && self.meta(0).encoded_len() != self.core.max_meta_bytes {
+            return Err(format!(
+                "no padding makes metadata of exactly max_meta_bytes ({})",
+                self.core.max_meta_bytes
+            ));
+        }
+        if self.packed && self.zones > 1 {
+            return Err("a packed world's metadata has no room for zones".into());
+        }
         if disturbs > 0 && self.disturb_until() == 0 {
             return Err(format!(
                 "--horizon {} leaves no time for faults: it must exceed the settle time of {} ms",
@@ -340,6 +360,16 @@ impl Setup {
         }
         Ok(())
     }
+}
+
+/// Metadata of `len` encoded bytes (one `pad` entry), or the longest shorter if no padding
+/// comes to exactly `len`.
+pub fn padded_meta(len: usize) -> Meta {
+    (0..len)
+        .rev()
+        .map(|pad| Meta::from_pairs([("pad", "x".repeat(pad))]))
+        .find(|m| m.encoded_len() <= len)
+        .unwrap_or_default()
 }
 
 /// Ids of one model node's successive lives are this far apart.

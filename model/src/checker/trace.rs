@@ -106,6 +106,10 @@ pub enum Outsider {
     OtherCluster,
     /// One byte longer than `max_datagram`.
     Oversize,
+    /// Its sender's own record piggybacked with metadata one byte over `max_meta_bytes`.
+    MetaOverLimit,
+    /// Its sender's own record piggybacked as suspected by more members than the wire allows.
+    TooManySuspecters,
 }
 
 impl Outsider {
@@ -114,6 +118,8 @@ impl Outsider {
         match self {
             Outsider::OtherCluster => "other_cluster",
             Outsider::Oversize => "oversize",
+            Outsider::MetaOverLimit => "meta_over_limit",
+            Outsider::TooManySuspecters => "too_many_suspecters",
         }
     }
 }
@@ -304,6 +310,9 @@ pub struct TraceSetup {
     /// Zones of the nodes' metadata (absent: none).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub zones: u8,
+    /// Metadata padded to `max_meta_bytes` (absent: not).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub packed: bool,
     pub horizon: Millis,
     pub disturb_until: Millis,
     pub stagger: Millis,
@@ -320,6 +329,12 @@ pub struct TraceSetup {
     pub max_health: u8,
     pub retransmit_mult: u32,
     pub max_datagram: usize,
+    /// Absent when the scaled-down config's, so older traces read the same.
+    #[serde(
+        default = "scaled_meta_bytes",
+        skip_serializing_if = "is_scaled_meta_bytes"
+    )]
+    pub max_meta_bytes: usize,
     pub sync_interval: Millis,
     pub unreachable: bool,
     pub leave_timeout: Millis,
@@ -452,6 +467,7 @@ impl Trace {
                 replays: s.replays,
                 partition: s.partition,
                 zones: s.zones,
+                packed: s.packed,
                 horizon: s.horizon,
                 disturb_until: s.disturb_until(),
                 stagger: s.stagger,
@@ -465,6 +481,7 @@ impl Trace {
                 max_health: c.max_health,
                 retransmit_mult: c.retransmit_mult,
                 max_datagram: c.max_datagram,
+                max_meta_bytes: c.max_meta_bytes,
                 sync_interval: c.sync_interval,
                 unreachable: c.unreachable,
                 leave_timeout: c.leave_timeout,
@@ -593,6 +610,7 @@ impl TraceSetup {
         c.max_health = self.max_health;
         c.retransmit_mult = self.retransmit_mult;
         c.max_datagram = self.max_datagram;
+        c.max_meta_bytes = self.max_meta_bytes;
         c.sync_interval = self.sync_interval;
         c.leave_timeout = self.leave_timeout;
         c.tombstone_ttl = self.tombstone_ttl;
@@ -623,6 +641,7 @@ impl Setup {
         setup.replays = t.replays;
         setup.partition = t.partition;
         setup.zones = t.zones;
+        setup.packed = t.packed;
         setup.horizon = t.horizon;
         setup.stagger = t.stagger;
         setup.shell_order = t.shell_order;
@@ -630,6 +649,14 @@ impl Setup {
         setup.core = t.config();
         (setup.validate().is_ok() && setup.disturb_until() == t.disturb_until).then_some(setup)
     }
+}
+
+fn scaled_meta_bytes() -> usize {
+    Setup::scaled_config(false).max_meta_bytes
+}
+
+fn is_scaled_meta_bytes(n: &usize) -> bool {
+    *n == scaled_meta_bytes()
 }
 
 fn is_zero(n: &u8) -> bool {
