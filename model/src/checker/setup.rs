@@ -167,8 +167,9 @@ impl Setup {
             max_relays: 8,
             unreachable,
             label: String::new(),
+            // Two attempts: a rejoin arms its retry, which must stand down once a seed answered.
             join_retry_interval: 10,
-            join_attempts: 1,
+            join_attempts: 2,
             leave_timeout: 20,
             // Application data is outside the checked protocol: no world sends any.
             gossip_interval: 10,
