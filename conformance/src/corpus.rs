@@ -128,6 +128,14 @@ pub fn kind(input: &Input) -> &'static str {
             command: UserCommand::Rejoin(_),
             ..
         } => "rejoin",
+        Input::Command {
+            command: UserCommand::Broadcast(_),
+            ..
+        } => "broadcast",
+        Input::Command {
+            command: UserCommand::SendTo(..),
+            ..
+        } => "send-to",
     }
 }
 

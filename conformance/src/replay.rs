@@ -14,9 +14,9 @@
 //! Traces are recorded in the same "shell order", so those firings must be the trace's next
 //! steps of node `i`. Each transition the observer reports is compared with the trace's step:
 //! the input, the time, the picks consumed, the datagrams sent (decoded, per destination, in
-//! order), the armed timers, the events published and the resulting view. After the last step
-//! the shell's own counters ([`swim_checked::Stats`]) must agree with what the harness sent and
-//! read and what the observer saw.
+//! order), the armed timers, the events published, the application data delivered and the
+//! resulting view. After the last step the shell's own counters ([`swim_checked::Stats`]) must
+//! agree with what the harness sent and read and what the observer saw.
 //!
 //! With [`Options::keys`] the replay is sealed: every datagram both ways is encrypted, the node
 //! is mid key rotation (see [`crate::framing`]), and before its start inputs the node must drop
@@ -37,7 +37,7 @@ use swim_checked::harness::{Clock, DecodeError, ManualClock, Observer, Pick, Pic
 use swim_checked_core::codec::MAX_SUSPECTERS;
 use swim_checked_core::{
     Command, CommandError, Effect, Member, MemberEvent, Message, Meta, Millis, Status, Timer,
-    TimerTable, Wire,
+    TimerTable, UserKind, UserMessage, Wire,
 };
 use tokio::sync::mpsc;
 
@@ -142,6 +142,8 @@ struct Observed {
     timers: Vec<(Timer, Millis)>,
     view: Vec<Member>,
     events: Vec<MemberEvent>,
+    /// Application data the node delivered (`messages`).
+    delivered: Vec<UserMessage>,
     /// Picks consumed during the transition.
     picks: usize,
     /// The first pick the trace did not have, if any.
@@ -190,6 +192,7 @@ struct Tap {
     tx: mpsc::UnboundedSender<Report>,
     node: OnceLock<swim_checked::Node>,
     events: Mutex<Option<swim_checked::Events>>,
+    messages: Mutex<Option<swim_checked::Messages>>,
     sockets: Arc<Vec<(SocketAddr, UdpSocket)>>,
     node_addr: SocketAddr,
     framing: Arc<Framing>,
@@ -211,6 +214,9 @@ struct Counted {
     /// Events in the effects of the node's steps, and those of them from suspect to alive.
     events: u64,
     refuted: u64,
+    /// Application data in the effects of the node's steps: broadcasts and direct messages.
+    broadcasts: u64,
+    directs: u64,
     /// Datagrams the observer saw dropped, by reason.
     dropped: BTreeMap<&'static str, u64>,
 }
@@ -246,10 +252,15 @@ impl Observer for Tap {
         {
             let mut counted = lock(&self.counted);
             for effect in step.effects {
-                if let Effect::Event(e) = effect {
-                    counted.events += 1;
-                    let refuted = e.from == Some(Status::Suspect) && e.to == Status::Alive;
-                    counted.refuted += u64::from(refuted);
+                match effect {
+                    Effect::Event(e) => {
+                        counted.events += 1;
+                        let refuted = e.from == Some(Status::Suspect) && e.to == Status::Alive;
+                        counted.refuted += u64::from(refuted);
+                    }
+                    Effect::Deliver(m) if m.kind == UserKind::Broadcast => counted.broadcasts += 1,
+                    Effect::Deliver(_) => counted.directs += 1,
+                    _ => {}
                 }
             }
         }
@@ -282,6 +293,12 @@ impl Observer for Tap {
                 events.push(self.space.event_to_model(&e));
             }
         }
+        let mut delivered = Vec::new();
+        if let Some(rx) = lock(&self.messages).as_mut() {
+            while let Some(m) = rx.try_recv() {
+                delivered.push(m);
+            }
+        }
         let (picks, pick_error) = {
             let mut tape = lock(&self.tape);
             let mut before = lock(&self.picks_before);
@@ -296,6 +313,7 @@ impl Observer for Tap {
             timers,
             view,
             events,
+            delivered,
             picks,
             pick_error,
         };
@@ -426,6 +444,7 @@ impl<'a> Harness<'a> {
             tx,
             node: OnceLock::new(),
             events: Mutex::new(None),
+            messages: Mutex::new(None),
             sockets: sockets.clone(),
             node_addr,
             framing: framing.clone(),
@@ -459,6 +478,7 @@ impl<'a> Harness<'a> {
             other => std::io::Error::other(other.to_string()),
         })?;
         *lock(&tap.events) = Some(node.subscribe());
+        *lock(&tap.messages) = Some(node.messages());
         let _ = tap.node.set(node.clone());
         Ok(Harness {
             script,
@@ -783,6 +803,16 @@ impl<'a> Harness<'a> {
                 stats.suspicions_refuted,
                 counted.refuted,
             ),
+            (
+                "core.user_delivered",
+                stats.core.user_delivered,
+                counted.broadcasts,
+            ),
+            (
+                "core.direct_delivered",
+                stats.core.direct_delivered,
+                counted.directs,
+            ),
             ("send_errors", stats.send_errors, 0),
             ("encode_errors", stats.encode_errors, 0),
             ("recv_errors", stats.recv_errors, 0),
@@ -966,6 +996,8 @@ impl<'a> Harness<'a> {
                         UserCommand::SetMeta(meta) => node.set_metadata(meta).await,
                         UserCommand::ConfirmDead(id) => node.confirm_dead(id).await,
                         UserCommand::Rejoin(id) => node.rejoin_as(id).await.map(drop),
+                        UserCommand::Broadcast(payload) => node.broadcast(payload).await,
+                        UserCommand::SendTo(id, payload) => node.send_to(id, payload).await,
                     };
                 });
                 self.next_step("waiting for the command to be handled")
@@ -1046,12 +1078,20 @@ fn compare(script: &Script, step: &Step, timers: Option<&TimerTable>, o: &Observ
     // Datagrams, per destination, in order.
     let mut expected: BTreeMap<SocketAddr, Vec<Result<Message, String>>> = BTreeMap::new();
     let mut events = Vec::new();
+    let mut delivered = Vec::new();
     for e in &step.effects {
         match e {
             Effect::Send { to, msg } => expected.entry(*to).or_default().push(Ok(msg.clone())),
             Effect::Event(ev) => events.push(ev.clone()),
+            Effect::Deliver(m) => delivered.push(m.clone()),
             _ => {}
         }
+    }
+    if delivered != o.delivered {
+        diffs.push(format!(
+            "application data delivered:\n  trace: {delivered:?}\n  node:  {:?}",
+            o.delivered
+        ));
     }
     let dests: std::collections::BTreeSet<&SocketAddr> =
         expected.keys().chain(o.sent.keys()).collect();

@@ -92,6 +92,11 @@ pub fn required() -> Vec<Feature> {
         step("command set_meta"),
         step("command confirm_dead"),
         step("command rejoin"),
+        step("command broadcast"),
+        step("command send_to"),
+        step("deliver gossip"),
+        step("deliver direct"),
+        step("timer gossip"),
         step("replay ping"),
         Feature::Behaviour(STALE_REPLAY),
         Feature::Behaviour(REJOINED),
@@ -149,6 +154,8 @@ pub fn step_kind(action: &Action) -> String {
                 UserCommand::SetMeta(_) => "set_meta",
                 UserCommand::ConfirmDead(_) => "confirm_dead",
                 UserCommand::Rejoin(_) => "rejoin",
+                UserCommand::Broadcast(_) => "broadcast",
+                UserCommand::SendTo(..) => "send_to",
             }
         ),
         Action::Drop(d) => format!("drop {}", body(&d.msg)),
@@ -411,6 +418,10 @@ pub fn worlds() -> Vec<World> {
             name: "packed",
             setup: packed_export_world(),
         },
+        World {
+            name: "application",
+            setup: application_export_world(),
+        },
     ];
     // The traces run to the horizon: the quiet end is what the replay checks the longest.
     for world in &mut worlds {
@@ -454,6 +465,19 @@ pub fn packed_export_world() -> Setup {
     packed.horizon = packed.settle() + 2 * packed.core.probe_interval;
     packed.shell_order = true;
     packed
+}
+
+/// The application world of the corpus (PROTOCOL.md §13): a reliable network, one broadcast
+/// and one direct message, by any node at any time of the disturbance window. The real node
+/// must gossip the broadcast on the same rounds, and deliver each message to the application
+/// once, as the core does.
+pub fn application_export_world() -> Setup {
+    let mut application = Setup::new(3).reliable();
+    application.broadcasts = 1;
+    application.directs = 1;
+    application.stagger = 1;
+    application.shell_order = true;
+    application
 }
 
 /// The replay world of the corpus: a reliable network, one metadata change and one replay,

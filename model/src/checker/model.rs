@@ -168,6 +168,8 @@ impl SwimModel {
                 leaves: s.leaves,
                 meta_changes: s.meta_changes,
                 rejoins: s.rejoins,
+                broadcasts: s.broadcasts,
+                directs: s.directs,
             },
             ghost: Ghost::default(),
             history: Vec::new(),
@@ -251,6 +253,8 @@ impl SwimModel {
                     UserCommand::SetMeta(_) => next.budget.meta_changes -= 1,
                     UserCommand::ConfirmDead(_) => {}
                     UserCommand::Rejoin(_) => next.budget.rejoins -= 1,
+                    UserCommand::Broadcast(_) => next.budget.broadcasts -= 1,
+                    UserCommand::SendTo(..) => next.budget.directs -= 1,
                 }
                 let cause = Cause::Command {
                     rejoin: matches!(command, UserCommand::Rejoin(_)),
@@ -559,6 +563,20 @@ impl SwimModel {
                 let meta = Self::next_meta(&h.node);
                 out.push(Action::Command(i, UserCommand::SetMeta(meta), vec![]));
             }
+            // Payloads name their sender and how many of the kind were left: each is distinct.
+            let me = i as u8 + 1;
+            if b.broadcasts > 0 {
+                let c = UserCommand::Broadcast(vec![me, b.broadcasts]);
+                out.push(Action::Command(i, c, vec![]));
+            }
+            if b.directs > 0 {
+                for m in h.node.members() {
+                    if m.id != h.node.id() && matches!(m.status, Status::Alive | Status::Suspect) {
+                        let c = UserCommand::SendTo(m.id, vec![me, b.directs]);
+                        out.push(Action::Command(i, c, vec![]));
+                    }
+                }
+            }
             if self.setup.core.unreachable {
                 for m in h.node.members() {
                     if m.status == Status::Unreachable {
@@ -642,6 +660,11 @@ impl UserCommand {
             UserCommand::SetMeta(meta) => Command::SetMeta(meta.clone()),
             UserCommand::ConfirmDead(id) => Command::ConfirmDead(*id),
             UserCommand::Rejoin(id) => Command::Rejoin { id: *id },
+            UserCommand::Broadcast(payload) => Command::Broadcast(payload.clone()),
+            UserCommand::SendTo(to, payload) => Command::SendTo {
+                to: *to,
+                payload: payload.clone(),
+            },
         }
     }
 }

@@ -162,7 +162,7 @@ pub fn step(step: &Step) -> String {
 pub fn state(model: &SwimModel, s: &State) -> String {
     let b = &s.budget;
     let mut out = format!(
-        "t={} (horizon {}, faults before {}); left: {} drops, {} dups, {} crashes, {} pauses, {} replays, {} leaves, {} meta, {} rejoins",
+        "t={} (horizon {}, faults before {}); left: {} drops, {} dups, {} crashes, {} pauses, {} replays, {} leaves, {} meta, {} rejoins, {} broadcasts, {} directs",
         s.now,
         model.setup.horizon,
         model.disturb_until,
@@ -173,7 +173,9 @@ pub fn state(model: &SwimModel, s: &State) -> String {
         b.replays,
         b.leaves,
         b.meta_changes,
-        b.rejoins
+        b.rejoins,
+        b.broadcasts,
+        b.directs
     );
     for (i, h) in s.hosts.iter().enumerate() {
         let life = match h.life {

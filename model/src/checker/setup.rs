@@ -51,6 +51,10 @@ pub struct Setup {
     pub meta_changes: u8,
     /// Rejoins under a new id, by a node that left or was removed (see [`rejoin_id`]).
     pub rejoins: u8,
+    /// Application broadcasts (PROTOCOL.md §13), by any running node.
+    pub broadcasts: u8,
+    /// Application messages to one member, by any running node to a member it holds live.
+    pub directs: u8,
     /// One node cut off from the others for a window: every datagram between it and another
     /// node sent in the window is lost (PROTOCOL.md §14).
     pub partition: Option<Partition>,
@@ -114,6 +118,8 @@ impl Setup {
             leaves: 0,
             meta_changes: 0,
             rejoins: 0,
+            broadcasts: 0,
+            directs: 0,
             partition: None,
             zones: 0,
             packed: false,
@@ -171,7 +177,8 @@ impl Setup {
             join_retry_interval: 10,
             join_attempts: 2,
             leave_timeout: 20,
-            // Application data is outside the checked protocol: no world sends any.
+            // Application data is outside the checked properties: no world of `check` sends
+            // any; the corpus's application world replays it against the shell.
             gossip_interval: 10,
             user_fanout: 1,
             user_retransmit_mult: 1,
@@ -265,6 +272,8 @@ impl Setup {
         add(self.leaves, "leave");
         add(self.meta_changes, "metadata change");
         add(self.rejoins, "rejoin");
+        add(self.broadcasts, "broadcast");
+        add(self.directs, "direct message");
         add(self.zones, "zone");
         if self.packed {
             parts.push(format!("metadata of {} bytes", self.core.max_meta_bytes));
@@ -334,7 +343,9 @@ impl Setup {
             + self.replays
             + self.leaves
             + self.meta_changes
-            + self.rejoins;
+            + self.rejoins
+            + self.broadcasts
+            + self.directs;
         if let Some(p) = self.partition
             && (p.node >= self.nodes || p.until > self.disturb_until() || p.from >= p.until)
         {

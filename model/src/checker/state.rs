@@ -119,6 +119,8 @@ pub struct Budget {
     pub leaves: u8,
     pub meta_changes: u8,
     pub rejoins: u8,
+    pub broadcasts: u8,
+    pub directs: u8,
 }
 
 /// History the properties need and the state alone does not show. The rule flags are set by

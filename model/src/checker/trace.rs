@@ -29,6 +29,10 @@ pub enum UserCommand {
     ConfirmDead(NodeId),
     /// Come back under this new id (after leaving or being removed).
     Rejoin(NodeId),
+    /// Gossip application data to every member (PROTOCOL.md §13).
+    Broadcast(Vec<u8>),
+    /// Send application data to one member.
+    SendTo(NodeId, Vec<u8>),
 }
 
 impl fmt::Display for UserCommand {
@@ -38,6 +42,10 @@ impl fmt::Display for UserCommand {
             UserCommand::SetMeta(meta) => write!(f, "set metadata {meta:?}"),
             UserCommand::ConfirmDead(id) => write!(f, "confirm {} dead", super::report::id(*id)),
             UserCommand::Rejoin(id) => write!(f, "rejoin as {}", super::report::id(*id)),
+            UserCommand::Broadcast(payload) => write!(f, "broadcast {payload:?}"),
+            UserCommand::SendTo(id, payload) => {
+                write!(f, "send {payload:?} to {}", super::report::id(*id))
+            }
         }
     }
 }
@@ -310,6 +318,11 @@ pub struct TraceSetup {
     /// Zones of the nodes' metadata (absent: none).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub zones: u8,
+    /// Application broadcasts and direct messages (absent: none).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub broadcasts: u8,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub directs: u8,
     /// Metadata padded to `max_meta_bytes` (absent: not).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub packed: bool,
@@ -467,6 +480,8 @@ impl Trace {
                 replays: s.replays,
                 partition: s.partition,
                 zones: s.zones,
+                broadcasts: s.broadcasts,
+                directs: s.directs,
                 packed: s.packed,
                 horizon: s.horizon,
                 disturb_until: s.disturb_until(),
@@ -641,6 +656,8 @@ impl Setup {
         setup.replays = t.replays;
         setup.partition = t.partition;
         setup.zones = t.zones;
+        setup.broadcasts = t.broadcasts;
+        setup.directs = t.directs;
         setup.packed = t.packed;
         setup.horizon = t.horizon;
         setup.stagger = t.stagger;
