@@ -141,6 +141,9 @@ struct Observed {
     sent: BTreeMap<SocketAddr, Vec<Result<Message, String>>>,
     timers: Vec<(Timer, Millis)>,
     view: Vec<Member>,
+    /// `Node::cluster_size`: Lifeguard's `n`, which must be the view's live members plus the
+    /// node itself.
+    cluster_size: usize,
     events: Vec<MemberEvent>,
     /// Application data the node delivered (`messages`).
     delivered: Vec<UserMessage>,
@@ -277,15 +280,16 @@ impl Observer for Tap {
                 result: result.clone(),
             },
         };
-        let (timers, view) = match self.node.get() {
+        let (timers, view, cluster_size) = match self.node.get() {
             Some(node) => (
                 node.timers(),
                 node.members()
                     .iter()
                     .map(|m| self.space.member_to_model(m))
                     .collect(),
+                node.cluster_size(),
             ),
-            None => (Vec::new(), Vec::new()),
+            None => (Vec::new(), Vec::new(), 0),
         };
         let mut events = Vec::new();
         if let Some(rx) = lock(&self.events).as_mut() {
@@ -312,6 +316,7 @@ impl Observer for Tap {
             sent: self.read_sockets(),
             timers,
             view,
+            cluster_size,
             events,
             delivered,
             picks,
@@ -1129,6 +1134,18 @@ fn compare(script: &Script, step: &Step, timers: Option<&TimerTable>, o: &Observ
     }
     if let Some(view) = &step.view {
         diff_view(&mut diffs, view, &o.view);
+        // Itself, whatever its status, and every record that is neither dead nor left.
+        let live = 1
+            + (view.iter().skip(1))
+                .filter(|m| !m.status.is_terminal())
+                .count();
+        if o.cluster_size != live {
+            diffs.push(format!(
+                "cluster size: the trace's view holds {live} members in the cluster, the node \
+                 says {}",
+                o.cluster_size
+            ));
+        }
     }
     diffs
 }

@@ -78,20 +78,21 @@ impl SwimModel {
         let core = &self.setup.core;
         let room =
             core.max_datagram - datagram_overhead(&core.label) - encoded_len(&sync(Vec::new()));
-        let mut chunks: Vec<Vec<Member>> = vec![Vec::new()];
-        let mut free = room;
+        // (bytes, records) of each datagram.
+        let mut chunks: Vec<(usize, Vec<Member>)> = Vec::new();
         for j in (0..n).filter(|&j| j != i) {
             let member = Member::alive(node_id(j), node_addr(j), 0, self.setup.meta(j));
             let len = encoded_len(&member);
-            if len > free && !chunks[chunks.len() - 1].is_empty() {
-                chunks.push(Vec::new());
-                free = room;
+            match chunks.last_mut() {
+                Some((used, records)) if *used + len <= room => {
+                    *used += len;
+                    records.push(member);
+                }
+                _ => chunks.push((len, vec![member])),
             }
-            free = free.saturating_sub(len);
-            chunks.last_mut().expect("one chunk at least").push(member);
         }
         let mut inputs = Vec::new();
-        for members in chunks {
+        for (_, members) in chunks {
             let peers = sync(members);
             inputs.push(((i + 1) % n, peers.clone()));
             node.handle_message(start, peer, peers, picks, &mut out);
