@@ -8,6 +8,7 @@
 //! [`Wire::open`]), not with the shell's code, so a slip in the shell's sealing, opening or
 //! choice of key diverges instead of cancelling out.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use chacha20poly1305::aead::{AeadInPlace, KeyInit};
@@ -56,7 +57,8 @@ pub struct Forgery {
 /// The harness's encoder and decoder for one cluster label.
 pub struct Framing {
     wire: Wire,
-    sealed: Option<Ciphers>,
+    /// Shared by the framings of other labels made from this one, so nonces never repeat.
+    sealed: Option<Arc<Ciphers>>,
 }
 
 impl std::fmt::Debug for Framing {
@@ -81,22 +83,22 @@ struct Ciphers {
 impl Framing {
     /// Framing on `wire`, sealed under `keys` if any.
     pub fn new(wire: Wire, keys: Option<&Keys>) -> Self {
-        let sealed = keys.map(|k| Ciphers {
-            seal: XChaCha20Poly1305::new((&k.older).into()),
-            open: XChaCha20Poly1305::new((&k.primary).into()),
-            next_nonce: AtomicU64::new(1),
+        let sealed = keys.map(|k| {
+            Arc::new(Ciphers {
+                seal: XChaCha20Poly1305::new((&k.older).into()),
+                open: XChaCha20Poly1305::new((&k.primary).into()),
+                next_nonce: AtomicU64::new(1),
+            })
         });
         Framing { wire, sealed }
     }
 
     /// The same keys on another cluster label's wire.
     pub fn relabelled(&self, wire: Wire) -> Self {
-        let sealed = self.sealed.as_ref().map(|c| Ciphers {
-            seal: c.seal.clone(),
-            open: c.open.clone(),
-            next_nonce: AtomicU64::new(c.next_nonce.load(Ordering::Relaxed)),
-        });
-        Framing { wire, sealed }
+        Framing {
+            wire,
+            sealed: self.sealed.clone(),
+        }
     }
 
     pub fn wire(&self) -> &Wire {
