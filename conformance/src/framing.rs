@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use chacha20poly1305::aead::{AeadInPlace, KeyInit};
 use chacha20poly1305::{Tag, XChaCha20Poly1305, XNonce};
 use swim_checked::{Encryption, Key, Keyring};
-use swim_checked_core::codec::{NONCE_LEN, TAG_LEN};
+use swim_checked_core::codec::{CHECKSUM_LEN, NONCE_LEN, TAG_LEN};
 use swim_checked_core::{EncodeError, Envelope, Message, Wire};
 
 /// The keys of a sealed replay.
@@ -35,12 +35,17 @@ impl Keys {
         }
     }
 
-    /// The node's keyring (primary first) and mode: sealed datagrams only, both ways.
-    pub fn node_side(&self) -> (Keyring, Encryption) {
-        let mut ring = Keyring::new(Key::from_bytes(self.primary));
-        ring.install(Key::from_bytes(self.older))
-            .expect("two distinct keys fit a keyring");
-        (ring, Encryption::Require)
+    /// The node's keyring (primary first) and mode: sealed datagrams only, both ways. The
+    /// keys reach the node as an operator hands them over, in base64 text, so the node opens
+    /// the harness's datagrams only if the shell's text form of a key is the key.
+    pub fn node_side(&self) -> Result<(Keyring, Encryption), String> {
+        let key = |bytes: [u8; 32]| {
+            let text = Key::from_bytes(bytes).to_base64();
+            Key::from_base64(&text).map_err(|e| format!("the key's base64 {text:?}: {e}"))
+        };
+        let mut ring = Keyring::new(key(self.primary)?);
+        (ring.install(key(self.older)?)).map_err(|e| format!("the older key: {e}"))?;
+        Ok((ring, Encryption::Require))
     }
 }
 
@@ -143,9 +148,6 @@ impl Framing {
                 older: [0x33; 32],
             }),
         );
-        let mut altered = self.encode(msg)?;
-        let at = altered.len() - TAG_LEN - 1;
-        altered[at] ^= 0x01;
         Ok(vec![
             Forgery {
                 bytes: self.wire.encode(msg)?,
@@ -157,16 +159,49 @@ impl Framing {
                 code: "unauthenticated",
                 what: "a datagram sealed under a key the node does not hold",
             },
-            Forgery {
-                bytes: altered,
-                code: "unauthenticated",
-                what: "a sealed datagram with a ciphertext byte altered",
-            },
+            self.tampered(msg)?,
         ])
     }
 
-    /// The message in a datagram the node sent: sealed under the primary key when sealed.
+    /// A datagram carrying `msg` with its last body byte flipped on the way, which the node
+    /// must drop: by its checksum in the clear, by its tag when sealed.
+    pub fn tampered(&self, msg: &Message) -> Result<Forgery, EncodeError> {
+        let mut bytes = self.encode(msg)?;
+        let (trailer, code, what) = match self.sealed {
+            Some(_) => (
+                TAG_LEN,
+                "unauthenticated",
+                "a sealed datagram with a ciphertext byte altered",
+            ),
+            None => (
+                CHECKSUM_LEN,
+                "bad_checksum",
+                "a datagram with a body byte altered",
+            ),
+        };
+        let at = bytes.len() - trailer - 1;
+        bytes[at] ^= 0x01;
+        Ok(Forgery { bytes, code, what })
+    }
+
+    /// The message in a datagram the node sent: sealed under the primary key when sealed, and
+    /// exactly as long as the core's size function says (what budgets and byte counts use).
     pub fn decode(&self, bytes: &[u8]) -> Result<Message, String> {
+        let msg = self.open(bytes)?;
+        let size = match self.sealed {
+            Some(_) => self.wire.sealed_len(&msg),
+            None => self.wire.datagram_len(&msg),
+        };
+        if size != bytes.len() {
+            return Err(format!(
+                "{} bytes long, where the core sizes its message at {size}",
+                bytes.len()
+            ));
+        }
+        Ok(msg)
+    }
+
+    fn open(&self, bytes: &[u8]) -> Result<Message, String> {
         let Some(c) = &self.sealed else {
             return self.wire.decode(bytes).map_err(|e| e.to_string());
         };

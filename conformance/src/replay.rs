@@ -408,7 +408,7 @@ pub async fn replay_node(
                     node: i,
                     step: None,
                     context: "could not start".into(),
-                    diffs: vec![format!("binding the loopback sockets failed: {e}")],
+                    diffs: vec![format!("starting the node on loopback failed: {e}")],
                 });
             }
         }
@@ -459,7 +459,7 @@ impl<'a> Harness<'a> {
             counted: Mutex::default(),
         });
         let clock = ManualClock::new(me.at);
-        let builder = swim_checked::Node::builder(script.config.clone())
+        let builder = swim_checked::Node::builder(config_file(&script.config)?)
             .id(me.id)
             .meta(me.meta.clone())
             .clock(clock.clone())
@@ -467,7 +467,7 @@ impl<'a> Harness<'a> {
             .observer(tap.clone());
         let builder = match &opts.keys {
             Some(keys) => {
-                let (keyring, mode) = keys.node_side();
+                let (keyring, mode) = keys.node_side().map_err(std::io::Error::other)?;
                 builder.keyring(keyring).encryption(mode)
             }
             None => builder,
@@ -633,7 +633,8 @@ impl<'a> Harness<'a> {
     }
 
     /// Hand the node `bytes` from node `j` (`what`, for the text of a divergence): the shell
-    /// must drop them as `code` ([`DecodeError::reason`]), and the node take no step.
+    /// must drop them as `code` ([`DecodeError::reason`]), the node take no step, and its
+    /// protocol state (the core, compared whole) be as it was.
     async fn expect_drop(
         &mut self,
         j: usize,
@@ -641,6 +642,7 @@ impl<'a> Harness<'a> {
         code: &str,
         what: &str,
     ) -> Result<(), String> {
+        let before = self.node.with_core(|core| core.clone());
         self.send_bytes(j, bytes)?;
         match self
             .recv(&format!("waiting for {what} to be dropped"))
@@ -663,7 +665,11 @@ impl<'a> Harness<'a> {
             }
         }
         self.idle = None;
-        self.settle().await
+        self.settle().await?;
+        if self.node.with_core(|core| *core != before) {
+            return Err(format!("dropping {what} changed the node's state"));
+        }
+        Ok(())
     }
 
     fn send_bytes(&mut self, j: usize, bytes: &[u8]) -> Result<(), String> {
@@ -985,6 +991,11 @@ impl<'a> Harness<'a> {
                 }
             )),
             Input::Deliver { from, msg, .. } => {
+                // A copy altered on the way arrives first: dropped, and nothing changes.
+                let copy = (self.framing.tampered(&self.space.message_to_replay(msg)))
+                    .map_err(|e| format!("the trace's message does not encode: {e}"))?;
+                self.expect_drop(*from, &copy.bytes, copy.code, copy.what)
+                    .await?;
                 let framing = self.framing.clone();
                 self.send_from(*from, msg, &framing)?;
                 self.next_step("waiting for the delivered datagram to be handled")
@@ -1011,6 +1022,15 @@ impl<'a> Harness<'a> {
             other => Err(format!("not a step of the node: {other:?}")),
         }
     }
+}
+
+/// The node's configuration as a deployment hands it over, a TOML document that the shell
+/// loads: the trace's fields, durations in integer milliseconds (one of the loader's two forms).
+fn config_file(config: &swim_checked_core::Config) -> std::io::Result<swim_checked::Config> {
+    let text = toml::to_string(config)
+        .map_err(|e| std::io::Error::other(format!("the trace's config as TOML: {e}")))?;
+    toml::from_str(&text)
+        .map_err(|e| std::io::Error::other(format!("the config file does not load: {e}\n{text}")))
 }
 
 /// The address of node `j` (an unknown node has none, and so matches no address).
