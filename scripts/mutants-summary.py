@@ -77,7 +77,7 @@ def main():
     unfinished = [n for n in left if n not in workspace]
 
     print(f"{len(checker)} mutants judged, {len(checker) - len(viable)} unviable (they do not build)")
-    print(f"caught by the checker and the conformance replay alone: {score(len(by_checker), len(viable))}")
+    print(f"caught by the checker and the conformance suite alone: {score(len(by_checker), len(viable))}")
     print(f"caught by the whole suite: {score(len(by_suite), len(viable))}")
     if unfinished:
         print(f"{len(unfinished)} not through every stage yet: the whole-suite figure is a floor")

@@ -11,10 +11,12 @@
 #
 # Each mutant of the committed HEAD goes through up to three stages, and OUT/summary.txt gives
 # two scores: the checker stage's, and the whole suite's (a mutant caught by any stage):
-#   checker    the checker and the conformance replay alone: the default `check` (the ignored
-#              test the_default_check_holds_and_reaches_everything), the model checker's tests
-#              and the conformance replay, under cargo-nextest, stopping at the first failure
-#              (profile `mutants` in .config/nextest.toml: the slowest tests start first);
+#   checker    the checker and the conformance suite alone: the default `check` (the ignored
+#              test the_default_check_holds_and_reaches_everything), the model checker's tests,
+#              the conformance replay, and agents on loopback whose recordings are validated
+#              against the model (e2e's loopback_recordings_are_model_steps), under
+#              cargo-nextest, stopping at the first failure (profile `mutants` in
+#              .config/nextest.toml: the slowest tests start first);
 #   units      what the checker missed, against the tests of the mutant's own package;
 #   workspace  what is still left, against every test of the workspace (cargo test
 #              --workspace, as CI runs it).
@@ -127,12 +129,13 @@ missed() { cat "$out/$1".*/mutants.out/missed.txt 2>/dev/null || true; }
 # summary counts only the shard's (OUT/shard.txt).
 list >"$out/all.txt"
 
-# Stage 1: the checker and the conformance replay. A survivor takes about 50 s (the default
+# Stage 1: the checker and the conformance suite. A survivor takes about 50 s (the default
 # check at the test profile's opt-level); a hang is cut at 5 minutes and counted caught.
 list --shard "$shard" --sharding round-robin >"$out/shard.txt"
 stage checker "$out/shard.txt" --timeout 300 \
-    --test-tool nextest --test-package model --test-package conformance \
-    -- --run-ignored all --profile mutants
+    --test-tool nextest --test-package model --test-package conformance --test-package e2e \
+    -- --run-ignored all --profile mutants \
+    -E 'package(model) | package(conformance) | test(=recordings::loopback_recordings_are_model_steps)'
 
 # Stage 2: the checker's survivors against the tests of the package they are in, stopping at
 # the first failure; stage 3: what is left, against every test of the workspace as CI runs
