@@ -980,6 +980,25 @@ impl<'a> Harness<'a> {
         if let Some(o) = self.queue.pop_front() {
             return Ok(o);
         }
+        // One key set (the model's metadata changes are): through the key-level API, which
+        // reads the node's metadata itself and answers whether it changed.
+        if let Input::Command {
+            command: UserCommand::SetMeta(meta),
+            ..
+        } = &step.input
+            && let Some((key, value)) =
+                (self.node).with_core(|core| one_key_set(&core.local_member().meta, meta))
+        {
+            let changed = self.node.set_meta_key(key, value).await;
+            if !matches!(changed, Ok(true)) {
+                return Err(format!(
+                    "set_meta_key answered {changed:?} to a change of one key"
+                ));
+            }
+            return self
+                .next_step("waiting for the metadata change to be handled")
+                .await;
+        }
         match &step.input {
             Input::Timer { timer, .. } => Err(format!(
                 "the node fires nothing at t={}: the trace fires {}, the node's next deadline is {}",
@@ -1021,6 +1040,17 @@ impl<'a> Harness<'a> {
             }
             other => Err(format!("not a step of the node: {other:?}")),
         }
+    }
+}
+
+/// The one key whose value `new` sets (added or changed) when `new` is `current` with that
+/// key set; `None` for any other change.
+fn one_key_set(current: &Meta, new: &Meta) -> Option<(String, String)> {
+    let kept = current.iter().all(|(k, _)| new.get(k).is_some());
+    let mut set = new.iter().filter(|&(k, v)| current.get(k) != Some(v));
+    match (kept, set.next(), set.next()) {
+        (true, Some((k, v)), None) => Some((k.to_owned(), v.to_owned())),
+        _ => None,
     }
 }
 
