@@ -3,12 +3,15 @@
 
     scripts/mutants-summary.py OUT
     scripts/mutants-summary.py --untested OUT STAGE < NAMES
+    scripts/mutants-summary.py --forget-missed OUT STAGE
 
 OUT is the run's output directory: each run of a stage is a cargo-mutants output directory
 OUT/STAGE.K (stages checker, units and workspace; K from 1). Works on a run cut short too: a
 mutant that has not been through every stage it needs is listed as such, and the whole-suite
 score is then a floor. With --untested, prints the mutant names read from standard input
-that no run of STAGE has judged yet (how mutants.sh resumes).
+that no run of STAGE has judged yet (how mutants.sh resumes). With --forget-missed, removes
+from OUT the verdicts of STAGE's runs on the mutants it did not catch, so that the next run of
+mutants.sh judges them again (MUTANTS_REJUDGE: after that stage's tests got stronger).
 """
 import json
 import math
@@ -35,6 +38,25 @@ def outcomes(out, stage):
     return result
 
 
+def forget_missed(out, stage):
+    """Drop STAGE's verdicts other than caught and unviable; prints how many."""
+    forgotten = 0
+    for path in glob.glob(os.path.join(out, f"{stage}.*", "mutants.out", "outcomes.json")):
+        runs = json.load(open(path))
+        kept = []
+        for o in runs.get("outcomes", []):
+            judged = isinstance(o.get("scenario"), dict) and "Mutant" in o["scenario"]
+            if judged and o.get("summary") not in CAUGHT + ("Unviable",):
+                forgotten += 1
+            else:
+                kept.append(o)
+        runs["outcomes"] = kept
+        with open(path + ".new", "w") as f:
+            json.dump(runs, f)
+        os.replace(path + ".new", path)
+    print(f"{stage}: {forgotten} verdicts of mutants it missed forgotten, to be judged again")
+
+
 def score(k, n):
     """k of n, with the 95% Wilson interval: a shard is a sample of every mutant."""
     if not n:
@@ -47,6 +69,9 @@ def score(k, n):
 
 
 def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "--forget-missed":
+        forget_missed(sys.argv[2], sys.argv[3])
+        return
     if len(sys.argv) == 4 and sys.argv[1] == "--untested":
         judged = outcomes(sys.argv[2], sys.argv[3])
         for name in sys.stdin.read().splitlines():
@@ -65,8 +90,8 @@ def main():
         shard = set(open(listed).read().splitlines())
         checker = {n: s for n, s in checker.items() if n in shard}
     units, workspace = outcomes(out, "units"), outcomes(out, "workspace")
-    # A stage builds only what its tests need (the checker's does not build the agent), so a
-    # mutant that builds there may not build for a later stage: unviable is unviable anywhere.
+    # A stage builds only what its tests need, so a mutant that builds there may not build
+    # for a later stage: unviable is unviable anywhere.
     unviable = {n for stage in (checker, units, workspace) for n, s in stage.items() if s == "Unviable"}
     viable = [n for n in checker if n not in unviable]
     by_checker = {n for n in viable if checker[n] in CAUGHT}

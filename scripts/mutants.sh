@@ -24,6 +24,8 @@
 # MUTANTS_ARGS (environment) adds cargo-mutants options to every stage, e.g.
 # "--file model/core/src/status.rs". MUTANTS_STAGES (environment) runs only these stages
 # (default "checker units workspace"); a later stage takes what the earlier ones missed so far.
+# MUTANTS_REJUDGE (environment) names stages whose misses in OUT are judged again, e.g.
+# "checker" after the checker's tests got stronger (copy OUT first to keep the old figures).
 #
 # Mutants are made in swim-checked-core (model/core) and swim-checked (impl, with the agent),
 # outside their deliberately broken variants (faults.rs: compiled only under --cfg swim_faults).
@@ -128,12 +130,18 @@ missed() { cat "$out/$1".*/mutants.out/missed.txt 2>/dev/null || true; }
 # A stage may still test a few "delete field" mutants outside the shard (see stage); the
 # summary counts only the shard's (OUT/shard.txt).
 list >"$out/all.txt"
+for name in ${MUTANTS_REJUDGE:-}; do
+    python3 scripts/mutants-summary.py --forget-missed "$out" "$name"
+done
 
 # Stage 1: the checker and the conformance suite. A survivor takes about 50 s (the default
-# check at the test profile's opt-level); a hang is cut at 5 minutes and counted caught.
+# check at the test profile's opt-level); a hang is cut at 5 minutes and counted caught. The
+# shell's package is built (not run: the filter) so that the agent binary is too: a mutant
+# that does not build there is unviable, not caught by the recordings test's own build of it.
 list --shard "$shard" --sharding round-robin >"$out/shard.txt"
 stage checker "$out/shard.txt" --timeout 300 \
     --test-tool nextest --test-package model --test-package conformance --test-package e2e \
+    --test-package swim-checked \
     -- --run-ignored all --profile mutants \
     -E 'package(model) | package(conformance) | test(=recordings::loopback_recordings_are_model_steps)'
 
