@@ -171,6 +171,13 @@ fn lifeguard_parameters_are_bounded() {
         &["33", "32"],
     );
     assert_rejected(reject(|c| c.max_health = 65), "max_health", &["65", "64"]);
+    // The bounds themselves are allowed.
+    let at_bounds = Config {
+        suspicion_confirmations: 32,
+        max_health: 64,
+        ..Config::lan()
+    };
+    assert_eq!(at_bounds.validate(), Ok(()));
     // No room for the multiplier is a switch left on by mistake; switched off, it is fine.
     assert_rejected(
         reject(|c| c.max_health = 0),
