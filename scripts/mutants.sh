@@ -134,9 +134,9 @@ for name in ${MUTANTS_REJUDGE:-}; do
     python3 scripts/mutants-summary.py --forget-missed "$out" "$name"
 done
 
-# Stage 1: the checker and the conformance suite. A survivor takes about 50 s (the default
-# check at the test profile's opt-level); a hang is cut at 5 minutes and counted caught. The
-# shell's package is built (not run: the filter) so that the agent binary is too: a mutant
+# Stage 1: the checker and the conformance suite. A survivor takes 50 to 80 s (the default
+# check at the test profile's opt-level, and the agent's build); a hang is cut at 5 minutes
+# and counted caught. The shell's package is built (not run: the filter) so that the agent binary is too: a mutant
 # that does not build there is unviable, not caught by the recordings test's own build of it.
 list --shard "$shard" --sharding round-robin >"$out/shard.txt"
 stage checker "$out/shard.txt" --timeout 300 \
