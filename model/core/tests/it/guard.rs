@@ -211,6 +211,46 @@ fn one_datagram_and_one_source_introduce_a_bounded_number_of_members() {
     assert_eq!(d.node.members().count(), before + 84);
 }
 
+/// A member's new generation at a new address is a new address to send to: it goes through
+/// the intake bounds like a newcomer, so one datagram cannot point every member at a victim.
+#[test]
+fn a_new_generation_at_a_new_address_is_admitted_like_a_newcomer() {
+    let config = Config {
+        max_new_per_datagram: 1,
+        max_new_per_source: 1,
+        ..Config::lan()
+    };
+    let mut d = Driver::with_peers(config, 2..=4);
+    d.timer_at(1_000, Timer::Tick); // a new period: per-source counts start afresh
+    let moved = |i: u64| Member {
+        generation: 1,
+        addr: addr(900 + i),
+        ..alive(i, 0)
+    };
+    // A newcomer fills the datagram's one place: the move of member 2 waits.
+    d.gossip(3, vec![alive(100, 0), moved(2)]);
+    assert!(d.node.member(id(100)).is_some());
+    let held = d.node.member(id(2)).expect("member 2");
+    assert_eq!((held.generation, held.addr), (0, addr(2)));
+    assert_eq!(d.node.stats().dropped_new_per_datagram, 1);
+    // The same generation at the same address is no new address: not bounded.
+    d.gossip(
+        3,
+        vec![
+            alive(101, 0),
+            Member {
+                generation: 1,
+                ..alive(4, 0)
+            },
+        ],
+    );
+    assert_eq!(d.node.member(id(4)).map(|m| m.generation), Some(1));
+    // From another source, in its own place, the move is taken.
+    d.gossip(4, vec![moved(2)]);
+    let held = d.node.member(id(2)).expect("member 2");
+    assert_eq!((held.generation, held.addr), (1, addr(902)));
+}
+
 #[test]
 fn members_that_never_answered_are_capped_and_probed_apart_while_a_crash_is_detected() {
     let config = Config {
