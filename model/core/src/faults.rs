@@ -60,6 +60,9 @@ pub enum Fault {
     /// A later indirect round draws its helpers from every alive member, asking again the
     /// ones an earlier round of the same probe asked.
     LaterRoundsReask,
+    /// A throttled period has no extra probe slot: members that never answered wait outside
+    /// the probe order and are never probed.
+    NoExtraProbeSlot,
 }
 
 /// The signature of [`crate::status::merge`].

@@ -71,6 +71,15 @@ pub const HEALTH_ABOVE_ONE: &str = "local health above 1";
 /// A probe pass began that holds only the node's zone (PROTOCOL.md §15).
 pub const NEAR_PASS: &str = "probe pass of the node's zone only";
 
+/// A throttled node probed a member that never answered in the period's extra slot
+/// (PROTOCOL.md §12).
+pub const WAITING_PROBED: &str = "member that never answered probed in the extra slot";
+/// A node that refused a record at intake (too many members never answered) learnt a
+/// member.
+pub const REFUSED_THEN_LEARNT: &str = "member learnt after a refusal at intake";
+/// A node's validation ping to an address nobody held was answered (PROTOCOL.md §12).
+pub const STRANGER_VALIDATED: &str = "stranger's address validated by its ack";
+
 /// A node split its full view over more than one sync datagram to one peer (records fill
 /// datagrams: PROTOCOL.md §6).
 pub const VIEW_SPLIT: &str = "full view split over sync datagrams";
@@ -110,6 +119,9 @@ pub fn required() -> Vec<Feature> {
         Feature::Behaviour(RESTART_SEEN),
         Feature::Behaviour(NEAR_PASS),
         Feature::Behaviour(VIEW_SPLIT),
+        Feature::Behaviour(WAITING_PROBED),
+        Feature::Behaviour(REFUSED_THEN_LEARNT),
+        Feature::Behaviour(STRANGER_VALIDATED),
         Feature::Transition {
             from: Some(Status::Suspect),
             to: Status::Dead,
@@ -260,6 +272,23 @@ pub fn features(before: &State, action: &Action, after: &State, out: &mut Vec<Fe
     }
     if !old.node.probe_order().is_near_pass() && new.node.probe_order().is_near_pass() {
         out.push(Feature::Behaviour(NEAR_PASS));
+    }
+    if old.node.throttled() && matches!(action, Action::Fire(_, Timer::Tick, _)) {
+        let waiting: BTreeSet<_> = old.node.never_answered().collect();
+        let probed = (new.node.probes().iter())
+            .filter(|(seq, _)| !old.node.probes().contains_key(seq))
+            .any(|(_, p)| waiting.contains(&p.target));
+        if probed {
+            out.push(Feature::Behaviour(WAITING_PROBED));
+        }
+    }
+    if new.node.stats().dropped_unanswered_full > 0
+        && (new.node.members()).any(|m| old.node.member(m.id).is_none())
+    {
+        out.push(Feature::Behaviour(REFUSED_THEN_LEARNT));
+    }
+    if new.node.stats().strangers_validated > old.node.stats().strangers_validated {
+        out.push(Feature::Behaviour(STRANGER_VALIDATED));
     }
     if splits_view(before, i, after) {
         out.push(Feature::Behaviour(VIEW_SPLIT));
@@ -423,6 +452,16 @@ pub fn worlds() -> Vec<World> {
             setup: application_export_world(),
         },
     ];
+    // The intake bounds and the throttle (PROTOCOL.md §12), as `check` runs them.
+    for world in super::worlds::guard_worlds() {
+        let mut setup = world.setup;
+        setup.stagger = 1;
+        setup.shell_order = true;
+        worlds.push(World {
+            name: world.label,
+            setup,
+        });
+    }
     // The traces run to the horizon: the quiet end is what the replay checks the longest.
     for world in &mut worlds {
         world.setup.stop_when_quiet = false;

@@ -76,6 +76,9 @@ pub const REACH_HELD: &str = "suspicion held by a cut-off node";
 pub const REACH_NEAR_PASS: &str = "near pass leaves a far member out";
 pub const REACH_HELPER_RANKED: &str = "helper from another zone chosen";
 pub const REACH_LATER_ROUND: &str = "later round asks a new helper";
+pub const REACH_WAITING_PROBED: &str = "member that never answered probed aside";
+pub const REACH_REFUSED_LEARNT: &str = "member refused at intake learnt later";
+pub const REACH_STRANGER_VALIDATED: &str = "stranger's address validated";
 
 /// Every property, safety first, in report order.
 pub const PROPERTIES: &[PropertyInfo] = &[
@@ -369,6 +372,27 @@ pub const PROPERTIES: &[PropertyInfo] = &[
         applies: |s| s.core.indirect_rounds > 1,
         condition: |_, s| s.ghost.marks.later_round,
     },
+    PropertyInfo {
+        name: REACH_WAITING_PROBED,
+        kind: Kind::Reachability,
+        about: "members that never answered outnumber the rest: one is probed in the extra slot",
+        applies: |s| s.core.max_unanswered > s.core.unanswered_free && guarded(s),
+        condition: |_, s| s.ghost.marks.waiting_probed,
+    },
+    PropertyInfo {
+        name: REACH_REFUSED_LEARNT,
+        kind: Kind::Reachability,
+        about: "a node refused a member's record at intake, and holds every node later",
+        applies: |s| s.core.max_unanswered + 1 < s.nodes && guarded(s),
+        condition: refused_learnt,
+    },
+    PropertyInfo {
+        name: REACH_STRANGER_VALIDATED,
+        kind: Kind::Reachability,
+        about: "a rejoin from an address nobody holds: a seed's validation ping is answered",
+        applies: |s| s.rejoins > 0 && s.core.tombstone_ttl != swim_checked_core::config::NEVER,
+        condition: |_, s| (s.hosts.iter()).any(|h| h.node.stats().strangers_validated > 0),
+    },
 ];
 
 /// The properties as stateright sees them.
@@ -388,6 +412,25 @@ pub fn info(name: &str) -> Option<&'static PropertyInfo> {
 }
 
 // ----- helpers -----
+
+/// Whether the intake bounds can act in the setup (PROTOCOL.md §12): `max_members` above one
+/// of them.
+fn guarded(s: &Setup) -> bool {
+    let c = &s.core;
+    c.max_members
+        > (c.max_new_per_datagram)
+            .min(c.max_new_per_source)
+            .min(c.unanswered_free)
+}
+
+/// A node that refused a record because too many members never answered holds every node.
+fn refused_learnt(model: &SwimModel, s: &State) -> bool {
+    let n = model.setup.nodes;
+    (s.hosts.iter()).any(|h| {
+        h.node.stats().dropped_unanswered_full > 0
+            && (0..n).all(|i| h.node.member(node_id_in(i, 0)).is_some())
+    })
+}
 
 /// Whether the faults can make a probe of a live member fail: both direct tries and the
 /// indirect path must break (one helper per probe; none with two nodes, or with a crashed

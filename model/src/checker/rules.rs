@@ -254,21 +254,41 @@ fn probe_order(before: &Node, after: &Node, cause: Cause, ghost: &mut Ghost) {
     let learnt: BTreeSet<NodeId> = (live_after.iter().copied())
         .filter(|&id| before.member(id).is_none_or(|m| m.status.is_terminal()))
         .collect();
-    let gone_or_probed = |id: &NodeId| probed.contains(id) || !live_after.contains(id);
-    // A member in the rest, or probed, that was not in the old pass (nor just learnt): a new
-    // pass began.
-    let new_pass = (is.iter().chain(&probed)).any(|id| !was.contains(id) && !learnt.contains(id));
-    let mut ok = learnt
-        .iter()
-        .all(|id| is.contains(id) || probed.contains(id));
+    // While more members never answered than the intake bounds leave free (PROTOCOL.md §12),
+    // those members wait outside the order for the period's extra slot; one that answers
+    // comes back into the pass.
+    let waiting = |n: &Node| -> BTreeSet<NodeId> {
+        if n.throttled() {
+            n.never_answered().collect()
+        } else {
+            BTreeSet::new()
+        }
+    };
+    let (waited, waits) = (waiting(before), waiting(after));
+    let answered: BTreeSet<NodeId> = before
+        .never_answered()
+        .filter(|id| after.never_answered().all(|u| u != *id))
+        .collect();
+    let gone_or_probed = |id: &NodeId| {
+        probed.contains(id) || !live_after.contains(id) || waited.contains(id) || waits.contains(id)
+    };
+    // A member in the rest, or probed, that was not in the old pass (nor just learnt, nor
+    // back from waiting): a new pass began.
+    let new_pass = (is.iter().chain(&probed))
+        .any(|id| !was.contains(id) && !learnt.contains(id) && !answered.contains(id));
+    let mut ok =
+        (learnt.iter()).all(|id| is.contains(id) || probed.contains(id) || waits.contains(id));
     if new_pass {
         // A near pass (PROTOCOL.md §15) may leave out members of other zones.
         let ours = after.member(after.id()).and_then(zone_of);
         let left_out = |id: &NodeId| {
             after.probe_order().is_near_pass() && after.member(*id).and_then(zone_of) != ours
         };
-        ok &= (was.iter()).all(|id| !live_before.contains(id) || probed.contains(id));
-        ok &= (live_after.iter()).all(|id| is.contains(id) || probed.contains(id) || left_out(id));
+        let skipped = |id: &NodeId| waited.contains(id) || waits.contains(id);
+        ok &=
+            (was.iter()).all(|id| !live_before.contains(id) || probed.contains(id) || skipped(id));
+        ok &= (live_after.iter())
+            .all(|id| is.contains(id) || probed.contains(id) || left_out(id) || skipped(id));
         ghost.marks.near_pass |= live_after.iter().any(left_out);
         // At most `f - 1` near passes in a row, so far members wait at most `f + 1` passes.
         let (then, now) = (
@@ -279,6 +299,7 @@ fn probe_order(before: &Node, after: &Node, cause: Cause, ghost: &mut Ghost) {
     } else {
         ok &= was.iter().all(|id| is.contains(id) || gone_or_probed(id));
     }
+    ghost.marks.waiting_probed |= probed.iter().any(|id| waited.contains(id));
     let running = |n: &Node| n.phase() == swim_checked_core::Phase::Running;
     if matches!(cause, Cause::Timer(Timer::Tick))
         && running(before)

@@ -178,6 +178,9 @@ pub struct Marks {
     pub helper_ranked: bool,
     /// A later indirect round of a failed probe asked a helper (PROTOCOL.md §4).
     pub later_round: bool,
+    /// A member waiting outside the probe order was probed in the period's extra slot
+    /// (PROTOCOL.md §12).
+    pub waiting_probed: bool,
 }
 
 /// The copies of one datagram in flight.

@@ -374,6 +374,36 @@ pub struct TraceSetup {
     pub far_pass_every: u8,
     #[serde(default = "one", skip_serializing_if = "is_one")]
     pub indirect_rounds: u8,
+    /// PROTOCOL.md §12's intake bounds, when they differ from the scaled-down config's (which
+    /// never act): absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intake: Option<IntakeBounds>,
+}
+
+/// The intake bounds of a [`TraceSetup`] (see [`Config`]'s fields of the same names).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntakeBounds {
+    pub max_new_per_datagram: usize,
+    pub max_new_per_source: usize,
+    pub max_unanswered: usize,
+    pub unanswered_free: usize,
+}
+
+impl IntakeBounds {
+    fn of(c: &Config) -> IntakeBounds {
+        IntakeBounds {
+            max_new_per_datagram: c.max_new_per_datagram,
+            max_new_per_source: c.max_new_per_source,
+            max_unanswered: c.max_unanswered,
+            unanswered_free: c.unanswered_free,
+        }
+    }
+
+    /// `c`'s bounds, or `None` if they are the scaled-down config's.
+    fn recorded(c: &Config) -> Option<IntakeBounds> {
+        let bounds = IntakeBounds::of(c);
+        (bounds != IntakeBounds::of(&Setup::scaled_config(c.unreachable))).then_some(bounds)
+    }
 }
 
 fn one() -> u8 {
@@ -509,6 +539,7 @@ impl Trace {
                 zone_helpers: c.zone_helpers,
                 far_pass_every: c.far_pass_every,
                 indirect_rounds: c.indirect_rounds,
+                intake: IntakeBounds::recorded(c),
             },
             seed: None,
             covers: Vec::new(),
@@ -637,6 +668,12 @@ impl TraceSetup {
         c.zone_helpers = self.zone_helpers;
         c.far_pass_every = self.far_pass_every;
         c.indirect_rounds = self.indirect_rounds;
+        if let Some(b) = self.intake {
+            c.max_new_per_datagram = b.max_new_per_datagram;
+            c.max_new_per_source = b.max_new_per_source;
+            c.max_unanswered = b.max_unanswered;
+            c.unanswered_free = b.unanswered_free;
+        }
         c
     }
 }

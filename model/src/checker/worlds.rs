@@ -5,6 +5,7 @@
 
 use super::Setup;
 use super::setup::Partition;
+use swim_checked_core::Config;
 
 /// One default world: its label in the report and its setup.
 #[derive(Clone, Debug)]
@@ -67,7 +68,53 @@ pub fn defaults() -> Vec<World> {
     worlds.push(hold_world());
     worlds.push(zoned_world());
     worlds.push(rounds_world());
+    worlds.extend(guard_worlds());
     worlds
+}
+
+/// The bounds on hostile input acting (PROTOCOL.md §12): a stranger's address validated
+/// before it gets a view, and the intake bounds and the probe throttle, which every other
+/// world leaves off (its `max_members` is no larger than the bounds). No fault: no member may
+/// be suspected, and at rest every view must hold every node.
+pub fn guard_worlds() -> Vec<World> {
+    let guarded = |max_unanswered: usize| {
+        targeted(3, 30, |s| {
+            s.core.max_new_per_datagram = 1;
+            s.core.max_new_per_source = 1;
+            s.core.unanswered_free = 1;
+            s.core.max_unanswered = max_unanswered;
+        })
+    };
+    let rejoin = rejoin_world().setup;
+    vec![
+        // The rejoin world with tombstones that expire: a node whose `left` record is purged
+        // everywhere comes back from an address nobody holds. A seed answers it with a
+        // validation ping only, and its view once the ack proves the address.
+        World {
+            label: "stranger",
+            setup: Setup {
+                core: Config {
+                    tombstone_ttl: 10,
+                    ..rejoin.core.clone()
+                },
+                stop_when_quiet: false,
+                ..rejoin
+            },
+        },
+        // One member that never answered at most: a node starts knowing only the peer that
+        // sent it the view, refuses the other (and its pings' records) until that peer
+        // answered, and must still learn it, from gossip or a push-pull.
+        World {
+            label: "intake",
+            setup: guarded(1),
+        },
+        // Two peers that never answered outnumber the one allowed: they leave the probe
+        // order and share one extra probe slot a period until they answer.
+        World {
+            label: "throttle",
+            setup: guarded(2),
+        },
+    ]
 }
 
 /// Four nodes with three indirect rounds per failed probe (PROTOCOL.md §4), as the library
@@ -204,6 +251,18 @@ pub fn lifeguard_worlds() -> Vec<World> {
     ]
 }
 
+/// A leave, then a rejoin under a new id: the old id stays gone, the new one alive.
+fn rejoin_world() -> World {
+    let core = Setup::scaled_config(false);
+    World {
+        label: "rejoin",
+        setup: targeted(2, core.leave_timeout + 3 * core.probe_interval, |s| {
+            s.leaves = 1;
+            s.rejoins = 1;
+        }),
+    }
+}
+
 /// The targeted worlds (see the module doc); each line says what it makes bite.
 pub fn targeted_worlds() -> Vec<World> {
     vec![
@@ -242,17 +301,7 @@ pub fn targeted_worlds() -> Vec<World> {
                 s.leaves = 1;
             }),
         },
-        // A leave, then a rejoin under a new id: the old id stays gone, the new one alive.
-        World {
-            label: "rejoin",
-            setup: {
-                let core = Setup::scaled_config(false);
-                targeted(2, core.leave_timeout + 3 * core.probe_interval, |s| {
-                    s.leaves = 1;
-                    s.rejoins = 1;
-                })
-            },
-        },
+        rejoin_world(),
         // Health capped at 2 after a crash: helpers nack, or (a lost nack) stay silent and
         // cost one more point. Three nodes and alpha = 2, so the suspicion timeout's log base
         // shows: max(1, log10 3) x 20 = 20 ms, where ln 3 would give 21.

@@ -997,3 +997,20 @@ fn probe_round_robin_catches_far_members_never_probed() {
         properties::PROBE_ROUND_ROBIN
     ));
 }
+
+// ----- bounds on hostile input (PROTOCOL.md §12) -----
+
+/// A throttled period without its extra probe slot is caught in the `throttle` world by
+/// "probe round-robin": a period of a node whose live members all wait probes none.
+#[cfg(swim_faults)]
+#[test]
+fn probe_round_robin_catches_no_extra_slot() {
+    let world = (model::checker::worlds::guard_worlds().into_iter())
+        .find(|w| w.label == "throttle")
+        .expect("the throttle world");
+    assert!(discovers(
+        world.setup,
+        Fault::NoExtraProbeSlot,
+        properties::PROBE_ROUND_ROBIN
+    ));
+}

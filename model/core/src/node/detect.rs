@@ -54,6 +54,7 @@ impl Node {
             self.start_probe(now, target, out);
         }
         if throttled
+            && !self.faults.has(Fault::NoExtraProbeSlot)
             && let Some(target) = self.next_unanswered(rng)
             && self.members.get(target).is_some()
             && !self.probes.values().any(|p| p.target == target)

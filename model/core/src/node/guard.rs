@@ -349,7 +349,7 @@ impl Node {
     /// than `unanswered_free` and outnumber the members that did. Until then they at most
     /// double a probe cycle (a join storm's newcomers stay in it); past it, a flood of
     /// records that never answer cannot stretch it at all.
-    pub(super) fn throttled(&self) -> bool {
+    pub fn throttled(&self) -> bool {
         if !self.guarded() {
             return false;
         }

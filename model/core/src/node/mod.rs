@@ -551,6 +551,12 @@ impl Node {
             .flat_map(|d| d.awaiting.iter().copied())
     }
 
+    /// Live members that never answered a probe of ours (PROTOCOL.md §12; kept only while the
+    /// intake bounds can act).
+    pub fn never_answered(&self) -> impl Iterator<Item = NodeId> + '_ {
+        self.guard.unanswered.iter().copied()
+    }
+
     /// The probe order.
     pub fn probe_order(&self) -> &ProbeOrder {
         &self.order

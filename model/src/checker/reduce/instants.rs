@@ -276,4 +276,7 @@ const CONDITIONS: [Condition; PROPERTIES.len()] = [
     condition::<37>,
     condition::<38>,
     condition::<39>,
+    condition::<40>,
+    condition::<41>,
+    condition::<42>,
 ];
