@@ -133,13 +133,13 @@ impl Framing {
         Ok(buf)
     }
 
-    /// Datagrams carrying `msg` that a node requiring sealed datagrams must drop, each with the
-    /// drop reason ([`DecodeError::reason`](swim_checked_core::DecodeError::reason)) and what
-    /// it is: in the clear, sealed under a key the node does not hold, and sealed with one
-    /// ciphertext byte altered. None when the replay is in the clear.
+    /// Datagrams carrying `msg` that the node must drop, each with the drop reason
+    /// ([`DecodeError::reason`](swim_checked_core::DecodeError::reason)) and what it is: cut
+    /// short; and when sealed, in the clear, sealed under a key the node does not hold, and
+    /// sealed with one ciphertext byte altered.
     pub fn forgeries(&self, msg: &Message) -> Result<Vec<Forgery>, EncodeError> {
         if !self.is_sealed() {
-            return Ok(Vec::new());
+            return Ok(vec![self.cut_short(msg)?]);
         }
         let stranger = Framing::new(
             self.wire.clone(),
@@ -160,7 +160,30 @@ impl Framing {
                 what: "a datagram sealed under a key the node does not hold",
             },
             self.tampered(msg)?,
+            self.cut_short(msg)?,
         ])
+    }
+
+    /// A datagram carrying `msg` cut one byte short of holding any message: in the clear,
+    /// the header and one byte less than a checksum; sealed, the header, nonce and tag with
+    /// nothing between them. The node must drop it as truncated, before any checksum or tag.
+    pub fn cut_short(&self, msg: &Message) -> Result<Forgery, EncodeError> {
+        let bytes = self.encode(msg)?;
+        // The header and the envelope kind.
+        let head = self.wire.header_len() + 1;
+        let bytes = match self.sealed {
+            Some(_) => {
+                let mut cut = bytes[..head + NONCE_LEN].to_vec();
+                cut.extend_from_slice(&bytes[bytes.len() - TAG_LEN..]);
+                cut
+            }
+            None => bytes[..head + CHECKSUM_LEN - 1].to_vec(),
+        };
+        Ok(Forgery {
+            bytes,
+            code: "truncated",
+            what: "a datagram cut short of any message",
+        })
     }
 
     /// A datagram carrying `msg` with its last body byte flipped on the way, which the node

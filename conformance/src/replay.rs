@@ -875,7 +875,7 @@ impl<'a> Harness<'a> {
             }
         }
         // The smallest start input, labelled for another cluster (it must still fit a
-        // datagram), and when sealed its forgeries: each must be dropped.
+        // datagram), and its forgeries (when sealed, three more): each must be dropped.
         let probe = (me.inputs.iter()).min_by_key(|(_, msg)| self.framing.wire().datagram_len(msg));
         if let Some((from, msg)) = probe {
             let msg = self.space.message_to_replay(msg);
@@ -969,6 +969,37 @@ impl<'a> Harness<'a> {
         }
     }
 
+    /// A metadata call that changes nothing (setting `key` to the value it has, or removing
+    /// it while absent) answers so and leaves the node as it was: no raised incarnation.
+    async fn expect_meta_unchanged(&mut self, key: &str) -> Result<(), String> {
+        self.settle().await?;
+        let queued = self.queue.len();
+        let before = self.node.with_core(|core| core.clone());
+        let (call, answer) = match before.local_member().meta.get(key) {
+            Some(value) => (
+                "set_meta_key to the value it has",
+                self.node.set_meta_key(key, value).await,
+            ),
+            None => (
+                "remove_meta_key of an absent key",
+                self.node.remove_meta_key(key).await,
+            ),
+        };
+        if !matches!(answer, Ok(false)) {
+            return Err(format!("{call} answered {answer:?}, not Ok(false)"));
+        }
+        // The node reports going idle after the request: no step may come before that.
+        self.idle = None;
+        self.settle().await?;
+        if let Some(o) = self.queue.get(queued) {
+            return Err(format!("{call} made a step: {}", seen(&o.input)));
+        }
+        if self.node.with_core(|core| core.clone()) != before {
+            return Err(format!("{call} changed the node"));
+        }
+        Ok(())
+    }
+
     async fn bring_about(&mut self, k: usize) -> Result<Observed, String> {
         let step = &self.script.steps[k];
         self.settle().await?;
@@ -989,15 +1020,19 @@ impl<'a> Harness<'a> {
             && let Some((key, value)) =
                 (self.node).with_core(|core| one_key_set(&core.local_member().meta, meta))
         {
-            let changed = self.node.set_meta_key(key, value).await;
+            self.expect_meta_unchanged(&key).await?;
+            let changed = self.node.set_meta_key(&key, value).await;
             if !matches!(changed, Ok(true)) {
                 return Err(format!(
                     "set_meta_key answered {changed:?} to a change of one key"
                 ));
             }
-            return self
+            let observed = self
                 .next_step("waiting for the metadata change to be handled")
-                .await;
+                .await?;
+            // Now the key holds the value: setting it again changes nothing.
+            self.expect_meta_unchanged(&key).await?;
+            return Ok(observed);
         }
         match &step.input {
             Input::Timer { timer, .. } => Err(format!(
@@ -1056,11 +1091,27 @@ fn one_key_set(current: &Meta, new: &Meta) -> Option<(String, String)> {
 
 /// The node's configuration as a deployment hands it over, a TOML document that the shell
 /// loads: the trace's fields, durations in integer milliseconds (one of the loader's two forms).
+/// What the shell writes back (durations as `"10ms"`, `"1s"`: the loader's other form) must
+/// load as the same configuration, and that one runs the node.
 fn config_file(config: &swim_checked_core::Config) -> std::io::Result<swim_checked::Config> {
     let text = toml::to_string(config)
         .map_err(|e| std::io::Error::other(format!("the trace's config as TOML: {e}")))?;
-    toml::from_str(&text)
-        .map_err(|e| std::io::Error::other(format!("the config file does not load: {e}\n{text}")))
+    let loaded: swim_checked::Config = toml::from_str(&text).map_err(|e| {
+        std::io::Error::other(format!("the config file does not load: {e}\n{text}"))
+    })?;
+    let written = toml::to_string(&loaded)
+        .map_err(|e| std::io::Error::other(format!("the loaded config as TOML: {e}")))?;
+    let reloaded: swim_checked::Config = toml::from_str(&written).map_err(|e| {
+        std::io::Error::other(format!(
+            "the config the shell wrote does not load: {e}\n{written}"
+        ))
+    })?;
+    if reloaded != loaded {
+        return Err(std::io::Error::other(format!(
+            "the config the shell wrote loads as another:\n{written}"
+        )));
+    }
+    Ok(reloaded)
 }
 
 /// The address of node `j` (an unknown node has none, and so matches no address).

@@ -347,16 +347,21 @@ mod duration {
         let s = s.trim();
         let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
         let (number, unit) = s.split_at(split);
-        let number: f64 = number.parse().ok()?;
-        let unit_ms = match unit.trim() {
-            "ms" => 1.0,
-            "s" => 1_000.0,
-            "m" | "min" => 60_000.0,
-            "h" => 3_600_000.0,
+        let unit_ms: u64 = match unit.trim() {
+            "ms" => 1,
+            "s" => 1_000,
+            "m" | "min" => 60_000,
+            "h" => 3_600_000,
             _ => return None,
         };
+        // A whole number exactly, however large (a tombstone TTL that never expires is
+        // written out in milliseconds, past what a float holds to the unit).
+        if let Ok(whole) = number.parse::<u64>() {
+            return whole.checked_mul(unit_ms).map(Duration::from_millis);
+        }
+        let number: f64 = number.parse().ok()?;
         // Rounded to the nanosecond, so "0.3s" is 300 ms exactly.
-        let nanos = (number * unit_ms * 1e6).round();
+        let nanos = (number * unit_ms as f64 * 1e6).round();
         (nanos.is_finite() && nanos < u64::MAX as f64).then(|| Duration::from_nanos(nanos as u64))
     }
 }
@@ -390,5 +395,23 @@ mod tests {
         let err = Config::builder().max_health(0).build().unwrap_err();
         assert_eq!(err.field, "max_health");
         assert!(err.to_string().contains("lifeguard_local_health"), "{err}");
+    }
+
+    /// What the shell writes, it reads back the same: a tombstone TTL that never expires
+    /// (about 4.6e18 ms, past what a float holds to the millisecond) included.
+    #[test]
+    fn a_written_config_loads_back_the_same() {
+        let never = Config {
+            tombstone_ttl: Duration::from_millis(swim_checked_core::config::NEVER),
+            probe_interval: Duration::from_secs(2),
+            ..Config::lan()
+        };
+        let text = toml::to_string(&never).unwrap();
+        assert!(text.contains("probe_interval = \"2s\""), "{text}");
+        assert_eq!(toml::from_str::<Config>(&text).unwrap(), never);
+        assert_eq!(duration::parse("1.5s"), Some(Duration::from_millis(1_500)));
+        assert_eq!(duration::parse("0.3s"), Some(Duration::from_millis(300)));
+        assert_eq!(duration::parse("2m"), Some(Duration::from_secs(120)));
+        assert_eq!(duration::parse(&format!("{}h", u64::MAX)), None);
     }
 }
