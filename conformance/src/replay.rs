@@ -459,7 +459,8 @@ impl<'a> Harness<'a> {
             counted: Mutex::default(),
         });
         let clock = ManualClock::new(me.at);
-        let builder = swim_checked::Node::builder(config_file(&script.config)?)
+        let config = config_file(&script.config)?;
+        let builder = swim_checked::Node::builder(config.clone())
             .id(me.id)
             .meta(me.meta.clone())
             .clock(clock.clone())
@@ -482,6 +483,27 @@ impl<'a> Harness<'a> {
             swim_checked::Error::Io { error, .. } => error,
             other => std::io::Error::other(other.to_string()),
         })?;
+        // The node runs what it was given, and says so.
+        if node.config() != config {
+            return Err(std::io::Error::other(format!(
+                "the node reports another configuration than it was built with: {:?}",
+                node.config()
+            )));
+        }
+        if let Some(keys) = &opts.keys {
+            let (ring, mode) = keys.node_side().map_err(std::io::Error::other)?;
+            // Installing a key the node holds already changes nothing.
+            let older = ring.keys()[1].clone();
+            node.install_key(older)
+                .map_err(|e| std::io::Error::other(format!("installing a held key: {e}")))?;
+            if node.keys() != ring.keys() || node.encryption() != mode {
+                return Err(std::io::Error::other(format!(
+                    "the node holds {} keys in {:?}, not the two it was given (primary first) in {mode:?}",
+                    node.keys().len(),
+                    node.encryption()
+                )));
+            }
+        }
         *lock(&tap.events) = Some(node.subscribe());
         *lock(&tap.messages) = Some(node.messages());
         let _ = tap.node.set(node.clone());
@@ -789,6 +811,10 @@ impl<'a> Harness<'a> {
             if !diffs.is_empty() {
                 return Err(self.fail(None, format!("the shell's counters ({end} steps)"), diffs));
             }
+            let diffs = self.diff_published();
+            if !diffs.is_empty() {
+                return Err(self.fail(None, format!("the published view ({end} steps)"), diffs));
+            }
         }
         Ok(())
     }
@@ -831,12 +857,56 @@ impl<'a> Harness<'a> {
         for (reason, n) in stats.dropped.iter() {
             pairs.push((reason, n, counted.dropped.get(reason).copied().unwrap_or(0)));
         }
-        (pairs.into_iter())
+        let mut diffs: Vec<String> = (pairs.into_iter())
             .filter(|(_, said, seen)| said != seen)
             .map(|(name, said, seen)| {
                 format!("stats: {name} is {said}, the harness counted {seen}")
             })
-            .collect()
+            .collect();
+        // The core's own counters: as the model's node ended the run.
+        if let Some(model) = self.me.stats
+            && model != stats.core
+        {
+            diffs.push(format!(
+                "stats.core differs from the model's at the end of the run:\n  node:  {:?}\n  model: {model:?}",
+                stats.core
+            ));
+        }
+        diffs
+    }
+
+    /// The view as the shell publishes it (`Node::watch`, brought up to date when a watcher
+    /// subscribes) and its live members (`Node::live_members`) must be the view the core holds.
+    fn diff_published(&self) -> Vec<String> {
+        let members = self.node.members();
+        let live: Vec<Member> = (members.iter())
+            .filter(|m| !m.status.is_terminal())
+            .cloned()
+            .collect();
+        let view = self.node.watch().borrow().clone();
+        let mut diffs = Vec::new();
+        if view.members() != members.as_slice() || view.local() != &members[0] {
+            diffs.push(format!(
+                "watch: the published view is {:?}, the node's {members:?}",
+                view.members()
+            ));
+        }
+        if (members.iter()).any(|m| view.get(m.id) != Some(m)) {
+            diffs.push("watch: the published view finds other records by id".into());
+        }
+        if view.live().cloned().collect::<Vec<_>>() != live || view.live_count() != live.len() {
+            diffs.push(format!(
+                "watch: the published live members differ from the view's: {:?}",
+                view.live().collect::<Vec<_>>()
+            ));
+        }
+        if self.node.live_members() != live {
+            diffs.push(format!(
+                "live_members is {:?}, the view's live members {live:?}",
+                self.node.live_members()
+            ));
+        }
+        diffs
     }
 
     fn take_in_flight(&mut self, k: usize, from: usize, msg: &Message) -> Result<(), Divergence> {

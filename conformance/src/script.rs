@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use model::checker::{Input, PickRecord, Playback, Setup, Step, SwimModel, Trace};
-use swim_checked_core::{Config, Member, Message, Meta, Millis, NodeId, TimerTable};
+use swim_checked_core::{Config, Member, Message, Meta, Millis, NodeId, NodeStats, TimerTable};
 
 use crate::space::Addressing;
 
@@ -26,6 +26,8 @@ pub struct Start {
     pub picks: Vec<PickRecord>,
     pub timers: TimerTable,
     pub view: Vec<Member>,
+    /// The core's counters at the end of the run, when the trace records them.
+    pub stats: Option<NodeStats>,
 }
 
 /// One trace, ready to replay.
@@ -90,6 +92,7 @@ impl Script {
                 picks,
                 timers: start.host.timers.clone(),
                 view: start.host.node.members().cloned().collect(),
+                stats: node.stats,
             });
         }
         let addrs = starts.iter().map(|s| (s.index, s.addr)).collect();

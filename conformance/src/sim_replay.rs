@@ -104,6 +104,7 @@ pub fn script(
         picks,
         timers,
         view,
+        stats: None,
     };
     Ok(Script::new(
         name,

@@ -386,7 +386,7 @@ impl SwimModel {
             }
         }
         let after = &next.hosts[i].node;
-        rules::judge(&before, after, cause, &out, &mut next.ghost);
+        rules::judge(next.now, &before, after, cause, &out, &mut next.ghost);
         if let Some(step) = step {
             step.node = Some(i);
             step.picks = noted.asked;

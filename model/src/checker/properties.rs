@@ -161,7 +161,7 @@ pub const PROPERTIES: &[PropertyInfo] = &[
     PropertyInfo {
         name: SUSPICION_DEADLINE,
         kind: Kind::Safety,
-        about: "every suspicion timer is armed at Lifeguard's start + timeout(n, c)",
+        about: "every suspicion timer is armed at Lifeguard's start + timeout(n, c), the start being when the suspicion began",
         applies: |_| true,
         condition: |_, s| !s.ghost.suspicion_misarmed,
     },

@@ -58,11 +58,18 @@ pub fn retransmit_limit(config: &Config, n: usize) -> u32 {
 }
 
 /// Judge one step of a node that went from `before` to `after`, fed `cause`, emitting `out`.
-pub fn judge(before: &Node, after: &Node, cause: Cause, out: &[Effect], ghost: &mut Ghost) {
+pub fn judge(
+    now: Millis,
+    before: &Node,
+    after: &Node,
+    cause: Cause,
+    out: &[Effect],
+    ghost: &mut Ghost,
+) {
     views(before, after, cause, ghost);
     ghost.marks.held |= after.stats().suspicions_held > before.stats().suspicions_held;
     health(before, after, cause, ghost);
-    suspicion_timers(before, after, out, ghost);
+    suspicion_timers(now, before, after, out, ghost);
     piggybacking(before, after, out, ghost);
     probe_order(before, after, cause, ghost);
     helpers(before, cause, out, ghost);
@@ -142,8 +149,12 @@ fn health(before: &Node, after: &Node, cause: Cause, ghost: &mut Ghost) {
 
 /// Every suspicion timer armed in the step is due at the suspicion's start plus Lifeguard's
 /// timeout for the cluster size and the confirmations it has (the size before or after the
-/// step: one step can both arm a timer and learn of a death).
-fn suspicion_timers(before: &Node, after: &Node, out: &[Effect], ghost: &mut Ghost) {
+/// step: one step can both arm a timer and learn of a death). The start is the core's own
+/// record of when a status began, so that record is judged too: a record's clock starts in the
+/// step its status changes or it is learnt, a suspicion's also when it is raised at a newer
+/// incarnation or starts over (the isolation hold, which re-arms its timer); otherwise the
+/// clock stays.
+fn suspicion_timers(now: Millis, before: &Node, after: &Node, out: &[Effect], ghost: &mut Ghost) {
     let mut armed: BTreeMap<NodeId, Millis> = BTreeMap::new();
     for effect in out {
         if let Effect::SetTimer {
@@ -152,6 +163,27 @@ fn suspicion_timers(before: &Node, after: &Node, out: &[Effect], ghost: &mut Gho
         } = effect
         {
             armed.insert(*id, *at);
+        }
+    }
+    // (A rejoin moves the old self into the table: its clock is the rejoin's business.)
+    for m in after
+        .members()
+        .filter(|m| m.id != after.id() && m.id != before.id())
+    {
+        let began = before.member(m.id).is_none_or(|p| {
+            p.status != m.status
+                || (m.status == Status::Suspect
+                    && (p.generation, p.incarnation) < (m.generation, m.incarnation))
+        });
+        let since = after.status_since(m.id);
+        let ok = if began {
+            since == Some(now)
+        } else {
+            since == before.status_since(m.id)
+                || (m.status == Status::Suspect && armed.contains_key(&m.id) && since == Some(now))
+        };
+        if !ok {
+            ghost.suspicion_misarmed = true;
         }
     }
     for (id, at) in armed {

@@ -15,7 +15,9 @@ use serde::{Deserialize, Serialize};
 use stateright::Path;
 
 use super::{Action, Datagram, Setup, State, SwimModel, Transition, node_addr, node_id};
-use swim_checked_core::{Config, Effect, Member, Message, Meta, Millis, NodeId, Pick, Timer};
+use swim_checked_core::{
+    Config, Effect, Member, Message, Meta, Millis, NodeId, NodeStats, Pick, Timer,
+};
 
 /// Version of the trace format.
 pub const FORMAT_VERSION: u32 = 1;
@@ -295,6 +297,10 @@ pub struct TraceNode {
     pub index: usize,
     pub id: NodeId,
     pub addr: std::net::SocketAddr,
+    /// The node's protocol counters at the end of the run, which a replay's node must end
+    /// with too (absent in recordings that do not carry them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stats: Option<NodeStats>,
 }
 
 /// The setup a trace was recorded with.
@@ -548,6 +554,7 @@ impl Trace {
                     index: i,
                     id: node_id(i),
                     addr: node_addr(i),
+                    stats: Some(state.hosts[i].node.stats()),
                 })
                 .collect(),
             initial_picks: model.initial_picks(),

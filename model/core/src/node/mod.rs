@@ -150,7 +150,7 @@ impl fmt::Display for CommandError {
 impl std::error::Error for CommandError {}
 
 /// Counters about this node's protocol activity (not part of its state's identity).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct NodeStats {
     /// Probes started (one direct ping each).
     pub probes_sent: u64,
