@@ -212,6 +212,16 @@ impl Config {
         self.max_user_payload.min(crate::codec::max_user_room(self))
     }
 
+    /// Whether the intake bounds (PROTOCOL.md §12) can ever act: with `max_members` no
+    /// larger than every one of them, no datagram, source or backlog can exceed them, and a
+    /// node keeps none of their state (the model checker's scaled-down worlds).
+    pub fn intake_bounds_act(&self) -> bool {
+        self.max_members
+            > (self.max_new_per_datagram)
+                .min(self.max_new_per_source)
+                .min(self.unanswered_free)
+    }
+
     /// Check that the configuration makes sense; the error says which field is wrong and why.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let fail = |field: &'static str, reason: String| Err(ConfigError { field, reason });

@@ -273,14 +273,9 @@ pub fn features(before: &State, action: &Action, after: &State, out: &mut Vec<Fe
     if !old.node.probe_order().is_near_pass() && new.node.probe_order().is_near_pass() {
         out.push(Feature::Behaviour(NEAR_PASS));
     }
-    if old.node.throttled() && matches!(action, Action::Fire(_, Timer::Tick, _)) {
-        let waiting: BTreeSet<_> = old.node.never_answered().collect();
-        let probed = (new.node.probes().iter())
-            .filter(|(seq, _)| !old.node.probes().contains_key(seq))
-            .any(|(_, p)| waiting.contains(&p.target));
-        if probed {
-            out.push(Feature::Behaviour(WAITING_PROBED));
-        }
+    // The probe-order rule marked it (`rules::probe_order`).
+    if after.ghost.marks.waiting_probed {
+        out.push(Feature::Behaviour(WAITING_PROBED));
     }
     if new.node.stats().dropped_unanswered_full > 0
         && (new.node.members()).any(|m| old.node.member(m.id).is_none())
@@ -385,14 +380,18 @@ pub fn worlds() -> Vec<World> {
     partition.stagger = 1;
     partition.shell_order = true;
     // The targeted situations of `check`'s default worlds, in shell order.
-    let targeted = |label: &str| {
-        let mut setup = (super::worlds::targeted_worlds().into_iter())
-            .find(|w| w.label == label)
-            .expect("a targeted world")
-            .setup;
+    let in_shell_order = |mut setup: Setup| {
         setup.stagger = 1;
         setup.shell_order = true;
         setup
+    };
+    let targeted = |label: &str| {
+        in_shell_order(
+            (super::worlds::targeted_worlds().into_iter())
+                .find(|w| w.label == label)
+                .expect("a targeted world")
+                .setup,
+        )
     };
     let mut worlds = vec![
         World {
@@ -454,12 +453,9 @@ pub fn worlds() -> Vec<World> {
     ];
     // The intake bounds and the throttle (PROTOCOL.md §12), as `check` runs them.
     for world in super::worlds::guard_worlds() {
-        let mut setup = world.setup;
-        setup.stagger = 1;
-        setup.shell_order = true;
         worlds.push(World {
             name: world.label,
-            setup,
+            setup: in_shell_order(world.setup),
         });
     }
     // The traces run to the horizon: the quiet end is what the replay checks the longest.

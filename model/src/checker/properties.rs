@@ -376,14 +376,14 @@ pub const PROPERTIES: &[PropertyInfo] = &[
         name: REACH_WAITING_PROBED,
         kind: Kind::Reachability,
         about: "members that never answered outnumber the rest: one is probed in the extra slot",
-        applies: |s| s.core.max_unanswered > s.core.unanswered_free && guarded(s),
+        applies: |s| s.core.max_unanswered > s.core.unanswered_free && s.core.intake_bounds_act(),
         condition: |_, s| s.ghost.marks.waiting_probed,
     },
     PropertyInfo {
         name: REACH_REFUSED_LEARNT,
         kind: Kind::Reachability,
         about: "a node refused a member's record at intake, and holds every node later",
-        applies: |s| s.core.max_unanswered + 1 < s.nodes && guarded(s),
+        applies: |s| s.core.max_unanswered + 1 < s.nodes && s.core.intake_bounds_act(),
         condition: refused_learnt,
     },
     PropertyInfo {
@@ -412,16 +412,6 @@ pub fn info(name: &str) -> Option<&'static PropertyInfo> {
 }
 
 // ----- helpers -----
-
-/// Whether the intake bounds can act in the setup (PROTOCOL.md §12): `max_members` above one
-/// of them.
-fn guarded(s: &Setup) -> bool {
-    let c = &s.core;
-    c.max_members
-        > (c.max_new_per_datagram)
-            .min(c.max_new_per_source)
-            .min(c.unanswered_free)
-}
 
 /// A node that refused a record because too many members never answered holds every node.
 fn refused_learnt(model: &SwimModel, s: &State) -> bool {

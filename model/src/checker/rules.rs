@@ -301,9 +301,9 @@ fn probe_order(before: &Node, after: &Node, cause: Cause, ghost: &mut Ghost) {
         .never_answered()
         .filter(|id| after.never_answered().all(|u| u != *id))
         .collect();
-    let gone_or_probed = |id: &NodeId| {
-        probed.contains(id) || !live_after.contains(id) || waited.contains(id) || waits.contains(id)
-    };
+    let skipped = |id: &NodeId| waited.contains(id) || waits.contains(id);
+    let gone_or_probed =
+        |id: &NodeId| probed.contains(id) || !live_after.contains(id) || skipped(id);
     // A member in the rest, or probed, that was not in the old pass (nor just learnt, nor
     // back from waiting): a new pass began.
     let new_pass = (is.iter().chain(&probed))
@@ -316,7 +316,6 @@ fn probe_order(before: &Node, after: &Node, cause: Cause, ghost: &mut Ghost) {
         let left_out = |id: &NodeId| {
             after.probe_order().is_near_pass() && after.member(*id).and_then(zone_of) != ours
         };
-        let skipped = |id: &NodeId| waited.contains(id) || waits.contains(id);
         ok &=
             (was.iter()).all(|id| !live_before.contains(id) || probed.contains(id) || skipped(id));
         ok &= (live_after.iter())

@@ -218,14 +218,9 @@ impl Node {
         out.push(Effect::Send { to, msg: ping });
     }
 
-    /// Whether the intake bounds can ever act: with `max_members` no larger than every one of
-    /// them, no datagram, source or backlog can exceed them, and their state is not kept.
+    /// Whether the intake bounds can ever act ([`crate::Config::intake_bounds_act`]).
     pub(super) fn guarded(&self) -> bool {
-        let c = &self.config;
-        c.max_members
-            > c.max_new_per_datagram
-                .min(c.max_new_per_source)
-                .min(c.unanswered_free)
+        self.config.intake_bounds_act()
     }
 
     /// We ask `to` for its view: its reply is exempt from the intake bounds for two periods.
