@@ -63,6 +63,12 @@ pub enum Fault {
     /// A throttled period has no extra probe slot: members that never answered wait outside
     /// the probe order and are never probed.
     NoExtraProbeSlot,
+    /// Broadcast identities are not remembered: every copy that arrives is delivered.
+    ForgetsBroadcasts,
+    /// A relayed broadcast is delivered as from the member that relayed it.
+    DeliversFromRelayer,
+    /// Broadcasts are sent without limit (the retransmit count is ignored).
+    BroadcastsUnbounded,
 }
 
 /// The signature of [`crate::status::merge`].
@@ -101,7 +107,7 @@ mod broken {
 
     impl Fault {
         /// Every fault, in declaration order.
-        pub const ALL: [Fault; 19] = [
+        pub const ALL: [Fault; 23] = [
             Fault::MergeLastWriterWins,
             Fault::MergeRevivesDead,
             Fault::AppliesGossipAboutSelf,
@@ -121,6 +127,10 @@ mod broken {
             Fault::HelpersIgnoreZones,
             Fault::FarMembersSkipped,
             Fault::LaterRoundsReask,
+            Fault::NoExtraProbeSlot,
+            Fault::ForgetsBroadcasts,
+            Fault::DeliversFromRelayer,
+            Fault::BroadcastsUnbounded,
         ];
 
         fn bit(self) -> u32 {

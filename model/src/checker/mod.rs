@@ -58,7 +58,7 @@ pub use properties::{Kind, PropertyInfo};
 pub use setup::{
     Setup, generation, index_of, node_addr, node_id, node_id_in, padded_meta, rejoin_id,
 };
-pub use state::{Budget, Copies, Datagram, Ghost, Host, Life, Marks, State};
+pub use state::{Budget, Copies, Datagram, Ghost, Host, Life, Marks, State, UserLog};
 pub use trace::{Input, Outsider, PickRecord, Playback, Step, Trace, UserCommand};
 
 pub(crate) use state::stable_hash;

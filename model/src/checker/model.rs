@@ -437,8 +437,8 @@ impl SwimModel {
 
     /// Whether the run has come to a state no step can change the views of: past the fault
     /// window; nothing deliverable, nothing due, nobody paused; every node taking part runs,
-    /// has no update queued, no probe unanswered, no relay open, no raised health multiplier,
-    /// and holds the same view, in which every member not dead or left is a running node
+    /// has no update or broadcast queued, no probe unanswered, no relay open, no raised health
+    /// multiplier, and holds the same view, in which every member not dead or left is a running node
     /// held alive. From there, with no fault and no command left, every probe is acked, every
     /// push-pull exchanges equal views and no timer changes a record, so every property that
     /// holds here holds to the horizon (`tests/model/checker.rs` explores the futures of such
@@ -463,6 +463,7 @@ impl SwimModel {
                 let node = &h.node;
                 node.phase() == Phase::Running
                     && node.gossip().is_empty()
+                    && node.user_queue().is_empty()
                     && node.relays().is_empty()
                     && node.health() == 0
                     && node.probes().values().all(|p| p.acked)

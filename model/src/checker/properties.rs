@@ -12,7 +12,7 @@
 
 use stateright::Property;
 
-use super::{Host, Life, Setup, State, SwimModel, generation, index_of, node_id_in};
+use super::{Host, Life, Setup, State, SwimModel, UserLog, generation, index_of, node_id_in};
 use swim_checked_core::status::precedence;
 use swim_checked_core::suspicion::Bounds;
 use swim_checked_core::{Member, MemberEvent, Node, Status, Timer};
@@ -53,6 +53,9 @@ pub const SYNC_NEVER_LOWERS: &str = "push-pull never lowers";
 pub const PROBE_ROUND_ROBIN: &str = "probe round-robin";
 pub const ZONE_HELPERS: &str = "helpers by zone";
 pub const HELPERS_ONCE: &str = "helpers asked once a probe";
+pub const BROADCAST_ONCE: &str = "broadcast delivered once";
+pub const USER_AS_SENT: &str = "application data as sent";
+pub const BROADCAST_SENDS: &str = "broadcast sends";
 pub const REACH_CONVERGED: &str = "converged at rest";
 pub const REACH_REFUTED: &str = "false suspicion refuted";
 pub const REACH_DEAD: &str = "crashed node declared dead";
@@ -79,6 +82,9 @@ pub const REACH_LATER_ROUND: &str = "later round asks a new helper";
 pub const REACH_WAITING_PROBED: &str = "member that never answered probed aside";
 pub const REACH_REFUSED_LEARNT: &str = "member refused at intake learnt later";
 pub const REACH_STRANGER_VALIDATED: &str = "stranger's address validated";
+pub const REACH_BROADCAST_EVERYWHERE: &str = "broadcast delivered everywhere";
+pub const REACH_BROADCAST_SEEN: &str = "seen broadcast ignored";
+pub const REACH_BROADCAST_PUSHED_OUT: &str = "broadcast pushed out of a full queue";
 
 /// Every property, safety first, in report order.
 pub const PROPERTIES: &[PropertyInfo] = &[
@@ -206,6 +212,27 @@ pub const PROPERTIES: &[PropertyInfo] = &[
         about: "a later indirect round asks only helpers no earlier round of its probe asked",
         applies: |s| s.core.indirect_rounds > 1,
         condition: |_, s| !s.ghost.helpers_reasked,
+    },
+    PropertyInfo {
+        name: BROADCAST_ONCE,
+        kind: Kind::Safety,
+        about: "a node delivers each broadcast but its own once, the first time it arrives",
+        applies: user_data_judged,
+        condition: |_, s| !s.ghost.user_misdelivered,
+    },
+    PropertyInfo {
+        name: USER_AS_SENT,
+        kind: Kind::Safety,
+        about: "what a node delivers is what its datagram carried, from the sender that sent it",
+        applies: user_data_judged,
+        condition: |_, s| !s.ghost.user_forged,
+    },
+    PropertyInfo {
+        name: BROADCAST_SENDS,
+        kind: Kind::Safety,
+        about: "a running node passes on what it delivers and gossips while any waits, each at most user_mult x ceil(log10(n + 1)) times; none once leaving",
+        applies: user_data_judged,
+        condition: |_, s| !s.ghost.user_missent && gossip_timer_runs(s),
     },
     PropertyInfo {
         name: REACH_CONVERGED,
@@ -393,6 +420,27 @@ pub const PROPERTIES: &[PropertyInfo] = &[
         applies: |s| s.rejoins > 0 && s.core.tombstone_ttl != swim_checked_core::config::NEVER,
         condition: |_, s| (s.hosts.iter()).any(|h| h.node.stats().strangers_validated > 0),
     },
+    PropertyInfo {
+        name: REACH_BROADCAST_EVERYWHERE,
+        kind: Kind::Reachability,
+        about: "every node but its origin delivered a broadcast",
+        applies: |s| s.broadcasts > 0 && user_data_judged(s),
+        condition: delivered_everywhere,
+    },
+    PropertyInfo {
+        name: REACH_BROADCAST_SEEN,
+        kind: Kind::Reachability,
+        about: "a broadcast arrived again where it was delivered or sent, and was ignored",
+        applies: |s| s.broadcasts > 0 && user_data_judged(s),
+        condition: |_, s| s.ghost.marks.broadcast_seen_again && !s.ghost.user_misdelivered,
+    },
+    PropertyInfo {
+        name: REACH_BROADCAST_PUSHED_OUT,
+        kind: Kind::Reachability,
+        about: "a node's queue was full: a new broadcast pushed the most-sent one out",
+        applies: |s| usize::from(s.broadcasts) > s.core.user_queue && user_data_judged(s),
+        condition: |_, s| (s.hosts.iter()).any(|h| h.node.stats().user_dropped > 0),
+    },
 ];
 
 /// The properties as stateright sees them.
@@ -420,6 +468,31 @@ fn refused_learnt(model: &SwimModel, s: &State) -> bool {
         h.node.stats().dropped_unanswered_full > 0
             && (0..n).all(|i| h.node.member(node_id_in(i, 0)).is_some())
     })
+}
+
+/// Whether the application-data rules judge the world (`rules::application`): it sends
+/// application data, its nodes remember every broadcast's identity, and the ghost's log can
+/// follow them all.
+fn user_data_judged(s: &Setup) -> bool {
+    (s.broadcasts > 0 || s.directs > 0)
+        && usize::from(s.broadcasts) <= s.core.user_dedup.min(UserLog::BROADCASTS)
+        && s.nodes <= UserLog::NODES
+}
+
+/// Every running node (up or paused) whose broadcasts wait has its gossip timer armed
+/// (PROTOCOL.md §13): no broadcast is stranded in a queue.
+fn gossip_timer_runs(s: &State) -> bool {
+    (s.hosts.iter())
+        .filter(|h| h.is_running() && !h.node.user_queue().is_empty())
+        .all(|h| h.timers.get(Timer::Gossip).is_some())
+}
+
+/// Some broadcast was delivered by every node but one, its origin (which never delivers its
+/// own: `broadcast delivered once`).
+fn delivered_everywhere(model: &SwimModel, s: &State) -> bool {
+    let n = s.hosts.len();
+    (0..usize::from(model.setup.broadcasts))
+        .any(|k| (0..n).filter(|&i| s.ghost.user.delivered(i, k)).count() + 1 == n)
 }
 
 /// Whether the faults can make a probe of a live member fail: both direct tries and the

@@ -7,13 +7,15 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 
+use swim_checked_core::user::{Broadcast, UserKind};
 use swim_checked_core::zone::zone_of;
 use swim_checked_core::{
     Body, Config, Effect, Member, Message, Millis, Node, NodeId, Phase, Status, Timer,
 };
 
+use super::index_of;
 use super::properties::{moved_down, resurrected};
-use super::state::Ghost;
+use super::state::{Ghost, UserLog};
 
 /// What a node's step was fed.
 #[derive(Clone, Copy, Debug)]
@@ -50,11 +52,22 @@ pub fn suspicion_timeout(config: &Config, n: usize, c: usize) -> Millis {
 /// How many times an update is piggybacked in a cluster of `n` (PROTOCOL.md §6):
 /// `mult x ceil(log10(n + 1))`.
 pub fn retransmit_limit(config: &Config, n: usize) -> u32 {
+    config.retransmit_mult * log10_ceil(n + 1)
+}
+
+/// How many times each member sends a broadcast in a cluster of `n` (PROTOCOL.md §13):
+/// `user_mult x max(1, ceil(log10(n + 1)))`.
+pub fn broadcast_limit(config: &Config, n: usize) -> u32 {
+    config.user_retransmit_mult * log10_ceil(n + 1)
+}
+
+/// `max(1, ceil(log10(x)))`, counted in whole powers of ten.
+fn log10_ceil(x: usize) -> u32 {
     let mut scale = 1;
-    while 10usize.pow(scale) < n + 1 {
+    while 10usize.pow(scale) < x {
         scale += 1;
     }
-    config.retransmit_mult * scale
+    scale
 }
 
 /// Judge one step of a node that went from `before` to `after`, fed `cause`, emitting `out`.
@@ -73,6 +86,7 @@ pub fn judge(
     piggybacking(before, after, out, ghost);
     probe_order(before, after, cause, ghost);
     helpers(before, cause, out, ghost);
+    application(before, after, cause, out, ghost);
     if let Cause::Message(msg) = cause {
         let records = msg.gossip.iter().chain(match &msg.body {
             Body::Sync { members, .. } => members.as_slice(),
@@ -393,4 +407,102 @@ fn suspected_at(node: &Node, addr: SocketAddr) -> Option<NodeId> {
         .max_by_key(|m| m.id)
         .filter(|m| m.status != Status::Alive)
         .map(|m| m.id)
+}
+
+/// Application data (PROTOCOL.md §13), judged against what the step took and the model's
+/// payloads, `[sender, left]` (see [`UserLog`]). Delivery: a node delivers a broadcast the
+/// first time one arrives unless it is its own, exactly once, and nothing else (the worlds
+/// where this is judged remember every identity: `user_dedup` is at least the broadcasts of a
+/// run); it delivers what the datagram carried, a direct message from its sender and a
+/// broadcast under its origin, the one the payload names. Sending: a running node queues
+/// each broadcast it delivers, to pass it on; a gossip round reaches at most `user_fanout`
+/// distinct members; each node sends each broadcast at most
+/// `user_mult x max(1, ceil(log10(n + 1)))` times, and none once leaving.
+fn application(before: &Node, after: &Node, cause: Cause, out: &[Effect], ghost: &mut Ghost) {
+    let Some(i) = index_of(after.id()).filter(|&i| i < UserLog::NODES) else {
+        return;
+    };
+    // The broadcast a payload names, and whether it names `from` as its sender.
+    let named = |from: NodeId, payload: &[u8]| -> Option<usize> {
+        let (&[sender, left], Some(j)) = (payload, index_of(from)) else {
+            return None;
+        };
+        let k = usize::from(left).checked_sub(1)?;
+        (usize::from(sender) == j + 1 && k < UserLog::BROADCASTS).then_some(k)
+    };
+    let (sender, received, direct): (Option<NodeId>, &[Broadcast], Option<&[u8]>) = match cause {
+        Cause::Message(msg) => match &msg.body {
+            Body::Gossip { broadcasts } => (Some(msg.from), broadcasts, None),
+            Body::Direct { payload } => (Some(msg.from), &[], Some(payload)),
+            _ => (Some(msg.from), &[], None),
+        },
+        _ => (None, &[], None),
+    };
+    let taking = |n: &Node| matches!(n.phase(), Phase::Running | Phase::Leaving);
+    // What must be delivered: each broadcast new to this node, once.
+    let mut owed: BTreeSet<usize> = BTreeSet::new();
+    for b in received {
+        let Some(k) = named(b.origin, &b.payload) else {
+            continue;
+        };
+        let own = index_of(b.origin) == Some(i);
+        if own || ghost.user.delivered(i, k) {
+            ghost.marks.broadcast_seen_again = true;
+        } else if taking(before) && taking(after) {
+            owed.insert(k);
+        }
+    }
+    for effect in out {
+        let Effect::Deliver(m) = effect else {
+            continue;
+        };
+        let k = named(m.from, &m.payload);
+        let carried = match m.kind {
+            UserKind::Direct => sender == Some(m.from) && direct == Some(m.payload.as_slice()),
+            UserKind::Broadcast => {
+                (received.iter()).any(|b| b.origin == m.from && b.payload == m.payload)
+            }
+        };
+        if k.is_none() || !carried {
+            ghost.user_forged = true;
+        }
+        if let (UserKind::Broadcast, Some(k)) = (m.kind, k) {
+            if !owed.remove(&k) {
+                ghost.user_misdelivered = true; // twice, its own, or not carried
+            }
+            ghost.user.deliver(i, k);
+        }
+    }
+    if !owed.is_empty() {
+        ghost.user_misdelivered = true;
+    }
+    let delivered = out
+        .iter()
+        .any(|e| matches!(e, Effect::Deliver(m) if m.kind == UserKind::Broadcast));
+    if delivered && after.phase() == Phase::Running && after.user_queue().is_empty() {
+        ghost.user_missent = true;
+    }
+    let limit = broadcast_limit(after.config(), after.cluster_size())
+        .max(broadcast_limit(before.config(), before.cluster_size()));
+    let mut targets = BTreeSet::new();
+    for effect in out {
+        let Effect::Send { to, msg } = effect else {
+            continue;
+        };
+        let Body::Gossip { broadcasts } = &msg.body else {
+            continue;
+        };
+        if !targets.insert(*to) || targets.len() > after.config().user_fanout {
+            ghost.user_missent = true;
+        }
+        if !broadcasts.is_empty() && before.phase() != Phase::Running {
+            ghost.user_missent = true;
+        }
+        for b in broadcasts {
+            match named(b.origin, &b.payload) {
+                Some(k) if u32::from(ghost.user.send(i, k)) <= limit => {}
+                _ => ghost.user_missent = true,
+            }
+        }
+    }
 }

@@ -177,8 +177,7 @@ impl Setup {
             join_retry_interval: 10,
             join_attempts: 2,
             leave_timeout: 20,
-            // Application data is outside the checked properties: no world of `check` sends
-            // any; the corpus's application world replays it against the shell.
+            // Application data: `worlds::application_world` changes these to exercise it.
             gossip_interval: 10,
             user_fanout: 1,
             user_retransmit_mult: 1,

@@ -157,8 +157,53 @@ pub struct Ghost {
     /// Some node's later indirect round asked a helper that an earlier round of the same probe
     /// had asked (PROTOCOL.md §4).
     pub helpers_reasked: bool,
+    /// Some node delivered a broadcast twice, or its own, or did not deliver one the first
+    /// time it arrived (PROTOCOL.md §13).
+    pub user_misdelivered: bool,
+    /// Some node delivered application data that the datagram it took did not carry, or under
+    /// another sender than the one its payload names.
+    pub user_forged: bool,
+    /// Some node sent a broadcast more often than its retransmit limit, or one while leaving,
+    /// or gossiped to more than `user_fanout` members at once, or did not queue a broadcast it
+    /// delivered while running.
+    pub user_missent: bool,
+    /// The application data each node delivered and sent so far.
+    pub user: UserLog,
     /// What the last step did, for the reachability properties.
     pub marks: Marks,
+}
+
+/// The broadcasts each model node delivered, and how many times it sent each. A broadcast is
+/// known by the budget left when it was issued: the model's payloads are `[sender, left]`
+/// ([`super::SwimModel`]'s commands), so each names one broadcast of its run. Indexed by model
+/// node: the symmetry reduction, which renames nodes but not payloads, is not used with
+/// application data.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct UserLog {
+    delivered: [u8; UserLog::NODES],
+    sent: [[u8; UserLog::BROADCASTS]; UserLog::NODES],
+}
+
+impl UserLog {
+    /// Model nodes and broadcasts a log can follow.
+    pub const NODES: usize = 8;
+    pub const BROADCASTS: usize = 8;
+
+    /// Whether node `i` delivered broadcast `k`.
+    pub fn delivered(&self, i: usize, k: usize) -> bool {
+        self.delivered[i] & (1 << k) != 0
+    }
+
+    pub(crate) fn deliver(&mut self, i: usize, k: usize) {
+        self.delivered[i] |= 1 << k;
+    }
+
+    /// Count one more send of broadcast `k` by node `i`; returns the sends so far.
+    pub(crate) fn send(&mut self, i: usize, k: usize) -> u8 {
+        let sent = &mut self.sent[i][k];
+        *sent = sent.saturating_add(1);
+        *sent
+    }
 }
 
 /// Things a step did that no state shows afterwards (see [`Ghost::marks`]).
@@ -181,6 +226,8 @@ pub struct Marks {
     /// A member waiting outside the probe order was probed in the period's extra slot
     /// (PROTOCOL.md §12).
     pub waiting_probed: bool,
+    /// A broadcast arrived at a node that had delivered or sent it before.
+    pub broadcast_seen_again: bool,
 }
 
 /// The copies of one datagram in flight.

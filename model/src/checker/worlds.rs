@@ -69,7 +69,27 @@ pub fn defaults() -> Vec<World> {
     worlds.push(zoned_world());
     worlds.push(rounds_world());
     worlds.extend(guard_worlds());
+    worlds.push(application_world());
     worlds
+}
+
+/// Application data (PROTOCOL.md §13): two broadcasts and a direct message, by any node in
+/// the first 10 ms after all started. Each node gossips every 2 ms, sends each broadcast twice
+/// and remembers both identities: each node must deliver each broadcast once (its own coming
+/// back is ignored) and only what arrived, and pass it on; a queue of one makes a second
+/// broadcast push the first out where both wait.
+pub fn application_world() -> World {
+    World {
+        label: "application",
+        setup: targeted(3, 10, |s| {
+            s.broadcasts = 2;
+            s.directs = 1;
+            s.stagger = 1;
+            s.core.user_dedup = 2;
+            s.core.user_retransmit_mult = 2;
+            s.core.gossip_interval = 2;
+        }),
+    }
 }
 
 /// The bounds on hostile input acting (PROTOCOL.md §12): a stranger's address validated

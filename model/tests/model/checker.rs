@@ -1014,3 +1014,37 @@ fn probe_round_robin_catches_no_extra_slot() {
         properties::PROBE_ROUND_ROBIN
     ));
 }
+
+/// "broadcast delivered once": a node that forgets the broadcasts it saw delivers a copy that
+/// arrives again (a duplicate, or its own coming back).
+#[cfg(swim_faults)]
+#[test]
+fn broadcast_once_catches_forgotten_identities() {
+    assert!(discovers(
+        model::checker::worlds::application_world().setup,
+        Fault::ForgetsBroadcasts,
+        properties::BROADCAST_ONCE
+    ));
+}
+
+/// "application data as sent": a relayed broadcast delivered as from its relayer.
+#[cfg(swim_faults)]
+#[test]
+fn application_data_as_sent_catches_the_relayer_as_origin() {
+    assert!(discovers(
+        model::checker::worlds::application_world().setup,
+        Fault::DeliversFromRelayer,
+        properties::USER_AS_SENT
+    ));
+}
+
+/// "broadcast sends": broadcasts sent without counting their transmits.
+#[cfg(swim_faults)]
+#[test]
+fn broadcast_sends_catches_unbounded_sends() {
+    assert!(discovers(
+        model::checker::worlds::application_world().setup,
+        Fault::BroadcastsUnbounded,
+        properties::BROADCAST_SENDS
+    ));
+}

@@ -643,7 +643,7 @@ impl Node {
             Body::Sync { reply, members } => {
                 self.on_sync(now, from, sender, reply, members, rng, out)
             }
-            Body::Gossip { broadcasts } => self.on_gossip(now, broadcasts, out),
+            Body::Gossip { broadcasts } => self.on_gossip(now, sender, broadcasts, out),
             Body::Direct { payload } => self.on_direct(sender, payload, out),
         }
     }

@@ -97,7 +97,10 @@ impl Node {
                 free: budget.free,
                 count: 0,
             };
-            let limit = retransmit_limit(self.config.user_retransmit_mult, self.cluster_size());
+            let mut limit = retransmit_limit(self.config.user_retransmit_mult, self.cluster_size());
+            if self.faults.has(Fault::BroadcastsUnbounded) {
+                limit = u32::MAX;
+            }
             self.user.pack(&mut room, limit, broadcasts);
         }
         if allowance.is_some() {

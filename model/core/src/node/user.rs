@@ -3,6 +3,7 @@
 
 use crate::Millis;
 use crate::effect::Effect;
+use crate::faults::Fault;
 use crate::member::{Member, NodeId};
 use crate::message::Body;
 use crate::pick::Pick;
@@ -82,16 +83,23 @@ impl Node {
     pub(super) fn on_gossip(
         &mut self,
         now: Millis,
+        sender: NodeId,
         broadcasts: Vec<Broadcast>,
         out: &mut Vec<Effect>,
     ) {
         for broadcast in broadcasts {
-            if !self.user.remember(&broadcast, self.config.user_dedup) {
+            let new = self.user.remember(&broadcast, self.config.user_dedup);
+            if !new && !self.faults.has(Fault::ForgetsBroadcasts) {
                 self.stats.user_duplicates += 1;
                 continue;
             }
+            let from = if self.faults.has(Fault::DeliversFromRelayer) {
+                sender
+            } else {
+                broadcast.origin
+            };
             let message = UserMessage {
-                from: broadcast.origin,
+                from,
                 kind: UserKind::Broadcast,
                 payload: broadcast.payload.clone(),
             };

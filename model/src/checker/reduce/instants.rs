@@ -279,4 +279,10 @@ const CONDITIONS: [Condition; PROPERTIES.len()] = [
     condition::<40>,
     condition::<41>,
     condition::<42>,
+    condition::<43>,
+    condition::<44>,
+    condition::<45>,
+    condition::<46>,
+    condition::<47>,
+    condition::<48>,
 ];
