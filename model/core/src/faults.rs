@@ -63,6 +63,11 @@ pub enum Fault {
     /// A throttled period has no extra probe slot: members that never answered wait outside
     /// the probe order and are never probed.
     NoExtraProbeSlot,
+    /// Nacks never conclude a round: a probe whose every helper nacked waits for the tick.
+    NacksWaitForTheTick,
+    /// A member that answers while it waits outside the probe order stays out until the next
+    /// pass.
+    AnsweredStaysOut,
     /// Broadcast identities are not remembered: every copy that arrives is delivered.
     ForgetsBroadcasts,
     /// A relayed broadcast is delivered as from the member that relayed it.
@@ -107,7 +112,7 @@ mod broken {
 
     impl Fault {
         /// Every fault, in declaration order.
-        pub const ALL: [Fault; 23] = [
+        pub const ALL: [Fault; 25] = [
             Fault::MergeLastWriterWins,
             Fault::MergeRevivesDead,
             Fault::AppliesGossipAboutSelf,
@@ -128,6 +133,8 @@ mod broken {
             Fault::FarMembersSkipped,
             Fault::LaterRoundsReask,
             Fault::NoExtraProbeSlot,
+            Fault::NacksWaitForTheTick,
+            Fault::AnsweredStaysOut,
             Fault::ForgetsBroadcasts,
             Fault::DeliversFromRelayer,
             Fault::BroadcastsUnbounded,

@@ -53,6 +53,7 @@ pub const SYNC_NEVER_LOWERS: &str = "push-pull never lowers";
 pub const PROBE_ROUND_ROBIN: &str = "probe round-robin";
 pub const ZONE_HELPERS: &str = "helpers by zone";
 pub const HELPERS_ONCE: &str = "helpers asked once a probe";
+pub const NACKS_CONCLUDE: &str = "nacks conclude a round";
 pub const BROADCAST_ONCE: &str = "broadcast delivered once";
 pub const USER_AS_SENT: &str = "application data as sent";
 pub const BROADCAST_SENDS: &str = "broadcast sends";
@@ -212,6 +213,13 @@ pub const PROPERTIES: &[PropertyInfo] = &[
         about: "a later indirect round asks only helpers no earlier round of its probe asked",
         applies: |s| s.core.indirect_rounds > 1,
         condition: |_, s| !s.ghost.helpers_reasked,
+    },
+    PropertyInfo {
+        name: NACKS_CONCLUDE,
+        kind: Kind::Safety,
+        about: "a probe fails at the nack that leaves no helper awaited in its only round, not before",
+        applies: |s| s.nodes >= 3,
+        condition: |_, s| !s.ghost.nack_misjudged,
     },
     PropertyInfo {
         name: BROADCAST_ONCE,

@@ -86,6 +86,7 @@ pub fn judge(
     piggybacking(before, after, out, ghost);
     probe_order(before, after, cause, ghost);
     helpers(before, cause, out, ghost);
+    nacks(before, after, cause, ghost);
     application(before, after, cause, out, ghost);
     if let Cause::Message(msg) = cause {
         let records = msg.gossip.iter().chain(match &msg.body {
@@ -324,6 +325,10 @@ fn probe_order(before: &Node, after: &Node, cause: Cause, ghost: &mut Ghost) {
         .any(|id| !was.contains(id) && !learnt.contains(id) && !answered.contains(id));
     let mut ok =
         (learnt.iter()).all(|id| is.contains(id) || probed.contains(id) || waits.contains(id));
+    // One that answers while it waits is back in the pass at once.
+    ok &= (answered.iter())
+        .filter(|id| waited.contains(id) && live_after.contains(id))
+        .all(|id| is.contains(id));
     if new_pass {
         // A near pass (PROTOCOL.md §15) may leave out members of other zones.
         let ours = after.member(after.id()).and_then(zone_of);
@@ -356,6 +361,31 @@ fn probe_order(before: &Node, after: &Node, cause: Cause, ghost: &mut Ghost) {
     }
     if !ok {
         ghost.probe_order_broken = true;
+    }
+}
+
+/// A nack of our own probe from a helper still awaited (PROTOCOL.md §4): when it is the last
+/// one awaited and no later round is configured, the round is conclusive and the probe fails
+/// at once; otherwise the period's end judges it.
+fn nacks(before: &Node, after: &Node, cause: Cause, ghost: &mut Ghost) {
+    let Cause::Message(msg) = cause else {
+        return;
+    };
+    let Body::Nack { seq } = msg.body else {
+        return;
+    };
+    let Some(probe) = before.probes().get(&seq).filter(|p| !p.acked && !p.failed) else {
+        return;
+    };
+    let Some(i) = probe.awaiting.iter().position(|&h| h == msg.from) else {
+        return;
+    };
+    let mut awaiting = probe.awaiting.clone();
+    awaiting.swap_remove(i);
+    let conclusive = awaiting.is_empty() && before.config().indirect_rounds == 1;
+    let failed = after.probes().get(&seq).is_some_and(|p| p.failed);
+    if failed != conclusive {
+        ghost.nack_misjudged = true;
     }
 }
 

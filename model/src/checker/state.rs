@@ -157,6 +157,9 @@ pub struct Ghost {
     /// Some node's later indirect round asked a helper that an earlier round of the same probe
     /// had asked (PROTOCOL.md §4).
     pub helpers_reasked: bool,
+    /// Some node's probe did not fail at the nack that left no helper awaited in its only
+    /// round, or failed at a nack that did not (PROTOCOL.md §4).
+    pub nack_misjudged: bool,
     /// Some node delivered a broadcast twice, or its own, or did not deliver one the first
     /// time it arrived (PROTOCOL.md §13).
     pub user_misdelivered: bool,

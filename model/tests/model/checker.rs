@@ -1048,3 +1048,29 @@ fn broadcast_sends_catches_unbounded_sends() {
         properties::BROADCAST_SENDS
     ));
 }
+
+/// "probe round-robin": a member that answers while it waits outside the order is not put
+/// back into the pass.
+#[cfg(swim_faults)]
+#[test]
+fn probe_round_robin_catches_an_answered_member_left_out() {
+    let world = (model::checker::worlds::guard_worlds().into_iter())
+        .find(|w| w.label == "throttle")
+        .expect("the throttle world");
+    assert!(discovers(
+        world.setup,
+        Fault::AnsweredStaysOut,
+        properties::PROBE_ROUND_ROBIN
+    ));
+}
+
+/// "nacks conclude a round": a probe whose every helper nacked still waits for the tick.
+#[cfg(swim_faults)]
+#[test]
+fn nacks_conclude_catches_a_probe_left_to_the_tick() {
+    assert!(discovers(
+        Setup::new(3),
+        Fault::NacksWaitForTheTick,
+        properties::NACKS_CONCLUDE
+    ));
+}

@@ -247,7 +247,8 @@ impl Node {
             // A member that answers for the first time while the order skips such members
             // was left out of the pass (`next_target`): it is back in.
             let throttled = self.throttled();
-            if self.guard.unanswered.remove(&target) && throttled {
+            let stays_out = self.faults.has(Fault::AnsweredStaysOut);
+            if self.guard.unanswered.remove(&target) && throttled && !stays_out {
                 self.order.put_back(target, rng);
             }
             self.health.apply(-1);
@@ -276,7 +277,8 @@ impl Node {
             // Every helper reached us and none reached the target: the round is
             // conclusive, so judge it now rather than at the end of the period. With later
             // rounds, their helpers may still reach it: the period's end judges.
-            if p.awaiting.is_empty() && self.config.indirect_rounds == 1 {
+            let conclusive = p.awaiting.is_empty() && self.config.indirect_rounds == 1;
+            if conclusive && !self.faults.has(Fault::NacksWaitForTheTick) {
                 p.failed = true;
                 let probe = p.clone();
                 self.probe_failed(now, &probe, rng, out);

@@ -285,4 +285,5 @@ const CONDITIONS: [Condition; PROPERTIES.len()] = [
     condition::<46>,
     condition::<47>,
     condition::<48>,
+    condition::<49>,
 ];
