@@ -149,6 +149,7 @@ mod tests {
         t.set(Timer::Tick, 50);
         t.set(Timer::Sync, 30);
         assert_eq!(t.len(), 3);
+        assert!(!t.is_empty());
         assert_eq!(t.next_deadline(), Some(30));
         assert_eq!(t.pop_due(20), None);
         assert_eq!(t.pop_due(60), Some(Timer::Sync));

@@ -1001,15 +1001,21 @@ fn probe_round_robin_catches_far_members_never_probed() {
 // ----- bounds on hostile input (PROTOCOL.md §12) -----
 
 /// A throttled period without its extra probe slot is caught in the `throttle` world by
+/// The `throttle` guard world (`worlds::guard_worlds`).
+#[cfg(swim_faults)]
+fn throttle_world() -> Setup {
+    (model::checker::worlds::guard_worlds().into_iter())
+        .find(|w| w.label == "throttle")
+        .expect("the throttle world")
+        .setup
+}
+
 /// "probe round-robin": a period of a node whose live members all wait probes none.
 #[cfg(swim_faults)]
 #[test]
 fn probe_round_robin_catches_no_extra_slot() {
-    let world = (model::checker::worlds::guard_worlds().into_iter())
-        .find(|w| w.label == "throttle")
-        .expect("the throttle world");
     assert!(discovers(
-        world.setup,
+        throttle_world(),
         Fault::NoExtraProbeSlot,
         properties::PROBE_ROUND_ROBIN
     ));
@@ -1054,11 +1060,8 @@ fn broadcast_sends_catches_unbounded_sends() {
 #[cfg(swim_faults)]
 #[test]
 fn probe_round_robin_catches_an_answered_member_left_out() {
-    let world = (model::checker::worlds::guard_worlds().into_iter())
-        .find(|w| w.label == "throttle")
-        .expect("the throttle world");
     assert!(discovers(
-        world.setup,
+        throttle_world(),
         Fault::AnsweredStaysOut,
         properties::PROBE_ROUND_ROBIN
     ));

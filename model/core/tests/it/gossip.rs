@@ -437,3 +437,19 @@ fn with_the_buddy_system_off_the_suspicion_waits_its_turn() {
     let out = acks(&mut on, 3, 10);
     assert_eq!(times_carried(&out, &s), 10);
 }
+
+/// Queues compare equal when they would send updates about the same members in the same order
+/// (the checker and the replay compare nodes by it): the same length is not enough.
+#[test]
+fn queues_of_one_length_differ_by_their_members() {
+    let queue = |ids: &[u64]| {
+        let mut g = Gossip::default();
+        for &id in ids {
+            g.enqueue(NodeId(id));
+        }
+        g
+    };
+    assert_eq!(queue(&[1, 2]), queue(&[1, 2]));
+    assert_ne!(queue(&[1, 2]), queue(&[1, 3]));
+    assert_ne!(queue(&[1]), queue(&[1, 2]));
+}
