@@ -458,7 +458,7 @@ fn application(before: &Node, after: &Node, cause: Cause, out: &[Effect], ghost:
             return None;
         };
         let k = usize::from(left).checked_sub(1)?;
-        (usize::from(sender) == j + 1 && k < UserLog::BROADCASTS).then_some(k)
+        (usize::from(sender) == j + 1).then_some(k)
     };
     let (sender, received, direct): (Option<NodeId>, &[Broadcast], Option<&[u8]>) = match cause {
         Cause::Message(msg) => match &msg.body {

@@ -188,22 +188,27 @@ pub struct UserLog {
 }
 
 impl UserLog {
-    /// Model nodes and broadcasts a log can follow.
+    /// Model nodes and broadcasts a log can follow (later broadcasts are not followed: the
+    /// worlds these rules judge have no more).
     pub const NODES: usize = 8;
     pub const BROADCASTS: usize = 8;
 
     /// Whether node `i` delivered broadcast `k`.
     pub fn delivered(&self, i: usize, k: usize) -> bool {
-        self.delivered[i] & (1 << k) != 0
+        k < Self::BROADCASTS && self.delivered[i] & (1 << k) != 0
     }
 
     pub(crate) fn deliver(&mut self, i: usize, k: usize) {
-        self.delivered[i] |= 1 << k;
+        if k < Self::BROADCASTS {
+            self.delivered[i] |= 1 << k;
+        }
     }
 
     /// Count one more send of broadcast `k` by node `i`; returns the sends so far.
     pub(crate) fn send(&mut self, i: usize, k: usize) -> u8 {
-        let sent = &mut self.sent[i][k];
+        let Some(sent) = self.sent[i].get_mut(k) else {
+            return 0;
+        };
         *sent = sent.saturating_add(1);
         *sent
     }
