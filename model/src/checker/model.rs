@@ -437,9 +437,9 @@ impl SwimModel {
 
     /// Whether the run has come to a state no step can change the views of: past the fault
     /// window; nothing deliverable, nothing due, nobody paused; every node taking part runs,
-    /// has no update or broadcast queued, no probe unanswered, no relay open, no raised health
-    /// multiplier, and holds the same view, in which every member not dead or left is a running node
-    /// held alive. From there, with no fault and no command left, every probe is acked, every
+    /// has no update or broadcast queued, no probe unanswered, no relay open, no raised
+    /// health multiplier, and holds the same view, in which every member not dead or left is
+    /// a running node held alive. From there, with no fault and no command left, every probe is acked, every
     /// push-pull exchanges equal views and no timer changes a record, so every property that
     /// holds here holds to the horizon (`tests/model/checker.rs` explores the futures of such
     /// states to check it).
