@@ -513,3 +513,34 @@ fn guard_settings_are_validated_by_name() {
         "max_incarnation_jump"
     );
 }
+
+/// Gossip from a live member that answered our probes, at its own address, is not bounded per
+/// datagram (PROTOCOL.md §12): a join storm's news spreads through such members. A member that
+/// never answered still introduces one new member a datagram.
+#[test]
+fn a_member_that_answered_introduces_members_past_the_datagram_bound() {
+    let config = Config {
+        max_new_per_datagram: 1,
+        max_new_per_source: 1,
+        ..Config::lan()
+    };
+    let mut d = Driver::with_peers(config, [2]);
+    let (seq, target, _) = d.probe_at(1_000);
+    assert_eq!(target, id(2));
+    d.recv(2, Body::Ack { seq }, vec![]);
+    let held = |d: &Driver, ids: std::ops::Range<u64>| {
+        ids.filter(|&i| d.node.member(id(i)).is_some()).count()
+    };
+    d.gossip(2, newcomers(200..203));
+    assert_eq!(
+        held(&d, 200..203),
+        3,
+        "every new member from one that answered"
+    );
+    d.gossip(201, newcomers(300..303));
+    assert_eq!(
+        held(&d, 300..303),
+        1,
+        "one from a member that never answered"
+    );
+}
