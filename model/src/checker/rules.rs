@@ -377,12 +377,11 @@ fn nacks(before: &Node, after: &Node, cause: Cause, ghost: &mut Ghost) {
     let Some(probe) = before.probes().get(&seq).filter(|p| !p.acked && !p.failed) else {
         return;
     };
-    let Some(i) = probe.awaiting.iter().position(|&h| h == msg.from) else {
+    if !probe.awaiting.contains(&msg.from) {
         return;
-    };
-    let mut awaiting = probe.awaiting.clone();
-    awaiting.swap_remove(i);
-    let conclusive = awaiting.is_empty() && before.config().indirect_rounds == 1;
+    }
+    // The nack leaves no helper awaited when its sender is the only one.
+    let conclusive = probe.awaiting.len() == 1 && before.config().indirect_rounds == 1;
     let failed = after.probes().get(&seq).is_some_and(|p| p.failed);
     if failed != conclusive {
         ghost.nack_misjudged = true;
@@ -460,13 +459,14 @@ fn application(before: &Node, after: &Node, cause: Cause, out: &[Effect], ghost:
         let k = usize::from(left).checked_sub(1)?;
         (usize::from(sender) == j + 1).then_some(k)
     };
-    let (sender, received, direct): (Option<NodeId>, &[Broadcast], Option<&[u8]>) = match cause {
-        Cause::Message(msg) => match &msg.body {
-            Body::Gossip { broadcasts } => (Some(msg.from), broadcasts, None),
-            Body::Direct { payload } => (Some(msg.from), &[], Some(payload)),
-            _ => (Some(msg.from), &[], None),
-        },
-        _ => (None, &[], None),
+    let msg = match cause {
+        Cause::Message(msg) => Some(msg),
+        _ => None,
+    };
+    let (received, direct): (&[Broadcast], Option<&[u8]>) = match msg.map(|m| &m.body) {
+        Some(Body::Gossip { broadcasts }) => (broadcasts, None),
+        Some(Body::Direct { payload }) => (&[], Some(payload)),
+        _ => (&[], None),
     };
     let taking = |n: &Node| matches!(n.phase(), Phase::Running | Phase::Leaving);
     // What must be delivered: each broadcast new to this node, once.
@@ -482,13 +482,16 @@ fn application(before: &Node, after: &Node, cause: Cause, out: &[Effect], ghost:
             owed.insert(k);
         }
     }
+    let mut delivered = false;
     for effect in out {
         let Effect::Deliver(m) = effect else {
             continue;
         };
         let k = named(m.from, &m.payload);
         let carried = match m.kind {
-            UserKind::Direct => sender == Some(m.from) && direct == Some(m.payload.as_slice()),
+            UserKind::Direct => {
+                msg.is_some_and(|msg| msg.from == m.from) && direct == Some(m.payload.as_slice())
+            }
             UserKind::Broadcast => {
                 (received.iter()).any(|b| b.origin == m.from && b.payload == m.payload)
             }
@@ -496,6 +499,7 @@ fn application(before: &Node, after: &Node, cause: Cause, out: &[Effect], ghost:
         if k.is_none() || !carried {
             ghost.user_forged = true;
         }
+        delivered |= m.kind == UserKind::Broadcast;
         if let (UserKind::Broadcast, Some(k)) = (m.kind, k) {
             if !owed.remove(&k) {
                 ghost.user_misdelivered = true; // twice, its own, or not carried
@@ -506,9 +510,6 @@ fn application(before: &Node, after: &Node, cause: Cause, out: &[Effect], ghost:
     if !owed.is_empty() {
         ghost.user_misdelivered = true;
     }
-    let delivered = out
-        .iter()
-        .any(|e| matches!(e, Effect::Deliver(m) if m.kind == UserKind::Broadcast));
     if delivered && after.phase() == Phase::Running && after.user_queue().is_empty() {
         ghost.user_missent = true;
     }
