@@ -94,6 +94,7 @@ pub fn kind(input: &Input) -> &'static str {
         Input::Timer { .. } => "timer",
         Input::Advance { .. } => "advance",
         Input::Crash { .. } => "crash",
+        Input::Restart { .. } => "restart",
         Input::Pause { .. } => "pause",
         Input::Resume { .. } => "resume",
         Input::Outsider {

@@ -62,6 +62,14 @@ impl Script {
             ));
         }
         let t = &trace.setup;
+        if let Some(k) = (trace.steps.iter()).position(|s| matches!(s.input, Input::Restart { .. }))
+        {
+            return Err(format!(
+                "{name}: step {k} restarts a node at its second address, which the model checks \
+                 but this harness (one process per node, on the address the trace starts it at) \
+                 does not replay"
+            ));
+        }
         let config = t.config();
         let setup = Setup::from_trace(t)
             .ok_or_else(|| format!("{name}: a setup this model cannot rebuild"))?;

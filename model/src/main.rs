@@ -168,6 +168,9 @@ struct WorldArgs {
     /// run is lengthened so that a leave can finish and a rejoin follow inside the window.
     #[arg(long)]
     rejoins: Option<u8>,
+    /// Restarts of a crashed node at its second address and next generation (needs crashes).
+    #[arg(long)]
+    restarts: Option<u8>,
     /// Model time a run lasts, in ms (faults stop `settle` ms before it; see docs/checker.md).
     #[arg(long)]
     horizon: Option<u64>,
@@ -189,6 +192,7 @@ impl WorldArgs {
             || self.leaves.is_some()
             || self.meta.is_some()
             || self.rejoins.is_some()
+            || self.restarts.is_some()
     }
 
     /// Apply the options to a base world.
@@ -215,6 +219,7 @@ impl WorldArgs {
         set(&mut setup.leaves, self.leaves);
         set(&mut setup.meta_changes, self.meta);
         set(&mut setup.rejoins, self.rejoins);
+        set(&mut setup.restarts, self.restarts);
         if setup.rejoins > 0 {
             setup.horizon = setup.horizon.max(Setup::rejoin_horizon(&setup));
         }

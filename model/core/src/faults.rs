@@ -74,6 +74,12 @@ pub enum Fault {
     DeliversFromRelayer,
     /// Broadcasts are sent without limit (the retransmit count is ignored).
     BroadcastsUnbounded,
+    /// A member's id proves any address a datagram from or to it uses, not only the one its
+    /// record holds: a restarted member's new address is answered without a budget.
+    TrustsMovedAddress,
+    /// The intake bounds admit everything: no per-datagram bound, no cap on members that
+    /// never answered.
+    AdmitsUnbounded,
 }
 
 /// The signature of [`crate::status::merge`].
@@ -112,7 +118,7 @@ mod broken {
 
     impl Fault {
         /// Every fault, in declaration order.
-        pub const ALL: [Fault; 25] = [
+        pub const ALL: [Fault; 27] = [
             Fault::MergeLastWriterWins,
             Fault::MergeRevivesDead,
             Fault::AppliesGossipAboutSelf,
@@ -138,6 +144,8 @@ mod broken {
             Fault::ForgetsBroadcasts,
             Fault::DeliversFromRelayer,
             Fault::BroadcastsUnbounded,
+            Fault::TrustsMovedAddress,
+            Fault::AdmitsUnbounded,
         ];
 
         fn bit(self) -> u32 {

@@ -32,8 +32,10 @@ pub enum Action {
     /// Deliver again a datagram sent earlier in the run (from [`State::history`]): one more
     /// copy in flight, arriving one millisecond later like any datagram sent now.
     Replay(Arc<Datagram>),
-    /// Node `i` stops for good.
+    /// Node `i` stops.
     Crash(usize),
+    /// Crashed node `i` starts again at its second address and its next generation.
+    Restart(usize),
     /// Node `i` stops taking steps for a while.
     Pause(usize),
     /// The application of node `i` asks something.
@@ -55,6 +57,7 @@ impl Action {
             Action::Fire(i, ..)
             | Action::Resume(i)
             | Action::Crash(i)
+            | Action::Restart(i)
             | Action::Pause(i)
             | Action::Command(i, ..) => Some(*i),
             Action::Advance(_) => None,
@@ -131,6 +134,7 @@ impl fmt::Display for Action {
                 d.to + 1
             ),
             Action::Crash(i) => write!(f, "crash n{}", i + 1),
+            Action::Restart(i) => write!(f, "restart n{} at its second address", i + 1),
             Action::Pause(i) => write!(f, "pause n{}", i + 1),
             Action::Command(i, c, p) => write!(f, "n{} command {c}{}", i + 1, picks(p)),
             Action::Outsider(d, kind) => write!(

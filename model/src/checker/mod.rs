@@ -12,7 +12,7 @@
 //! | fire a timer | it is due (`deadline <= now`) on an up node |
 //! | resume a paused node | always (and before the clock may pass the disturbance window) |
 //! | advance the clock | nothing above is enabled: one millisecond if a datagram is on its way, else to the next deadline (within the horizon) |
-//! | drop / duplicate a datagram, crash / pause a node | budget left, inside the disturbance window |
+//! | drop / duplicate a datagram, crash / pause a node, restart a crashed one elsewhere | budget left, inside the disturbance window |
 //! | replay a datagram sent earlier ([`State::history`]) | budget left, inside the disturbance window, once nothing but the clock can move |
 //! | leave, set metadata, confirm dead, rejoin (user commands) | budget left, inside the disturbance window |
 //!
@@ -56,7 +56,8 @@ pub use model::SwimModel;
 pub use picks::Replay;
 pub use properties::{Kind, PropertyInfo};
 pub use setup::{
-    Setup, generation, index_of, node_addr, node_id, node_id_in, padded_meta, rejoin_id,
+    Setup, generation, index_of, index_of_addr, moved_addr, node_addr, node_id, node_id_in,
+    padded_meta, rejoin_id,
 };
 pub use state::{Budget, Copies, Datagram, Ghost, Host, Life, Marks, State, UserLog};
 pub use trace::{Input, Outsider, PickRecord, Playback, Step, Trace, UserCommand};

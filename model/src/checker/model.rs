@@ -12,8 +12,8 @@ use swim_checked_core::{
 use super::action::{Action, Transition};
 use super::picks::{Noted, Replay, pick_sequences};
 use super::rules::{self, Cause};
-use super::setup::{Setup, index_of, index_of_addr, node_addr, node_id, rejoin_id};
-use super::state::{Budget, Datagram, Ghost, Host, Life, Marks, State};
+use super::setup::{Setup, index_of, index_of_addr, moved_addr, node_addr, node_id, rejoin_id};
+use super::state::{Budget, Datagram, Ghost, Host, Life, Marks, State, Strangers};
 use super::trace::{Input, PickRecord, Playback, Step, UserCommand};
 use super::{properties, reduce, report};
 
@@ -23,6 +23,8 @@ use super::{properties, reduce, report};
 pub struct Start {
     pub host: Host,
     pub inputs: Vec<(usize, Message)>,
+    /// What it received from addresses it held no record of (the amplification rule's credit).
+    pub strangers: Strangers,
 }
 
 /// The stateright model of a SWIM + Lifeguard cluster over the real core.
@@ -92,9 +94,11 @@ impl SwimModel {
             }
         }
         let mut inputs = Vec::new();
+        let mut strangers = Strangers::default();
         for (_, members) in chunks {
             let peers = sync(members);
             inputs.push(((i + 1) % n, peers.clone()));
+            rules::arrival(i, &node, peer, &peers, &mut strangers);
             node.handle_message(start, peer, peers, picks, &mut out);
         }
         // The join was long ago: its news went out with earlier acks (dropped here).
@@ -111,6 +115,7 @@ impl SwimModel {
                 gossip: Vec::new(),
             };
             inputs.push(((i + 1) % n, ping.clone()));
+            rules::arrival(i, &node, peer, &ping, &mut strangers);
             node.handle_message(start, peer, ping, picks, &mut Vec::new());
         }
         let mut timers = TimerTable::new();
@@ -120,6 +125,7 @@ impl SwimModel {
         Start {
             host: Host::new(node, Life::Up, timers),
             inputs,
+            strangers,
         }
     }
 
@@ -151,14 +157,17 @@ impl SwimModel {
     /// The state every run starts from (see [`SwimModel::initial_order_picks`]).
     pub fn initial_state(&self) -> State {
         let s = &self.setup;
+        let mut ghost = Ghost::default();
+        let hosts = (0..s.nodes)
+            .map(|i| {
+                let start = self.start(i, &mut Replay::new(&self.initial_order_picks(i)));
+                ghost.strangers.extend(start.strangers);
+                start.host
+            })
+            .collect();
         State {
             now: 0,
-            hosts: (0..s.nodes)
-                .map(|i| {
-                    self.start(i, &mut Replay::new(&self.initial_order_picks(i)))
-                        .host
-                })
-                .collect(),
+            hosts,
             net: Vec::new(),
             budget: Budget {
                 drops: s.drops,
@@ -169,10 +178,11 @@ impl SwimModel {
                 leaves: s.leaves,
                 meta_changes: s.meta_changes,
                 rejoins: s.rejoins,
+                restarts: s.restarts,
                 broadcasts: s.broadcasts,
                 directs: s.directs,
             },
-            ghost: Ghost::default(),
+            ghost,
             history: Vec::new(),
         }
     }
@@ -224,11 +234,11 @@ impl SwimModel {
         let disturbance = match action {
             Action::Deliver(d, _) => {
                 next.remove_datagram(d);
-                let (from, msg) = (node_addr(d.from), d.msg.clone());
+                let (from, msg) = (next.hosts[d.from].node.addr(), d.msg.clone());
                 self.run_node(
                     &mut next,
                     d.to,
-                    Cause::Message(&d.msg),
+                    Cause::Message(&d.msg, from),
                     picks,
                     step.as_deref_mut(),
                     |node, r, out| node.handle_message(now, from, msg, r, out),
@@ -314,6 +324,10 @@ impl SwimModel {
                 next.budget.crashes -= 1;
                 true
             }
+            Action::Restart(i) => {
+                self.restart(&mut next, *i, picks, step.as_deref_mut());
+                true
+            }
             Action::Pause(i) => {
                 next.hosts[*i].life = Life::Paused;
                 next.budget.pauses -= 1;
@@ -370,7 +384,8 @@ impl SwimModel {
                     let Some(j) = index_of_addr(*to).filter(|&j| j < next.hosts.len()) else {
                         continue;
                     };
-                    if matches!(next.hosts[j].life, Life::Crashed { .. }) {
+                    let host = &next.hosts[j];
+                    if matches!(host.life, Life::Crashed { .. }) || host.node.addr() != *to {
                         continue; // lost: nobody listens there any more
                     }
                     let dg = Datagram::new(i, j, msg.clone());
@@ -393,6 +408,44 @@ impl SwimModel {
             step.effects = out;
             step.view = Some(after.members().cloned().collect());
         }
+    }
+
+    /// Crashed node `i` starts again as a new process: its id at the next generation, at its
+    /// second address, joining through the others' addresses. What its old process sent and
+    /// what it exchanged with strangers go with that process (the datagrams still in flight
+    /// are lost, a subset of what the network may do).
+    fn restart(&self, next: &mut State, i: usize, picks: &mut dyn Pick, step: Option<&mut Step>) {
+        let now = next.now;
+        let old = next.hosts[i].node.local_member();
+        let me = Member {
+            addr: moved_addr(i),
+            ..old.clone()
+        }
+        .at_generation(old.generation + 1);
+        let mut out = Vec::new();
+        #[allow(unused_mut)]
+        let mut node =
+            Node::start(self.setup.core.clone(), me, now, &mut out).expect("valid setup");
+        #[cfg(swim_faults)]
+        node.set_faults(self.setup.faults);
+        let mut timers = TimerTable::new();
+        for effect in &out {
+            timers.apply(effect);
+        }
+        next.hosts[i] = Host::new(node, Life::Up, timers);
+        next.net.retain(|(d, _)| d.from != i);
+        next.history.retain(|d| d.from != i);
+        next.ghost.strangers.forget(i);
+        next.budget.restarts -= 1;
+        let seeds: Vec<_> = (0..next.hosts.len())
+            .filter(|&j| j != i)
+            .map(|j| next.hosts[j].node.addr())
+            .collect();
+        let cause = Cause::Command { rejoin: true };
+        self.run_node(next, i, cause, picks, step, |node, r, out| {
+            (node.handle_command(now, Command::Join { seeds }, r, out))
+                .expect("the others' addresses are seeds");
+        });
     }
 
     /// The metadata a node sets with its next change.
@@ -541,6 +594,9 @@ impl SwimModel {
             }
         }
         for (i, h) in s.hosts.iter().enumerate() {
+            if b.restarts > 0 && matches!(h.life, Life::Crashed { .. }) {
+                out.push(Action::Restart(i));
+            }
             let gone = matches!(h.node.phase(), Phase::Left | Phase::Removed);
             if b.rejoins > 0 && h.life == Life::Up && gone {
                 let c = UserCommand::Rejoin(rejoin_id(h.node.id()));

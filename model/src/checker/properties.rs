@@ -12,7 +12,9 @@
 
 use stateright::Property;
 
-use super::{Host, Life, Setup, State, SwimModel, UserLog, generation, index_of, node_id_in};
+use super::{
+    Host, Life, Setup, State, SwimModel, UserLog, generation, index_of, moved_addr, node_id_in,
+};
 use swim_checked_core::status::precedence;
 use swim_checked_core::suspicion::Bounds;
 use swim_checked_core::{Member, MemberEvent, Node, Status, Timer};
@@ -54,6 +56,8 @@ pub const PROBE_ROUND_ROBIN: &str = "probe round-robin";
 pub const ZONE_HELPERS: &str = "helpers by zone";
 pub const HELPERS_ONCE: &str = "helpers asked once a probe";
 pub const NACKS_CONCLUDE: &str = "nacks conclude a round";
+pub const NO_AMPLIFICATION: &str = "no amplification";
+pub const BOUNDED_INTAKE: &str = "bounded intake";
 pub const BROADCAST_ONCE: &str = "broadcast delivered once";
 pub const USER_AS_SENT: &str = "application data as sent";
 pub const BROADCAST_SENDS: &str = "broadcast sends";
@@ -83,6 +87,7 @@ pub const REACH_LATER_ROUND: &str = "later round asks a new helper";
 pub const REACH_WAITING_PROBED: &str = "member that never answered probed aside";
 pub const REACH_REFUSED_LEARNT: &str = "member refused at intake learnt later";
 pub const REACH_STRANGER_VALIDATED: &str = "stranger's address validated";
+pub const REACH_MOVED: &str = "restarted member learnt at its new address";
 pub const REACH_BROADCAST_EVERYWHERE: &str = "broadcast delivered everywhere";
 pub const REACH_BROADCAST_SEEN: &str = "seen broadcast ignored";
 pub const REACH_BROADCAST_PUSHED_OUT: &str = "broadcast pushed out of a full queue";
@@ -220,6 +225,20 @@ pub const PROPERTIES: &[PropertyInfo] = &[
         about: "a probe fails at the nack that leaves no helper awaited in its only round, not before",
         applies: |s| s.nodes >= 3,
         condition: |_, s| !s.ghost.nack_misjudged,
+    },
+    PropertyInfo {
+        name: NO_AMPLIFICATION,
+        kind: Kind::Safety,
+        about: "an address that has not proved it receives a node's datagrams gets at most amplification_factor x the bytes it sent, and never the view",
+        applies: |_| true,
+        condition: |_, s| !s.ghost.amplified,
+    },
+    PropertyInfo {
+        name: BOUNDED_INTAKE,
+        kind: Kind::Safety,
+        about: "a datagram from a source that never answered introduces at most max_new_per_datagram members; at most max_unanswered are held",
+        applies: |s| s.core.intake_bounds_act(),
+        condition: |_, s| !s.ghost.intake_unbounded,
     },
     PropertyInfo {
         name: BROADCAST_ONCE,
@@ -425,8 +444,27 @@ pub const PROPERTIES: &[PropertyInfo] = &[
         name: REACH_STRANGER_VALIDATED,
         kind: Kind::Reachability,
         about: "a rejoin from an address nobody holds: a seed's validation ping is answered",
-        applies: |s| s.rejoins > 0 && s.core.tombstone_ttl != swim_checked_core::config::NEVER,
+        applies: |s| {
+            (s.rejoins > 0 && s.core.tombstone_ttl != swim_checked_core::config::NEVER)
+                || s.restarts > 0
+        },
         condition: |_, s| (s.hosts.iter()).any(|h| h.node.stats().strangers_validated > 0),
+    },
+    PropertyInfo {
+        name: REACH_MOVED,
+        kind: Kind::Reachability,
+        about: "a crashed node restarts at another address; another node holds it alive there",
+        applies: |s| s.restarts > 0,
+        condition: |_, s| {
+            (s.hosts.iter()).any(|h| {
+                h.is_running()
+                    && h.node.members().any(|m| {
+                        m.id != h.node.id()
+                            && m.status == Status::Alive
+                            && index_of(m.id).is_some_and(|i| m.addr == moved_addr(i))
+                    })
+            })
+        },
     },
     PropertyInfo {
         name: REACH_BROADCAST_EVERYWHERE,

@@ -110,6 +110,7 @@ pub fn input(input: &Input) -> String {
         Input::Timer { node, timer: t } => format!("{} timer {} fires", n(node), timer(*t)),
         Input::Advance { to } => format!("clock advances to {to} ms"),
         Input::Crash { node } => format!("{} crashes", n(node)),
+        Input::Restart { node } => format!("{} restarts at its second address", n(node)),
         Input::Pause { node } => format!("{} pauses", n(node)),
         Input::Resume { node } => format!("{} resumes", n(node)),
         Input::Command { node, command } => format!("{} application: {command}", n(node)),
@@ -162,7 +163,7 @@ pub fn step(step: &Step) -> String {
 pub fn state(model: &SwimModel, s: &State) -> String {
     let b = &s.budget;
     let mut out = format!(
-        "t={} (horizon {}, faults before {}); left: {} drops, {} dups, {} crashes, {} pauses, {} replays, {} leaves, {} meta, {} rejoins, {} broadcasts, {} directs",
+        "t={} (horizon {}, faults before {}); left: {} drops, {} dups, {} crashes, {} pauses, {} replays, {} leaves, {} meta, {} rejoins, {} restarts, {} broadcasts, {} directs",
         s.now,
         model.setup.horizon,
         model.disturb_until,
@@ -174,6 +175,7 @@ pub fn state(model: &SwimModel, s: &State) -> String {
         b.leaves,
         b.meta_changes,
         b.rejoins,
+        b.restarts,
         b.broadcasts,
         b.directs
     );

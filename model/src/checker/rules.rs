@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 
+use swim_checked_core::codec::{datagram_overhead, encoded_len, plaintext_overhead};
 use swim_checked_core::user::{Broadcast, UserKind};
 use swim_checked_core::zone::zone_of;
 use swim_checked_core::{
@@ -15,12 +16,13 @@ use swim_checked_core::{
 
 use super::index_of;
 use super::properties::{moved_down, resurrected};
-use super::state::{Ghost, UserLog};
+use super::state::{Ghost, Strangers, UserLog};
 
 /// What a node's step was fed.
 #[derive(Clone, Copy, Debug)]
 pub enum Cause<'a> {
-    Message(&'a Message),
+    /// A datagram's message and its source address.
+    Message(&'a Message, SocketAddr),
     Timer(Timer),
     /// A user command; `rejoin` says whether it was a rejoin (which starts a fresh health).
     Command {
@@ -88,7 +90,9 @@ pub fn judge(
     helpers(before, cause, out, ghost);
     nacks(before, after, cause, ghost);
     application(before, after, cause, out, ghost);
-    if let Cause::Message(msg) = cause {
+    amplification(before, after, cause, out, ghost);
+    intake(before, after, cause, ghost);
+    if let Cause::Message(msg, _) = cause {
         let records = msg.gossip.iter().chain(match &msg.body {
             Body::Sync { members, .. } => members.as_slice(),
             _ => &[],
@@ -102,7 +106,7 @@ pub fn judge(
 
 /// Records only move up the lattice; the dead (and the purged) stay so.
 fn views(before: &Node, after: &Node, cause: Cause, ghost: &mut Ghost) {
-    let sync = matches!(cause, Cause::Message(m) if matches!(m.body, Body::Sync { .. }));
+    let sync = matches!(cause, Cause::Message(m, _) if matches!(m.body, Body::Sync { .. }));
     for now in after.members() {
         let Some(then) = before.member(now.id) else {
             if before.is_purged_record(now) && !now.status.is_terminal() {
@@ -148,7 +152,7 @@ fn health(before: &Node, after: &Node, cause: Cause, ghost: &mut Ghost) {
     let allowed = match cause {
         Cause::Timer(Timer::Tick) => true,
         Cause::Timer(_) => false,
-        Cause::Message(msg) => {
+        Cause::Message(msg, _) => {
             let own = match msg.body {
                 Body::Ack { seq } | Body::Nack { seq } => before.probes().contains_key(&seq),
                 _ => false,
@@ -368,7 +372,7 @@ fn probe_order(before: &Node, after: &Node, cause: Cause, ghost: &mut Ghost) {
 /// one awaited and no later round is configured, the round is conclusive and the probe fails
 /// at once; otherwise the period's end judges it.
 fn nacks(before: &Node, after: &Node, cause: Cause, ghost: &mut Ghost) {
-    let Cause::Message(msg) = cause else {
+    let Cause::Message(msg, _) = cause else {
         return;
     };
     let Body::Nack { seq } = msg.body else {
@@ -460,7 +464,7 @@ fn application(before: &Node, after: &Node, cause: Cause, out: &[Effect], ghost:
         (usize::from(sender) == j + 1).then_some(k)
     };
     let msg = match cause {
-        Cause::Message(msg) => Some(msg),
+        Cause::Message(msg, _) => Some(msg),
         _ => None,
     };
     let (received, direct): (&[Broadcast], Option<&[u8]>) = match msg.map(|m| &m.body) {
@@ -536,4 +540,143 @@ fn application(before: &Node, after: &Node, cause: Cause, out: &[Effect], ghost:
             }
         }
     }
+}
+
+/// No amplification (PROTOCOL.md §12). Until an address proves it receives a node's datagrams,
+/// the node sends it at most `amplification_factor` times the bytes it received from it, and
+/// never its view. Proven: the node's own address, one a record of its table holds, one it
+/// asked for its view, one that acked a ping the node sent it. A datagram's source counts as
+/// it was when the datagram arrived (nothing a datagram carries proves its own source). Bytes
+/// received count at their plaintext size, bytes sent at their sealed size. A bare ping to the
+/// target a `ping_req` names, no larger than the request (in the same envelope), is the
+/// requester's cost.
+fn amplification(before: &Node, after: &Node, cause: Cause, out: &[Effect], ghost: &mut Ghost) {
+    let Some(i) = index_of(after.id()) else {
+        return;
+    };
+    if !matches!(before.phase(), Phase::Running | Phase::Leaving) {
+        return; // it takes nothing
+    }
+    let proven =
+        |ghost: &Ghost, addr: SocketAddr| (ghost.strangers.get(i, addr)).is_some_and(|t| t.proven);
+    let label = &after.config().label;
+    let factor = after.config().amplification_factor as u64;
+    let source = match cause {
+        Cause::Message(msg, from) => Some((
+            msg,
+            from,
+            arrival(i, before, from, msg, &mut ghost.strangers),
+        )),
+        _ => None,
+    };
+    for effect in out {
+        let Effect::Send { to, msg } = effect else {
+            continue;
+        };
+        let to = *to;
+        if let Body::Sync { reply: true, .. } = msg.body {
+            // Asked for its view: proven. Where the intake bounds act, the node keeps what it
+            // asked even once no record holds the address any more.
+            if after.config().intake_bounds_act() || !(holds(before, to) || holds(after, to)) {
+                ghost.strangers.get_mut(i, to).proven = true;
+            }
+            continue;
+        }
+        let ok = match source {
+            // Its view follows the ack that proves it, in the same step.
+            Some((_, from, arrived)) if from == to => arrived || proven(ghost, to),
+            _ => holds(before, to) || holds(after, to) || proven(ghost, to),
+        };
+        if ok {
+            continue;
+        }
+        if let Body::Sync { .. } = msg.body {
+            ghost.amplified = true;
+            continue;
+        }
+        let len = (datagram_overhead(label) + encoded_len(msg)) as u64;
+        let tally = ghost.strangers.get_mut(i, to);
+        if let Body::Ping { seq, .. } = msg.body {
+            tally.pings.push(seq);
+        }
+        let paid = source.is_some_and(|(request, _, _)| {
+            matches!(request.body, Body::PingReq { target_addr, .. } if target_addr == to)
+                && matches!(msg.body, Body::Ping { .. })
+                && msg.gossip.is_empty()
+                && encoded_len(msg) <= encoded_len(request)
+        });
+        if paid {
+            continue;
+        }
+        tally.sent += len;
+        if tally.sent > factor * tally.received {
+            ghost.amplified = true;
+        }
+    }
+}
+
+/// Bounded intake (PROTOCOL.md §12), where the bounds act ([`Config::intake_bounds_act`]): a
+/// datagram introduces at most `max_new_per_datagram` members the node did not hold, or held at
+/// an older generation elsewhere, unless it comes from a live member that answered the node's
+/// probes, at that member's address, or is a view (which the node may have asked for); a
+/// member's own record from its own address does not count. At most `max_unanswered` live
+/// members that never answered are held.
+fn intake(before: &Node, after: &Node, cause: Cause, ghost: &mut Ghost) {
+    let config = after.config();
+    if !config.intake_bounds_act() {
+        return;
+    }
+    if after.never_answered().count() > config.max_unanswered {
+        ghost.intake_unbounded = true;
+    }
+    let Cause::Message(msg, from) = cause else {
+        return;
+    };
+    if matches!(msg.body, Body::Sync { reply: false, .. }) {
+        return;
+    }
+    let answered = (before.member(msg.from))
+        .is_some_and(|m| m.addr == from && !m.status.is_terminal())
+        && !before.never_answered().any(|id| id == msg.from);
+    if answered {
+        return;
+    }
+    let introduced = (after.members())
+        .filter(|m| m.id != after.id() && !(m.id == msg.from && m.addr == from))
+        .filter(|m| match before.member(m.id) {
+            None => true,
+            Some(was) => m.generation > was.generation && m.addr != was.addr,
+        })
+        .count();
+    if introduced > config.max_new_per_datagram {
+        ghost.intake_unbounded = true;
+    }
+}
+
+/// Whether `node` (model node `i`, before it takes `msg`) holds `addr`: its own, or a record's.
+fn holds(node: &Node, addr: SocketAddr) -> bool {
+    addr == node.addr() || node.members().any(|m| m.addr == addr)
+}
+
+/// `msg` arrives at model node `i` (`node`, before it takes it) from `from`: whether `from` had
+/// proved itself, and if not, its credit for the amplification rule. An ack of a ping sent to
+/// it proves it.
+pub(crate) fn arrival(
+    i: usize,
+    node: &Node,
+    from: SocketAddr,
+    msg: &Message,
+    strangers: &mut Strangers,
+) -> bool {
+    if holds(node, from) || strangers.get(i, from).is_some_and(|t| t.proven) {
+        return true;
+    }
+    let tally = strangers.get_mut(i, from);
+    tally.received += (plaintext_overhead(&node.config().label) + encoded_len(msg)) as u64;
+    if let Body::Ack { seq } = msg.body
+        && tally.pings.contains(&seq)
+    {
+        tally.proven = true;
+    }
+    false
 }

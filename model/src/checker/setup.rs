@@ -35,8 +35,12 @@ pub struct Setup {
     pub drops: u8,
     /// Datagrams the network may deliver twice.
     pub duplicates: u8,
-    /// Nodes that may crash (for good: a restarted process is a new member).
+    /// Nodes that may crash.
     pub crashes: u8,
+    /// Crashed nodes that may start again, at their second address (see [`moved_addr`]) and
+    /// their next generation, joining through the others' addresses: a process restarted on
+    /// another host or port (PROTOCOL.md §14).
+    pub restarts: u8,
     /// Times a node may be paused (a slow node: its timers and deliveries wait).
     pub pauses: u8,
     /// Datagrams the network (an outsider on the wire) may deliver again: any datagram sent
@@ -118,6 +122,7 @@ impl Setup {
             leaves: 0,
             meta_changes: 0,
             rejoins: 0,
+            restarts: 0,
             broadcasts: 0,
             directs: 0,
             partition: None,
@@ -266,6 +271,7 @@ impl Setup {
         add(self.drops, "drop");
         add(self.duplicates, "duplicate");
         add(self.crashes, "crash");
+        add(self.restarts, "restart");
         add(self.pauses, "pause");
         add(self.replays, "replay");
         add(self.leaves, "leave");
@@ -343,8 +349,15 @@ impl Setup {
             + self.leaves
             + self.meta_changes
             + self.rejoins
+            + self.restarts
             + self.broadcasts
             + self.directs;
+        if self.restarts > self.crashes {
+            return Err(format!(
+                "--restarts {} needs as many crashes (--crashes {}): only a crashed node restarts",
+                self.restarts, self.crashes
+            ));
+        }
         if let Some(p) = self.partition
             && (p.node >= self.nodes || p.until > self.disturb_until() || p.from >= p.until)
         {
@@ -417,7 +430,12 @@ pub fn index_of(id: NodeId) -> Option<usize> {
     (id.0.checked_sub(1)).map(|v| (v % GENERATION) as usize)
 }
 
-/// The model index of the node listening on `addr`, if it is one.
-pub(crate) fn index_of_addr(addr: SocketAddr) -> Option<usize> {
-    (addr.port() as usize).checked_sub(7001)
+/// Model node `i`, restarted ([`Setup::restarts`]), listens on `127.0.0.1:7101+i`.
+pub fn moved_addr(i: usize) -> SocketAddr {
+    SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 7101 + i as u16)
+}
+
+/// The model index of the node listening (or that listened) on `addr`, if it is one.
+pub fn index_of_addr(addr: SocketAddr) -> Option<usize> {
+    (addr.port() as usize).checked_sub(7001).map(|p| p % 100)
 }

@@ -2,6 +2,7 @@
 //! flight, the clock, the budgets left and the history the properties need.
 
 use std::hash::{Hash, Hasher};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use swim_checked_core::{Message, Millis, Node, Phase, TimerTable};
@@ -119,6 +120,7 @@ pub struct Budget {
     pub leaves: u8,
     pub meta_changes: u8,
     pub rejoins: u8,
+    pub restarts: u8,
     pub broadcasts: u8,
     pub directs: u8,
 }
@@ -127,7 +129,7 @@ pub struct Budget {
 /// the step that breaks the rule (they stay false in a correct run, so they split no states);
 /// the marks say what the last step did and are cleared by the next one (they split only the
 /// states right after such a step).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Ghost {
     /// Time of the last fault or command (completeness counts from the later of this and the
     /// crash).
@@ -170,8 +172,17 @@ pub struct Ghost {
     /// or gossiped to more than `user_fanout` members at once, or did not queue a broadcast it
     /// delivered while running.
     pub user_missent: bool,
+    /// Some node sent an address that had not proved it receives its datagrams more than
+    /// `amplification_factor` times the bytes it received from it, or its view (PROTOCOL.md
+    /// §12).
+    pub amplified: bool,
+    /// Some node took more new members from one datagram than the intake bounds allow, or
+    /// held more live members that never answered than `max_unanswered` (PROTOCOL.md §12).
+    pub intake_unbounded: bool,
     /// The application data each node delivered and sent so far.
     pub user: UserLog,
+    /// What each node exchanged with addresses no record of it holds.
+    pub strangers: Strangers,
     /// What the last step did, for the reachability properties.
     pub marks: Marks,
 }
@@ -211,6 +222,85 @@ impl UserLog {
         };
         *sent = sent.saturating_add(1);
         *sent
+    }
+}
+
+/// What each model node exchanged with addresses that no record of its table holds (PROTOCOL.md
+/// §12), kept for the amplification rule. Empty wherever every datagram comes from a member's
+/// address, so it splits no states there.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Strangers(Vec<Tally>);
+
+/// Node `node`'s exchanges with `addr`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Tally {
+    pub node: usize,
+    pub addr: SocketAddr,
+    /// Bytes received from it while it had not proved itself, at their plaintext size.
+    pub received: u64,
+    /// Bytes sent to it meanwhile, at their sealed size.
+    pub sent: u64,
+    /// The sequence numbers of the pings sent to it meanwhile: an ack of one proves it.
+    pub pings: Vec<u32>,
+    /// It proved it receives the node's datagrams (acked one of those pings), or the node
+    /// asked it for its view.
+    pub proven: bool,
+}
+
+impl Strangers {
+    /// Node `i`'s exchanges with `addr` (empty if none yet).
+    pub fn get(&self, i: usize, addr: SocketAddr) -> Option<&Tally> {
+        self.0.iter().find(|t| (t.node, t.addr) == (i, addr))
+    }
+
+    pub(crate) fn get_mut(&mut self, i: usize, addr: SocketAddr) -> &mut Tally {
+        let at = match self
+            .0
+            .binary_search_by(|t| (t.node, t.addr).cmp(&(i, addr)))
+        {
+            Ok(at) => at,
+            Err(at) => {
+                let tally = Tally {
+                    node: i,
+                    addr,
+                    received: 0,
+                    sent: 0,
+                    pings: Vec::new(),
+                    proven: false,
+                };
+                self.0.insert(at, tally);
+                at
+            }
+        };
+        &mut self.0[at]
+    }
+
+    /// The same exchanges under a renaming of nodes and addresses (the symmetry reduction).
+    pub(crate) fn renamed(
+        &self,
+        node: impl Fn(usize) -> usize,
+        addr: impl Fn(SocketAddr) -> SocketAddr,
+    ) -> Strangers {
+        let mut tallies: Vec<Tally> = (self.0.iter())
+            .map(|t| Tally {
+                node: node(t.node),
+                addr: addr(t.addr),
+                ..t.clone()
+            })
+            .collect();
+        tallies.sort_unstable_by_key(|t| (t.node, t.addr));
+        Strangers(tallies)
+    }
+
+    /// Add the exchanges of nodes this holds none of.
+    pub(crate) fn extend(&mut self, other: Strangers) {
+        self.0.extend(other.0);
+        self.0.sort_unstable_by_key(|t| (t.node, t.addr));
+    }
+
+    /// Forget node `i`'s exchanges: a restarted process starts with none.
+    pub(crate) fn forget(&mut self, i: usize) {
+        self.0.retain(|t| t.node != i);
     }
 }
 

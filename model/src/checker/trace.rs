@@ -89,8 +89,11 @@ pub enum Input {
     Timer { node: usize, timer: Timer },
     /// The clock moves to `to`.
     Advance { to: Millis },
-    /// Node `node` stops for good.
+    /// Node `node` stops.
     Crash { node: usize },
+    /// Crashed node `node` starts again at its second address and its next generation, and
+    /// joins through the others' addresses.
+    Restart { node: usize },
     /// Node `node` stops taking steps for a while.
     Pause { node: usize },
     /// Node `node` runs again (its overdue timers fire next).
@@ -160,6 +163,7 @@ impl Input {
             },
             Action::Advance(to) => Input::Advance { to: *to },
             Action::Crash(node) => Input::Crash { node: *node },
+            Action::Restart(node) => Input::Restart { node: *node },
             Action::Pause(node) => Input::Pause { node: *node },
             Action::Resume(node) => Input::Resume { node: *node },
             Action::Command(node, command, _) => Input::Command {
@@ -315,6 +319,9 @@ pub struct TraceSetup {
     pub meta_changes: u8,
     #[serde(default, skip_serializing_if = "is_zero")]
     pub rejoins: u8,
+    /// Restarts at a second address (absent: none).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub restarts: u8,
     /// Absent (0) in traces of worlds without replays, so older traces read the same.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub replays: u8,
@@ -513,6 +520,7 @@ impl Trace {
                 leaves: s.leaves,
                 meta_changes: s.meta_changes,
                 rejoins: s.rejoins,
+                restarts: s.restarts,
                 replays: s.replays,
                 partition: s.partition,
                 zones: s.zones,
@@ -593,6 +601,7 @@ impl Trace {
                     Input::Timer { node: i, timer } => Action::Fire(node(*i)?, *timer, picks(step)),
                     Input::Advance { to } => Action::Advance(*to),
                     Input::Crash { node: i } => Action::Crash(node(*i)?),
+                    Input::Restart { node: i } => Action::Restart(node(*i)?),
                     Input::Pause { node: i } => Action::Pause(node(*i)?),
                     Input::Resume { node: i } => Action::Resume(node(*i)?),
                     Input::Command { node: i, command } => {
@@ -697,6 +706,7 @@ impl Setup {
         setup.leaves = t.leaves;
         setup.meta_changes = t.meta_changes;
         setup.rejoins = t.rejoins;
+        setup.restarts = t.restarts;
         setup.replays = t.replays;
         setup.partition = t.partition;
         setup.zones = t.zones;

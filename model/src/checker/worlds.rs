@@ -106,6 +106,10 @@ pub fn guard_worlds() -> Vec<World> {
         })
     };
     let rejoin = rejoin_world().setup;
+    let mut restart = guarded(2);
+    restart.crashes = 1;
+    restart.restarts = 1;
+    restart.horizon = restart.settle() + 12;
     vec![
         // The rejoin world with tombstones that expire: a node whose `left` record is purged
         // everywhere comes back from an address nobody holds. A seed answers it with a
@@ -133,6 +137,15 @@ pub fn guard_worlds() -> Vec<World> {
         World {
             label: "throttle",
             setup: guarded(2),
+        },
+        // A node crashes and its process starts again elsewhere (another host or port) at its
+        // next generation. Its join comes from an address no record holds: the seeds validate
+        // it before they send their views, a member moves to the new address only through a
+        // datagram that may introduce it, and a node answers the new address within its
+        // amplification budget until it has proved itself.
+        World {
+            label: "restart",
+            setup: restart,
         },
     ]
 }

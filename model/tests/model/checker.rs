@@ -626,6 +626,19 @@ fn real_core_small_targeted_worlds() {
     }
 }
 
+/// Only a crashed node restarts: a world with more restarts than crashes is refused, naming
+/// both options.
+#[test]
+fn restarts_need_as_many_crashes() {
+    let mut setup = Setup::new(3);
+    setup.crashes = 0;
+    setup.restarts = 1;
+    let err = setup.validate().expect_err("a restart without a crash");
+    assert!(err.contains("--restarts 1") && err.contains("--crashes 0"), "{err}");
+    setup.crashes = 1;
+    setup.validate().expect("one crash, one restart");
+}
+
 /// Lifeguard's worlds, each with components switched off: every property holds, and every
 /// reachability property that applies is discovered; each world runs its switch off.
 #[test]
@@ -1000,13 +1013,12 @@ fn probe_round_robin_catches_far_members_never_probed() {
 
 // ----- bounds on hostile input (PROTOCOL.md §12) -----
 
-/// A throttled period without its extra probe slot is caught in the `throttle` world by
-/// The `throttle` guard world (`worlds::guard_worlds`).
+/// The guard world labelled `label` (`worlds::guard_worlds`).
 #[cfg(swim_faults)]
-fn throttle_world() -> Setup {
+fn guard_world(label: &str) -> Setup {
     (model::checker::worlds::guard_worlds().into_iter())
-        .find(|w| w.label == "throttle")
-        .expect("the throttle world")
+        .find(|w| w.label == label)
+        .expect("a guard world")
         .setup
 }
 
@@ -1015,7 +1027,7 @@ fn throttle_world() -> Setup {
 #[test]
 fn probe_round_robin_catches_no_extra_slot() {
     assert!(discovers(
-        throttle_world(),
+        guard_world("throttle"),
         Fault::NoExtraProbeSlot,
         properties::PROBE_ROUND_ROBIN
     ));
@@ -1061,9 +1073,33 @@ fn broadcast_sends_catches_unbounded_sends() {
 #[test]
 fn probe_round_robin_catches_an_answered_member_left_out() {
     assert!(discovers(
-        throttle_world(),
+        guard_world("throttle"),
         Fault::AnsweredStaysOut,
         properties::PROBE_ROUND_ROBIN
+    ));
+}
+
+/// "no amplification": a node that takes a member's id as proof of any address answers the
+/// address a restarted member comes back at beyond its budget.
+#[cfg(swim_faults)]
+#[test]
+fn no_amplification_catches_a_moved_address_trusted() {
+    assert!(discovers(
+        guard_world("restart"),
+        Fault::TrustsMovedAddress,
+        properties::NO_AMPLIFICATION
+    ));
+}
+
+/// "bounded intake": a node that admits whatever a datagram introduces holds more members
+/// that never answered than it may.
+#[cfg(swim_faults)]
+#[test]
+fn bounded_intake_catches_unbounded_admission() {
+    assert!(discovers(
+        guard_world("intake"),
+        Fault::AdmitsUnbounded,
+        properties::BOUNDED_INTAKE
     ));
 }
 

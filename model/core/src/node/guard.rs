@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use crate::Millis;
 use crate::codec::{encoded_len, plaintext_overhead};
 use crate::effect::Effect;
+use crate::faults::Fault;
 use crate::member::{Member, NodeId};
 use crate::message::{Body, Message};
 use crate::pick::{Pick, draw};
@@ -85,7 +86,9 @@ impl Node {
     /// that search runs over the compact id index rather than the address map.
     pub(super) fn is_validated(&self, addr: SocketAddr, id: Option<NodeId>) -> bool {
         addr == self.me.addr
-            || (id.and_then(|id| self.members.get(id))).is_some_and(|r| r.member.addr == addr)
+            || (id.and_then(|id| self.members.get(id))).is_some_and(|r| {
+                r.member.addr == addr || self.faults.has(Fault::TrustsMovedAddress)
+            })
             || self.members.has_addr(addr)
             || self.guard.validated.contains(&addr)
             || self.guard.awaiting_view.iter().any(|&(a, _)| a == addr)
@@ -266,7 +269,7 @@ impl Node {
 
     /// May the datagram being handled introduce `incoming`? Counts what it refuses.
     pub(super) fn admit(&mut self, incoming: &Member) -> bool {
-        if !self.guarded() {
+        if !self.guarded() || self.faults.has(Fault::AdmitsUnbounded) {
             return true;
         }
         let Some(intake) = self.intake else {

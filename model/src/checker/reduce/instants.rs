@@ -286,4 +286,7 @@ const CONDITIONS: [Condition; PROPERTIES.len()] = [
     condition::<47>,
     condition::<48>,
     condition::<49>,
+    condition::<50>,
+    condition::<51>,
+    condition::<52>,
 ];

@@ -24,6 +24,10 @@ pub fn retain(s: &State, inputs: &mut Vec<Action>) {
         // A replay is offered only once nothing is left to take in the instant (its copy
         // arrives in the next one): after every node's steps already.
         Action::Replay(_) => first.is_none(),
+        // A restart loses what the old process still had in flight, which the others may be
+        // about to take: it comes once nothing is left to take in the instant (a restriction,
+        // like a crash's order; restarts are checked in three-node worlds, without this rule).
+        Action::Restart(_) => first.is_none(),
         _ => a.node().is_none_or(|j| first.is_none_or(|f| j <= f)),
     });
 }

@@ -31,7 +31,8 @@ use std::sync::Arc;
 use stateright::Representative;
 
 use crate::checker::{
-    Copies, Datagram, Host, Life, State, generation, index_of, node_addr, node_id_in, stable_hash,
+    Copies, Datagram, Ghost, Host, Life, State, generation, index_of, index_of_addr, moved_addr,
+    node_addr, node_id_in, stable_hash,
 };
 use swim_checked_core::{Member, Message, NodeId, Timer};
 
@@ -69,8 +70,9 @@ impl Renaming {
     }
 
     pub fn addr(&self, addr: SocketAddr) -> SocketAddr {
-        match (addr.port() as usize).checked_sub(7001) {
+        match index_of_addr(addr) {
             Some(i) if i < self.to.len() && node_addr(i) == addr => node_addr(self.to[i]),
+            Some(i) if i < self.to.len() && moved_addr(i) == addr => moved_addr(self.to[i]),
             _ => addr,
         }
     }
@@ -128,7 +130,10 @@ impl Renaming {
                 .collect(),
             net,
             budget: s.budget,
-            ghost: s.ghost,
+            ghost: Ghost {
+                strangers: (s.ghost.strangers).renamed(|i| self.index(i), |a| self.addr(a)),
+                ..s.ghost.clone()
+            },
             history,
         }
     }
