@@ -17,6 +17,7 @@ use rand::TryRngCore;
 use rand::rngs::OsRng;
 use swim_checked_core::codec::{NONCE_LEN, TAG_LEN};
 use swim_checked_core::{DecodeError, EncodeError, Envelope, Message, Wire};
+use zeroize::Zeroizing;
 
 /// Bytes of a key.
 pub const KEY_LEN: usize = 32;
@@ -26,14 +27,14 @@ pub const KEY_LEN: usize = 32;
 pub const MAX_KEYS: usize = 8;
 
 /// A 32-byte XChaCha20-Poly1305 key. Its bytes are never printed (`Debug` shows
-/// `Key(<redacted>)`) and are zeroed when it is dropped.
+/// `Key(<redacted>)`) and are zeroed when it is dropped (`Zeroizing`).
 #[derive(Clone)]
-pub struct Key([u8; KEY_LEN]);
+pub struct Key(Zeroizing<[u8; KEY_LEN]>);
 
 impl Key {
     /// A key from its bytes.
     pub fn from_bytes(bytes: [u8; KEY_LEN]) -> Self {
-        Key(bytes)
+        Key(Zeroizing::new(bytes))
     }
 
     /// A key from standard base64 (with or without `=` padding), as
@@ -41,14 +42,14 @@ impl Key {
     pub fn from_base64(text: &str) -> Result<Self, KeyError> {
         let bytes = base64_decode(text.trim()).ok_or(KeyError::BadEncoding)?;
         let bytes: [u8; KEY_LEN] = bytes.try_into().map_err(|_| KeyError::BadEncoding)?;
-        Ok(Key(bytes))
+        Ok(Key::from_bytes(bytes))
     }
 
     /// A fresh random key from the operating system's random source.
     pub fn generate() -> Result<Self, KeyError> {
-        let mut bytes = [0u8; KEY_LEN];
+        let mut bytes = Zeroizing::new([0u8; KEY_LEN]);
         OsRng
-            .try_fill_bytes(&mut bytes)
+            .try_fill_bytes(&mut *bytes)
             .map_err(|_| KeyError::NoRandomness)?;
         Ok(Key(bytes))
     }
@@ -60,7 +61,7 @@ impl Key {
 
     /// The key in standard base64 (padded), the form [`Key::from_base64`] reads.
     pub fn to_base64(&self) -> String {
-        base64_encode(&self.0)
+        base64_encode(&self.0[..])
     }
 
     /// Equality without early exit, so comparing keys does not leak where they differ.
@@ -84,12 +85,6 @@ impl Eq for Key {}
 impl fmt::Debug for Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Key(<redacted>)")
-    }
-}
-
-impl Drop for Key {
-    fn drop(&mut self) {
-        zeroize::Zeroize::zeroize(&mut self.0);
     }
 }
 

@@ -634,7 +634,10 @@ fn restarts_need_as_many_crashes() {
     setup.crashes = 0;
     setup.restarts = 1;
     let err = setup.validate().expect_err("a restart without a crash");
-    assert!(err.contains("--restarts 1") && err.contains("--crashes 0"), "{err}");
+    assert!(
+        err.contains("--restarts 1") && err.contains("--crashes 0"),
+        "{err}"
+    );
     setup.crashes = 1;
     setup.validate().expect("one crash, one restart");
 }

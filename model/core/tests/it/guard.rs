@@ -544,3 +544,33 @@ fn a_member_that_answered_introduces_members_past_the_datagram_bound() {
         "one from a member that never answered"
     );
 }
+
+/// A view the node asked for is exempt from the intake bounds for two probe intervals from
+/// the request, and only for them: in its last millisecond every member it lists is taken, in
+/// the next only the bound's one (and the sender's own record).
+#[test]
+fn an_asked_view_is_exempt_for_two_periods_only() {
+    let config = Config {
+        max_new_per_datagram: 1,
+        max_new_per_source: 1,
+        ..Config::lan()
+    };
+    let window = 2 * config.probe_interval;
+    let view = Body::Sync {
+        reply: false,
+        members: newcomers(1..5),
+    };
+    for (after, listed) in [(window - 1, 3), (window, 1)] {
+        let (mut joiner, _) = Driver::new_as(config.clone(), 9);
+        joiner
+            .cmd(Command::Join {
+                seeds: vec![addr(1)],
+            })
+            .unwrap();
+        joiner.now += after;
+        joiner.recv(1, view.clone(), vec![]);
+        let held = (2..5).filter(|&i| joiner.node.member(id(i)).is_some());
+        assert_eq!(held.count(), listed, "{after} ms after the request");
+        assert!(joiner.node.member(id(1)).is_some(), "the seed's own record");
+    }
+}

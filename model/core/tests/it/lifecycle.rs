@@ -133,8 +133,14 @@ fn a_fresh_joiner_announces_itself_to_the_members_the_seed_lists() {
     let out = joiner.recv(1, view(&[2, 4]), vec![]);
     let announced: Vec<SocketAddr> = sends(&out).iter().map(|(to, _)| *to).collect();
     assert_eq!(announced, vec![addr(4)]);
+    // The window lasts two periods from the join: its last millisecond still announces.
+    let window = 2 * classic(Config::lan()).probe_interval;
+    joiner.now += window - 1;
+    let out = joiner.recv(1, view(&[7]), vec![]);
+    let announced: Vec<SocketAddr> = sends(&out).iter().map(|(to, _)| *to).collect();
+    assert_eq!(announced, vec![addr(7)]);
     // Two periods after the join, news of a member spreads by gossip only.
-    joiner.now += 2 * classic(Config::lan()).probe_interval;
+    joiner.now += 1;
     let out = joiner.recv(1, view(&[5]), vec![]);
     assert!(sends(&out).is_empty());
     assert_eq!(joiner.status_of(5), Some(Status::Alive));
