@@ -653,7 +653,7 @@ fn intake(before: &Node, after: &Node, cause: Cause, ghost: &mut Ghost) {
     }
 }
 
-/// Whether `node` (model node `i`, before it takes `msg`) holds `addr`: its own, or a record's.
+/// Whether `node` holds `addr`: its own, or a record's (any status).
 fn holds(node: &Node, addr: SocketAddr) -> bool {
     addr == node.addr() || node.members().any(|m| m.addr == addr)
 }
