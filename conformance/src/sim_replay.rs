@@ -85,10 +85,7 @@ pub fn script(
         inputs.extend((0..settle.count).map(|_| (settle.from, settle.ping.clone())));
         picks.extend(&settle.picks);
     }
-    let mut timers = TimerTable::new();
-    for effect in start.effects.iter().chain(&first.effects) {
-        timers.apply(effect);
-    }
+    let timers: TimerTable = start.effects.iter().chain(&first.effects).collect();
     let addr = sim_addr(member);
     let addrs = heard_of(member, &inputs, steps)?;
     let start = Start {

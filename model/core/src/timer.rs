@@ -137,6 +137,17 @@ impl FromIterator<(Timer, Millis)> for TimerTable {
     }
 }
 
+/// The timers a sequence of effects leaves armed, each carried out in order.
+impl<'a> FromIterator<&'a Effect> for TimerTable {
+    fn from_iter<I: IntoIterator<Item = &'a Effect>>(effects: I) -> Self {
+        let mut table = TimerTable::new();
+        for effect in effects {
+            table.apply(effect);
+        }
+        table
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,7 @@ use stateright::{Model, Property};
 
 use swim_checked_core::codec::{datagram_overhead, encoded_len};
 use swim_checked_core::{
-    Command, Effect, Member, Message, Meta, Millis, Node, Phase, Pick, Status, Timer, TimerTable,
+    Command, Effect, Member, Message, Meta, Millis, Node, Phase, Pick, Status, Timer,
 };
 
 use super::action::{Action, Transition};
@@ -54,18 +54,8 @@ impl SwimModel {
         let n = self.setup.nodes;
         let start = i as Millis * self.setup.stagger;
         let mut out = Vec::new();
-        #[allow(unused_mut)]
-        let mut node = Node::new(
-            self.setup.core.clone(),
-            node_id(i),
-            node_addr(i),
-            self.setup.meta(i),
-            start,
-            &mut out,
-        )
-        .expect("valid setup");
-        #[cfg(swim_faults)]
-        node.set_faults(self.setup.faults);
+        let me = Member::alive(node_id(i), node_addr(i), 0, self.setup.meta(i));
+        let mut node = self.node(me, start, &mut out);
         let peer = node_addr((i + 1) % n);
         // The peers' records, in sync datagrams from the next node, split as a real node splits
         // its view: as many records to a datagram as its byte budget holds.
@@ -118,12 +108,8 @@ impl SwimModel {
             rules::arrival(i, &node, peer, &ping, &mut strangers);
             node.handle_message(start, peer, ping, picks, &mut Vec::new());
         }
-        let mut timers = TimerTable::new();
-        for effect in &out {
-            timers.apply(effect);
-        }
         Start {
-            host: Host::new(node, Life::Up, timers),
+            host: Host::new(node, Life::Up, out.iter().collect()),
             inputs,
             strangers,
         }
@@ -410,6 +396,15 @@ impl SwimModel {
         }
     }
 
+    /// A node of this world's configuration (and broken rules) starting as `me` at `now`.
+    fn node(&self, me: Member, now: Millis, out: &mut Vec<Effect>) -> Node {
+        #[allow(unused_mut)]
+        let mut node = Node::start(self.setup.core.clone(), me, now, out).expect("valid setup");
+        #[cfg(swim_faults)]
+        node.set_faults(self.setup.faults);
+        node
+    }
+
     /// Crashed node `i` starts again as a new process: its id at the next generation, at its
     /// second address, joining through the others' addresses. What its old process sent and
     /// what it exchanged with strangers go with that process (the datagrams still in flight
@@ -423,16 +418,8 @@ impl SwimModel {
         }
         .at_generation(old.generation + 1);
         let mut out = Vec::new();
-        #[allow(unused_mut)]
-        let mut node =
-            Node::start(self.setup.core.clone(), me, now, &mut out).expect("valid setup");
-        #[cfg(swim_faults)]
-        node.set_faults(self.setup.faults);
-        let mut timers = TimerTable::new();
-        for effect in &out {
-            timers.apply(effect);
-        }
-        next.hosts[i] = Host::new(node, Life::Up, timers);
+        let node = self.node(me, now, &mut out);
+        next.hosts[i] = Host::new(node, Life::Up, out.iter().collect());
         next.net.retain(|(d, _)| d.from != i);
         next.history.retain(|d| d.from != i);
         next.ghost.strangers.forget(i);

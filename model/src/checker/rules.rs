@@ -557,8 +557,6 @@ fn amplification(before: &Node, after: &Node, cause: Cause, out: &[Effect], ghos
     if !matches!(before.phase(), Phase::Running | Phase::Leaving) {
         return; // it takes nothing
     }
-    let proven =
-        |ghost: &Ghost, addr: SocketAddr| (ghost.strangers.get(i, addr)).is_some_and(|t| t.proven);
     let label = &after.config().label;
     let factor = after.config().amplification_factor as u64;
     let source = match cause {
@@ -584,8 +582,8 @@ fn amplification(before: &Node, after: &Node, cause: Cause, out: &[Effect], ghos
         }
         let ok = match source {
             // Its view follows the ack that proves it, in the same step.
-            Some((_, from, arrived)) if from == to => arrived || proven(ghost, to),
-            _ => holds(before, to) || holds(after, to) || proven(ghost, to),
+            Some((_, from, arrived)) if from == to => arrived || ghost.strangers.proven(i, to),
+            _ => holds(before, to) || holds(after, to) || ghost.strangers.proven(i, to),
         };
         if ok {
             continue;
@@ -668,7 +666,7 @@ pub(crate) fn arrival(
     msg: &Message,
     strangers: &mut Strangers,
 ) -> bool {
-    if holds(node, from) || strangers.get(i, from).is_some_and(|t| t.proven) {
+    if holds(node, from) || strangers.proven(i, from) {
         return true;
     }
     let tally = strangers.get_mut(i, from);

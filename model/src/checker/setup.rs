@@ -420,9 +420,15 @@ pub fn node_id_in(i: usize, g: u64) -> NodeId {
     NodeId(node_id(i).0 + g * GENERATION)
 }
 
+/// Model node `i`'s first port; its second ([`moved_addr`]) is [`SECOND_PORTS`] above.
+const FIRST_PORT: u16 = 7001;
+
+/// How far a model node's second port is above its first (more than the nodes a world has).
+const SECOND_PORTS: u16 = 100;
+
 /// Model node `i` listens on `127.0.0.1:7001+i`.
 pub fn node_addr(i: usize) -> SocketAddr {
-    SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 7001 + i as u16)
+    SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), FIRST_PORT + i as u16)
 }
 
 /// The model index of the node that owns (or owned) a node id, if it is one.
@@ -432,10 +438,13 @@ pub fn index_of(id: NodeId) -> Option<usize> {
 
 /// Model node `i`, restarted ([`Setup::restarts`]), listens on `127.0.0.1:7101+i`.
 pub fn moved_addr(i: usize) -> SocketAddr {
-    SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 7101 + i as u16)
+    SocketAddr::new(
+        IpAddr::V4(Ipv4Addr::LOCALHOST),
+        FIRST_PORT + SECOND_PORTS + i as u16,
+    )
 }
 
 /// The model index of the node listening (or that listened) on `addr`, if it is one.
 pub fn index_of_addr(addr: SocketAddr) -> Option<usize> {
-    (addr.port() as usize).checked_sub(7001).map(|p| p % 100)
+    (addr.port().checked_sub(FIRST_PORT)).map(|p| usize::from(p % SECOND_PORTS))
 }

@@ -248,16 +248,24 @@ pub struct Tally {
 }
 
 impl Strangers {
-    /// Node `i`'s exchanges with `addr` (empty if none yet).
+    /// Where node `i`'s exchanges with `addr` are, or would go (kept sorted).
+    fn search(&self, i: usize, addr: SocketAddr) -> Result<usize, usize> {
+        self.0
+            .binary_search_by(|t| (t.node, t.addr).cmp(&(i, addr)))
+    }
+
+    /// Node `i`'s exchanges with `addr` (none if none yet).
     pub fn get(&self, i: usize, addr: SocketAddr) -> Option<&Tally> {
-        self.0.iter().find(|t| (t.node, t.addr) == (i, addr))
+        self.search(i, addr).ok().map(|at| &self.0[at])
+    }
+
+    /// Whether `addr` proved itself to node `i` (acked its ping, or was asked for its view).
+    pub fn proven(&self, i: usize, addr: SocketAddr) -> bool {
+        self.get(i, addr).is_some_and(|t| t.proven)
     }
 
     pub(crate) fn get_mut(&mut self, i: usize, addr: SocketAddr) -> &mut Tally {
-        let at = match self
-            .0
-            .binary_search_by(|t| (t.node, t.addr).cmp(&(i, addr)))
-        {
+        let at = match self.search(i, addr) {
             Ok(at) => at,
             Err(at) => {
                 let tally = Tally {
