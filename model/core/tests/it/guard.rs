@@ -177,6 +177,15 @@ fn a_pinged_stranger_is_validated_after_unpinged_ones_were_evicted() {
     );
 }
 
+/// The intake bounds at their tightest: one new member per datagram and per source.
+fn one_new_per_datagram() -> Config {
+    Config {
+        max_new_per_datagram: 1,
+        max_new_per_source: 1,
+        ..Config::lan()
+    }
+}
+
 fn newcomers(range: std::ops::Range<u64>) -> Vec<Member> {
     range.map(|i| alive(i, 0)).collect()
 }
@@ -215,11 +224,7 @@ fn one_datagram_and_one_source_introduce_a_bounded_number_of_members() {
 /// the intake bounds like a newcomer, so one datagram cannot point every member at a victim.
 #[test]
 fn a_new_generation_at_a_new_address_is_admitted_like_a_newcomer() {
-    let config = Config {
-        max_new_per_datagram: 1,
-        max_new_per_source: 1,
-        ..Config::lan()
-    };
+    let config = one_new_per_datagram();
     let mut d = Driver::with_peers(config, 2..=4);
     d.timer_at(1_000, Timer::Tick); // a new period: per-source counts start afresh
     let moved = |i: u64| Member {
@@ -519,11 +524,7 @@ fn guard_settings_are_validated_by_name() {
 /// never answered still introduces one new member a datagram.
 #[test]
 fn a_member_that_answered_introduces_members_past_the_datagram_bound() {
-    let config = Config {
-        max_new_per_datagram: 1,
-        max_new_per_source: 1,
-        ..Config::lan()
-    };
+    let config = one_new_per_datagram();
     let mut d = Driver::with_peers(config, [2]);
     let (seq, target, _) = d.probe_at(1_000);
     assert_eq!(target, id(2));
@@ -550,11 +551,7 @@ fn a_member_that_answered_introduces_members_past_the_datagram_bound() {
 /// the next only the bound's one (and the sender's own record).
 #[test]
 fn an_asked_view_is_exempt_for_two_periods_only() {
-    let config = Config {
-        max_new_per_datagram: 1,
-        max_new_per_source: 1,
-        ..Config::lan()
-    };
+    let config = one_new_per_datagram();
     let window = 2 * config.probe_interval;
     let view = Body::Sync {
         reply: false,
