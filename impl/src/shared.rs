@@ -76,3 +76,36 @@ impl Shared {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use tokio::sync::broadcast::error::TryRecvError;
+
+    use super::EventSlot;
+
+    /// Events are built for a channel only while someone holds a receiver of it.
+    #[test]
+    fn a_slot_is_live_only_while_someone_listens() {
+        let mut slot = EventSlot::<u32>::default();
+        assert!(slot.live().is_none(), "nobody subscribed yet");
+        let first = slot.subscribe(4);
+        let second = slot.subscribe(4);
+        assert!(slot.live().is_some());
+        drop(first);
+        assert!(slot.live().is_some(), "one receiver is left");
+        drop(second);
+        assert!(slot.live().is_none(), "every receiver is gone");
+        let mut late = slot.subscribe(4);
+        assert!(
+            slot.live().is_some(),
+            "a new subscriber makes it live again"
+        );
+        slot.close();
+        assert!(slot.live().is_none());
+        assert_eq!(
+            late.try_recv(),
+            Err(TryRecvError::Closed),
+            "closing ends every stream"
+        );
+    }
+}

@@ -293,3 +293,28 @@ fn cut_off(config: Config) -> Driver {
     assert_eq!(d.node.stats().probes_failed, 4);
     d
 }
+
+#[test]
+fn a_past_life_held_down_gets_our_new_record_again_and_one_held_alive_does_not() {
+    let mut d = node();
+    d.gossip(2, vec![record(1, 0, Status::Dead)]);
+    assert_eq!(d.me().generation, 1);
+    let me = id(1);
+    d.probe_at(d.node.probe_interval());
+    let sent = d
+        .node
+        .gossip()
+        .transmits(me)
+        .expect("our new record is being gossiped");
+    assert!(sent >= 1, "the ping carried our new record");
+    // Whoever holds our past life alive has not seen it die either: nothing to answer.
+    d.gossip(3, vec![alive(1, 0)]);
+    assert_eq!(d.node.gossip().transmits(me), Some(sent));
+    // Whoever holds it suspect or dead has missed our new record: it is queued afresh.
+    for status in [Status::Suspect, Status::Dead] {
+        d.probe_at(d.now + d.node.probe_interval());
+        assert!(d.node.gossip().transmits(me) > Some(0));
+        d.gossip(3, vec![record(1, 0, status)]);
+        assert_eq!(d.node.gossip().transmits(me), Some(0), "{status:?}");
+    }
+}
