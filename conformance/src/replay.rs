@@ -7,7 +7,9 @@
 //! sends there. Steps of the other nodes are not run: what they send to `i` is taken from the
 //! trace (and checked to be in flight when the trace delivers it). A duplicated or replayed
 //! datagram is one more copy in flight (a replay must be of a datagram sent to `i` earlier in
-//! the trace); its delivery sends node `i` the same bytes again.
+//! the trace); its delivery sends node `i` the same bytes again. A crashed node `i` that
+//! restarts in the trace runs again as a second real node, at its second address and next
+//! generation, from the restart to the end; a restart of another node moves its socket there.
 //!
 //! Time moves only when node `i` is about to take its next step: the clock is set to the
 //! step's time, and if timers are due the shell fires them at once, in (deadline, timer) order.
@@ -225,6 +227,32 @@ struct Counted {
 }
 
 impl Tap {
+    /// The observer of one process of the node, listening at `node_addr` (the replay's space).
+    fn new(
+        sockets: Arc<Vec<(SocketAddr, UdpSocket)>>,
+        node_addr: SocketAddr,
+        framing: Arc<Framing>,
+        tape: Arc<Mutex<Playback>>,
+        space: Space,
+    ) -> (Arc<Tap>, mpsc::UnboundedReceiver<Report>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let picks_before = Mutex::new(lock(&tape).consumed());
+        let tap = Tap {
+            tx,
+            node: OnceLock::new(),
+            events: Mutex::new(None),
+            messages: Mutex::new(None),
+            sockets,
+            node_addr,
+            framing,
+            tape,
+            space,
+            picks_before,
+            counted: Mutex::default(),
+        };
+        (Arc::new(tap), rx)
+    }
+
     fn read_sockets(&self) -> BTreeMap<SocketAddr, Vec<Result<Message, String>>> {
         let mut out: BTreeMap<SocketAddr, Vec<Result<Message, String>>> = BTreeMap::new();
         let mut buf = vec![0u8; 65536];
@@ -276,7 +304,12 @@ impl Observer for Tap {
             },
             swim_checked::harness::Input::Timer(t) => Seen::Timer(t),
             swim_checked::harness::Input::Command { command, result } => Seen::Command {
-                command: command.clone(),
+                command: match command {
+                    Command::Join { seeds } => Command::Join {
+                        seeds: seeds.iter().map(|&a| self.space.to_model(a)).collect(),
+                    },
+                    other => other.clone(),
+                },
                 result: result.clone(),
             },
         };
@@ -353,10 +386,10 @@ struct Harness<'a> {
     rx: mpsc::UnboundedReceiver<Report>,
     /// How node `i` starts.
     me: &'a Start,
-    /// Harness sockets, one per other node, shared with the observer.
+    /// Harness sockets, one per address of another node, shared with the observer.
     sockets: Arc<Vec<(SocketAddr, UdpSocket)>>,
-    /// Which socket is model node `j`'s.
-    socket_of: BTreeMap<usize, usize>,
+    /// Where each model node listens now, in the trace's space (a restart moves one).
+    addrs: BTreeMap<usize, SocketAddr>,
     framing: Arc<Framing>,
     tape: Arc<Mutex<Playback>>,
     /// Transitions reported and not yet compared.
@@ -367,9 +400,10 @@ struct Harness<'a> {
     in_flight: Vec<(usize, Message)>,
     /// Every datagram ever sent to node `i` in the trace: what the network may replay.
     sent_to_me: Vec<(usize, Message)>,
-    /// The observer, to read its counts at the end.
+    /// The observer of the node's current process, to read its counts at the end.
     tap: Arc<Tap>,
-    /// UDP payload bytes the harness sent the node.
+    /// Datagrams and UDP payload bytes the harness sent the node's current process.
+    datagrams_in: u64,
     bytes_in: u64,
     done: Replayed,
 }
@@ -419,6 +453,73 @@ pub async fn replay_node(
     result.map(|()| harness.done)
 }
 
+/// Start a process of node `id`, as `tap` says where: the shell node of the trace's
+/// configuration, keys and faults, its picks from the tape, reported to `tap`, at `generation`
+/// (`None`: the builder's default). Checks that the node reports what it was given.
+async fn start_node(
+    script: &Script,
+    opts: &Options,
+    id: NodeId,
+    meta: Meta,
+    clock: &ManualClock,
+    tap: &Arc<Tap>,
+    generation: Option<u64>,
+) -> std::io::Result<swim_checked::Node> {
+    let config = config_file(&script.config)?;
+    let builder = swim_checked::Node::builder(config.clone())
+        .id(id)
+        .meta(meta)
+        .clock(clock.clone())
+        .picker(TapePicker(tap.tape.clone()))
+        .observer(tap.clone());
+    let builder = match generation {
+        Some(generation) => builder.generation(generation),
+        None => builder,
+    };
+    let builder = match &opts.keys {
+        Some(keys) => {
+            let (keyring, mode) = keys.node_side().map_err(std::io::Error::other)?;
+            builder.keyring(keyring).encryption(mode)
+        }
+        None => builder,
+    };
+    #[cfg(swim_faults)]
+    let builder = match opts.fault {
+        Some(fault) => builder.fault(fault),
+        None => builder,
+    }
+    .core_faults(opts.core_faults);
+    let node = builder.bind(tap.node_addr).await.map_err(|e| match e {
+        swim_checked::Error::Io { error, .. } => error,
+        other => std::io::Error::other(other.to_string()),
+    })?;
+    // The node runs what it was given, and says so.
+    if node.config() != config {
+        return Err(std::io::Error::other(format!(
+            "the node reports another configuration than it was built with: {:?}",
+            node.config()
+        )));
+    }
+    if let Some(keys) = &opts.keys {
+        let (ring, mode) = keys.node_side().map_err(std::io::Error::other)?;
+        // Installing a key the node holds already changes nothing.
+        let older = ring.keys()[1].clone();
+        node.install_key(older)
+            .map_err(|e| std::io::Error::other(format!("installing a held key: {e}")))?;
+        if node.keys() != ring.keys() || node.encryption() != mode {
+            return Err(std::io::Error::other(format!(
+                "the node holds {} keys in {:?}, not the two it was given (primary first) in {mode:?}",
+                node.keys().len(),
+                node.encryption()
+            )));
+        }
+    }
+    *lock(&tap.events) = Some(node.subscribe());
+    *lock(&tap.messages) = Some(node.messages());
+    let _ = tap.node.set(node.clone());
+    Ok(node)
+}
+
 impl<'a> Harness<'a> {
     async fn bind(
         script: &'a Script,
@@ -428,85 +529,27 @@ impl<'a> Harness<'a> {
     ) -> std::io::Result<Harness<'a>> {
         let i = me.index;
         let mut sockets = Vec::new();
-        let mut socket_of = BTreeMap::new();
-        for (&j, &addr) in &script.addrs {
-            if j == i {
-                continue;
-            }
+        let others = (script.addrs.iter().chain(&script.moved)).filter(|&(&j, _)| j != i);
+        for (_, &addr) in others {
             let socket = UdpSocket::bind(space.to_replay(addr))?;
             socket.set_nonblocking(true)?;
-            socket_of.insert(j, sockets.len());
             sockets.push((addr, socket));
         }
         let sockets = Arc::new(sockets);
         let steps = script.steps.iter().filter(|step| step.node == Some(i));
         let picks = (me.picks.iter()).chain(steps.flat_map(|step| &step.picks));
         let tape = Arc::new(Mutex::new(Playback::new(picks.copied())));
-        let (tx, rx) = mpsc::unbounded_channel();
-        let node_addr = space.to_replay(me.addr);
         let framing = Arc::new(Framing::new(Wire::new(&script.config), opts.keys.as_ref()));
-        let tap = Arc::new(Tap {
-            tx,
-            node: OnceLock::new(),
-            events: Mutex::new(None),
-            messages: Mutex::new(None),
-            sockets: sockets.clone(),
+        let node_addr = space.to_replay(me.addr);
+        let (tap, rx) = Tap::new(
+            sockets.clone(),
             node_addr,
-            framing: framing.clone(),
-            tape: tape.clone(),
+            framing.clone(),
+            tape.clone(),
             space,
-            picks_before: Mutex::new(0),
-            counted: Mutex::default(),
-        });
+        );
         let clock = ManualClock::new(me.at);
-        let config = config_file(&script.config)?;
-        let builder = swim_checked::Node::builder(config.clone())
-            .id(me.id)
-            .meta(me.meta.clone())
-            .clock(clock.clone())
-            .picker(TapePicker(tape.clone()))
-            .observer(tap.clone());
-        let builder = match &opts.keys {
-            Some(keys) => {
-                let (keyring, mode) = keys.node_side().map_err(std::io::Error::other)?;
-                builder.keyring(keyring).encryption(mode)
-            }
-            None => builder,
-        };
-        #[cfg(swim_faults)]
-        let builder = match opts.fault {
-            Some(fault) => builder.fault(fault),
-            None => builder,
-        }
-        .core_faults(opts.core_faults);
-        let node = builder.bind(node_addr).await.map_err(|e| match e {
-            swim_checked::Error::Io { error, .. } => error,
-            other => std::io::Error::other(other.to_string()),
-        })?;
-        // The node runs what it was given, and says so.
-        if node.config() != config {
-            return Err(std::io::Error::other(format!(
-                "the node reports another configuration than it was built with: {:?}",
-                node.config()
-            )));
-        }
-        if let Some(keys) = &opts.keys {
-            let (ring, mode) = keys.node_side().map_err(std::io::Error::other)?;
-            // Installing a key the node holds already changes nothing.
-            let older = ring.keys()[1].clone();
-            node.install_key(older)
-                .map_err(|e| std::io::Error::other(format!("installing a held key: {e}")))?;
-            if node.keys() != ring.keys() || node.encryption() != mode {
-                return Err(std::io::Error::other(format!(
-                    "the node holds {} keys in {:?}, not the two it was given (primary first) in {mode:?}",
-                    node.keys().len(),
-                    node.encryption()
-                )));
-            }
-        }
-        *lock(&tap.events) = Some(node.subscribe());
-        *lock(&tap.messages) = Some(node.messages());
-        let _ = tap.node.set(node.clone());
+        let node = start_node(script, opts, me.id, me.meta.clone(), &clock, &tap, None).await?;
         Ok(Harness {
             script,
             i,
@@ -517,7 +560,7 @@ impl<'a> Harness<'a> {
             clock,
             rx,
             sockets,
-            socket_of,
+            addrs: script.addrs.clone(),
             framing,
             tape,
             queue: VecDeque::new(),
@@ -525,6 +568,7 @@ impl<'a> Harness<'a> {
             in_flight: Vec::new(),
             sent_to_me: Vec::new(),
             tap,
+            datagrams_in: 0,
             bytes_in: 0,
             done: Replayed::default(),
         })
@@ -614,7 +658,7 @@ impl<'a> Harness<'a> {
     /// must drop it, for that reason, and the node take no step.
     async fn outsider(&mut self, j: usize, msg: &Message, wrong: Outsider) -> Result<(), String> {
         let mut msg = msg.clone();
-        let sender = |meta: Meta| Member::alive(msg.from, addr_of(self.script, j), 0, meta);
+        let sender = |meta: Meta| Member::alive(msg.from, addr_of(&self.addrs, j), 0, meta);
         match wrong {
             Outsider::MetaOverLimit => {
                 let meta = padded_meta(self.script.config.max_meta_bytes + 1);
@@ -695,19 +739,21 @@ impl<'a> Harness<'a> {
     }
 
     fn send_bytes(&mut self, j: usize, bytes: &[u8]) -> Result<(), String> {
-        let Some(&s) = self.socket_of.get(&j) else {
+        let from = self.addrs.get(&j).filter(|_| j != self.i);
+        let Some((_, socket)) = from.and_then(|&a| self.sockets.iter().find(|(s, _)| *s == a))
+        else {
             return Err(if j == self.i {
                 format!("the trace has n{} send to itself", j + 1)
             } else {
                 format!("the trace names no address for n{}", j + 1)
             });
         };
-        let to = self.space.to_replay(self.me.addr);
-        self.sockets[s]
-            .1
+        let to = self.space.to_replay(addr_of(&self.addrs, self.i));
+        socket
             .send_to(bytes, to)
             .map_err(|e| format!("sending to the node failed: {e}"))?;
         self.done.delivered += 1;
+        self.datagrams_in += 1;
         self.bytes_in += bytes.len() as u64;
         Ok(())
     }
@@ -718,7 +764,8 @@ impl<'a> Harness<'a> {
         for k in 0..self.script.steps.len() {
             let step = &self.script.steps[k];
             let i = self.i;
-            if crashed {
+            let restarts_me = matches!(step.input, Input::Restart { node } if node == i);
+            if crashed && !restarts_me {
                 if step.node == Some(i) {
                     return Err(self.fail_at(
                         k,
@@ -777,12 +824,29 @@ impl<'a> Harness<'a> {
                     self.node.abort();
                     crashed = true;
                 }
+                Input::Restart { .. } if restarts_me => {
+                    if !crashed {
+                        return Err(self.fail_at(
+                            k,
+                            vec!["trace inconsistent: a restart of a running node".into()],
+                        ));
+                    }
+                    self.node_step(k).await?;
+                    crashed = false;
+                }
                 _ => {
+                    // Another node's new process listens elsewhere; what its old one sent
+                    // is lost (and so cannot be replayed either).
+                    if let Input::Restart { node: j } = step.input {
+                        self.addrs.insert(j, addr_of(&self.script.moved, j));
+                        self.in_flight.retain(|(from, _)| *from != j);
+                        self.sent_to_me.retain(|(from, _)| *from != j);
+                    }
                     // Another node's step: what it sends to `i` is now in flight.
                     if let Some(j) = step.node
                         && j != i
                     {
-                        let me = self.me.addr;
+                        let me = addr_of(&self.addrs, i);
                         for e in &step.effects {
                             if let Effect::Send { to, msg } = e
                                 && *to == me
@@ -826,11 +890,7 @@ impl<'a> Harness<'a> {
         let stats = self.node.stats();
         let counted = lock(&self.tap.counted);
         let mut pairs = vec![
-            (
-                "datagrams_in",
-                stats.datagrams_in,
-                self.done.delivered as u64,
-            ),
+            ("datagrams_in", stats.datagrams_in, self.datagrams_in),
             ("bytes_in", stats.bytes_in, self.bytes_in),
             ("datagrams_out", stats.datagrams_out, counted.datagrams_out),
             ("bytes_out", stats.bytes_out, counted.bytes_out),
@@ -978,7 +1038,7 @@ impl<'a> Harness<'a> {
                 .await
                 .map_err(|e| fail(self, vec![e]))?;
             let expected = Seen::Message {
-                from: addr_of(self.script, *from),
+                from: addr_of(&self.addrs, *from),
                 msg: msg.clone(),
             };
             if !same_input(&expected, &o.input) {
@@ -1018,6 +1078,54 @@ impl<'a> Harness<'a> {
         Ok(())
     }
 
+    /// Node `i` starts again at `now`, as the model restarts it: a new process of the same id
+    /// and metadata at its second address and next generation, which joins through the
+    /// others' addresses (in index order). Returns the join's transition.
+    async fn start_again(&mut self, now: Millis) -> Result<Observed, String> {
+        let i = self.i;
+        let Some(&addr) = self.script.moved.get(&i) else {
+            return Err(format!("the trace names no second address for n{}", i + 1));
+        };
+        let old = self.node.local_member();
+        self.clock.set(now);
+        let node_addr = self.space.to_replay(addr);
+        let (tap, rx) = Tap::new(
+            self.sockets.clone(),
+            node_addr,
+            self.framing.clone(),
+            self.tape.clone(),
+            self.space,
+        );
+        let generation = Some(old.generation + 1);
+        let node = start_node(
+            self.script,
+            self.opts,
+            old.id,
+            old.meta,
+            &self.clock,
+            &tap,
+            generation,
+        )
+        .await
+        .map_err(|e| format!("starting the node again at {node_addr} failed: {e}"))?;
+        (self.node, self.tap, self.rx) = (node, tap, rx);
+        (self.idle, self.datagrams_in, self.bytes_in) = (None, 0, 0);
+        self.addrs.insert(i, addr);
+        self.settle().await?;
+        if let Some(o) = self.queue.pop_front() {
+            return Err(unexpected(&o));
+        }
+        let seeds: Vec<SocketAddr> = (self.addrs.iter())
+            .filter(|&(&j, _)| j != i)
+            .map(|(_, &a)| self.space.to_replay(a))
+            .collect();
+        let node = self.node.clone();
+        // Not awaited: the join answers once a seed does.
+        tokio::spawn(async move { node.join(seeds).await });
+        self.next_step("waiting for the join of the node's new process")
+            .await
+    }
+
     /// Node `i`'s step `k`: take the transition the node already reported, or bring it about
     /// (set the clock, deliver the datagram, run the command), then compare.
     async fn node_step(&mut self, k: usize) -> Result<(), Divergence> {
@@ -1029,7 +1137,8 @@ impl<'a> Harness<'a> {
                 .await
                 .map_err(|e| self.fail_at(k, vec![e]))?,
         };
-        let diffs = compare(self.script, step, self.script.timers_after(k), &observed);
+        let timers = self.script.timers_after(k);
+        let diffs = compare(self.script, &self.addrs, step, timers, &observed);
         self.done.steps += 1;
         self.done.sent += observed.sent.values().map(Vec::len).sum::<usize>();
         if diffs.is_empty() {
@@ -1072,6 +1181,9 @@ impl<'a> Harness<'a> {
 
     async fn bring_about(&mut self, k: usize) -> Result<Observed, String> {
         let step = &self.script.steps[k];
+        if let Input::Restart { .. } = step.input {
+            return self.start_again(step.now).await;
+        }
         self.settle().await?;
         if let Some(o) = self.queue.pop_front() {
             return Ok(o);
@@ -1184,9 +1296,9 @@ fn config_file(config: &swim_checked_core::Config) -> std::io::Result<swim_check
     Ok(reloaded)
 }
 
-/// The address of node `j` (an unknown node has none, and so matches no address).
-fn addr_of(script: &Script, j: usize) -> SocketAddr {
-    (script.addrs.get(&j).copied()).unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)))
+/// The address of node `j` in `addrs` (an unknown node has none, and so matches no address).
+fn addr_of(addrs: &BTreeMap<usize, SocketAddr>, j: usize) -> SocketAddr {
+    (addrs.get(&j).copied()).unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)))
 }
 
 fn unexpected(o: &Observed) -> String {
@@ -1213,11 +1325,27 @@ fn same_input(expected: &Seen, got: &Seen) -> bool {
 }
 
 /// Every difference between the trace's step and the node's transition.
-fn compare(script: &Script, step: &Step, timers: Option<&TimerTable>, o: &Observed) -> Vec<String> {
+/// Step `step` of the trace against the transition `o` the node took, where `addrs` are the
+/// nodes' addresses after the step.
+fn compare(
+    script: &Script,
+    addrs: &BTreeMap<usize, SocketAddr>,
+    step: &Step,
+    timers: Option<&TimerTable>,
+    o: &Observed,
+) -> Vec<String> {
     let mut diffs = Vec::new();
     let input_ok = match (&step.input, &o.input) {
         (Input::Deliver { from, msg, .. }, Seen::Message { from: f, msg: m }) => {
-            addr_of(script, *from) == *f && msg == m
+            addr_of(addrs, *from) == *f && msg == m
+        }
+        // A new process joins through the others' addresses, in index order.
+        (Input::Restart { node }, Seen::Command { command, .. }) => {
+            let seeds = (addrs.iter()).filter(|&(j, _)| j != node).map(|(_, &a)| a);
+            *command
+                == Command::Join {
+                    seeds: seeds.collect(),
+                }
         }
         (Input::Timer { timer, .. }, Seen::Timer(t)) => timer == t,
         (Input::Command { command, .. }, Seen::Command { command: c, .. }) => {

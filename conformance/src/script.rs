@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
-use model::checker::{Input, PickRecord, Playback, Setup, Step, SwimModel, Trace};
+use model::checker::{Input, PickRecord, Playback, Setup, Step, SwimModel, Trace, moved_addr};
 use swim_checked_core::{Config, Member, Message, Meta, Millis, NodeId, NodeStats, TimerTable};
 
 use crate::space::Addressing;
@@ -40,6 +40,9 @@ pub struct Script {
     pub addressing: Addressing,
     /// The address of every node the replayed nodes hear from or send to, by index.
     pub addrs: BTreeMap<usize, SocketAddr>,
+    /// The second address of every node that restarts in the trace (its new process listens
+    /// there from the restart on).
+    pub moved: BTreeMap<usize, SocketAddr>,
     /// The nodes that can be replayed.
     pub starts: Vec<Start>,
     pub steps: Vec<Step>,
@@ -62,14 +65,6 @@ impl Script {
             ));
         }
         let t = &trace.setup;
-        if let Some(k) = (trace.steps.iter()).position(|s| matches!(s.input, Input::Restart { .. }))
-        {
-            return Err(format!(
-                "{name}: step {k} restarts a node at its second address, which the model checks \
-                 but this harness (one process per node, on the address the trace starts it at) \
-                 does not replay"
-            ));
-        }
         let config = t.config();
         let setup = Setup::from_trace(t)
             .ok_or_else(|| format!("{name}: a setup this model cannot rebuild"))?;
@@ -104,7 +99,7 @@ impl Script {
             });
         }
         let addrs = starts.iter().map(|s| (s.index, s.addr)).collect();
-        Ok(Script::new(
+        let mut script = Script::new(
             name,
             config,
             Addressing::SharedIp,
@@ -112,7 +107,13 @@ impl Script {
             starts,
             trace.steps.clone(),
             true,
-        ))
+        );
+        for step in &trace.steps {
+            if let Input::Restart { node } = step.input {
+                script.moved.insert(node, moved_addr(node));
+            }
+        }
+        Ok(script)
     }
 
     /// A script of these starts and steps; the timers after each step worked out.
@@ -152,6 +153,7 @@ impl Script {
             config,
             addressing,
             addrs,
+            moved: BTreeMap::new(),
             starts,
             steps,
             timers,
@@ -164,9 +166,9 @@ impl Script {
         self.starts.iter().find(|s| s.index == i)
     }
 
-    /// The model index of an address of the trace.
+    /// The model index of an address of the trace (a node's first or second).
     pub fn index_of(&self, addr: SocketAddr) -> Option<usize> {
-        (self.addrs.iter()).find_map(|(&i, &a)| (a == addr).then_some(i))
+        (self.addrs.iter().chain(&self.moved)).find_map(|(&i, &a)| (a == addr).then_some(i))
     }
 
     /// The armed timers of the stepping node after step `k`.

@@ -107,6 +107,7 @@ pub fn required() -> Vec<Feature> {
         step("deliver direct"),
         step("timer gossip"),
         step("replay ping"),
+        step("restart"),
         Feature::Behaviour(STALE_REPLAY),
         Feature::Behaviour(REJOINED),
         Feature::Behaviour(REFUTATION),
@@ -452,13 +453,9 @@ pub fn worlds() -> Vec<World> {
             setup: application_export_world(),
         },
     ];
-    // The intake bounds and the throttle (PROTOCOL.md §12), as `check` runs them. Not the
-    // restart at a new address: the replay harness runs each node as one process on the
-    // address the trace starts it at.
+    // The intake bounds, the throttle and a restart at a new address (PROTOCOL.md §12), as
+    // `check` runs them.
     for world in super::worlds::guard_worlds() {
-        if world.setup.restarts > 0 {
-            continue;
-        }
         worlds.push(World {
             name: world.label,
             setup: in_shell_order(world.setup),

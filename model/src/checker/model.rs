@@ -409,7 +409,13 @@ impl SwimModel {
     /// second address, joining through the others' addresses. What its old process sent and
     /// what it exchanged with strangers go with that process (the datagrams still in flight
     /// are lost, a subset of what the network may do).
-    fn restart(&self, next: &mut State, i: usize, picks: &mut dyn Pick, step: Option<&mut Step>) {
+    fn restart(
+        &self,
+        next: &mut State,
+        i: usize,
+        picks: &mut dyn Pick,
+        mut step: Option<&mut Step>,
+    ) {
         let now = next.now;
         let old = next.hosts[i].node.local_member();
         let me = Member {
@@ -417,9 +423,9 @@ impl SwimModel {
             ..old.clone()
         }
         .at_generation(old.generation + 1);
-        let mut out = Vec::new();
-        let node = self.node(me, now, &mut out);
-        next.hosts[i] = Host::new(node, Life::Up, out.iter().collect());
+        let mut started = Vec::new();
+        let node = self.node(me, now, &mut started);
+        next.hosts[i] = Host::new(node, Life::Up, started.iter().collect());
         next.net.retain(|(d, _)| d.from != i);
         next.history.retain(|d| d.from != i);
         next.ghost.strangers.forget(i);
@@ -429,10 +435,21 @@ impl SwimModel {
             .map(|j| next.hosts[j].node.addr())
             .collect();
         let cause = Cause::Command { rejoin: true };
-        self.run_node(next, i, cause, picks, step, |node, r, out| {
-            (node.handle_command(now, Command::Join { seeds }, r, out))
-                .expect("the others' addresses are seeds");
-        });
+        self.run_node(
+            next,
+            i,
+            cause,
+            picks,
+            step.as_deref_mut(),
+            |node, r, out| {
+                (node.handle_command(now, Command::Join { seeds }, r, out))
+                    .expect("the others' addresses are seeds");
+            },
+        );
+        // The step's record holds the start's effects (its timers) before the join's.
+        if let Some(step) = step {
+            step.effects.splice(0..0, started);
+        }
     }
 
     /// The metadata a node sets with its next change.
@@ -445,8 +462,9 @@ impl SwimModel {
     /// With [`Setup::shell_order`], only the inputs a node task can take in that order: an up
     /// node with due timers fires them first, in (deadline, timer) order, before it takes a
     /// datagram or a command (the task drains its socket between inputs, but a step of the
-    /// model is one input); nothing reaches a node before it starts (`i x stagger`), and no
-    /// command is given before every node started.
+    /// model is one input); nothing reaches a node before it starts (`i x stagger`), a node
+    /// starts again no earlier than it first started (a process clock does not go back), and
+    /// no command is given before every node started.
     pub fn inputs(&self, s: &State) -> Vec<Action> {
         let mut inputs = self.all_inputs(s);
         if self.setup.node_order {
@@ -470,6 +488,7 @@ impl SwimModel {
                 Action::Fire(i, timer, _) => first_due(*i).is_some_and(|(_, t)| t == *timer),
                 Action::Deliver(d, _) => ready(d.to),
                 Action::Command(i, ..) => ready(*i) && s.now >= last_start,
+                Action::Restart(i) => s.now >= *i as Millis * stagger,
                 _ => true,
             })
             .collect()
