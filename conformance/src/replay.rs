@@ -142,6 +142,8 @@ struct Observed {
     /// Datagrams read from the harness sockets, by destination (trace addresses), in order.
     sent: BTreeMap<SocketAddr, Vec<Result<Message, String>>>,
     timers: Vec<(Timer, Millis)>,
+    /// Armed timers whose deadline `Node::timer` reports otherwise than `Node::timers`.
+    timer_lookups: Vec<String>,
     view: Vec<Member>,
     /// `Node::cluster_size`: Lifeguard's `n`, which must be the view's live members plus the
     /// node itself.
@@ -324,6 +326,20 @@ impl Observer for Tap {
             ),
             None => (Vec::new(), Vec::new(), 0),
         };
+        let timer_lookups = match self.node.get() {
+            Some(node) => (timers.iter())
+                .filter_map(|&(t, at)| {
+                    let said = node.timer(t);
+                    (said != Some(at)).then(|| {
+                        format!(
+                            "Node::timer({}) is {said:?}, Node::timers has {at}",
+                            report::timer(t)
+                        )
+                    })
+                })
+                .collect(),
+            None => Vec::new(),
+        };
         let mut events = Vec::new();
         if let Some(rx) = lock(&self.events).as_mut() {
             while let Some(e) = rx.try_recv() {
@@ -348,6 +364,7 @@ impl Observer for Tap {
             input,
             sent: self.read_sockets(),
             timers,
+            timer_lookups,
             view,
             cluster_size,
             events,
@@ -878,6 +895,43 @@ impl<'a> Harness<'a> {
             let diffs = self.diff_published();
             if !diffs.is_empty() {
                 return Err(self.fail(None, format!("the published view ({end} steps)"), diffs));
+            }
+            (self.shut_down().await).map_err(|e| self.fail(None, "shutdown", vec![e]))?;
+        }
+        Ok(())
+    }
+
+    /// Stop the node as an application does: `shutdown` returns once the task has stopped
+    /// and its socket is closed, and then every stream of the node ends.
+    async fn shut_down(&mut self) -> Result<(), String> {
+        let timeout = self.opts.timeout;
+        match tokio::time::timeout(timeout, self.node.shutdown()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(format!("shutdown failed: {e}")),
+            Err(_) => return Err(format!("shutdown did not return within {timeout:?}")),
+        }
+        if self.node.is_running() {
+            return Err("the node task still runs after shutdown returned".into());
+        }
+        if let Err(e) = UdpSocket::bind(self.tap.node_addr) {
+            return Err(format!(
+                "the node's address is still taken after shutdown: {e}"
+            ));
+        }
+        let events = lock(&self.tap.events).take();
+        if let Some(mut events) = events {
+            match tokio::time::timeout(timeout, events.recv()).await {
+                Ok(None) => {}
+                Ok(Some(e)) => return Err(format!("an event after shutdown: {}", event(&e))),
+                Err(_) => return Err("the event stream did not end after shutdown".into()),
+            }
+        }
+        let messages = lock(&self.tap.messages).take();
+        if let Some(mut messages) = messages {
+            match tokio::time::timeout(timeout, messages.recv()).await {
+                Ok(None) => {}
+                Ok(Some(m)) => return Err(format!("application data after shutdown: {m:?}")),
+                Err(_) => return Err("the message stream did not end after shutdown".into()),
             }
         }
         Ok(())
@@ -1417,6 +1471,7 @@ fn compare(
     if let Some(timers) = timers {
         diff_timers(&mut diffs, timers, &o.timers);
     }
+    diffs.extend(o.timer_lookups.iter().cloned());
     if events != o.events {
         let show = |es: &[MemberEvent]| {
             if es.is_empty() {
