@@ -334,8 +334,11 @@ pub async fn record(scenario: &Scenario, config: &Config) -> Result<Recording, S
     let clock = ManualClock::new(0);
     let mut nodes = Vec::new();
     let mut losses = Vec::new();
+    // A loopback IP of the run's own: a port another run freed (a node it aborted, which its
+    // peers still probe) can be handed to this run too, and their datagrams must not meet.
+    let ip = crate::space::next_ip();
     for index in 0..scenario.nodes {
-        let socket = UdpTransport::bind("127.0.0.1:0")
+        let socket = UdpTransport::bind(SocketAddr::from((ip, 0)))
             .await
             .map_err(|e| format!("bind: {e}"))?;
         let addr = socket.local_addr().map_err(|e| e.to_string())?;
