@@ -3,7 +3,7 @@
 use crate::common::*;
 use swim_checked_core::codec::{
     CHECKSUM_LEN, ENVELOPE_RESERVE, KIND_PLAIN, KIND_SEALED, MAGIC, MAX_SUSPECTERS, NONCE_LEN,
-    TAG_LEN, VERSION, checksum,
+    TAG_LEN, VERSION, checksum, encoded_len, plaintext_overhead,
 };
 use swim_checked_core::{
     Body, Config, DecodeError, EncodeError, Member, Message, Meta, NodeId, Status, Wire,
@@ -76,6 +76,20 @@ fn every_message_kind_round_trips() {
             assert_eq!(&bytes[4..4 + label.len()], label.as_bytes());
             assert_eq!(bytes[4 + label.len()], KIND_PLAIN);
             assert_eq!(wire.decode(&bytes), Ok(msg));
+        }
+    }
+}
+
+/// The amplification budget credits what a datagram cost its sender (PROTOCOL.md §12): the
+/// overhead it counts must be what a plaintext datagram really spends besides the message.
+#[test]
+fn a_plaintext_datagram_is_its_overhead_plus_the_message() {
+    for label in ["", "prod-eu"] {
+        let wire = Wire::new(&config(label));
+        for body in all_bodies() {
+            let msg = Message { body, ..sample() };
+            let bytes = wire.encode(&msg).unwrap();
+            assert_eq!(bytes.len(), plaintext_overhead(label) + encoded_len(&msg));
         }
     }
 }
