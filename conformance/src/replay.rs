@@ -1169,9 +1169,8 @@ impl<'a> Harness<'a> {
         if let Some(o) = self.queue.pop_front() {
             return Err(unexpected(&o));
         }
-        let seeds: Vec<SocketAddr> = (self.addrs.iter())
-            .filter(|&(&j, _)| j != i)
-            .map(|(_, &a)| self.space.to_replay(a))
+        let seeds: Vec<SocketAddr> = (seeds(&self.addrs, i))
+            .map(|a| self.space.to_replay(a))
             .collect();
         let node = self.node.clone();
         // Not awaited: the join answers once a seed does.
@@ -1350,6 +1349,14 @@ fn config_file(config: &swim_checked_core::Config) -> std::io::Result<swim_check
     Ok(reloaded)
 }
 
+/// Where a restarted node `i` joins through, as the model has it: every other node's current
+/// address in `addrs`, in index order.
+fn seeds(addrs: &BTreeMap<usize, SocketAddr>, i: usize) -> impl Iterator<Item = SocketAddr> + '_ {
+    (addrs.iter())
+        .filter(move |&(&j, _)| j != i)
+        .map(|(_, &a)| a)
+}
+
 /// The address of node `j` in `addrs` (an unknown node has none, and so matches no address).
 fn addr_of(addrs: &BTreeMap<usize, SocketAddr>, j: usize) -> SocketAddr {
     (addrs.get(&j).copied()).unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)))
@@ -1378,8 +1385,7 @@ fn same_input(expected: &Seen, got: &Seen) -> bool {
     }
 }
 
-/// Every difference between the trace's step and the node's transition.
-/// Step `step` of the trace against the transition `o` the node took, where `addrs` are the
+/// Every difference between the trace's step and the node's transition, where `addrs` are the
 /// nodes' addresses after the step.
 fn compare(
     script: &Script,
@@ -1395,11 +1401,8 @@ fn compare(
         }
         // A new process joins through the others' addresses, in index order.
         (Input::Restart { node }, Seen::Command { command, .. }) => {
-            let seeds = (addrs.iter()).filter(|&(j, _)| j != node).map(|(_, &a)| a);
-            *command
-                == Command::Join {
-                    seeds: seeds.collect(),
-                }
+            let seeds = seeds(addrs, *node).collect();
+            *command == Command::Join { seeds }
         }
         (Input::Timer { timer, .. }, Seen::Timer(t)) => timer == t,
         (Input::Command { command, .. }, Seen::Command { command: c, .. }) => {
