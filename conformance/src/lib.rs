@@ -9,6 +9,7 @@ pub mod agent_records;
 pub mod corpus;
 pub mod framing;
 pub mod generate;
+pub mod metered;
 pub mod record;
 pub mod replay;
 pub mod script;

@@ -38,8 +38,8 @@ use swim_checked::NodeId;
 use swim_checked::harness::{Clock, DecodeError, ManualClock, Observer, Pick, Picker};
 use swim_checked_core::codec::MAX_SUSPECTERS;
 use swim_checked_core::{
-    Command, CommandError, Effect, Member, MemberEvent, Message, Meta, Millis, Status, Timer,
-    TimerTable, UserKind, UserMessage, Wire,
+    Command, CommandError, Effect, EventKind, Member, MemberEvent, Message, Meta, Millis, Status,
+    Timer, TimerTable, UserKind, UserMessage, Wire,
 };
 use tokio::sync::mpsc;
 
@@ -218,8 +218,9 @@ struct Counted {
     /// Datagrams (and their bytes) the harness sockets received from the node.
     datagrams_out: u64,
     bytes_out: u64,
-    /// Events in the effects of the node's steps, and those of them from suspect to alive.
+    /// Events in the effects of the node's steps, by kind, and those from suspect to alive.
     events: u64,
+    kinds: BTreeMap<&'static str, u64>,
     refuted: u64,
     /// Application data in the effects of the node's steps: broadcasts and direct messages.
     broadcasts: u64,
@@ -288,6 +289,7 @@ impl Observer for Tap {
                 match effect {
                     Effect::Event(e) => {
                         counted.events += 1;
+                        *counted.kinds.entry(e.kind().name()).or_default() += 1;
                         let refuted = e.from == Some(Status::Suspect) && e.to == Status::Alive;
                         counted.refuted += u64::from(refuted);
                     }
@@ -483,6 +485,8 @@ async fn start_node(
     generation: Option<u64>,
 ) -> std::io::Result<swim_checked::Node> {
     let config = config_file(&script.config)?;
+    // Before the node registers its series, so that they are read back.
+    crate::metered::install().map_err(std::io::Error::other)?;
     let builder = swim_checked::Node::builder(config.clone())
         .id(id)
         .meta(meta)
@@ -977,6 +981,7 @@ impl<'a> Harness<'a> {
                 format!("stats: {name} is {said}, the harness counted {seen}")
             })
             .collect();
+        diffs.extend(self.diff_metrics(&stats, &counted));
         // The core's own counters: as the model's node ended the run.
         if let Some(model) = self.me.stats
             && model != stats.core
@@ -984,6 +989,53 @@ impl<'a> Harness<'a> {
             diffs.push(format!(
                 "stats.core differs from the model's at the end of the run:\n  node:  {:?}\n  model: {model:?}",
                 stats.core
+            ));
+        }
+        diffs
+    }
+
+    /// The node's `metrics` series against the same counts: every series it registers, each
+    /// as the harness counted, its gauges as the node reads now.
+    fn diff_metrics(&self, stats: &swim_checked::Stats, counted: &Counted) -> Vec<String> {
+        let series = match crate::metered::series_of(self.tap.node_addr) {
+            Ok(series) => series,
+            Err(e) => return vec![format!("metrics: {e}")],
+        };
+        let mut counters: BTreeMap<String, u64> = [
+            ("swim_datagrams_received_total", self.datagrams_in),
+            ("swim_bytes_received_total", self.bytes_in),
+            ("swim_datagrams_sent_total", counted.datagrams_out),
+            ("swim_bytes_sent_total", counted.bytes_out),
+            ("swim_send_errors_total", 0),
+        ]
+        .map(|(name, n)| (name.to_owned(), n))
+        .into();
+        for reason in swim_checked::Drops::REASONS {
+            let n = counted.dropped.get(reason).copied().unwrap_or(0);
+            counters.insert(
+                format!("swim_datagrams_dropped_total{{reason={reason}}}"),
+                n,
+            );
+        }
+        for kind in EventKind::ALL.map(EventKind::name) {
+            let n = counted.kinds.get(kind).copied().unwrap_or(0);
+            counters.insert(format!("swim_member_events_total{{kind={kind}}}"), n);
+        }
+        let gauges: BTreeMap<String, f64> = [
+            ("swim_local_health", f64::from(stats.health)),
+            ("swim_cluster_size", self.node.cluster_size() as f64),
+        ]
+        .map(|(name, v)| (name.to_owned(), v))
+        .into();
+        let mut diffs = Vec::new();
+        for (name, said, seen) in differing(&series.counters, &counters) {
+            diffs.push(format!(
+                "metrics: {name} is {said}, the harness counted {seen}"
+            ));
+        }
+        for (name, said, seen) in differing(&series.gauges, &gauges) {
+            diffs.push(format!(
+                "metrics: gauge {name} is {said}, the node reads {seen}"
             ));
         }
         diffs
@@ -1567,4 +1619,18 @@ fn diff_view(diffs: &mut Vec<String>, want: &[Member], got: &[Member]) {
             diffs.push(format!("view:\n  trace: {a}\n  node:  {b}"));
         }
     }
+}
+
+/// The entries on which two maps differ, with what each holds (`-` for nothing).
+fn differing<V: PartialEq + std::fmt::Display>(
+    said: &BTreeMap<String, V>,
+    seen: &BTreeMap<String, V>,
+) -> Vec<(String, String, String)> {
+    let show = |v: Option<&V>| v.map_or("-".to_owned(), V::to_string);
+    (said.keys().chain(seen.keys()))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .filter(|name| said.get(*name) != seen.get(*name))
+        .map(|name| (name.clone(), show(said.get(name)), show(seen.get(name))))
+        .collect()
 }

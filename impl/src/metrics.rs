@@ -28,21 +28,10 @@ pub(crate) struct Metrics {
     sent: Counter,
     bytes_sent: Counter,
     send_errors: Counter,
-    events: [Counter; 8],
+    events: [Counter; EventKind::ALL.len()],
     health: Gauge,
     cluster_size: Gauge,
 }
-
-const KINDS: [&str; 8] = [
-    "joined",
-    "suspect",
-    "unreachable",
-    "alive_again",
-    "dead",
-    "left",
-    "metadata_changed",
-    "restarted",
-];
 
 impl Metrics {
     pub fn new(addr: SocketAddr) -> Self {
@@ -57,8 +46,8 @@ impl Metrics {
             sent: counter!("swim_datagrams_sent_total", &labels),
             bytes_sent: counter!("swim_bytes_sent_total", &labels),
             send_errors: counter!("swim_send_errors_total", &labels),
-            events: KINDS.map(|kind| {
-                counter!("swim_member_events_total", "node" => node.clone(), "kind" => kind)
+            events: EventKind::ALL.map(|kind| {
+                counter!("swim_member_events_total", "node" => node.clone(), "kind" => kind.name())
             }),
             health: gauge!("swim_local_health", &labels),
             cluster_size: gauge!("swim_cluster_size", &labels),
@@ -88,17 +77,7 @@ impl Metrics {
     }
 
     pub fn event(&self, event: &MemberEvent) {
-        let i = match event.kind() {
-            EventKind::Joined => 0,
-            EventKind::Suspect => 1,
-            EventKind::Unreachable => 2,
-            EventKind::AliveAgain => 3,
-            EventKind::Dead => 4,
-            EventKind::Left => 5,
-            EventKind::MetadataChanged => 6,
-            EventKind::Restarted => 7,
-        };
-        self.events[i].increment(1);
+        self.events[event.kind() as usize].increment(1);
     }
 
     pub fn gauges(&self, core: &swim_checked_core::Node) {

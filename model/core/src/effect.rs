@@ -78,6 +78,34 @@ pub enum EventKind {
     Restarted,
 }
 
+impl EventKind {
+    /// Every kind, in declaration order (`kind as usize` is its index).
+    pub const ALL: [EventKind; 8] = [
+        EventKind::Joined,
+        EventKind::Suspect,
+        EventKind::Unreachable,
+        EventKind::AliveAgain,
+        EventKind::Dead,
+        EventKind::Left,
+        EventKind::MetadataChanged,
+        EventKind::Restarted,
+    ];
+
+    /// The kind's name in snake case, as the agent's API and the metrics' `kind` label spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            EventKind::Joined => "joined",
+            EventKind::Suspect => "suspect",
+            EventKind::Unreachable => "unreachable",
+            EventKind::AliveAgain => "alive_again",
+            EventKind::Dead => "dead",
+            EventKind::Left => "left",
+            EventKind::MetadataChanged => "metadata_changed",
+            EventKind::Restarted => "restarted",
+        }
+    }
+}
+
 impl MemberEvent {
     /// What kind of change this is.
     pub fn kind(&self) -> EventKind {

@@ -169,17 +169,3 @@ pub struct BroadcastRequest {
 pub struct ApiError {
     pub error: String,
 }
-
-pub fn kind_name(kind: swim_checked::EventKind) -> &'static str {
-    use swim_checked::EventKind;
-    match kind {
-        EventKind::Joined => "joined",
-        EventKind::Suspect => "suspect",
-        EventKind::Unreachable => "unreachable",
-        EventKind::AliveAgain => "alive_again",
-        EventKind::Dead => "dead",
-        EventKind::Left => "left",
-        EventKind::MetadataChanged => "metadata_changed",
-        EventKind::Restarted => "restarted",
-    }
-}

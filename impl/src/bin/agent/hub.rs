@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use swim_checked::{MemberEvent, Node, NodeId, UserMessage};
 use tokio::sync::broadcast;
 
-use crate::api::{Change, Entry, MemberJson, Snapshot, kind_name};
+use crate::api::{Change, Entry, MemberJson, Snapshot};
 
 /// Entries kept for a page opened later (older ones are forgotten).
 const LOG_CAPACITY: usize = 500;
@@ -53,7 +53,7 @@ impl Hub {
         self.record(|seq, at_ms, state| {
             let change = Change {
                 at_ms,
-                kind: kind_name(event.kind()).to_owned(),
+                kind: event.kind().name().to_owned(),
             };
             state.last_change.insert(event.member.id, change.clone());
             Entry::event(seq, event, local, change)

@@ -218,6 +218,24 @@ fn event_kinds_cover_every_transition() {
 }
 
 #[test]
+fn event_kinds_are_listed_by_index_and_named() {
+    let names = [
+        "joined",
+        "suspect",
+        "unreachable",
+        "alive_again",
+        "dead",
+        "left",
+        "metadata_changed",
+        "restarted",
+    ];
+    for (i, kind) in EventKind::ALL.into_iter().enumerate() {
+        assert_eq!(kind as usize, i, "{kind:?}");
+        assert_eq!(kind.name(), names[i], "{kind:?}");
+    }
+}
+
+#[test]
 fn node_ids_print_as_hex() {
     assert_eq!(format!("{}", NodeId(255)), "00000000000000ff");
     assert_eq!(format!("{:?}", NodeId(255)), "#ff");
