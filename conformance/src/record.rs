@@ -377,8 +377,12 @@ pub async fn record(scenario: &Scenario, config: &Config) -> Result<Recording, S
     }
     let seed = nodes[0].local_addr();
     for node in &nodes[1..] {
-        // The seed answers at once: a join needs no time to pass.
-        node.join([seed]).await.map_err(|e| format!("join: {e}"))?;
+        // The seed answers at once: a join needs no time to pass, and its deadline (on the
+        // manual clock) never comes, so a join that is not answered is cut here.
+        tokio::time::timeout(Duration::from_secs(60), node.join([seed]))
+            .await
+            .map_err(|_| "join: no answer from the seed within 60 s".to_string())?
+            .map_err(|e| format!("join: {e}"))?;
     }
     for loss in &losses {
         loss.set_send_loss(scenario.loss);
