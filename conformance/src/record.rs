@@ -31,6 +31,10 @@ use swim_checked::{Meta, Node, NodeId};
 use swim_checked_core::Config;
 use tokio::sync::Notify;
 
+/// The longest the run waits, in wall time, for the nodes to go quiet, to take a command or to
+/// answer a join. The run's clock is manual: whatever stays undone past this never happens.
+const WAIT: Duration = Duration::from_secs(60);
+
 /// One transition of one node, its input and a random choice, as the library records them.
 pub use swim_checked::harness::{PickRecord, RecordedInput, RecordedStep};
 
@@ -205,10 +209,7 @@ impl Net {
             if self.quiet(now) {
                 return Ok(());
             }
-            if tokio::time::timeout(Duration::from_secs(60), notified)
-                .await
-                .is_err()
-            {
+            if tokio::time::timeout(WAIT, notified).await.is_err() {
                 let w = self.lock();
                 let state: Vec<String> = (w.nodes.iter().enumerate())
                     .map(|(i, n)| {
@@ -225,7 +226,7 @@ impl Net {
                     })
                     .collect();
                 return Err(format!(
-                    "the network never went quiet at {now} ms: {}",
+                    "the network never went quiet at {now} ms (waited {WAIT:?}): {}",
                     state.join("; ")
                 ));
             }
@@ -241,10 +242,7 @@ impl Net {
             if self.lock().nodes[index].steps.len() > steps {
                 return Ok(());
             }
-            if tokio::time::timeout(Duration::from_secs(60), notified)
-                .await
-                .is_err()
-            {
+            if tokio::time::timeout(WAIT, notified).await.is_err() {
                 return Err(format!("node {index} never took its command"));
             }
         }
@@ -379,9 +377,9 @@ pub async fn record(scenario: &Scenario, config: &Config) -> Result<Recording, S
     for node in &nodes[1..] {
         // The seed answers at once: a join needs no time to pass, and its deadline (on the
         // manual clock) never comes, so a join that is not answered is cut here.
-        tokio::time::timeout(Duration::from_secs(60), node.join([seed]))
+        tokio::time::timeout(WAIT, node.join([seed]))
             .await
-            .map_err(|_| "join: no answer from the seed within 60 s".to_string())?
+            .map_err(|_| format!("join: no answer from the seed within {WAIT:?}"))?
             .map_err(|e| format!("join: {e}"))?;
     }
     for loss in &losses {

@@ -17,8 +17,9 @@
 //! steps of node `i`. Each transition the observer reports is compared with the trace's step:
 //! the input, the time, the picks consumed, the datagrams sent (decoded, per destination, in
 //! order), the armed timers, the events published, the application data delivered and the
-//! resulting view. After the last step the shell's own counters ([`swim_checked::Stats`]) must
-//! agree with what the harness sent and read and what the observer saw.
+//! resulting view. After the last step the shell's own counters ([`swim_checked::Stats`]) and
+//! its `metrics` series ([`crate::metered`]) must agree with what the harness sent and read and
+//! what the observer saw.
 //!
 //! With [`Options::keys`] the replay is sealed: every datagram both ways is encrypted, the node
 //! is mid key rotation (see [`crate::framing`]), and before its start inputs the node must drop
@@ -44,6 +45,7 @@ use swim_checked_core::{
 use tokio::sync::mpsc;
 
 use crate::framing::{Framing, Keys};
+use crate::metered::series_name;
 use crate::script::{Script, Start};
 use crate::space::Space;
 
@@ -212,7 +214,7 @@ struct Tap {
 }
 
 /// The harness's own count of what a node did, to hold the shell's [`swim_checked::Stats`]
-/// against.
+/// and `metrics` series against.
 #[derive(Debug, Default)]
 struct Counted {
     /// Datagrams (and their bytes) the harness sockets received from the node.
@@ -995,7 +997,8 @@ impl<'a> Harness<'a> {
     }
 
     /// The node's `metrics` series against the same counts: every series it registers, each
-    /// as the harness counted, its gauges as the node reads now.
+    /// as the harness counted, and its gauges as the node reads now (which catches a gauge
+    /// never set or set from another reading; local health is 0 at the end of most traces).
     fn diff_metrics(&self, stats: &swim_checked::Stats, counted: &Counted) -> Vec<String> {
         let series = match crate::metered::series_of(self.tap.node_addr) {
             Ok(series) => series,
@@ -1012,14 +1015,15 @@ impl<'a> Harness<'a> {
         .into();
         for reason in swim_checked::Drops::REASONS {
             let n = counted.dropped.get(reason).copied().unwrap_or(0);
-            counters.insert(
-                format!("swim_datagrams_dropped_total{{reason={reason}}}"),
-                n,
-            );
+            let name = series_name("swim_datagrams_dropped_total", &[("reason", reason)]);
+            counters.insert(name, n);
         }
         for kind in EventKind::ALL.map(EventKind::name) {
             let n = counted.kinds.get(kind).copied().unwrap_or(0);
-            counters.insert(format!("swim_member_events_total{{kind={kind}}}"), n);
+            counters.insert(
+                series_name("swim_member_events_total", &[("kind", kind)]),
+                n,
+            );
         }
         let gauges: BTreeMap<String, f64> = [
             ("swim_local_health", f64::from(stats.health)),

@@ -77,7 +77,9 @@ impl Metrics {
     }
 
     pub fn event(&self, event: &MemberEvent) {
-        self.events[event.kind() as usize].increment(1);
+        if let Some(counter) = self.events.get(event.kind() as usize) {
+            counter.increment(1);
+        }
     }
 
     pub fn gauges(&self, core: &swim_checked_core::Node) {

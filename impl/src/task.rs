@@ -191,7 +191,12 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
             addr,
             hooks,
         } = parts;
-        let next_timer = shared.lock().timers.next_deadline();
+        let metrics = Metrics::new(addr);
+        let next_timer = {
+            let state = shared.lock();
+            metrics.gauges(&state.core); // from the start, not from the first step
+            state.timers.next_deadline()
+        };
         let join_wait = config
             .join_retry_interval
             .saturating_mul(config.join_attempts.max(1) as Millis)
@@ -214,7 +219,7 @@ impl<T: Transport, C: Clock, P: Picker> Task<T, C, P> {
             join_wait,
             _alive: alive,
             next_timer,
-            metrics: Metrics::new(addr),
+            metrics,
             hooks,
         }
     }

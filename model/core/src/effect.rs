@@ -79,7 +79,8 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    /// Every kind, in declaration order (`kind as usize` is its index).
+    /// Every kind, in declaration order (`kind as usize` is its index). A new kind goes here
+    /// too: the test `event_kinds_are_listed_by_index_and_named` does not compile without it.
     pub const ALL: [EventKind; 8] = [
         EventKind::Joined,
         EventKind::Suspect,
@@ -92,7 +93,7 @@ impl EventKind {
     ];
 
     /// The kind's name in snake case, as the agent's API and the metrics' `kind` label spell it.
-    pub fn name(self) -> &'static str {
+    pub const fn name(self) -> &'static str {
         match self {
             EventKind::Joined => "joined",
             EventKind::Suspect => "suspect",

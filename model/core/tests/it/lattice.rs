@@ -219,19 +219,22 @@ fn event_kinds_cover_every_transition() {
 
 #[test]
 fn event_kinds_are_listed_by_index_and_named() {
-    let names = [
-        "joined",
-        "suspect",
-        "unreachable",
-        "alive_again",
-        "dead",
-        "left",
-        "metadata_changed",
-        "restarted",
-    ];
+    use EventKind::*;
+    // Exhaustive: a new kind does not compile here until it has a place in `ALL`.
+    let place = |kind: EventKind| match kind {
+        Joined => (0, "joined"),
+        Suspect => (1, "suspect"),
+        Unreachable => (2, "unreachable"),
+        AliveAgain => (3, "alive_again"),
+        Dead => (4, "dead"),
+        Left => (5, "left"),
+        MetadataChanged => (6, "metadata_changed"),
+        Restarted => (7, "restarted"),
+    };
+    assert_eq!(EventKind::ALL.len(), 8);
     for (i, kind) in EventKind::ALL.into_iter().enumerate() {
-        assert_eq!(kind as usize, i, "{kind:?}");
-        assert_eq!(kind.name(), names[i], "{kind:?}");
+        assert_eq!((kind as usize, kind.name()), place(kind), "{kind:?}");
+        assert_eq!(place(kind).0, i, "{kind:?} out of place in ALL");
     }
 }
 
