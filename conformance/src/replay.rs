@@ -911,6 +911,15 @@ impl<'a> Harness<'a> {
     /// and its socket is closed, and then every stream of the node ends.
     async fn shut_down(&mut self) -> Result<(), String> {
         let timeout = self.opts.timeout;
+        // `stopped` waits while the node runs, and returns once it ended.
+        let mut stopped = std::pin::pin!(self.node.stopped());
+        let ready = {
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            stopped.as_mut().poll(&mut cx).is_ready()
+        };
+        if ready {
+            return Err("Node::stopped returned while the node runs".into());
+        }
         match tokio::time::timeout(timeout, self.node.shutdown()).await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => return Err(format!("shutdown failed: {e}")),
@@ -918,6 +927,11 @@ impl<'a> Harness<'a> {
         }
         if self.node.is_running() {
             return Err("the node task still runs after shutdown returned".into());
+        }
+        if tokio::time::timeout(timeout, stopped).await.is_err() {
+            return Err(format!(
+                "Node::stopped did not return within {timeout:?} of shutdown"
+            ));
         }
         if let Err(e) = UdpSocket::bind(self.tap.node_addr) {
             return Err(format!(
