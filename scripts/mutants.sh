@@ -54,6 +54,19 @@ for tool in cargo-mutants cargo-nextest; do
     }
 done
 
+stages="${MUTANTS_STAGES:-checker units workspace}"
+# The workspace stage runs the agent in a browser and the chaos tests in network namespaces:
+# without what they need, they fail on every mutant, which would count as caught.
+if [[ " $stages " == *" workspace "* ]]; then
+    for tool in chromium chromedriver ip; do
+        command -v "$tool" >/dev/null || {
+            echo "the workspace stage needs $tool: apt-get install chromium chromium-driver" \
+                "iproute2 (as .ci/run does), or leave it out with MUTANTS_STAGES" >&2
+            exit 1
+        }
+    done
+fi
+
 # A clean worktree of HEAD: cargo-mutants edits it in place and restores each file after.
 tree="$root/target/mutants/tree"
 if [ -d "$tree" ]; then
@@ -63,7 +76,6 @@ else
     git worktree add --quiet --detach "$tree" HEAD
 fi
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
-stages="${MUTANTS_STAGES:-checker units workspace}"
 
 # The mutants this script judges: the core and the shell, outside their broken variants.
 # shellcheck disable=SC2206 # MUTANTS_ARGS is a list of options
