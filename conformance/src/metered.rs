@@ -1,7 +1,7 @@
 //! The `metrics` series a replayed node reports, read back so the replay can hold them to the
 //! harness's own counts (docs/conformance.md, "Replay").
 //!
-//! The first replay of a process installs [`Kept`] as the process's global `metrics` recorder.
+//! The first replay of a process installs `Kept` as the process's global `metrics` recorder.
 //! Every node labels its series with its own address (`node`), and the harness gives each node
 //! it starts an address no other node of the process had (`crate::space`), so replays running
 //! at once each read only their node's. Not metrics-util's `DebuggingRecorder`: its snapshot
