@@ -963,11 +963,43 @@ impl<'a> Harness<'a> {
         let _ = self.tap.read_sockets(); // anything sent since the last step is counted too
         let stats = self.node.stats();
         let counted = lock(&self.tap.counted);
-        let mut pairs = vec![
-            ("datagrams_in", stats.datagrams_in, self.datagrams_in),
-            ("bytes_in", stats.bytes_in, self.bytes_in),
-            ("datagrams_out", stats.datagrams_out, counted.datagrams_out),
-            ("bytes_out", stats.bytes_out, counted.bytes_out),
+        // Counts the shell reports twice, as a `Stats` field and as a `metrics` series.
+        let both = [
+            (
+                "datagrams_in",
+                "swim_datagrams_received_total",
+                stats.datagrams_in,
+                self.datagrams_in,
+            ),
+            (
+                "bytes_in",
+                "swim_bytes_received_total",
+                stats.bytes_in,
+                self.bytes_in,
+            ),
+            (
+                "datagrams_out",
+                "swim_datagrams_sent_total",
+                stats.datagrams_out,
+                counted.datagrams_out,
+            ),
+            (
+                "bytes_out",
+                "swim_bytes_sent_total",
+                stats.bytes_out,
+                counted.bytes_out,
+            ),
+            (
+                "send_errors",
+                "swim_send_errors_total",
+                stats.send_errors,
+                0,
+            ),
+        ];
+        let mut pairs: Vec<(&str, u64, u64)> = (both.iter())
+            .map(|&(field, _, said, seen)| (field, said, seen))
+            .collect();
+        pairs.extend([
             ("events", stats.events, counted.events),
             (
                 "suspicions_refuted",
@@ -984,10 +1016,9 @@ impl<'a> Harness<'a> {
                 stats.core.direct_delivered,
                 counted.directs,
             ),
-            ("send_errors", stats.send_errors, 0),
             ("encode_errors", stats.encode_errors, 0),
             ("recv_errors", stats.recv_errors, 0),
-        ];
+        ]);
         for (reason, n) in stats.dropped.iter() {
             pairs.push((reason, n, counted.dropped.get(reason).copied().unwrap_or(0)));
         }
@@ -997,7 +1028,8 @@ impl<'a> Harness<'a> {
                 format!("stats: {name} is {said}, the harness counted {seen}")
             })
             .collect();
-        diffs.extend(self.diff_metrics(&stats, &counted));
+        let series = both.map(|(_, series, _, seen)| (series.to_owned(), seen));
+        diffs.extend(self.diff_metrics(series.into(), &stats, &counted));
         // The core's own counters: as the model's node ended the run.
         if let Some(model) = self.me.stats
             && model != stats.core
@@ -1011,22 +1043,19 @@ impl<'a> Harness<'a> {
     }
 
     /// The node's `metrics` series against the same counts: every series it registers, each
-    /// as the harness counted, and its gauges as the node reads now (which catches a gauge
-    /// never set or set from another reading; local health is 0 at the end of most traces).
-    fn diff_metrics(&self, stats: &swim_checked::Stats, counted: &Counted) -> Vec<String> {
+    /// as the harness counted (`counters`, with drops by reason and events by kind added
+    /// here), and its gauges as the node reads now (which catches a gauge never set or set
+    /// from another reading; local health is 0 at the end of most traces).
+    fn diff_metrics(
+        &self,
+        mut counters: BTreeMap<String, u64>,
+        stats: &swim_checked::Stats,
+        counted: &Counted,
+    ) -> Vec<String> {
         let series = match crate::metered::series_of(self.tap.node_addr) {
             Ok(series) => series,
             Err(e) => return vec![format!("metrics: {e}")],
         };
-        let mut counters: BTreeMap<String, u64> = [
-            ("swim_datagrams_received_total", self.datagrams_in),
-            ("swim_bytes_received_total", self.bytes_in),
-            ("swim_datagrams_sent_total", counted.datagrams_out),
-            ("swim_bytes_sent_total", counted.bytes_out),
-            ("swim_send_errors_total", 0),
-        ]
-        .map(|(name, n)| (name.to_owned(), n))
-        .into();
         for reason in swim_checked::Drops::REASONS {
             let n = counted.dropped.get(reason).copied().unwrap_or(0);
             let name = series_name("swim_datagrams_dropped_total", &[("reason", reason)]);
