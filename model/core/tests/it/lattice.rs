@@ -220,7 +220,7 @@ fn event_kinds_cover_every_transition() {
 #[test]
 fn event_kinds_are_listed_by_index_and_named() {
     use EventKind::*;
-    // Exhaustive: a new kind does not compile here until it has a place in `ALL`.
+    // Exhaustive: a new kind does not compile here until it is given its place in `ALL`.
     let place = |kind: EventKind| match kind {
         Joined => (0, "joined"),
         Suspect => (1, "suspect"),
